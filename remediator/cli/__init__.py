@@ -1,0 +1,32 @@
+"""The ``remediator`` command line: one group, one module per command family."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from remediator import __version__
+from remediator.cli.connections import connections
+from remediator.cli.output import RemediatorGroup
+
+
+@click.group(cls=RemediatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="remediator")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens to stderr.")
+def cli(verbose: bool) -> None:
+    """Makes failed Z-report exports to Fortnox fix themselves."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+cli.add_command(connections)
+
+
+def main() -> None:
+    """Console entry point: errors become one line on stderr and their exit code."""
+    cli(prog_name="remediator")

@@ -1,0 +1,150 @@
+"""``remediator connections``: register, inspect, authorize and remove Fortnox connections."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import click
+from pydantic import SecretStr
+
+from remediator.cli.output import echo_json
+from remediator.errors import UsageError
+from remediator.runtime import open_connector, open_store
+from remediator.settings import load_settings
+from remediator.storage import Connection, ConnectionKind
+
+
+def describe(connection: Connection) -> dict[str, Any]:
+    """What may be shown of a connection: everything but its tokens."""
+    return {
+        "id": connection.id,
+        "label": connection.label,
+        "kind": connection.kind.value,
+        "status": connection.status.value,
+        "status_reason": connection.status_reason,
+        "tenant_id": connection.tenant_id,
+        "client_id": connection.client_id,
+        "scopes": list(connection.scopes),
+        "has_refresh_token": connection.refresh_token is not None,
+        "access_expires_at": Connection.timestamp(connection.access_expires_at),
+        "last_refresh_at": Connection.timestamp(connection.last_refresh_at),
+        "created_at": Connection.timestamp(connection.created_at),
+        "updated_at": Connection.timestamp(connection.updated_at),
+    }
+
+
+@click.group()
+def connections() -> None:
+    """Manage the Fortnox connections of restaurants."""
+
+
+@connections.command("add")
+@click.argument("connection_id")
+@click.option("--label", required=True, help="Who this is, e.g. the restaurant's name.")
+@click.option("--service-account", is_flag=True, help="A Fortnox service account (no refresh token).")
+@click.option("--tenant", help="Fortnox tenant id (needed for a service account).")
+@click.option(
+    "--refresh-token-stdin",
+    is_flag=True,
+    help="Import an existing refresh token read from stdin; from then on only the remediator "
+    "may refresh it.",
+)
+def add(connection_id: str, label: str, service_account: bool, tenant: str | None,
+        refresh_token_stdin: bool) -> None:
+    """Register a connection; then authorize it (authorize-url, then connect)."""
+    settings = load_settings()
+    if service_account and not tenant:
+        raise UsageError("a service-account connection needs --tenant")
+    refresh = _read_secret() if refresh_token_stdin else None
+    store = open_store(settings)
+    store.add(
+        Connection(
+            id=connection_id,
+            label=label,
+            client_id=settings.client_id,
+            kind=ConnectionKind.SERVICE_ACCOUNT if service_account else ConnectionKind.REFRESH_TOKEN,
+            tenant_id=tenant,
+            refresh_token=refresh,
+        )
+    )
+    click.echo(f"added connection {connection_id}")
+
+
+@connections.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(as_json: bool) -> None:
+    """List connections and their status."""
+    rows = [describe(c) for c in open_store().all()]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['status']}\t{row['tenant_id'] or '-'}\t{row['label']}")
+
+
+@connections.command("show")
+@click.argument("connection_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(connection_id: str, as_json: bool) -> None:
+    """Show one connection (never its tokens)."""
+    row = describe(open_store().get(connection_id))
+    if as_json:
+        echo_json(row)
+        return
+    for key, value in row.items():
+        click.echo(f"{key}: {value if value is not None else '-'}")
+
+
+@connections.command("remove")
+@click.argument("connection_id")
+def remove(connection_id: str) -> None:
+    """Forget a connection and its tokens."""
+    open_store().remove(connection_id)
+    click.echo(f"removed connection {connection_id}")
+
+
+@connections.command("authorize-url")
+@click.argument("connection_id")
+@click.option("--state", help="The state to embed (a random one is made otherwise).")
+def authorize_url(connection_id: str, state: str | None) -> None:
+    """Print the Fortnox consent link for a connection."""
+    settings = load_settings()
+    store = open_store(settings)
+    connection = store.get(connection_id)
+    service = connection.kind is ConnectionKind.SERVICE_ACCOUNT
+
+    async def build() -> str:
+        async with open_connector(settings, store) as connector:
+            return connector.authorization_url(state, service_account=service)[0]
+
+    click.echo(asyncio.run(build()))
+
+
+@connections.command("connect")
+@click.argument("connection_id")
+@click.option("--code", help="The code Fortnox appended to the redirect URI.")
+def connect(connection_id: str, code: str | None) -> None:
+    """Exchange a consent code for tokens (or fetch a service-account token)."""
+    settings = load_settings()
+    store = open_store(settings)
+    connection = store.get(connection_id)
+
+    async def exchange() -> Connection:
+        async with open_connector(settings, store) as connector:
+            if connection.kind is ConnectionKind.SERVICE_ACCOUNT:
+                return await connector.connect_service_account(connection_id)
+            if not code:
+                raise UsageError("--code is required for a refresh-token connection")
+            return await connector.connect(connection_id, code)
+
+    done = asyncio.run(exchange())
+    click.echo(f"connected {connection_id} to Fortnox tenant {done.tenant_id or 'unknown'}")
+
+
+def _read_secret() -> SecretStr:
+    value = sys.stdin.readline().strip()
+    if not value:
+        raise UsageError("no refresh token on stdin")
+    return SecretStr(value)

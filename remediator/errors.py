@@ -1,0 +1,42 @@
+"""The one exception tree of the remediator.
+
+    RemediatorError                 exit code 4 unless a subclass says otherwise
+    ├── UsageError                  bad input or usage a person can fix (exit 2)
+    │   ├── ConfigError             settings that cannot work
+    │   └── UnknownConnectionError  no such connection in the store
+    ├── StorageError                the database or key file cannot be used
+    └── FortnoxError                everything the connector raises
+                                    (tree drawn in remediator.fortnox._exceptions)
+
+Every error renders as one line for a person (``str(err)``) and never carries a token.
+"""
+
+from __future__ import annotations
+
+
+class RemediatorError(Exception):
+    """Root of every error the remediator raises on purpose."""
+
+    exit_code = 4
+
+
+class UsageError(RemediatorError):
+    """Bad input or usage: a person can correct it and try again."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The settings cannot work as given."""
+
+
+class UnknownConnectionError(UsageError):
+    """A connection id that the store does not know."""
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(f"unknown connection {connection_id!r}")
+        self.connection_id = connection_id
+
+
+class StorageError(RemediatorError):
+    """The database or the key file cannot be used."""

@@ -1,0 +1,251 @@
+"""The Fortnox API client for one connection (one tenant), on a shared pooled HTTP client."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+import httpx
+
+from remediator.fortnox._auth import FortnoxAuth, TokenSource
+from remediator.fortnox._events import RequestHook, RequestRecord
+from remediator.fortnox._exceptions import (
+    FortnoxTransportError,
+    NotFound,
+    ReadOnlyViolation,
+    ServerError,
+    WriteOutcomeUnknown,
+)
+from remediator.fortnox._models import (
+    Account,
+    CompanyInformation,
+    FinancialYear,
+    LockedPeriod,
+    Me,
+    MetaInformation,
+    Voucher,
+    VoucherSeries,
+)
+from remediator.fortnox._ratelimit import SlidingWindowLimiter
+from remediator.fortnox._responses import error_for, json_body, parse_error_body, unwrap
+from remediator.fortnox._retry import IDEMPOTENT, RetryPolicy
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PAGE_LIMIT = 500
+
+
+class FortnoxClient:
+    """Reads and writes one Fortnox company. Opened ``read_only`` it refuses every write."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        api_url: str,
+        tokens: TokenSource,
+        tenant: str,
+        limiter: SlidingWindowLimiter,
+        retry: RetryPolicy,
+        hook: RequestHook,
+        read_only: bool,
+    ) -> None:
+        self.tenant, self.read_only = tenant, read_only
+        self._http, self._api_url = http, api_url.rstrip("/")
+        self._limiter, self._retry, self._hook = limiter, retry, hook
+        self._auth = FortnoxAuth(tokens, self._pace, self._record)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "read-write"
+        return f"FortnoxClient(tenant={self.tenant!r}, {mode})"
+
+    # -- financial years ---------------------------------------------------------------
+    async def financial_year_for(self, day: date) -> FinancialYear | None:
+        """The financial year covering ``day``; ``None`` when there is none (not an error)."""
+        data = await self._get("/financialyears", {"date": day.isoformat()})
+        years = [FinancialYear.model_validate(item) for item in unwrap(data, "FinancialYears")]
+        return next((year for year in years if year.covers(day)), years[0] if years else None)
+
+    async def financial_years(self) -> list[FinancialYear]:
+        data = await self._get("/financialyears", {})
+        return [FinancialYear.model_validate(item) for item in unwrap(data, "FinancialYears")]
+
+    # -- voucher series ----------------------------------------------------------------
+    async def voucher_series_list(self, year_id: int) -> list[VoucherSeries]:
+        items = await self._all_pages("/voucherseries", {"financialyear": year_id},
+                                      "VoucherSeriesCollection")
+        return [VoucherSeries.model_validate(item) for item in items]
+
+    async def voucher_series(self, code: str, year_id: int) -> VoucherSeries | None:
+        """Series ``code`` in that year; ``None`` when it does not exist there."""
+        data = await self._get_or_none(f"/voucherseries/{code}", {"financialyear": year_id})
+        return None if data is None else VoucherSeries.model_validate(unwrap(data, "VoucherSeries"))
+
+    async def create_voucher_series(
+        self, code: str, description: str, year_id: int, *, manual: bool = True
+    ) -> VoucherSeries:
+        body = {"VoucherSeries": {"Code": code, "Description": description, "Manual": manual}}
+        data = await self._send("POST", "/voucherseries", {"financialyear": year_id}, body)
+        return VoucherSeries.model_validate(unwrap(data, "VoucherSeries"))
+
+    async def update_voucher_series(
+        self, code: str, year_id: int, *, manual: bool | None = None,
+        description: str | None = None,
+    ) -> VoucherSeries:
+        fields = _present({"Manual": manual, "Description": description})
+        data = await self._send(
+            "PUT", f"/voucherseries/{code}", {"financialyear": year_id}, {"VoucherSeries": fields}
+        )
+        return VoucherSeries.model_validate(unwrap(data, "VoucherSeries"))
+
+    # -- accounts ----------------------------------------------------------------------
+    async def accounts(self, year_id: int) -> list[Account]:
+        """Every account of that year's chart, all pages."""
+        items = await self._all_pages("/accounts", {"financialyear": year_id}, "Accounts")
+        return [Account.model_validate(item) for item in items]
+
+    async def account(self, number: int, year_id: int) -> Account | None:
+        """Account ``number`` in that year; ``None`` when the chart has no such account."""
+        data = await self._get_or_none(f"/accounts/{number}", {"financialyear": year_id})
+        return None if data is None else Account.model_validate(unwrap(data, "Account"))
+
+    async def create_account(
+        self, number: int, description: str, year_id: int, *, active: bool = True
+    ) -> Account:
+        body = {"Account": {"Number": number, "Description": description, "Active": active}}
+        data = await self._send("POST", "/accounts", {"financialyear": year_id}, body)
+        return Account.model_validate(unwrap(data, "Account"))
+
+    async def update_account(
+        self, number: int, year_id: int, *, active: bool | None = None,
+        description: str | None = None,
+    ) -> Account:
+        fields = _present({"Active": active, "Description": description})
+        data = await self._send(
+            "PUT", f"/accounts/{number}", {"financialyear": year_id}, {"Account": fields}
+        )
+        return Account.model_validate(unwrap(data, "Account"))
+
+    # -- vouchers ----------------------------------------------------------------------
+    async def vouchers(
+        self, year_id: int, series: str, from_date: date, to_date: date
+    ) -> list[Voucher]:
+        """Vouchers of one series between two dates (inclusive), all pages, without rows."""
+        params = {
+            "financialyear": year_id,
+            "voucherseries": series,
+            "fromdate": from_date.isoformat(),
+            "todate": to_date.isoformat(),
+        }
+        items = await self._all_pages("/vouchers", params, "Vouchers")
+        return [Voucher.model_validate(item) for item in items]
+
+    async def voucher(self, series: str, number: int, year_id: int) -> Voucher:
+        data = await self._get(f"/vouchers/{series}/{number}", {"financialyear": year_id})
+        return Voucher.model_validate(unwrap(data, "Voucher"))
+
+    async def create_voucher(self, voucher: Voucher, year_id: int) -> Voucher:
+        """Post a voucher. Never retried blind: a timeout raises ``WriteOutcomeUnknown``."""
+        body = {"Voucher": voucher.new_voucher_payload()}
+        data = await self._send("POST", "/vouchers", {"financialyear": year_id}, body)
+        return Voucher.model_validate(unwrap(data, "Voucher"))
+
+    # -- company -----------------------------------------------------------------------
+    async def company_information(self) -> CompanyInformation:
+        data = await self._get("/companyinformation", {})
+        return CompanyInformation.model_validate(unwrap(data, "CompanyInformation"))
+
+    async def me(self) -> Me:
+        data = await self._get("/me", {})
+        return Me.model_validate(unwrap(data, "MeInformation", "Me"))
+
+    async def locked_period(self) -> LockedPeriod:
+        data = await self._get("/settings/lockedperiod", {})
+        return LockedPeriod.model_validate(unwrap(data, "LockedPeriod"))
+
+    # -- plumbing ----------------------------------------------------------------------
+    async def _get(self, path: str, params: dict[str, Any]) -> Any:
+        return await self._send("GET", path, params, None)
+
+    async def _get_or_none(self, path: str, params: dict[str, Any]) -> Any:
+        try:
+            return await self._get(path, params)
+        except NotFound:
+            return None
+
+    async def _all_pages(self, path: str, params: dict[str, Any], key: str) -> list[Any]:
+        items: list[Any] = []
+        page = 1
+        while True:
+            data = await self._get(path, params | {"limit": PAGE_LIMIT, "page": page})
+            items.extend(unwrap(data, key))
+            meta = _meta(data)
+            if meta is None or meta.current_page >= meta.total_pages:
+                return items
+            page = meta.current_page + 1
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
+    ) -> Any:
+        if self.read_only and method not in SAFE_METHODS:
+            raise ReadOnlyViolation(method, f"/3{path}")
+        async for attempt in self._retry.retrying(method):
+            with attempt:
+                return await self._send_once(method, path, params, body)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_once(
+        self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
+    ) -> Any:
+        started = time.monotonic()
+        try:
+            response = await self._http.request(
+                method, f"{self._api_url}{path}", params=params or None, json=body,
+                auth=self._auth,
+            )
+        except httpx.TransportError as err:
+            raise self._transport_error(err, method, path, time.monotonic() - started) from None
+        if not response.is_success:
+            error = error_for(response, method, f"/3{path}")
+            if method not in IDEMPOTENT and isinstance(error, ServerError):
+                raise WriteOutcomeUnknown(method, f"/3{path}", f"HTTP {response.status_code}")
+            raise error
+        data = json_body(response)
+        if not isinstance(data, dict):
+            raise ServerError(status=response.status_code, method=method, path=f"/3{path}",
+                              message="the answer was not a JSON object",
+                              uid=response.headers.get("X-Uid"))
+        return data
+
+    def _transport_error(
+        self, err: httpx.TransportError, method: str, path: str, duration: float
+    ) -> Exception:
+        never_sent = isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        self._hook(RequestRecord(kind="api", method=method, path=f"/3{path}", status=None,
+                                 duration=duration, tenant=self.tenant, error=type(err).__name__))
+        if method not in IDEMPOTENT and not never_sent:
+            return WriteOutcomeUnknown(method, f"/3{path}", type(err).__name__)
+        timed_out = isinstance(err, httpx.TimeoutException) and not never_sent
+        return FortnoxTransportError(f"Fortnox could not be reached ({type(err).__name__})",
+                                     method=method, path=f"/3{path}", timed_out=timed_out)
+
+    async def _pace(self) -> None:
+        await self._limiter.acquire(self.tenant)
+
+    def _record(self, request: httpx.Request, response: httpx.Response, duration: float) -> None:
+        code = None if response.is_success else parse_error_body(response).code
+        path = request.url.path
+        self._hook(RequestRecord(kind="api", method=request.method, path=path,
+                                 status=response.status_code, duration=duration,
+                                 tenant=self.tenant, code=code))
+
+
+def _meta(data: Any) -> MetaInformation | None:
+    try:
+        return MetaInformation.model_validate(unwrap(data, "MetaInformation"))
+    except ValueError:
+        return None
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}

@@ -1,0 +1,135 @@
+"""The connector: one pooled HTTP client, rate limiter and OAuth client shared by all tenants."""
+
+from __future__ import annotations
+
+import secrets
+from types import TracebackType
+
+import httpx
+
+from remediator.fortnox._client import FortnoxClient
+from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
+from remediator.fortnox._oauth import OAuthClient
+from remediator.fortnox._ratelimit import SlidingWindowLimiter
+from remediator.fortnox._retry import RetryPolicy
+from remediator.fortnox._tokens import RefreshLocks, TokenManager
+from remediator.settings import Settings
+from remediator.storage.connections import Connection, ConnectionKind, ConnectionStore
+
+_HEADERS = {"Accept": "application/json"}
+
+
+class FortnoxConnector:
+    """Opens per-connection clients that share pooling, the per-tenant rate limit and locks.
+
+    ``transport`` replaces the network (an ASGI app such as the sandbox, or a mock) for both
+    the API and the token endpoint. ``hook`` sees every request of every client.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConnectionStore,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        hook: RequestHook = no_hook,
+        retry: RetryPolicy | None = None,
+        limiter: SlidingWindowLimiter | None = None,
+    ) -> None:
+        self.settings, self.store = settings, store
+        self._hook = hook
+        self.limiter = limiter or SlidingWindowLimiter(
+            settings.rate_limit_requests, settings.rate_limit_window, settings.rate_limit_margin
+        )
+        self.retry = retry or RetryPolicy(
+            attempts=settings.retry_attempts, max_seconds=settings.retry_max_seconds
+        )
+        self.locks = RefreshLocks()
+        timeout = httpx.Timeout(settings.http_timeout, connect=settings.connect_timeout)
+        self._http = httpx.AsyncClient(
+            timeout=timeout, transport=transport, headers=_HEADERS,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self.oauth = OAuthClient(
+            oauth_url=settings.fortnox_oauth_url,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            redirect_uri=settings.redirect_uri,
+            timeout=settings.http_timeout,
+            transport=transport,
+            hook=self._emit,
+        )
+        self._refresh_hooks: list[RequestHook] = []
+
+    def __repr__(self) -> str:
+        return f"FortnoxConnector(api_url={self.settings.fortnox_api_url!r})"
+
+    async def __aenter__(self) -> FortnoxConnector:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self.oauth.aclose()
+
+    def tokens(self, connection_id: str) -> TokenManager:
+        """The token manager of one connection (cheap; state lives in the store and locks)."""
+        return TokenManager(
+            self.store,
+            self.oauth,
+            connection_id,
+            locks=self.locks,
+            margin_seconds=self.settings.refresh_margin_seconds,
+            lease_seconds=self.settings.refresh_lock_seconds,
+        )
+
+    def client(
+        self, connection: Connection, *, read_only: bool, hook: RequestHook = no_hook
+    ) -> FortnoxClient:
+        """A client for ``connection``; ``read_only`` for dry runs refuses POST/PUT/DELETE."""
+
+        def both(record: RequestRecord) -> None:
+            self._emit(record)
+            hook(record)
+
+        return FortnoxClient(
+            http=self._http,
+            api_url=self.settings.fortnox_api_url,
+            tokens=self.tokens(connection.id),
+            tenant=connection.tenant_id or f"connection:{connection.id}",
+            limiter=self.limiter,
+            retry=self.retry,
+            hook=both,
+            read_only=read_only,
+        )
+
+    def authorization_url(self, state: str | None = None, *, service_account: bool = False,
+                          scopes: list[str] | None = None) -> tuple[str, str]:
+        """A consent link and its ``state`` (generated when not given)."""
+        state = state or secrets.token_urlsafe(24)
+        url = self.oauth.authorization_url(
+            state, scopes or self.settings.scopes, service_account=service_account
+        )
+        return url, state
+
+    async def connect(self, connection_id: str, code: str) -> Connection:
+        """Exchange a consent code and store the tokens on the connection."""
+        tokens = await self.oauth.exchange_code(code)
+        return self.store.save_tokens(connection_id, tokens)
+
+    async def connect_service_account(self, connection_id: str) -> Connection:
+        """Fetch a first token for a service-account connection (needs its tenant id)."""
+        connection = self.store.get(connection_id)
+        if connection.kind is not ConnectionKind.SERVICE_ACCOUNT:
+            raise ValueError("not a service-account connection")
+        return await self.tokens(connection_id).refresh_now()
+
+    def _emit(self, record: RequestRecord) -> None:
+        self._hook(record)

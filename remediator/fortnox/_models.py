@@ -1,0 +1,163 @@
+"""Fortnox resources the remediator reads and writes, named and aliased as in Fortnox's OpenAPI.
+
+Keys are matched case-insensitively (Fortnox varies key case), unknown keys are ignored, and
+the alternative names that REFERENCE.md lists are accepted (``accountCharts``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Setting = Literal["ALLOWED", "MANDATORY", "NOTALLOWED"]
+
+
+class FortnoxModel(BaseModel):
+    """Base of every model: Fortnox aliases, any key case, unknown keys ignored."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    # Extra spellings seen in the wild, mapped onto the alias the spec uses.
+    alternatives: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _match_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields.items()
+        aliases = {(f.alias or name).lower(): f.alias or name for name, f in fields}
+        alternatives = {k.lower(): v for k, v in cls.alternatives.items()}
+        matched: dict[str, Any] = {}
+        for key, value in data.items():
+            lowered = str(key).lower()
+            target = aliases.get(lowered) or alternatives.get(lowered) or key
+            matched.setdefault(target, value)
+        return matched
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body Fortnox expects: aliases, ISO dates, unset fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class MetaInformation(FortnoxModel):
+    total_resources: int = Field(0, alias="@TotalResources")
+    total_pages: int = Field(1, alias="@TotalPages")
+    current_page: int = Field(1, alias="@CurrentPage")
+
+
+class FinancialYear(FortnoxModel):
+    alternatives: ClassVar[dict[str, str]] = {"accountCharts": "AccountChartType"}
+
+    id: int = Field(alias="Id")
+    from_date: date = Field(alias="FromDate")
+    to_date: date = Field(alias="ToDate")
+    account_chart_type: str | None = Field(None, alias="AccountChartType")
+    accounting_method: Literal["ACCRUAL", "CASH"] | None = Field(None, alias="AccountingMethod")
+
+    def covers(self, day: date) -> bool:
+        return self.from_date <= day <= self.to_date
+
+
+class VoucherSeries(FortnoxModel):
+    code: str = Field(alias="Code", min_length=1, max_length=10)
+    description: str | None = Field(None, alias="Description", max_length=200)
+    manual: bool | None = Field(None, alias="Manual")
+    year: int | None = Field(None, alias="Year")
+    next_voucher_number: int | None = Field(None, alias="NextVoucherNumber")
+
+
+class Account(FortnoxModel):
+    number: int = Field(alias="Number", ge=1000, le=9999)
+    description: str = Field(alias="Description", min_length=1, max_length=200)
+    active: bool | None = Field(None, alias="Active")
+    year: int | None = Field(None, alias="Year")
+    sru: int | None = Field(None, alias="SRU")
+    vat_code: str | None = Field(None, alias="VATCode")
+    balance_brought_forward: float | None = Field(None, alias="BalanceBroughtForward")
+    cost_center: str | None = Field(None, alias="CostCenter")
+    cost_center_settings: Setting | None = Field(None, alias="CostCenterSettings")
+    project: str | None = Field(None, alias="Project")
+    project_settings: Setting | None = Field(None, alias="ProjectSettings")
+
+    @field_validator("sru", mode="before")
+    @classmethod
+    def _empty_sru(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+
+class VoucherRow(FortnoxModel):
+    account: int = Field(alias="Account", ge=1000, le=9999)
+    debit: float | None = Field(None, alias="Debit")
+    credit: float | None = Field(None, alias="Credit")
+    transaction_information: str | None = Field(None, alias="TransactionInformation", max_length=100)
+    description: str | None = Field(None, alias="Description")
+    cost_center: str | None = Field(None, alias="CostCenter")
+    project: str | None = Field(None, alias="Project")
+    quantity: float | None = Field(None, alias="Quantity")
+    removed: bool | None = Field(None, alias="Removed")
+
+
+class Voucher(FortnoxModel):
+    voucher_series: str = Field(alias="VoucherSeries")
+    transaction_date: date = Field(alias="TransactionDate")
+    description: str | None = Field(None, alias="Description", max_length=200)
+    comments: str | None = Field(None, alias="Comments", max_length=1000)
+    voucher_number: int | None = Field(None, alias="VoucherNumber")
+    year: int | None = Field(None, alias="Year")
+    reference_number: str | None = Field(None, alias="ReferenceNumber")
+    reference_type: str | None = Field(None, alias="ReferenceType")
+    approval_state: int | None = Field(None, alias="ApprovalState")
+    cost_center: str | None = Field(None, alias="CostCenter")
+    project: str | None = Field(None, alias="Project")
+    voucher_rows: tuple[VoucherRow, ...] = Field((), alias="VoucherRows")
+
+    def accounts(self) -> list[int]:
+        """The account numbers the rows use, in order of first use."""
+        return list(dict.fromkeys(row.account for row in self.voucher_rows))
+
+    def new_voucher_payload(self) -> dict[str, Any]:
+        """The body of a POST: read-only fields (number, year, state) left out."""
+        return self.model_dump(
+            mode="json",
+            by_alias=True,
+            exclude_none=True,
+            exclude={"voucher_number", "year", "approval_state"},
+        )
+
+
+class CompanyInformation(FortnoxModel):
+    company_name: str | None = Field(None, alias="CompanyName")
+    organization_number: str | None = Field(None, alias="OrganizationNumber")
+    database_number: int | None = Field(None, alias="DatabaseNumber")
+    address: str | None = Field(None, alias="Address")
+    city: str | None = Field(None, alias="City")
+    zip_code: str | None = Field(None, alias="ZipCode")
+    country_code: str | None = Field(None, alias="CountryCode")
+
+
+class Me(FortnoxModel):
+    id: str | None = Field(None, alias="Id")
+    name: str | None = Field(None, alias="Name")
+    email: str | None = Field(None, alias="Email")
+    sys_admin: bool | None = Field(None, alias="SysAdmin")
+    locale: str | None = Field(None, alias="Locale")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class LockedPeriod(FortnoxModel):
+    end_date: date | None = Field(None, alias="EndDate")
+
+    @field_validator("end_date", mode="before")
+    @classmethod
+    def _empty_date(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def locks(self, day: date) -> bool:
+        return self.end_date is not None and day <= self.end_date

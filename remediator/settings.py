@@ -1,0 +1,82 @@
+"""Deployment settings: defaults in ``config/remediator.toml``, overridden by ``REMEDIATOR_*``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from remediator.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("config/remediator.toml")
+
+
+def config_file() -> Path | None:
+    """The TOML file to read: ``REMEDIATOR_CONFIG``, else ``config/remediator.toml`` if present."""
+    named = os.environ.get("REMEDIATOR_CONFIG")
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every setting the remediator reads. Field defaults mirror ``config/remediator.toml``."""
+
+    model_config = SettingsConfigDict(env_prefix="REMEDIATOR_", extra="forbid")
+
+    fortnox_api_url: str = "https://api.fortnox.se/3"
+    fortnox_oauth_url: str = "https://apps.fortnox.se/oauth-v1"
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    redirect_uri: str = "http://127.0.0.1:8000/oauth/callback"
+    scopes: list[str] = Field(
+        default_factory=lambda: ["bookkeeping", "companyinformation", "settings", "profile"]
+    )
+    database_url: str = "sqlite:///remediator.db"
+    secret_key: SecretStr = SecretStr("")
+    key_file: Path = Path(".remediator.key")
+    http_timeout: float = Field(default=30.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0)
+    rate_limit_requests: int = Field(default=25, ge=1)
+    rate_limit_window: float = Field(default=5.0, gt=0)
+    rate_limit_margin: float = Field(default=0.15, ge=0)
+    retry_attempts: int = Field(default=6, ge=1)
+    retry_max_seconds: float = Field(default=60.0, gt=0)
+    refresh_margin_seconds: int = Field(default=300, ge=0)
+    refresh_lock_seconds: float = Field(default=60.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings() -> Settings:
+    """Read the settings now (environment and file as they are at this moment)."""
+    named = os.environ.get("REMEDIATOR_CONFIG")
+    if named and not Path(named).is_file():
+        raise ConfigError(f"REMEDIATOR_CONFIG names {named}, which is not a readable file")
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

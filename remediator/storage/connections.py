@@ -1,0 +1,226 @@
+"""Connections: one restaurant's link to one Fortnox company, with its tokens encrypted at rest."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from remediator.errors import UnknownConnectionError, UsageError
+from remediator.storage.crypto import TokenCipher
+from remediator.storage.db import Database, connections, write_transaction
+
+
+class ConnectionKind(StrEnum):
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type, not a secret
+    SERVICE_ACCOUNT = "service_account"
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"
+
+
+class Connection(BaseModel):
+    """A stored connection. Tokens are ``SecretStr``: their repr and str never show them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    label: str
+    client_id: str
+    kind: ConnectionKind = ConnectionKind.REFRESH_TOKEN
+    status: ConnectionStatus = ConnectionStatus.ACTIVE
+    status_reason: str | None = None
+    tenant_id: str | None = None
+    scopes: tuple[str, ...] = ()
+    access_token: SecretStr | None = None
+    access_expires_at: float | None = None
+    refresh_token: SecretStr | None = None
+    refresh_expires_at: float | None = None
+    last_refresh_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def access_valid_for(self, now: float) -> float:
+        """Seconds the stored access token is still valid (0 when there is none)."""
+        if self.access_token is None or self.access_expires_at is None:
+            return 0.0
+        return max(0.0, self.access_expires_at - now)
+
+    @staticmethod
+    def timestamp(value: float | None) -> datetime | None:
+        return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+class TokenSet(BaseModel):
+    """Tokens as the token endpoint hands them out, ready to be stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    access_token: SecretStr
+    expires_at: float
+    refresh_token: SecretStr | None = None
+    refresh_expires_at: float | None = None
+    scopes: tuple[str, ...] = ()
+    tenant_id: str | None = None
+
+
+class ConnectionStore:
+    """Reads and writes connections; every method is one short transaction."""
+
+    def __init__(self, database: Database, cipher: TokenCipher) -> None:
+        self._db = database
+        self._cipher = cipher
+
+    def __repr__(self) -> str:
+        return f"ConnectionStore({self._db!r})"
+
+    def add(self, connection: Connection) -> Connection:
+        now = time.time()
+        row = self._to_row(connection) | {"created_at": now, "updated_at": now}
+        with write_transaction(self._db.engine) as conn:
+            exists = conn.execute(
+                sa.select(connections.c.id).where(connections.c.id == connection.id)
+            ).first()
+            if exists:
+                raise UsageError(f"connection {connection.id!r} already exists")
+            conn.execute(connections.insert().values(**row))
+        return self.get(connection.id)
+
+    def get(self, connection_id: str) -> Connection:
+        with self._db.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(connections).where(connections.c.id == connection_id)
+            ).mappings().first()
+        if row is None:
+            raise UnknownConnectionError(connection_id)
+        return self._from_row(row)
+
+    def all(self) -> list[Connection]:
+        with self._db.engine.connect() as conn:
+            rows = conn.execute(sa.select(connections).order_by(connections.c.id)).mappings()
+            return [self._from_row(row) for row in rows]
+
+    def with_tenant(self, tenant_id: str) -> list[Connection]:
+        with self._db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(connections)
+                .where(connections.c.tenant_id == tenant_id)
+                .order_by(connections.c.id)
+            ).mappings()
+            return [self._from_row(row) for row in rows]
+
+    def remove(self, connection_id: str) -> None:
+        with self._db.engine.begin() as conn:
+            result = conn.execute(connections.delete().where(connections.c.id == connection_id))
+        if result.rowcount == 0:
+            raise UnknownConnectionError(connection_id)
+
+    def save_tokens(self, connection_id: str, tokens: TokenSet) -> Connection:
+        """Store freshly issued tokens and mark the connection active."""
+        values: dict[str, Any] = {
+            "access_token": self._cipher.encrypt(tokens.access_token),
+            "access_expires_at": tokens.expires_at,
+            "refresh_token": (
+                self._cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None
+            ),
+            "refresh_expires_at": tokens.refresh_expires_at,
+            "last_refresh_at": time.time(),
+            "status": ConnectionStatus.ACTIVE.value,
+            "status_reason": None,
+        }
+        if tokens.scopes:
+            values["scopes"] = " ".join(tokens.scopes)
+        if tokens.tenant_id:
+            values["tenant_id"] = tokens.tenant_id
+        self._update(connection_id, values)
+        return self.get(connection_id)
+
+    def mark_needs_reconnect(self, connection_id: str, reason: str) -> None:
+        self._update(
+            connection_id,
+            {"status": ConnectionStatus.NEEDS_RECONNECT.value, "status_reason": reason},
+        )
+
+    def set_tenant(self, connection_id: str, tenant_id: str) -> None:
+        self._update(connection_id, {"tenant_id": tenant_id})
+
+    def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
+        """Take the connection's refresh lock if it is free or its lease ran out."""
+        now = time.time()
+        free = sa.or_(
+            connections.c.lock_owner.is_(None),
+            connections.c.lock_until < now,
+            connections.c.lock_owner == owner,
+        )
+        with write_transaction(self._db.engine) as conn:
+            result = conn.execute(
+                connections.update()
+                .where(connections.c.id == connection_id, free)
+                .values(lock_owner=owner, lock_until=now + lease_seconds)
+            )
+        return bool(result.rowcount == 1)
+
+    def unlock(self, connection_id: str, owner: str) -> None:
+        with write_transaction(self._db.engine) as conn:
+            conn.execute(
+                connections.update()
+                .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
+                .values(lock_owner=None, lock_until=None)
+            )
+
+    def _update(self, connection_id: str, values: dict[str, Any]) -> None:
+        values = values | {"updated_at": time.time()}
+        with write_transaction(self._db.engine) as conn:
+            result = conn.execute(
+                connections.update().where(connections.c.id == connection_id).values(**values)
+            )
+        if result.rowcount == 0:
+            raise UnknownConnectionError(connection_id)
+
+    def _to_row(self, connection: Connection) -> dict[str, Any]:
+        return {
+            "id": connection.id,
+            "label": connection.label,
+            "tenant_id": connection.tenant_id,
+            "client_id": connection.client_id,
+            "scopes": " ".join(connection.scopes),
+            "kind": connection.kind.value,
+            "status": connection.status.value,
+            "status_reason": connection.status_reason,
+            "access_token": self._encrypt(connection.access_token),
+            "access_expires_at": connection.access_expires_at,
+            "refresh_token": self._encrypt(connection.refresh_token),
+            "refresh_expires_at": connection.refresh_expires_at,
+            "last_refresh_at": connection.last_refresh_at,
+        }
+
+    def _from_row(self, row: sa.RowMapping) -> Connection:
+        return Connection(
+            id=row["id"],
+            label=row["label"],
+            tenant_id=row["tenant_id"],
+            client_id=row["client_id"],
+            scopes=tuple(row["scopes"].split()) if row["scopes"] else (),
+            kind=ConnectionKind(row["kind"]),
+            status=ConnectionStatus(row["status"]),
+            status_reason=row["status_reason"],
+            access_token=self._decrypt(row["access_token"]),
+            access_expires_at=row["access_expires_at"],
+            refresh_token=self._decrypt(row["refresh_token"]),
+            refresh_expires_at=row["refresh_expires_at"],
+            last_refresh_at=row["last_refresh_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    def _encrypt(self, secret: SecretStr | None) -> str | None:
+        return None if secret is None else self._cipher.encrypt(secret)
+
+    def _decrypt(self, stored: str | None) -> SecretStr | None:
+        return None if stored is None else self._cipher.decrypt(stored)

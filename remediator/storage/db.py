@@ -1,0 +1,131 @@
+"""The database: one SQLAlchemy Core engine, the schema, and its version.
+
+SQLite by default; the schema uses only portable types so that PostgreSQL is a change of URL.
+The schema is created on first use and carries a version in ``schema_version`` so that later
+changes can migrate an existing database in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection as SAConnection
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from remediator.errors import StorageError
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("tenant_id", sa.String(50), nullable=True, index=True),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False, default=""),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("access_token", sa.Text, nullable=True),
+    sa.Column("access_expires_at", sa.Float, nullable=True),
+    sa.Column("refresh_token", sa.Text, nullable=True),
+    sa.Column("refresh_expires_at", sa.Float, nullable=True),
+    sa.Column("last_refresh_at", sa.Float, nullable=True),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("lock_owner", sa.String(100), nullable=True),
+    sa.Column("lock_until", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+Migration = Callable[[SAConnection], None]
+
+# MIGRATIONS[n] upgrades a database at version n to version n + 1. Version 0 is empty.
+MIGRATIONS: list[Migration] = [
+    lambda conn: metadata.create_all(conn, tables=[connections]),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _engine_for(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from pysqlite so that BEGIN is emitted where SQLAlchemy says.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: SAConnection) -> None:
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def write_transaction(engine: Engine) -> Any:
+    """A transaction that takes SQLite's write lock at once (a no-op option elsewhere)."""
+    return engine.execution_options(immediate=True).begin()
+
+
+class Database:
+    """An engine with the schema brought to the current version on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _engine_for(url)
+            self._migrate()
+        except SQLAlchemyError as err:
+            raise StorageError(f"cannot open the database: {type(err).__name__}") from err
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return _current_version(conn)
+
+    def _migrate(self) -> None:
+        with write_transaction(self.engine) as conn:
+            schema_version.create(conn, checkfirst=True)
+            current = _current_version(conn)
+            if current > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database has schema version {current}, newer than this "
+                    f"remediator ({SCHEMA_VERSION}): upgrade the remediator"
+                )
+            for step in MIGRATIONS[current:]:
+                step(conn)
+            if current == 0:
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+            elif current < SCHEMA_VERSION:
+                conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _current_version(conn: SAConnection) -> int:
+    value = conn.execute(sa.select(schema_version.c.version)).scalar()
+    return int(value) if value is not None else 0
