@@ -43,7 +43,9 @@ def connections() -> None:
 @connections.command("add")
 @click.argument("connection_id")
 @click.option("--label", required=True, help="Who this is, e.g. the restaurant's name.")
-@click.option("--service-account", is_flag=True, help="A Fortnox service account (no refresh token).")
+@click.option(
+    "--service-account", is_flag=True, help="A Fortnox service account (no refresh token)."
+)
 @click.option("--tenant", help="Fortnox tenant id (needed for a service account).")
 @click.option(
     "--refresh-token-stdin",
@@ -51,8 +53,13 @@ def connections() -> None:
     help="Import an existing refresh token read from stdin; from then on only the remediator "
     "may refresh it.",
 )
-def add(connection_id: str, label: str, service_account: bool, tenant: str | None,
-        refresh_token_stdin: bool) -> None:
+def add(
+    connection_id: str,
+    label: str,
+    service_account: bool,
+    tenant: str | None,
+    refresh_token_stdin: bool,
+) -> None:
     """Register a connection; then authorize it (authorize-url, then connect)."""
     settings = load_settings()
     if service_account and not tenant:
@@ -64,7 +71,9 @@ def add(connection_id: str, label: str, service_account: bool, tenant: str | Non
             id=connection_id,
             label=label,
             client_id=settings.client_id,
-            kind=ConnectionKind.SERVICE_ACCOUNT if service_account else ConnectionKind.REFRESH_TOKEN,
+            kind=ConnectionKind.SERVICE_ACCOUNT
+            if service_account
+            else ConnectionKind.REFRESH_TOKEN,
             tenant_id=tenant,
             refresh_token=refresh,
         )

@@ -29,8 +29,6 @@ class FortnoxAuth(httpx.Auth):
     second 401 is returned to the caller as it is, so nothing loops.
     """
 
-    requires_response_body = True
-
     def __init__(
         self, tokens: TokenSource, pace: Callable[[], Awaitable[object]], record: Recorder
     ) -> None:
@@ -46,6 +44,7 @@ class FortnoxAuth(httpx.Auth):
         await self._prepare(request, token)
         started = time.monotonic()
         response = yield request
+        await response.aread()
         self._record(request, response, time.monotonic() - started)
         if not is_expired_token(response):
             return
@@ -53,6 +52,7 @@ class FortnoxAuth(httpx.Auth):
         await self._prepare(request, token)
         started = time.monotonic()
         response = yield request
+        await response.aread()
         self._record(request, response, time.monotonic() - started)
 
     async def _prepare(self, request: httpx.Request, token: SecretStr) -> None:

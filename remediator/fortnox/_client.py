@@ -72,8 +72,9 @@ class FortnoxClient:
 
     # -- voucher series ----------------------------------------------------------------
     async def voucher_series_list(self, year_id: int) -> list[VoucherSeries]:
-        items = await self._all_pages("/voucherseries", {"financialyear": year_id},
-                                      "VoucherSeriesCollection")
+        items = await self._all_pages(
+            "/voucherseries", {"financialyear": year_id}, "VoucherSeriesCollection"
+        )
         return [VoucherSeries.model_validate(item) for item in items]
 
     async def voucher_series(self, code: str, year_id: int) -> VoucherSeries | None:
@@ -89,7 +90,11 @@ class FortnoxClient:
         return VoucherSeries.model_validate(unwrap(data, "VoucherSeries"))
 
     async def update_voucher_series(
-        self, code: str, year_id: int, *, manual: bool | None = None,
+        self,
+        code: str,
+        year_id: int,
+        *,
+        manual: bool | None = None,
         description: str | None = None,
     ) -> VoucherSeries:
         fields = _present({"Manual": manual, "Description": description})
@@ -117,7 +122,11 @@ class FortnoxClient:
         return Account.model_validate(unwrap(data, "Account"))
 
     async def update_account(
-        self, number: int, year_id: int, *, active: bool | None = None,
+        self,
+        number: int,
+        year_id: int,
+        *,
+        active: bool | None = None,
         description: str | None = None,
     ) -> Account:
         fields = _present({"Active": active, "Description": description})
@@ -200,7 +209,10 @@ class FortnoxClient:
         started = time.monotonic()
         try:
             response = await self._http.request(
-                method, f"{self._api_url}{path}", params=params or None, json=body,
+                method,
+                f"{self._api_url}{path}",
+                params=params or None,
+                json=body,
                 auth=self._auth,
             )
         except httpx.TransportError as err:
@@ -212,22 +224,39 @@ class FortnoxClient:
             raise error
         data = json_body(response)
         if not isinstance(data, dict):
-            raise ServerError(status=response.status_code, method=method, path=f"/3{path}",
-                              message="the answer was not a JSON object",
-                              uid=response.headers.get("X-Uid"))
+            raise ServerError(
+                status=response.status_code,
+                method=method,
+                path=f"/3{path}",
+                message="the answer was not a JSON object",
+                uid=response.headers.get("X-Uid"),
+            )
         return data
 
     def _transport_error(
         self, err: httpx.TransportError, method: str, path: str, duration: float
     ) -> Exception:
         never_sent = isinstance(err, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-        self._hook(RequestRecord(kind="api", method=method, path=f"/3{path}", status=None,
-                                 duration=duration, tenant=self.tenant, error=type(err).__name__))
+        self._hook(
+            RequestRecord(
+                kind="api",
+                method=method,
+                path=f"/3{path}",
+                status=None,
+                duration=duration,
+                tenant=self.tenant,
+                error=type(err).__name__,
+            )
+        )
         if method not in IDEMPOTENT and not never_sent:
             return WriteOutcomeUnknown(method, f"/3{path}", type(err).__name__)
         timed_out = isinstance(err, httpx.TimeoutException) and not never_sent
-        return FortnoxTransportError(f"Fortnox could not be reached ({type(err).__name__})",
-                                     method=method, path=f"/3{path}", timed_out=timed_out)
+        return FortnoxTransportError(
+            f"Fortnox could not be reached ({type(err).__name__})",
+            method=method,
+            path=f"/3{path}",
+            timed_out=timed_out,
+        )
 
     async def _pace(self) -> None:
         await self._limiter.acquire(self.tenant)
@@ -235,9 +264,17 @@ class FortnoxClient:
     def _record(self, request: httpx.Request, response: httpx.Response, duration: float) -> None:
         code = None if response.is_success else parse_error_body(response).code
         path = request.url.path
-        self._hook(RequestRecord(kind="api", method=request.method, path=path,
-                                 status=response.status_code, duration=duration,
-                                 tenant=self.tenant, code=code))
+        self._hook(
+            RequestRecord(
+                kind="api",
+                method=request.method,
+                path=path,
+                status=response.status_code,
+                duration=duration,
+                tenant=self.tenant,
+                code=code,
+            )
+        )
 
 
 def _meta(data: Any) -> MetaInformation | None:

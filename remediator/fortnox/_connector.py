@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -47,7 +48,9 @@ class FortnoxConnector:
         self.locks = RefreshLocks()
         timeout = httpx.Timeout(settings.http_timeout, connect=settings.connect_timeout)
         self._http = httpx.AsyncClient(
-            timeout=timeout, transport=transport, headers=_HEADERS,
+            timeout=timeout,
+            transport=transport,
+            headers=_HEADERS,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self.oauth = OAuthClient(
@@ -64,7 +67,7 @@ class FortnoxConnector:
     def __repr__(self) -> str:
         return f"FortnoxConnector(api_url={self.settings.fortnox_api_url!r})"
 
-    async def __aenter__(self) -> FortnoxConnector:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -110,8 +113,13 @@ class FortnoxConnector:
             read_only=read_only,
         )
 
-    def authorization_url(self, state: str | None = None, *, service_account: bool = False,
-                          scopes: list[str] | None = None) -> tuple[str, str]:
+    def authorization_url(
+        self,
+        state: str | None = None,
+        *,
+        service_account: bool = False,
+        scopes: list[str] | None = None,
+    ) -> tuple[str, str]:
         """A consent link and its ``state`` (generated when not given)."""
         state = state or secrets.token_urlsafe(24)
         url = self.oauth.authorization_url(

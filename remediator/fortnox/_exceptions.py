@@ -105,7 +105,9 @@ class ServerError(FortnoxAPIError):
 class TokenError(FortnoxError):
     """The OAuth token endpoint refused or could not be reached."""
 
-    def __init__(self, message: str, *, error: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, error: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.error, self.status = error, status
 

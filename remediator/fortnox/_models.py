@@ -92,7 +92,9 @@ class VoucherRow(FortnoxModel):
     account: int = Field(alias="Account", ge=1000, le=9999)
     debit: float | None = Field(None, alias="Debit")
     credit: float | None = Field(None, alias="Credit")
-    transaction_information: str | None = Field(None, alias="TransactionInformation", max_length=100)
+    transaction_information: str | None = Field(
+        None, alias="TransactionInformation", max_length=100
+    )
     description: str | None = Field(None, alias="Description")
     cost_center: str | None = Field(None, alias="CostCenter")
     project: str | None = Field(None, alias="Project")

@@ -152,7 +152,9 @@ def _token_error(err: OAuthError, status: int | None) -> TokenError:
             status=status,
         )
     return TokenError(
-        f"the token endpoint refused: {err.error} ({description})", error=str(err.error), status=status
+        f"the token endpoint refused: {err.error} ({description})",
+        error=str(err.error),
+        status=status,
     )
 
 

@@ -7,6 +7,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+_EPSILON = 1e-9  # float rounding must never keep an expired start in the window
+
 
 class SlidingWindowLimiter:
     """At most ``limit`` starts per ``window`` seconds per key, in arrival order.
@@ -37,7 +39,7 @@ class SlidingWindowLimiter:
         async with lock:
             while True:
                 now = self._clock()
-                while starts and starts[0] <= now - self.window:
+                while starts and starts[0] + self.window <= now + _EPSILON:
                     starts.popleft()
                 if len(starts) < self.limit:
                     starts.append(now)
@@ -49,4 +51,4 @@ class SlidingWindowLimiter:
     def in_window(self, key: str) -> int:
         """How many starts of ``key`` the current window holds."""
         now = self._clock()
-        return sum(1 for start in self._starts.get(key, ()) if start > now - self.window)
+        return sum(1 for start in self._starts.get(key, ()) if start + self.window > now + _EPSILON)

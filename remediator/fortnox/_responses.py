@@ -19,6 +19,7 @@ from remediator.fortnox._exceptions import (
     Unauthorized,
 )
 
+_FIRST_SERVER_ERROR, _UNAUTHORIZED = 500, 401
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _STATUS_ERRORS: dict[int, type[FortnoxAPIError]] = {
     400: BadRequest,
@@ -95,7 +96,7 @@ def error_for(response: httpx.Response, method: str, path: str) -> FortnoxAPIErr
     status = response.status_code
     cls = _STATUS_ERRORS.get(status)
     if cls is None:
-        cls = ServerError if status >= 500 or body.is_html else BadRequest
+        cls = ServerError if status >= _FIRST_SERVER_ERROR or body.is_html else BadRequest
     return cls(
         status=status,
         message=body.message,
@@ -108,13 +109,13 @@ def error_for(response: httpx.Response, method: str, path: str) -> FortnoxAPIErr
 
 def is_expired_token(response: httpx.Response) -> bool:
     """Fortnox's answer to an expired or unknown access token: 401 without ErrorInformation."""
-    return response.status_code == 401 and parse_error_body(response).code is None
+    return response.status_code == _UNAUTHORIZED and parse_error_body(response).code is None
 
 
 def unwrap(data: Any, *keys: str) -> Any:
     """The value under the first of ``keys`` present (case-insensitive) in a JSON envelope."""
     if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
+        raise ValueError("expected a JSON object")  # noqa: TRY004 - callers catch ValueError
     lowered = _lower_keys(data)
     for key in keys:
         if key.lower() in lowered:

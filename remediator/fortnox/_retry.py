@@ -11,7 +11,8 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from remediator.fortnox._exceptions import FortnoxTransportError, RateLimited, ServerError
@@ -45,9 +46,8 @@ class RetryPolicy:
     def retrying(self, method: str) -> AsyncRetrying:
         return AsyncRetrying(
             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_seconds),
-            wait=wait_exponential_jitter(
-                initial=self.initial_wait, max=self.max_wait, jitter=self.jitter
-            ),
+            wait=wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
+            + wait_random(0, self.jitter),
             retry=retry_if_exception(lambda err: is_retryable(method, err)),
             sleep=self.sleep,
             reraise=True,

@@ -84,9 +84,9 @@ class TokenManager:
         """Fortnox refused ``rejected``: use a newer stored token, or refresh once."""
         async with self._locked():
             current = await self._usable(await self.connection())
-            if current.access_token is not None and current.access_token != rejected:
-                if current.access_valid_for(self._clock()) > 0:
-                    return current.access_token
+            newer = current.access_token is not None and current.access_token != rejected
+            if newer and current.access_valid_for(self._clock()) > 0:
+                return _token(current)
             return _token(await self._refresh(current))
 
     async def refresh_now(self) -> Connection:
@@ -161,9 +161,7 @@ class TokenManager:
             try:
                 yield
             finally:
-                await asyncio.to_thread(
-                    self._store.unlock, self.connection_id, self._locks.owner
-                )
+                await asyncio.to_thread(self._store.unlock, self.connection_id, self._locks.owner)
 
     async def _take_lease(self) -> None:
         deadline = time.monotonic() + self._lease + 5
@@ -181,7 +179,5 @@ class TokenManager:
 
 def _token(connection: Connection) -> SecretStr:
     if connection.access_token is None:
-        raise ConsentRequired(
-            f"connection {connection.id!r} has no access token", error="no_grant"
-        )
+        raise ConsentRequired(f"connection {connection.id!r} has no access token", error="no_grant")
     return connection.access_token

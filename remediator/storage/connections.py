@@ -94,9 +94,11 @@ class ConnectionStore:
 
     def get(self, connection_id: str) -> Connection:
         with self._db.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(connections).where(connections.c.id == connection_id)
-            ).mappings().first()
+            row = (
+                conn.execute(sa.select(connections).where(connections.c.id == connection_id))
+                .mappings()
+                .first()
+            )
         if row is None:
             raise UnknownConnectionError(connection_id)
         return self._from_row(row)

@@ -1,0 +1,66 @@
+"""Shared fixtures: isolated settings, an encrypted store on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from remediator.runtime import open_store
+from remediator.settings import Settings
+from remediator.storage import Connection, ConnectionStore
+
+API = "https://api.fortnox.test/3"
+OAUTH = "https://apps.fortnox.test/oauth-v1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's environment or config file."""
+    for name in list(__import__("os").environ):
+        if name.startswith("REMEDIATOR_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        fortnox_api_url=API,
+        fortnox_oauth_url=OAUTH,
+        client_id="client-1",
+        client_secret=SecretStr("client-secret-value"),
+        redirect_uri="https://remediator.test/oauth/callback",
+        database_url=f"sqlite:///{tmp_path / 'remediator.db'}",
+        secret_key=SecretStr(Fernet.generate_key().decode()),
+        key_file=tmp_path / "unused.key",
+    )
+
+
+@pytest.fixture
+def store(settings: Settings) -> ConnectionStore:
+    return open_store(settings)
+
+
+def connection(
+    connection_id: str = "rest-1",
+    *,
+    access: str | None = "access-token-old",
+    valid_for: float = 3600,
+    refresh: str | None = "refresh-token-1",
+    tenant: str | None = "111111",
+) -> Connection:
+    """A connection whose access token is valid for ``valid_for`` seconds (negative: expired)."""
+    return Connection(
+        id=connection_id,
+        label=f"Restaurant {connection_id}",
+        client_id="client-1",
+        tenant_id=tenant,
+        scopes=("bookkeeping", "companyinformation"),
+        access_token=SecretStr(access) if access else None,
+        access_expires_at=time.time() + valid_for if access else None,
+        refresh_token=SecretStr(refresh) if refresh else None,
+    )

@@ -1,0 +1,273 @@
+"""The token manager: one refresh at a time, rotated tokens stored before use, honest deaths."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+from pydantic import SecretStr
+
+from remediator.fortnox import ConsentRequired, FortnoxConnector, TokenError, Unauthorized
+from remediator.settings import Settings
+from remediator.storage import ConnectionKind, ConnectionStatus, ConnectionStore, TokenSet
+from tests.conftest import API, connection
+from tests.fortnox.conftest import TOKEN_URL, Recorder, invalid_grant, jwt, token_response
+from tests.fortnox.token_server import TokenServer
+
+UNAUTHORIZED = httpx.Response(401, json={"message": "unauthorized"})
+ME = httpx.Response(200, json={"MeInformation": {"Id": "1"}})
+
+
+@respx.mock
+async def test_a_valid_token_is_used_without_refreshing(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=3600))
+    refresh = respx.post(TOKEN_URL)
+    assert await connector.tokens("rest-1").access_token() == SecretStr("access-token-old")
+    assert refresh.call_count == 0
+
+
+@respx.mock
+async def test_refreshes_when_under_five_minutes_are_left(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=299))
+    new = jwt()
+    route = respx.post(TOKEN_URL).mock(return_value=token_response(new, "refresh-token-2"))
+    assert (await connector.tokens("rest-1").access_token()).get_secret_value() == new
+    assert "refresh_token=refresh-token-1" in route.calls.last.request.content.decode()
+    stored = store.get("rest-1")
+    assert stored.refresh_token == SecretStr("refresh-token-2")
+    assert stored.last_refresh_at is not None
+
+
+@respx.mock
+async def test_the_rotated_refresh_token_is_stored_before_the_new_access_token_is_used(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    new = jwt()
+    respx.post(TOKEN_URL).mock(return_value=token_response(new, "refresh-token-2"))
+    seen_in_store: list[SecretStr | None] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"] == f"Bearer {new}"
+        seen_in_store.append(store.get("rest-1").refresh_token)
+        return ME
+
+    respx.get(f"{API}/me").mock(side_effect=api)
+    await connector.client(store.get("rest-1"), read_only=True).me()
+    assert seen_in_store == [SecretStr("refresh-token-2")]
+
+
+@respx.mock
+async def test_fifty_concurrent_tasks_make_exactly_one_token_request(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    new = jwt()
+
+    async def slow_token(_: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return token_response(new)
+
+    route = respx.post(TOKEN_URL).mock(side_effect=slow_token)
+    respx.get(f"{API}/me").mock(return_value=ME)
+    client = connector.client(store.get("rest-1"), read_only=True)
+    await asyncio.gather(*(client.me() for _ in range(50)))
+    assert route.call_count == 1
+
+
+@pytest.mark.slow
+def test_two_processes_with_an_expired_token_make_exactly_one_token_request(
+    settings: Settings, store: ConnectionStore, tmp_path: Path
+) -> None:
+    store.add(connection(valid_for=-10, refresh="rt-0"))
+    root = Path(__file__).parents[2]
+    with TokenServer("rt-0") as server:
+        start_at = time.time() + 1.5
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.fortnox.refresh_worker",
+                    settings.database_url,
+                    settings.secret_key.get_secret_value(),
+                    server.url,
+                    str(start_at),
+                ],
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [worker.communicate(timeout=60) for worker in workers]
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err
+    tokens = {line for out, _ in outputs for line in out.split()}
+    assert server.requests == 1
+    assert len(tokens) == 1
+    assert store.get("rest-1").refresh_token == SecretStr("rt-1")
+    assert store.get("rest-1").status is ConnectionStatus.ACTIVE
+
+
+@respx.mock
+async def test_invalid_grant_after_someone_else_refreshed_does_not_kill_the_connection(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10, refresh="refresh-token-1"))
+    newer = jwt(jti="other")
+
+    def other_party_refreshed_first(_: httpx.Request) -> httpx.Response:
+        # Another process rotated the token between our read and our refresh.
+        store.save_tokens(
+            "rest-1",
+            TokenSet(
+                access_token=SecretStr(newer),
+                expires_at=time.time() + 3600,
+                refresh_token=SecretStr("refresh-token-2"),
+            ),
+        )
+        return invalid_grant()
+
+    respx.post(TOKEN_URL).mock(side_effect=other_party_refreshed_first)
+    token = await connector.tokens("rest-1").access_token()
+    assert token.get_secret_value() == newer
+    assert store.get("rest-1").status is ConnectionStatus.ACTIVE
+
+
+@respx.mock
+async def test_a_real_invalid_grant_marks_the_connection_and_raises_consent_required(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    route = respx.post(TOKEN_URL).mock(return_value=invalid_grant())
+    with pytest.raises(ConsentRequired, match="re-authorized"):
+        await connector.tokens("rest-1").access_token()
+    stored = store.get("rest-1")
+    assert stored.status is ConnectionStatus.NEEDS_RECONNECT
+    assert "invalid_grant" in (stored.status_reason or "")
+    with pytest.raises(ConsentRequired, match="needs to be reconnected"):
+        await connector.tokens("rest-1").access_token()
+    assert route.call_count == 1  # a dead connection is not refreshed again
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(401, json={"error": "invalid_client"}),
+        httpx.Response(500),
+        httpx.ConnectError("down"),
+    ],
+    ids=["invalid_client", "500", "network"],
+)
+async def test_other_token_errors_never_mark_the_connection_dead(
+    connector: FortnoxConnector, store: ConnectionStore, answer: httpx.Response | Exception
+) -> None:
+    store.add(connection(valid_for=-10))
+    respx.post(TOKEN_URL).mock(side_effect=[answer])
+    with pytest.raises(TokenError) as caught:
+        await connector.tokens("rest-1").access_token()
+    assert not isinstance(caught.value, ConsentRequired)
+    assert store.get("rest-1").status is ConnectionStatus.ACTIVE
+    assert store.get("rest-1").refresh_token == SecretStr("refresh-token-1")
+
+
+@respx.mock
+async def test_a_401_triggers_one_refresh_and_one_resend(
+    connector: FortnoxConnector, store: ConnectionStore, recorder: Recorder
+) -> None:
+    store.add(connection(valid_for=3600))
+    new = jwt()
+    refresh = respx.post(TOKEN_URL).mock(return_value=token_response(new))
+    me = respx.get(f"{API}/me").mock(side_effect=[UNAUTHORIZED, ME])
+    assert (await connector.client(store.get("rest-1"), read_only=True).me()).id == "1"
+    assert refresh.call_count == 1
+    assert me.call_count == 2
+    assert me.calls.last.request.headers["Authorization"] == f"Bearer {new}"
+    assert [r.status for r in recorder.api()] == [401, 200]
+
+
+@respx.mock
+async def test_a_second_401_does_not_loop(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=3600))
+    refresh = respx.post(TOKEN_URL).mock(return_value=token_response(jwt()))
+    me = respx.get(f"{API}/me").mock(return_value=UNAUTHORIZED)
+    with pytest.raises(Unauthorized):
+        await connector.client(store.get("rest-1"), read_only=True).me()
+    assert (refresh.call_count, me.call_count) == (1, 2)
+
+
+@respx.mock
+async def test_a_401_after_another_task_refreshed_uses_the_stored_token(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=3600))
+    refresh = respx.post(TOKEN_URL)
+    newer = jwt(jti="newer")
+
+    def first_rejected(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer access-token-old":
+            store.save_tokens(
+                "rest-1",
+                TokenSet(
+                    access_token=SecretStr(newer),
+                    expires_at=time.time() + 3600,
+                    refresh_token=SecretStr("refresh-token-2"),
+                ),
+            )
+            return UNAUTHORIZED
+        return ME
+
+    respx.get(f"{API}/me").mock(side_effect=first_rejected)
+    await connector.client(store.get("rest-1"), read_only=True).me()
+    assert refresh.call_count == 0
+
+
+@respx.mock
+async def test_a_service_account_uses_client_credentials(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(
+        connection(valid_for=-10, refresh=None).model_copy(
+            update={"kind": ConnectionKind.SERVICE_ACCOUNT}
+        )
+    )
+    route = respx.post(TOKEN_URL).mock(return_value=token_response(jwt(), refresh=None))
+    await connector.tokens("rest-1").access_token()
+    assert route.calls.last.request.headers["TenantId"] == "111111"
+    assert store.get("rest-1").refresh_token is None
+
+
+async def test_no_refresh_token_means_consent_required(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(access=None, refresh=None))
+    with pytest.raises(ConsentRequired, match="connect it first"):
+        await connector.tokens("rest-1").access_token()
+    assert store.get("rest-1").status is ConnectionStatus.NEEDS_RECONNECT
+
+
+async def test_a_lock_held_by_a_live_process_is_waited_for(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    assert store.try_lock("rest-1", "other-process", lease_seconds=0.3)
+    started = time.monotonic()
+    with respx.mock:
+        respx.post(TOKEN_URL).mock(return_value=token_response(jwt()))
+        await connector.tokens("rest-1").access_token()
+    assert time.monotonic() - started >= 0.25  # waited for the other lease to run out

@@ -1,0 +1,129 @@
+"""The connection store: encryption at rest, the key file, schema versions, the refresh lease."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from remediator.errors import ConfigError, StorageError, UnknownConnectionError, UsageError
+from remediator.storage import ConnectionStatus, ConnectionStore, Database, TokenSet, load_cipher
+from remediator.storage.db import SCHEMA_VERSION, schema_version
+from tests.conftest import connection
+
+
+def test_tokens_are_encrypted_at_rest(store: ConnectionStore, tmp_path: Path) -> None:
+    store.add(connection(access="plain-access-token", refresh="plain-refresh-token"))
+    raw = (
+        sqlite3.connect(tmp_path / "remediator.db")
+        .execute("SELECT access_token, refresh_token FROM connections")
+        .fetchone()
+    )
+    assert "plain-access-token" not in raw[0]
+    assert "plain-refresh-token" not in raw[1]
+    dump = (tmp_path / "remediator.db").read_bytes() + (tmp_path / "remediator.db-wal").read_bytes()
+    assert b"plain-refresh-token" not in dump
+    assert store.get("rest-1").refresh_token == SecretStr("plain-refresh-token")
+
+
+def test_a_wrong_key_is_a_clear_storage_error(store: ConnectionStore, tmp_path: Path) -> None:
+    store.add(connection())
+    other = ConnectionStore(
+        Database(f"sqlite:///{tmp_path / 'remediator.db'}"),
+        load_cipher(SecretStr(Fernet.generate_key().decode()), Path("x")),
+    )
+    with pytest.raises(StorageError, match="cannot be decrypted"):
+        other.get("rest-1")
+
+
+def test_an_invalid_key_is_a_config_error_that_does_not_echo_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_cipher(SecretStr("not-a-key-at-all"), Path("x"))
+    assert "not-a-key-at-all" not in str(caught.value)
+
+
+def test_without_a_key_a_key_file_is_made_once_with_mode_0600(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key_file = tmp_path / "keys" / "remediator.key"
+    first = load_cipher(SecretStr(""), key_file)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert str(key_file) in caplog.text
+    assert key_file.read_text() not in caplog.text
+    second = load_cipher(SecretStr(""), key_file)
+    assert second.decrypt(first.encrypt(SecretStr("x"))) == SecretStr("x")
+
+
+def test_schema_is_versioned_and_reopening_keeps_data(
+    store: ConnectionStore, tmp_path: Path, settings: object
+) -> None:
+    url = f"sqlite:///{tmp_path / 'remediator.db'}"
+    store.add(connection())
+    reopened = Database(url)
+    assert reopened.version() == SCHEMA_VERSION
+    with reopened.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema_version)).scalar() == 1
+    assert ConnectionStore(reopened, store._cipher).get("rest-1").label == "Restaurant rest-1"
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    database = Database(url)
+    with database.engine.begin() as conn:
+        conn.execute(schema_version.update().values(version=SCHEMA_VERSION + 1))
+    with pytest.raises(StorageError, match="newer than this remediator"):
+        Database(url)
+
+
+def test_add_get_list_remove(store: ConnectionStore) -> None:
+    store.add(connection("b"))
+    store.add(connection("a", tenant="222"))
+    assert [c.id for c in store.all()] == ["a", "b"]
+    assert [c.id for c in store.with_tenant("111111")] == ["b"]
+    with pytest.raises(UsageError, match="already exists"):
+        store.add(connection("a"))
+    store.remove("a")
+    with pytest.raises(UnknownConnectionError, match="unknown connection 'a'"):
+        store.get("a")
+    with pytest.raises(UnknownConnectionError):
+        store.remove("a")
+
+
+def test_save_tokens_reactivates_and_records_tenant_and_scopes(store: ConnectionStore) -> None:
+    store.add(connection(tenant=None))
+    store.mark_needs_reconnect("rest-1", "invalid_grant")
+    assert store.get("rest-1").status is ConnectionStatus.NEEDS_RECONNECT
+    saved = store.save_tokens(
+        "rest-1",
+        TokenSet(
+            access_token=SecretStr("a2"),
+            expires_at=time.time() + 3600,
+            refresh_token=SecretStr("r2"),
+            scopes=("bookkeeping",),
+            tenant_id="999",
+        ),
+    )
+    assert (saved.status, saved.status_reason, saved.tenant_id, saved.scopes) == (
+        ConnectionStatus.ACTIVE,
+        None,
+        "999",
+        ("bookkeeping",),
+    )
+
+
+def test_refresh_lease_is_exclusive_until_released_or_expired(store: ConnectionStore) -> None:
+    store.add(connection())
+    assert store.try_lock("rest-1", "p1", lease_seconds=30)
+    assert not store.try_lock("rest-1", "p2", lease_seconds=30)
+    store.unlock("rest-1", "p2")  # not the owner: nothing happens
+    assert not store.try_lock("rest-1", "p2", lease_seconds=30)
+    store.unlock("rest-1", "p1")
+    assert store.try_lock("rest-1", "p2", lease_seconds=0.01)
+    time.sleep(0.02)
+    assert store.try_lock("rest-1", "p3", lease_seconds=30)
