@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=10.0, gt=0)
     rate_limit_requests: int = Field(default=25, ge=1)
     rate_limit_window: float = Field(default=5.0, gt=0)
-    rate_limit_margin: float = Field(default=0.15, ge=0)
+    rate_limit_margin: float = Field(default=0.1, ge=0)
     retry_attempts: int = Field(default=6, ge=1)
     retry_max_seconds: float = Field(default=60.0, gt=0)
     refresh_margin_seconds: int = Field(default=300, ge=0)

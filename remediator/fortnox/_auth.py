@@ -9,6 +9,7 @@ from typing import Protocol
 import httpx
 from pydantic import SecretStr
 
+from remediator.fortnox._ratelimit import Slot
 from remediator.fortnox._responses import is_expired_token
 
 
@@ -30,7 +31,7 @@ class FortnoxAuth(httpx.Auth):
     """
 
     def __init__(
-        self, tokens: TokenSource, pace: Callable[[], Awaitable[object]], record: Recorder
+        self, tokens: TokenSource, pace: Callable[[], Awaitable[Slot]], record: Recorder
     ) -> None:
         self._tokens, self._pace, self._record = tokens, pace, record
 
@@ -41,20 +42,17 @@ class FortnoxAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self._tokens.access_token()
-        await self._prepare(request, token)
-        started = time.monotonic()
-        response = yield request
-        await response.aread()
-        self._record(request, response, time.monotonic() - started)
-        if not is_expired_token(response):
-            return
-        token = await self._tokens.refresh_after_rejection(token)
-        await self._prepare(request, token)
-        started = time.monotonic()
-        response = yield request
-        await response.aread()
-        self._record(request, response, time.monotonic() - started)
-
-    async def _prepare(self, request: httpx.Request, token: SecretStr) -> None:
-        request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-        await self._pace()
+        for attempt in range(2):
+            if attempt:
+                token = await self._tokens.refresh_after_rejection(token)
+            request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+            slot = await self._pace()
+            started = time.monotonic()
+            try:
+                response = yield request
+                await response.aread()
+            finally:
+                slot.release()
+            self._record(request, response, time.monotonic() - started)
+            if not is_expired_token(response):
+                return

@@ -27,7 +27,7 @@ from remediator.fortnox._models import (
     Voucher,
     VoucherSeries,
 )
-from remediator.fortnox._ratelimit import SlidingWindowLimiter
+from remediator.fortnox._ratelimit import SlidingWindowLimiter, Slot
 from remediator.fortnox._responses import error_for, json_body, parse_error_body, unwrap
 from remediator.fortnox._retry import IDEMPOTENT, RetryPolicy
 
@@ -258,8 +258,8 @@ class FortnoxClient:
             timed_out=timed_out,
         )
 
-    async def _pace(self) -> None:
-        await self._limiter.acquire(self.tenant)
+    async def _pace(self) -> Slot:
+        return await self._limiter.acquire(self.tenant)
 
     def _record(self, request: httpx.Request, response: httpx.Response, duration: float) -> None:
         code = None if response.is_success else parse_error_body(response).code

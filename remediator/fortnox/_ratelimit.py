@@ -1,54 +1,85 @@
-"""Per-tenant sliding-window rate limit shared by every task in the process."""
+"""Per-tenant sliding-window rate limit shared by every task in the process.
+
+A request holds one of the tenant's ``limit`` slots from the moment it is sent until ``window``
+seconds after its answer came back. Fortnox received the request before we saw its answer, so
+the next request to reuse that slot reaches Fortnox at least ``window`` seconds after the one
+before it, whatever the network jitter: Fortnox never counts more than ``limit`` in its window.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
-_EPSILON = 1e-9  # float rounding must never keep an expired start in the window
+_EPSILON = 1e-9  # float rounding must never keep an expired slot in the window
+
+
+class Slot:
+    """One request's place in its tenant's window; release it when the answer is in."""
+
+    __slots__ = ("_limiter", "end", "key")
+
+    def __init__(self, limiter: SlidingWindowLimiter, key: str) -> None:
+        self._limiter, self.key, self.end = limiter, key, math.inf
+
+    def release(self) -> None:
+        if self.end == math.inf:
+            self.end = self._limiter.clock()
+            self._limiter.released(self.key)
 
 
 class SlidingWindowLimiter:
-    """At most ``limit`` starts per ``window`` seconds per key, in arrival order.
+    """At most ``limit`` requests per ``window`` seconds per key, in arrival order.
 
-    ``margin`` widens the window slightly so that network jitter between here and Fortnox
-    never lets Fortnox count one request too many in its own window.
+    ``margin`` widens the window a little for Fortnox's own clock granularity.
     """
 
     def __init__(
         self,
         limit: int = 25,
         window: float = 5.0,
-        margin: float = 0.15,
+        margin: float = 0.1,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.limit, self.window = limit, window + margin
-        self._clock, self._sleep = clock, sleep
-        self._starts: dict[str, deque[float]] = {}
+        self.clock, self._sleep = clock, sleep
+        self._slots: dict[str, list[Slot]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._freed: dict[str, asyncio.Event] = {}
 
-    async def acquire(self, key: str) -> float:
-        """Wait until ``key`` may start a request; returns the seconds waited."""
+    async def acquire(self, key: str) -> Slot:
+        """Wait until ``key`` may send a request; the caller releases the slot afterwards."""
         lock = self._locks.setdefault(key, asyncio.Lock())
-        starts = self._starts.setdefault(key, deque())
-        waited = 0.0
+        freed = self._freed.setdefault(key, asyncio.Event())
         async with lock:
             while True:
-                now = self._clock()
-                while starts and starts[0] + self.window <= now + _EPSILON:
-                    starts.popleft()
-                if len(starts) < self.limit:
-                    starts.append(now)
-                    return waited
-                delay = starts[0] + self.window - now
-                waited += delay
-                await self._sleep(delay)
+                slots = self._current(key)
+                if len(slots) < self.limit:
+                    slot = Slot(self, key)
+                    slots.append(slot)
+                    return slot
+                soonest = min(slot.end for slot in slots)
+                if soonest == math.inf:  # every slot is still waiting for its answer
+                    freed.clear()
+                    await freed.wait()
+                else:
+                    await self._sleep(soonest + self.window - self.clock())
+
+    def released(self, key: str) -> None:
+        event = self._freed.get(key)
+        if event is not None:
+            event.set()
 
     def in_window(self, key: str) -> int:
-        """How many starts of ``key`` the current window holds."""
-        now = self._clock()
-        return sum(1 for start in self._starts.get(key, ()) if start + self.window > now + _EPSILON)
+        """How many slots of ``key`` are taken now (in flight or inside the window)."""
+        return len(self._current(key))
+
+    def _current(self, key: str) -> list[Slot]:
+        now = self.clock()
+        slots = [s for s in self._slots.get(key, []) if s.end + self.window > now + _EPSILON]
+        self._slots[key] = slots
+        return slots

@@ -10,13 +10,11 @@ from remediator.fortnox import SlidingWindowLimiter
 class FakeTime:
     def __init__(self) -> None:
         self.now = 0.0
-        self.sleeps: list[float] = []
 
     def clock(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
         self.now += seconds
 
 
@@ -24,27 +22,48 @@ def limiter(fake: FakeTime, limit: int = 25, window: float = 5.0) -> SlidingWind
     return SlidingWindowLimiter(limit, window, 0.0, clock=fake.clock, sleep=fake.sleep)
 
 
-async def test_the_first_25_start_at_once_and_the_26th_waits_for_the_window() -> None:
+async def request(limit: SlidingWindowLimiter, fake: FakeTime, key: str, latency: float) -> float:
+    """Send one request taking ``latency``; returns when it was sent."""
+    slot = await limit.acquire(key)
+    sent = fake.now
+    fake.now += latency
+    slot.release()
+    return sent
+
+
+async def test_the_first_25_go_at_once_and_the_26th_waits_a_window_after_the_first_answer() -> (
+    None
+):
     fake = FakeTime()
     limit = limiter(fake)
-    for _ in range(25):
-        assert await limit.acquire("t1") == 0
+    slots = [await limit.acquire("t1") for _ in range(25)]
     assert fake.now == 0
-    waited = await limit.acquire("t1")
-    assert waited == 5.0
-    assert fake.now == 5.0
+    fake.now = 0.2
+    for slot in slots:
+        slot.release()
+    await limit.acquire("t1")
+    assert fake.now == 5.2
 
 
-async def test_no_window_ever_holds_more_than_the_limit() -> None:
+async def test_no_window_ever_holds_more_than_the_limit_even_with_uneven_latency() -> None:
     fake = FakeTime()
     limit = limiter(fake)
-    starts: list[float] = []
-    for i in range(200):
-        await limit.acquire("t1")
-        starts.append(fake.now)
-        fake.now += 0.01 * (i % 7)  # uneven work between requests
-    for i, start in enumerate(starts):
-        assert sum(1 for s in starts[i:] if s < start + 5.0 - 1e-6) <= 25
+    arrivals: list[float] = []
+    for i in range(300):
+        sent = await request(limit, fake, "t1", latency=0.01 * (i % 9))
+        # The server sees the request somewhere between sending and the answer.
+        arrivals.append(sent + 0.005 * (i % 9) * (i % 2))
+    arrivals.sort()
+    for i, start in enumerate(arrivals):
+        assert sum(1 for s in arrivals[i:] if s < start + 5.0 - 1e-6) <= 25
+
+
+async def test_steady_throughput_is_close_to_the_limit() -> None:
+    fake = FakeTime()
+    limit = limiter(fake)
+    sent = [await request(limit, fake, "t1", latency=0.05) for _ in range(250)]
+    rate = len(sent) / (sent[-1] + 0.05)
+    assert rate >= 0.9 * 5
 
 
 async def test_tenants_do_not_share_a_window() -> None:
@@ -53,9 +72,24 @@ async def test_tenants_do_not_share_a_window() -> None:
     for _ in range(25):
         await limit.acquire("t1")
     for _ in range(25):
-        assert await limit.acquire("t2") == 0
+        await limit.acquire("t2")
+    assert fake.now == 0
     assert limit.in_window("t1") == 25
     assert limit.in_window("t2") == 25
+
+
+async def test_a_full_window_of_requests_in_flight_waits_for_an_answer() -> None:
+    fake = FakeTime()
+    limit = limiter(fake, limit=2, window=1.0)
+    first = await limit.acquire("t")
+    await limit.acquire("t")
+    waiting = asyncio.create_task(limit.acquire("t"))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    fake.now = 0.5
+    first.release()
+    await waiting
+    assert fake.now == 1.5
 
 
 async def test_concurrent_tasks_share_one_window() -> None:
@@ -64,16 +98,19 @@ async def test_concurrent_tasks_share_one_window() -> None:
     started: list[float] = []
 
     async def one() -> None:
-        await limit.acquire("t1")
-        started.append(fake.now)
+        started.append(await request(limit, fake, "t1", latency=0.0))
 
     await asyncio.gather(*(one() for _ in range(12)))
     assert [started.count(t) for t in (0.0, 1.0, 2.0)] == [5, 5, 2]
 
 
-async def test_margin_widens_the_window() -> None:
+async def test_margin_widens_the_window_and_release_is_idempotent() -> None:
     fake = FakeTime()
     limit = SlidingWindowLimiter(2, 1.0, 0.25, clock=fake.clock, sleep=fake.sleep)
+    slot = await limit.acquire("t")
+    slot.release()
+    fake.now = 0.5
+    slot.release()  # a second release does not move the slot's end
+    await request(limit, fake, "t", 0.0)
     await limit.acquire("t")
-    await limit.acquire("t")
-    assert await limit.acquire("t") == 1.25
+    assert fake.now == 1.25
