@@ -1,13 +1,18 @@
-"""What every door (CLI, service, demo) needs to run: settings, the store, the connector."""
+"""What every door (CLI, service, demo) needs to run: settings, stores, connector, engine."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httpx
 
+from remediator.catalogue import Catalogue, load_catalogue
+from remediator.engine import Engine
 from remediator.fortnox import FortnoxConnector, RequestHook
 from remediator.fortnox._events import no_hook
 from remediator.settings import Settings, load_settings
 from remediator.storage import ConnectionStore, Database, load_cipher
+from remediator.storage.runs import RunStore
 
 
 def open_store(settings: Settings | None = None) -> ConnectionStore:
@@ -24,3 +29,35 @@ def open_connector(
     hook: RequestHook = no_hook,
 ) -> FortnoxConnector:
     return FortnoxConnector(settings, store, transport=transport, hook=hook)
+
+
+@dataclass
+class Runtime:
+    """Everything one process needs to run remediations; close it when done."""
+
+    settings: Settings
+    store: ConnectionStore
+    runs: RunStore
+    connector: FortnoxConnector
+    catalogue: Catalogue
+    engine: Engine
+
+    async def aclose(self) -> None:
+        await self.connector.aclose()
+
+
+def open_runtime(
+    settings: Settings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    hook: RequestHook = no_hook,
+) -> Runtime:
+    settings = settings or load_settings()
+    database = Database(settings.database_url)
+    store = ConnectionStore(database, load_cipher(settings.secret_key, settings.key_file))
+    runs = RunStore(database)
+    connector = open_connector(settings, store, transport=transport, hook=hook)
+    catalogue = load_catalogue()
+    engine = Engine(connector, catalogue, runs, default_policy=settings.policy,
+                    public_url=settings.public_url)
+    return Runtime(settings, store, runs, connector, catalogue, engine)

@@ -14,6 +14,7 @@ from pydantic_settings import (
 )
 
 from remediator.errors import ConfigError
+from remediator.policy import Policy
 
 DEFAULT_CONFIG_FILE = Path("config/remediator.toml")
 
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=60.0, gt=0)
     refresh_margin_seconds: int = Field(default=300, ge=0)
     refresh_lock_seconds: float = Field(default=60.0, gt=0)
+    public_url: str = "http://127.0.0.1:8000"
+    policy: Policy = Field(default_factory=Policy)
 
     @classmethod
     def settings_customise_sources(

@@ -25,3 +25,22 @@ class RemediatorGroup(click.Group):
 
 def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def exit_code_for(outcome: str) -> int:
+    """Contract 4: 0 fixed / nothing to fix / would fix, 3 manual, 4 failed, 5 unrecognized."""
+    return {
+        "fixed": EXIT_OK,
+        "nothing_to_fix": EXIT_OK,
+        "would_fix": EXIT_OK,
+        "manual_action_required": EXIT_MANUAL,
+        "failed": EXIT_FAILED,
+        "unrecognized": EXIT_UNRECOGNIZED,
+    }[outcome]
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+lang_option = click.option(
+    "--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+    help="Language of the human output.",
+)

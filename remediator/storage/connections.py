@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from remediator.errors import UnknownConnectionError, UsageError
+from remediator.policy import Policy
 from remediator.storage.crypto import TokenCipher
 from remediator.storage.db import Database, connections, write_transaction
 
@@ -43,6 +44,7 @@ class Connection(BaseModel):
     refresh_token: SecretStr | None = None
     refresh_expires_at: float | None = None
     last_refresh_at: float | None = None
+    policy: Policy | None = None  # None: the deployment's default policy
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -149,6 +151,9 @@ class ConnectionStore:
             {"status": ConnectionStatus.NEEDS_RECONNECT.value, "status_reason": reason},
         )
 
+    def set_policy(self, connection_id: str, policy: Policy | None) -> None:
+        self._update(connection_id, {"policy": policy.model_dump_json() if policy else None})
+
     def set_tenant(self, connection_id: str, tenant_id: str) -> None:
         self._update(connection_id, {"tenant_id": tenant_id})
 
@@ -200,6 +205,7 @@ class ConnectionStore:
             "refresh_token": self._encrypt(connection.refresh_token),
             "refresh_expires_at": connection.refresh_expires_at,
             "last_refresh_at": connection.last_refresh_at,
+            "policy": connection.policy.model_dump_json() if connection.policy else None,
         }
 
     def _from_row(self, row: sa.RowMapping) -> Connection:
@@ -217,6 +223,7 @@ class ConnectionStore:
             refresh_token=self._decrypt(row["refresh_token"]),
             refresh_expires_at=row["refresh_expires_at"],
             last_refresh_at=row["last_refresh_at"],
+            policy=Policy.model_validate_json(row["policy"]) if row["policy"] else None,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )

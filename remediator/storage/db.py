@@ -44,15 +44,59 @@ connections = sa.Table(
     sa.Column("status_reason", sa.Text, nullable=True),
     sa.Column("lock_owner", sa.String(100), nullable=True),
     sa.Column("lock_until", sa.Float, nullable=True),
+    sa.Column("policy", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String(200), nullable=False, index=True),
+    sa.Column("connection_id", sa.String(100), nullable=False, index=True),
+    sa.Column("mode", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(30), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=True),
+    sa.Column("outcome", sa.String(40), nullable=True, index=True),
+    sa.Column("failure", sa.Text, nullable=False),
+    sa.Column("report", sa.Text, nullable=True),
+    sa.Column("approved_by", sa.String(200), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+)
+
+run_requests = sa.Table(
+    "run_requests",
+    metadata,
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("runs.id"), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("method", sa.String(10), nullable=False),
+    sa.Column("path", sa.String(300), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("duration", sa.Float, nullable=False),
+    sa.Column("code", sa.Integer, nullable=True),
+    sa.Column("grant_type", sa.String(40), nullable=True),
+    sa.Column("error", sa.String(100), nullable=True),
+)
+
 Migration = Callable[[SAConnection], None]
 
+
+def _add_runs_and_policy(conn: SAConnection) -> None:
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("connections")}
+    if "policy" not in columns:  # databases made by version 1
+        conn.execute(sa.text("ALTER TABLE connections ADD COLUMN policy TEXT"))
+    metadata.create_all(conn, tables=[runs, run_requests])
+
+
 # MIGRATIONS[n] upgrades a database at version n to version n + 1. Version 0 is empty.
+# The table objects above describe the latest version; a migration must not rely on columns
+# that a later migration adds.
 MIGRATIONS: list[Migration] = [
-    lambda conn: metadata.create_all(conn, tables=[connections]),
+    lambda conn: connections.create(conn),
+    _add_runs_and_policy,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

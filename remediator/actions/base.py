@@ -1,0 +1,115 @@
+"""What every action gets and gives back: the run's context, and one step of the report."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from remediator.failure import ExportFailure
+from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector
+from remediator.policy import Change, Policy, Rule
+from remediator.report import Call, Mode, Recognition, Step, StepStatus, Steps, Text
+from remediator.storage import Connection
+
+
+@dataclass
+class Context:
+    """One run: the failure, what it was recognised as, and the means to act."""
+
+    failure: ExportFailure
+    recognition: Recognition
+    connection: Connection
+    client: FortnoxClient
+    connector: FortnoxConnector
+    mode: Mode
+    policy: Policy
+    reviewed: bool
+    reconnect_url: str
+    year: FinancialYear | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def applying(self) -> bool:
+        return self.mode == "apply"
+
+    def require_year(self) -> FinancialYear:
+        if self.year is None:
+            raise MissingPrerequisiteError("the financial year was not resolved first")
+        return self.year
+
+
+class MissingPrerequisiteError(Exception):
+    """An action ran before the step it depends on (a playbook ordering bug)."""
+
+
+Action = Callable[[Context, dict[str, str]], Awaitable[Step | list[Step]]]
+
+
+def text(sv: str, en: str) -> Text:
+    return Text(sv=sv, en=en)
+
+
+def step(
+    action: str,
+    status: StepStatus,
+    summary: Text,
+    **fields: Any,
+) -> Step:
+    return Step(action=action, status=status, summary=summary, **fields)
+
+
+def manual(sv: list[str], en: list[str]) -> Steps:
+    return Steps(sv=sv, en=en)
+
+
+def policy_note(ctx: Context, change: Change) -> str:
+    """Which rule governed ``change`` and what it said, for the report."""
+    if ctx.policy.allows(change, reviewed=ctx.reviewed):
+        verdict = "allowed"
+    elif ctx.policy.rule(change) is Rule.NEVER:
+        verdict = "never allowed"
+    else:
+        verdict = "waits for a person's review"
+    return f"{ctx.policy.explain(change)}: {verdict}"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A change an action wants to make, with everything the report needs about it."""
+
+    action: str
+    change: Change
+    call: Call
+    before: dict[str, Any]
+    after: dict[str, Any]
+    planned: Text
+    done: Text
+    by_hand: Steps
+    observed: dict[str, Any]
+
+
+async def make_change(
+    ctx: Context, plan: Planned, write: Callable[[], Awaitable[dict[str, Any]]]
+) -> Step:
+    """Plan, refuse by policy, or write and verify ``plan``; never writes in plan mode."""
+    note = policy_note(ctx, plan.change)
+    common = {"before": plan.before, "calls": [plan.call], "policy": note,
+              "observed": plan.observed}
+    if ctx.policy.rule(plan.change) is Rule.NEVER or (
+        ctx.applying and not ctx.policy.allows(plan.change, reviewed=ctx.reviewed)
+    ):
+        return step(plan.action, StepStatus.NEEDS_MANUAL, plan.planned, reason=note,
+                    manual=plan.by_hand, **common)
+    if not ctx.applying:
+        return step(plan.action, StepStatus.WOULD_CHANGE, plan.planned, after=plan.after,
+                    **common)
+    after = await write()
+    if any(after.get(key) != value for key, value in plan.after.items()):
+        return step(plan.action, StepStatus.FAILED, plan.planned, after=after,
+                    reason="Fortnox accepted the change but did not confirm it", **common)
+    return step(plan.action, StepStatus.CHANGED, plan.done, after=after, **common)
+
+
+def call(method: str, path: str, body: dict[str, Any] | None = None) -> Call:
+    return Call(method=method, path=path, body=body)

@@ -1,0 +1,64 @@
+"""How a run ends: the outcome its steps add up to, and the one-line summary for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediator.kinds import ErrorKind
+from remediator.report import Mode, Outcome, Step, StepStatus, Text, VoucherResult
+
+
+def decide(mode: Mode, kind: ErrorKind, steps: list[Step]) -> Outcome:
+    """The outcome of a run. A step that was not checked never counts as done."""
+    statuses = {step.status for step in steps}
+    if kind is ErrorKind.UNRECOGNIZED:
+        return Outcome.UNRECOGNIZED
+    if StepStatus.FAILED in statuses:
+        return Outcome.FAILED
+    if StepStatus.NEEDS_MANUAL in statuses:
+        return Outcome.MANUAL_ACTION_REQUIRED
+    if mode == "plan":
+        return Outcome.WOULD_FIX if StepStatus.WOULD_CHANGE in statuses else Outcome.NOTHING_TO_FIX
+    return Outcome.FIXED if StepStatus.CHANGED in statuses else Outcome.NOTHING_TO_FIX
+
+
+_HEADLINES: dict[Outcome, tuple[str, str]] = {
+    Outcome.FIXED: ("Åtgärdat", "Fixed"),
+    Outcome.NOTHING_TO_FIX: ("Inget att åtgärda", "Nothing to fix"),
+    Outcome.WOULD_FIX: ("Plan (inget är ändrat ännu)", "Plan (nothing changed yet)"),
+    Outcome.MANUAL_ACTION_REQUIRED: ("En person behöver göra något", "A person needs to act"),
+    Outcome.FAILED: ("Misslyckades", "Failed"),
+    Outcome.UNRECOGNIZED: ("Okänt fel", "Unrecognised error"),
+}
+
+
+def _counted(steps: list[Step], status: StepStatus) -> int:
+    return sum(1 for step in steps if step.status is status and step.action != "resend_voucher")
+
+
+def summary(outcome: Outcome, playbook: Any, steps: list[Step], voucher: Any,
+            values: dict[str, str]) -> Text:
+    """One line per language: headline, what the error was, what happened."""
+    sv_head, en_head = _HEADLINES[outcome]
+    title_sv = playbook.title.sv if playbook else "felet känns inte igen"
+    title_en = playbook.title.en if playbook else "the error is not recognised"
+    sv, en = [f"{sv_head}: {title_sv}."], [f"{en_head}: {title_en}."]
+    changed, planned = _counted(steps, StepStatus.CHANGED), _counted(steps, StepStatus.WOULD_CHANGE)
+    if changed:
+        sv.append(f"{changed} ändring(ar) gjordes i Fortnox.")
+        en.append(f"{changed} change(s) made in Fortnox.")
+    if planned:
+        sv.append(f"{planned} ändring(ar) skulle göras i Fortnox.")
+        en.append(f"{planned} change(s) would be made in Fortnox.")
+    if isinstance(voucher, VoucherResult) and voucher.number is not None:
+        verb_sv = "var redan bokförd" if voucher.already_booked else "bokfördes"
+        verb_en = "was already booked" if voucher.already_booked else "was booked"
+        sv.append(f"Z-rapporten för {values.get('date')} {verb_sv} som verifikation "
+                  f"{voucher.series} {voucher.number}.")
+        en.append(f"The Z-report for {values.get('date')} {verb_en} as voucher "
+                  f"{voucher.series} {voucher.number}.")
+    failed = [step.reason for step in steps if step.status is StepStatus.FAILED and step.reason]
+    if failed:
+        sv.append(f"Orsak: {failed[0]}")
+        en.append(f"Reason: {failed[0]}")
+    return Text(sv=" ".join(sv), en=" ".join(en))

@@ -1,0 +1,66 @@
+"""Saved plans: a dry run's report with its failure, applied later only if Fortnox still looks
+the way it did when the plan was made."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from remediator.errors import UsageError
+from remediator.failure import ExportFailure
+from remediator.report import Report
+
+
+class StalePlanError(UsageError):
+    """Fortnox changed since the plan was made: the plan is not applied."""
+
+
+class SavedPlan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    plan_version: Literal[1] = 1
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    failure: ExportFailure
+    report: Report
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2, by_alias=True), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> SavedPlan:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise UsageError(f"cannot read plan {path}: {err.strerror}") from None
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise UsageError(f"{path} is not a saved plan ({where}: {first['msg']})") from None
+
+
+def observations(report: Report) -> list[tuple[str, dict[str, Any]]]:
+    """What each step read from Fortnox, in order: the plan's fingerprint of Fortnox."""
+    return [(step.action, step.observed) for step in report.steps]
+
+
+def differences(planned: Report, now: Report) -> list[str]:
+    """How Fortnox differs now from when the plan was made (empty: the plan still holds)."""
+    before, after = observations(planned), observations(now)
+    if [a for a, _ in before] != [a for a, _ in after]:
+        return ["the plan's steps are no longer the same"]
+    changes = []
+    for (action, old), (_, new) in zip(before, after, strict=True):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                changes.append(f"{action} {key}: {_short(old.get(key))} → {_short(new.get(key))}")
+    return changes
+
+
+def _short(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

@@ -1,0 +1,53 @@
+"""Who decides: per connection, for each kind of change, ``auto``, ``review`` or ``never``.
+
+The books belong to the restaurant. ``auto`` changes may be applied without a person looking
+(the service does so for playbooks marked safe); ``review`` changes are applied only after a
+person approved the plan (``remediator fix`` with confirmation, ``apply`` of a saved plan, or the
+service's apply endpoint); ``never`` changes are left to the restaurant as a manual step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Change(StrEnum):
+    """The kinds of change the remediator can make in a company's Fortnox."""
+
+    CREATE_SERIES = "create_series"
+    SET_MANUAL = "set_manual"
+    ACTIVATE_ACCOUNT = "activate_account"
+    CREATE_ACCOUNT = "create_account"
+    RESEND_VOUCHER = "resend_voucher"
+
+
+class Rule(StrEnum):
+    AUTO = "auto"
+    REVIEW = "review"
+    NEVER = "never"
+
+
+class Policy(BaseModel):
+    """One rule per kind of change. Defaults live in ``config/remediator.toml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    create_series: Rule = Rule.AUTO
+    set_manual: Rule = Rule.AUTO
+    activate_account: Rule = Rule.AUTO
+    create_account: Rule = Rule.REVIEW
+    resend_voucher: Rule = Rule.AUTO
+
+    def rule(self, change: Change) -> Rule:
+        return Rule(getattr(self, change.value))
+
+    def allows(self, change: Change, *, reviewed: bool) -> bool:
+        """May ``change`` be written now? ``reviewed``: a person approved this plan."""
+        rule = self.rule(change)
+        return rule is Rule.AUTO or (rule is Rule.REVIEW and reviewed)
+
+    def explain(self, change: Change) -> str:
+        """One line for the report: which rule governs the change."""
+        return f"policy {change.value}={self.rule(change).value}"

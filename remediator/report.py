@@ -1,0 +1,151 @@
+"""The report of a run (contract 2): what was recognised, done, left to do, and what it cost.
+
+Its JSON Schema is committed at ``docs/report.schema.json``; regenerate it with
+``python -m remediator.report > docs/report.schema.json`` (a test fails when it is stale).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from remediator.kinds import ErrorKind
+
+Mode = Literal["plan", "apply"]
+
+
+class Outcome(StrEnum):
+    FIXED = "fixed"
+    NOTHING_TO_FIX = "nothing_to_fix"
+    WOULD_FIX = "would_fix"
+    MANUAL_ACTION_REQUIRED = "manual_action_required"
+    FAILED = "failed"
+    UNRECOGNIZED = "unrecognized"
+
+
+class StepStatus(StrEnum):
+    OK = "ok"  # checked, already right
+    CHANGED = "changed"  # written and verified
+    WOULD_CHANGE = "would_change"  # plan: would be written on apply
+    NEEDS_MANUAL = "needs_manual"  # a person must act
+    FAILED = "failed"  # could not check, write or verify
+    SKIPPED = "skipped"  # not checked, with the reason
+
+
+class ReportModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(ReportModel):
+    """One text for people, in Swedish and English."""
+
+    sv: str
+    en: str
+
+
+class Steps(ReportModel):
+    """Numbered instructions for a person, in Swedish and English."""
+
+    sv: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+
+class Call(ReportModel):
+    """A write to Fortnox, made (apply) or planned (plan)."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+
+
+class Step(ReportModel):
+    """One action of the playbook: what it found, decided and did."""
+
+    action: str
+    status: StepStatus
+    summary: Text
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    calls: list[Call] = Field(default_factory=list)
+    policy: str | None = None
+    reason: str | None = None
+    observed: dict[str, Any] = Field(default_factory=dict)
+    manual: Steps = Field(default_factory=Steps)
+
+
+class Recognition(ReportModel):
+    kind: ErrorKind
+    matched_by: str
+    params: dict[str, str] = Field(default_factory=dict)
+    playbook: str | None = None
+
+
+class VoucherResult(ReportModel):
+    """The re-sent export's voucher in Fortnox (new, or found already booked)."""
+
+    series: str
+    number: int | None = None
+    year: int | None = None
+    already_booked: bool = False
+
+
+class Requests(ReportModel):
+    """Fortnox requests made by the run: API calls by method, token calls apart."""
+
+    by_method: dict[str, int] = Field(default_factory=dict)
+    token_calls: int = 0
+    total: int = 0
+
+
+class Restaurant(ReportModel):
+    id: str
+    name: str
+
+
+class ExportRef(ReportModel):
+    kind: str
+    id: str
+    date: date
+    voucher_series: str
+
+
+class Report(ReportModel):
+    """Everything a run decided and did; stored, returned by the API and printed by the CLI."""
+
+    report_version: Literal[1] = 1
+    run_id: str
+    event_id: str
+    connection_id: str
+    restaurant: Restaurant
+    export: ExportRef
+    mode: Mode
+    recognition: Recognition
+    outcome: Outcome
+    steps: list[Step] = Field(default_factory=list)
+    manual_steps: Steps = Field(default_factory=Steps)
+    summary: Text
+    explanation: Text
+    resent: bool = False
+    voucher: VoucherResult | None = None
+    requests: Requests = Field(default_factory=Requests)
+    started_at: datetime
+    finished_at: datetime
+
+    @property
+    def kind(self) -> ErrorKind:
+        return self.recognition.kind
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Report.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://fortnox-remediator/schemas/report.schema.json"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))  # noqa: T201
