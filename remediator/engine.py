@@ -36,8 +36,8 @@ from remediator.report import (
     Requests,
     Restaurant,
     Step,
-    StepStatus,
     Steps,
+    StepStatus,
     Text,
     VoucherResult,
 )
@@ -58,15 +58,23 @@ class Audit:
     def counts(self) -> Requests:
         api = [r for r in self.records if r.kind == "api"]
         by_method = dict(sorted(Counter(r.method for r in api).items()))
-        return Requests(by_method=by_method, token_calls=len(self.records) - len(api),
-                        total=len(self.records))
+        return Requests(
+            by_method=by_method, token_calls=len(self.records) - len(api), total=len(self.records)
+        )
 
 
 class Engine:
     """Runs playbooks for export failures and stores every run with its audit trail."""
 
-    def __init__(self, connector: FortnoxConnector, catalogue: Catalogue, runs: RunStore, *,
-                 default_policy: Policy, public_url: str) -> None:
+    def __init__(
+        self,
+        connector: FortnoxConnector,
+        catalogue: Catalogue,
+        runs: RunStore,
+        *,
+        default_policy: Policy,
+        public_url: str,
+    ) -> None:
         self.connector, self.catalogue, self.runs = connector, catalogue, runs
         self.default_policy = default_policy
         self.public_url = public_url.rstrip("/")
@@ -74,8 +82,15 @@ class Engine:
     def reconnect_url(self, connection_id: str) -> str:
         return f"{self.public_url}/v1/connections/{connection_id}/authorize"
 
-    async def run(self, failure: ExportFailure, *, mode: Mode, reviewed: bool = False,
-                  run_id: str | None = None, record: bool = True) -> Report:
+    async def run(
+        self,
+        failure: ExportFailure,
+        *,
+        mode: Mode,
+        reviewed: bool = False,
+        run_id: str | None = None,
+        record: bool = True,
+    ) -> Report:
         """Recognise, act per the playbook in ``mode``, store and return the report.
 
         ``reviewed``: a person approved this run's changes. ``record``: store the run (off
@@ -86,30 +101,47 @@ class Engine:
         connection = await asyncio.to_thread(self.connector.store.get, failure.connection_id)
         if record:
             await asyncio.to_thread(
-                self.runs.create, run_id, event_id=failure.event_id,
-                connection_id=failure.connection_id, mode=mode,
-                failure_json=failure.model_dump_json(by_alias=True))
+                self.runs.create,
+                run_id,
+                event_id=failure.event_id,
+                connection_id=failure.connection_id,
+                mode=mode,
+                failure_json=failure.model_dump_json(by_alias=True),
+            )
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
-        recognition = Recognition(kind=match.kind, matched_by=match.matched_by,
-                                  params=dict(match.params),
-                                  playbook=playbook.kind.value if playbook else None)
+        recognition = Recognition(
+            kind=match.kind,
+            matched_by=match.matched_by,
+            params=dict(match.params),
+            playbook=playbook.kind.value if playbook else None,
+        )
         audit = Audit()
         ctx = Context(
-            failure=failure, recognition=recognition, connection=connection,
+            failure=failure,
+            recognition=recognition,
+            connection=connection,
             client=self.connector.client(connection, read_only=mode == "plan", hook=audit),
-            connector=self.connector, mode=mode,
-            policy=connection.policy or self.default_policy, reviewed=reviewed,
+            connector=self.connector,
+            mode=mode,
+            policy=connection.policy or self.default_policy,
+            reviewed=reviewed,
             reconnect_url=self.reconnect_url(connection.id),
         )
         steps = await self._steps(ctx, playbook) if playbook else []
-        report = self._report(run_id, ctx, playbook, steps, audit, started)
+        report = self._report(
+            run_id=run_id, ctx=ctx, playbook=playbook, steps=steps, audit=audit, started=started
+        )
         if not record:
             return report
         await asyncio.to_thread(
-            self.runs.finish, run_id, report_json=report.model_dump_json(),
-            kind=report.recognition.kind.value, outcome=report.outcome.value,
-            records=audit.records)
+            self.runs.finish,
+            run_id,
+            report_json=report.model_dump_json(),
+            kind=report.recognition.kind.value,
+            outcome=report.outcome.value,
+            records=audit.records,
+        )
         return report
 
     async def _steps(self, ctx: Context, playbook: Playbook) -> list[Step]:
@@ -119,40 +151,66 @@ class Engine:
                 steps.append(_skipped(spec.action))
                 continue
             args = {key: fill(value, placeholders(ctx)) for key, value in spec.with_.items()}
-            steps.extend(await _guarded(ctx, spec.action, args))
+            steps.extend(await guarded(ctx, spec.action, args))
         return steps
 
-    def _report(self, run_id: str, ctx: Context, playbook: Playbook | None, steps: list[Step],
-                audit: Audit, started: datetime) -> Report:
+    def _report(
+        self,
+        *,
+        run_id: str,
+        ctx: Context,
+        playbook: Playbook | None,
+        steps: list[Step],
+        audit: Audit,
+        started: datetime,
+    ) -> Report:
         failure, recognition = ctx.failure, ctx.recognition
         outcome = decide(ctx.mode, recognition.kind, steps)
         voucher = ctx.facts.get("voucher")
         values = placeholders(ctx)
         return Report(
-            run_id=run_id, event_id=failure.event_id, connection_id=failure.connection_id,
+            run_id=run_id,
+            event_id=failure.event_id,
+            connection_id=failure.connection_id,
             restaurant=Restaurant(id=failure.restaurant.id, name=failure.restaurant.name),
-            export=ExportRef(kind=failure.export.kind, id=failure.export.id,
-                             date=failure.export.date,
-                             voucher_series=failure.export.voucher_series),
-            mode=ctx.mode, recognition=recognition, outcome=outcome, steps=steps,
+            export=ExportRef(
+                kind=failure.export.kind,
+                id=failure.export.id,
+                date=failure.export.date,
+                voucher_series=failure.export.voucher_series,
+            ),
+            mode=ctx.mode,
+            recognition=recognition,
+            outcome=outcome,
+            steps=steps,
             manual_steps=manual_steps(playbook, steps, outcome, values),
             summary=summary(outcome, playbook, steps, voucher, values),
             explanation=explanation(playbook, values),
             resent=isinstance(voucher, VoucherResult) and not voucher.already_booked,
             voucher=voucher if isinstance(voucher, VoucherResult) else None,
-            requests=audit.counts(), started_at=started, finished_at=datetime.now(UTC),
+            requests=audit.counts(),
+            started_at=started,
+            finished_at=datetime.now(UTC),
         )
 
 
-async def _guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
+async def guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
     """Run one action; Fortnox errors become honest steps instead of crashing the run."""
     try:
         result = await ACTIONS[name](ctx, args)
     except ConsentRequired as err:
-        return [Step(action=name, status=StepStatus.NEEDS_MANUAL, reason=str(err),
-                     summary=Text(sv="Kopplingen till Fortnox måste godkännas på nytt.",
-                                  en="The connection to Fortnox must be approved again."),
-                     manual=reconnect_steps(ctx))]
+        return [
+            Step(
+                action=name,
+                status=StepStatus.NEEDS_MANUAL,
+                reason=str(err),
+                summary=Text(
+                    sv="Kopplingen till Fortnox måste godkännas på nytt.",
+                    en="The connection to Fortnox must be approved again.",
+                ),
+                manual=reconnect_steps(ctx),
+            )
+        ]
     except ReadOnlyViolation as err:
         return [_failed(name, f"refused a write during a dry run (a bug): {err}")]
     except (FortnoxError, MissingPrerequisiteError) as err:
@@ -161,24 +219,37 @@ async def _guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
 
 
 def _failed(action: str, reason: str) -> Step:
-    return Step(action=action, status=StepStatus.FAILED, reason=reason,
-                summary=Text(sv="Steget kunde inte genomföras.", en="The step could not be done."))
+    return Step(
+        action=action,
+        status=StepStatus.FAILED,
+        reason=reason,
+        summary=Text(sv="Steget kunde inte genomföras.", en="The step could not be done."),
+    )
 
 
 def _skipped(action: str) -> Step:
-    return Step(action=action, status=StepStatus.SKIPPED,
-                reason="not checked: an earlier step needs attention first",
-                summary=Text(sv="Kontrollerades inte (ett tidigare steg måste lösas först).",
-                             en="Not checked (an earlier step must be resolved first)."))
+    return Step(
+        action=action,
+        status=StepStatus.SKIPPED,
+        reason="not checked: an earlier step needs attention first",
+        summary=Text(
+            sv="Kontrollerades inte (ett tidigare steg måste lösas först).",
+            en="Not checked (an earlier step must be resolved first).",
+        ),
+    )
 
 
 def placeholders(ctx: Context) -> dict[str, str]:
     """Values texts and action parameters may use, from the error and the run so far."""
     failure = ctx.failure
-    values = {"series": failure.export.voucher_series, "date": str(failure.export.date),
-              "restaurant": failure.restaurant.name, "reconnect_url": ctx.reconnect_url,
-              "year": f"{ctx.year.from_date} – {ctx.year.to_date}" if ctx.year else "",
-              "locked_until": str(ctx.facts.get("locked_until", ""))}
+    values = {
+        "series": failure.export.voucher_series,
+        "date": str(failure.export.date),
+        "restaurant": failure.restaurant.name,
+        "reconnect_url": ctx.reconnect_url,
+        "year": f"{ctx.year.from_date} – {ctx.year.to_date}" if ctx.year else "",
+        "locked_until": str(ctx.facts.get("locked_until", "")),
+    }
     return values | {k: v for k, v in ctx.recognition.params.items() if v}
 
 
@@ -190,14 +261,17 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def explanation(playbook: Playbook | None, values: dict[str, str]) -> Text:
     if playbook is None:
-        return Text(sv="Felet känns inte igen; ingen automatisk åtgärd finns.",
-                    en="The error is not recognised; there is no automatic remedy.")
+        return Text(
+            sv="Felet känns inte igen; ingen automatisk åtgärd finns.",
+            en="The error is not recognised; there is no automatic remedy.",
+        )
     meaning = playbook.texts.meaning
     return Text(sv=fill(meaning.sv, values), en=fill(meaning.en, values))
 
 
-def manual_steps(playbook: Playbook | None, steps: list[Step], outcome: Any,
-                 values: dict[str, str]) -> Steps:
+def manual_steps(
+    playbook: Playbook | None, steps: list[Step], outcome: Any, values: dict[str, str]
+) -> Steps:
     sv = [line for step in steps for line in step.manual.sv]
     en = [line for step in steps for line in step.manual.en]
     if not sv and playbook is not None and outcome.value == "manual_action_required":

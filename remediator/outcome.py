@@ -36,8 +36,9 @@ def _counted(steps: list[Step], status: StepStatus) -> int:
     return sum(1 for step in steps if step.status is status and step.action != "resend_voucher")
 
 
-def summary(outcome: Outcome, playbook: Any, steps: list[Step], voucher: Any,
-            values: dict[str, str]) -> Text:
+def summary(
+    outcome: Outcome, playbook: Any, steps: list[Step], voucher: Any, values: dict[str, str]
+) -> Text:
     """One line per language: headline, what the error was, what happened."""
     sv_head, en_head = _HEADLINES[outcome]
     title_sv = playbook.title.sv if playbook else "felet känns inte igen"
@@ -53,10 +54,14 @@ def summary(outcome: Outcome, playbook: Any, steps: list[Step], voucher: Any,
     if isinstance(voucher, VoucherResult) and voucher.number is not None:
         verb_sv = "var redan bokförd" if voucher.already_booked else "bokfördes"
         verb_en = "was already booked" if voucher.already_booked else "was booked"
-        sv.append(f"Z-rapporten för {values.get('date')} {verb_sv} som verifikation "
-                  f"{voucher.series} {voucher.number}.")
-        en.append(f"The Z-report for {values.get('date')} {verb_en} as voucher "
-                  f"{voucher.series} {voucher.number}.")
+        sv.append(
+            f"Z-rapporten för {values.get('date')} {verb_sv} som verifikation "
+            f"{voucher.series} {voucher.number}."
+        )
+        en.append(
+            f"The Z-report for {values.get('date')} {verb_en} as voucher "
+            f"{voucher.series} {voucher.number}."
+        )
     failed = [step.reason for step in steps if step.status is StepStatus.FAILED and step.reason]
     if failed:
         sv.append(f"Orsak: {failed[0]}")

@@ -54,11 +54,13 @@ def differences(planned: Report, now: Report) -> list[str]:
     before, after = observations(planned), observations(now)
     if [a for a, _ in before] != [a for a, _ in after]:
         return ["the plan's steps are no longer the same"]
-    changes = []
+    changes: list[str] = []
     for (action, old), (_, new) in zip(before, after, strict=True):
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                changes.append(f"{action} {key}: {_short(old.get(key))} → {_short(new.get(key))}")
+        changes.extend(
+            f"{action} {key}: {_short(old.get(key))} → {_short(new.get(key))}"
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        )
     return changes
 
 

@@ -30,9 +30,14 @@ _STATUS: dict[StepStatus, tuple[str, str, str]] = {
     StepStatus.FAILED: ("✗ misslyckades", "✗ failed", "red"),
     StepStatus.SKIPPED: ("– hoppades över", "– skipped", "dim"),
 }
-_OUTCOME_STYLE = {Outcome.FIXED: "green", Outcome.NOTHING_TO_FIX: "green",
-                  Outcome.WOULD_FIX: "cyan", Outcome.MANUAL_ACTION_REQUIRED: "yellow",
-                  Outcome.FAILED: "red", Outcome.UNRECOGNIZED: "red"}
+_OUTCOME_STYLE = {
+    Outcome.FIXED: "green",
+    Outcome.NOTHING_TO_FIX: "green",
+    Outcome.WOULD_FIX: "cyan",
+    Outcome.MANUAL_ACTION_REQUIRED: "yellow",
+    Outcome.FAILED: "red",
+    Outcome.UNRECOGNIZED: "red",
+}
 
 
 def _label(key: str, lang: Lang) -> str:
@@ -48,8 +53,10 @@ def _steps_table(report: Report, lang: Lang) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     for step in report.steps:
         sv, en, style = _STATUS[step.status]
-        table.add_row(RichText(sv if lang == "sv" else en, style=style),
-                      _describe(step, lang, plan=report.mode == "plan"))
+        table.add_row(
+            RichText(sv if lang == "sv" else en, style=style),
+            _describe(step, lang, plan=report.mode == "plan"),
+        )
     return table
 
 
@@ -70,23 +77,27 @@ def _describe(step: Step, lang: Lang, *, plan: bool) -> str:
 def render(report: Report, lang: Lang = "sv", console: Console | None = None) -> None:
     """Print ``report`` for a person: what went wrong, what was done, what is left."""
     console = console or Console()
-    title = (f"{report.restaurant.name} · Z-rapport {report.export.date} · "
-             f"{report.recognition.kind.value} · {report.mode}")
+    title = (
+        f"{report.restaurant.name} · Z-rapport {report.export.date} · "
+        f"{report.recognition.kind.value} · {report.mode}"
+    )
     summary = report.summary.sv if lang == "sv" else report.summary.en
     todo = report.manual_steps.sv if lang == "sv" else report.manual_steps.en
     todo_text = "\n".join(f"{n}. {line}" for n, line in enumerate(todo, 1)) or _label(
-        "nothing", lang)
+        "nothing", lang
+    )
     counts = ", ".join(f"{m} {n}" for m, n in report.requests.by_method.items()) or "0"
     parts: list[Any] = [
         RichText(summary, style=f"bold {_OUTCOME_STYLE[report.outcome]}"),
         RichText(f"\n{_label('wrong', lang)}", style="bold"),
         report.explanation.sv if lang == "sv" else report.explanation.en,
-        RichText(f"\n{_label('planned' if report.mode == 'plan' else 'done', lang)}",
-                 style="bold"),
+        RichText(f"\n{_label('planned' if report.mode == 'plan' else 'done', lang)}", style="bold"),
         _steps_table(report, lang),
         RichText(f"\n{_label('todo', lang)}", style="bold"),
         todo_text,
-        RichText(f"\n{_label('requests', lang)}: {counts} (token {report.requests.token_calls})",
-                 style="dim"),
+        RichText(
+            f"\n{_label('requests', lang)}: {counts} (token {report.requests.token_calls})",
+            style="dim",
+        ),
     ]
     console.print(Panel(Group(*parts), title=title, subtitle=f"run {report.run_id}"))

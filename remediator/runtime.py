@@ -58,6 +58,7 @@ def open_runtime(
     runs = RunStore(database)
     connector = open_connector(settings, store, transport=transport, hook=hook)
     catalogue = load_catalogue()
-    engine = Engine(connector, catalogue, runs, default_policy=settings.policy,
-                    public_url=settings.public_url)
+    engine = Engine(
+        connector, catalogue, runs, default_policy=settings.policy, public_url=settings.public_url
+    )
     return Runtime(settings, store, runs, connector, catalogue, engine)

@@ -9,7 +9,7 @@ from typing import Any
 from remediator.failure import ExportFailure
 from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector
 from remediator.policy import Change, Policy, Rule
-from remediator.report import Call, Mode, Recognition, Step, StepStatus, Steps, Text
+from remediator.report import Call, Mode, Recognition, Step, Steps, StepStatus, Text
 from remediator.storage import Connection
 
 
@@ -94,20 +94,35 @@ async def make_change(
 ) -> Step:
     """Plan, refuse by policy, or write and verify ``plan``; never writes in plan mode."""
     note = policy_note(ctx, plan.change)
-    common = {"before": plan.before, "calls": [plan.call], "policy": note,
-              "observed": plan.observed}
+    common = {
+        "before": plan.before,
+        "calls": [plan.call],
+        "policy": note,
+        "observed": plan.observed,
+    }
     if ctx.policy.rule(plan.change) is Rule.NEVER or (
         ctx.applying and not ctx.policy.allows(plan.change, reviewed=ctx.reviewed)
     ):
-        return step(plan.action, StepStatus.NEEDS_MANUAL, plan.planned, reason=note,
-                    manual=plan.by_hand, **common)
+        return step(
+            plan.action,
+            StepStatus.NEEDS_MANUAL,
+            plan.planned,
+            reason=note,
+            manual=plan.by_hand,
+            **common,
+        )
     if not ctx.applying:
-        return step(plan.action, StepStatus.WOULD_CHANGE, plan.planned, after=plan.after,
-                    **common)
+        return step(plan.action, StepStatus.WOULD_CHANGE, plan.planned, after=plan.after, **common)
     after = await write()
     if any(after.get(key) != value for key, value in plan.after.items()):
-        return step(plan.action, StepStatus.FAILED, plan.planned, after=after,
-                    reason="Fortnox accepted the change but did not confirm it", **common)
+        return step(
+            plan.action,
+            StepStatus.FAILED,
+            plan.planned,
+            after=after,
+            reason="Fortnox accepted the change but did not confirm it",
+            **common,
+        )
     return step(plan.action, StepStatus.CHANGED, plan.done, after=after, **common)
 
 

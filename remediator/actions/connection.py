@@ -7,19 +7,32 @@ import asyncio
 
 from remediator.actions.base import Context, manual, step, text
 from remediator.fortnox import ConsentRequired
-from remediator.report import Step, StepStatus, Steps
+from remediator.report import Step, Steps, StepStatus
 
 
 def reconnect_steps(ctx: Context) -> Steps:
     return manual(
-        [f"Koppla Fortnox igen: öppna {ctx.reconnect_url} och logga in med en Fortnox-användare "
-         "som har rätt att bokföra, och godkänn kopplingen.",
-         "Använd inte samma Fortnox-inloggning för flera restauranger, och låt inget annat "
-         "system förnya samma koppling."],
-        [f"Reconnect Fortnox: open {ctx.reconnect_url}, log in with a Fortnox user who may "
-         "book vouchers, and approve the connection.",
-         "Do not use one Fortnox login for several restaurants, and let no other system "
-         "refresh the same connection."])
+        [
+            (
+                f"Koppla Fortnox igen: öppna {ctx.reconnect_url} och logga in med en Fortnox-användare "
+                "som har rätt att bokföra, och godkänn kopplingen."
+            ),
+            (
+                "Använd inte samma Fortnox-inloggning för flera restauranger, och låt inget annat "
+                "system förnya samma koppling."
+            ),
+        ],
+        [
+            (
+                f"Reconnect Fortnox: open {ctx.reconnect_url}, log in with a Fortnox user who may "
+                "book vouchers, and approve the connection."
+            ),
+            (
+                "Do not use one Fortnox login for several restaurants, and let no other system "
+                "refresh the same connection."
+            ),
+        ],
+    )
 
 
 async def _shared_with(ctx: Context) -> list[str]:
@@ -37,19 +50,45 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
         company = await ctx.client.company_information()
     except ConsentRequired as err:
         observed["consent_required"] = err.error
-        return step("refresh_connection", StepStatus.NEEDS_MANUAL,
-                    text("Fortnox har gjort kopplingen ogiltig; den måste godkännas på nytt.",
-                         "Fortnox invalidated the connection; it must be approved again."),
-                    reason=str(err), observed=observed, manual=reconnect_steps(ctx))
+        return step(
+            "refresh_connection",
+            StepStatus.NEEDS_MANUAL,
+            text(
+                "Fortnox har gjort kopplingen ogiltig; den måste godkännas på nytt.",
+                "Fortnox invalidated the connection; it must be approved again.",
+            ),
+            reason=str(err),
+            observed=observed,
+            manual=reconnect_steps(ctx),
+        )
     observed["company"] = company.company_name
-    warning = manual(
-        [f"Varning: samma Fortnox-företag är kopplat till {', '.join(shared)} också. En "
-         "Fortnox-inloggning kopplad till flera restauranger är en känd orsak till att "
-         "kopplingar ogiltigförklaras."],
-        [f"Warning: the same Fortnox company is connected to {', '.join(shared)} as well. One "
-         "Fortnox login connected to several restaurants is a known cause of invalidated "
-         "connections."]) if shared else manual([], [])
-    return step("refresh_connection", StepStatus.OK,
-                text("Kopplingen till Fortnox fungerar (token förnyad vid behov).",
-                     "The connection to Fortnox works (token refreshed when needed)."),
-                observed=observed, manual=warning)
+    warning = (
+        manual(
+            [
+                (
+                    f"Varning: samma Fortnox-företag är kopplat till {', '.join(shared)} också. En "
+                    "Fortnox-inloggning kopplad till flera restauranger är en känd orsak till att "
+                    "kopplingar ogiltigförklaras."
+                )
+            ],
+            [
+                (
+                    f"Warning: the same Fortnox company is connected to {', '.join(shared)} as well. One "
+                    "Fortnox login connected to several restaurants is a known cause of invalidated "
+                    "connections."
+                )
+            ],
+        )
+        if shared
+        else manual([], [])
+    )
+    return step(
+        "refresh_connection",
+        StepStatus.OK,
+        text(
+            "Kopplingen till Fortnox fungerar (token förnyad vid behov).",
+            "The connection to Fortnox works (token refreshed when needed).",
+        ),
+        observed=observed,
+        manual=warning,
+    )

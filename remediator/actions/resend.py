@@ -26,36 +26,54 @@ def keyed(voucher: Voucher, key: str) -> Voucher:
     return voucher.model_copy(update={"comments": joined[-COMMENTS_MAX:]})
 
 
-async def find_booked(ctx: Context, voucher: Voucher, year: FinancialYear, key: str) -> Voucher | None:
+async def find_booked(
+    ctx: Context, voucher: Voucher, year: FinancialYear, key: str
+) -> Voucher | None:
     day = voucher.transaction_date
     found = await ctx.client.vouchers(year.id, voucher.voucher_series, day, day)
-    return next((v for v in found if key in (v.comments or "") or key in (v.description or "")),
-                None)
+    return next(
+        (v for v in found if key in (v.comments or "") or key in (v.description or "")), None
+    )
 
 
 async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
     voucher = ctx.failure.export.voucher
     if voucher is None:
-        return step("resend_voucher", StepStatus.SKIPPED,
-                    text("Felet skickades utan verifikation; dagen måste exporteras om från "
-                         "Backoffice.",
-                         "The failure carried no voucher; the day must be exported again from "
-                         "the Backoffice."),
-                    reason="no voucher in the failure",
-                    manual=manual(["Exportera dagen igen från Backoffice."],
-                                  ["Export the day again from the Backoffice."]))
+        return step(
+            "resend_voucher",
+            StepStatus.SKIPPED,
+            text(
+                "Felet skickades utan verifikation; dagen måste exporteras om från Backoffice.",
+                "The failure carried no voucher; the day must be exported again from "
+                "the Backoffice.",
+            ),
+            reason="no voucher in the failure",
+            manual=manual(
+                ["Exportera dagen igen från Backoffice."],
+                ["Export the day again from the Backoffice."],
+            ),
+        )
     year, key = ctx.require_year(), ctx.failure.export_key
     booked = await find_booked(ctx, voucher, year, key)
     observed = {"booked": booked.voucher_number if booked else None}
     if booked is not None:
-        ctx.facts["voucher"] = VoucherResult(series=booked.voucher_series,
-                                             number=booked.voucher_number, year=booked.year,
-                                             already_booked=True)
-        return step("resend_voucher", StepStatus.OK,
-                    text(f"Z-rapporten är redan bokförd som {booked.voucher_series} "
-                         f"{booked.voucher_number}.",
-                         f"The Z-report is already booked as {booked.voucher_series} "
-                         f"{booked.voucher_number}."), observed=observed)
+        ctx.facts["voucher"] = VoucherResult(
+            series=booked.voucher_series,
+            number=booked.voucher_number,
+            year=booked.year,
+            already_booked=True,
+        )
+        return step(
+            "resend_voucher",
+            StepStatus.OK,
+            text(
+                f"Z-rapporten är redan bokförd som {booked.voucher_series} "
+                f"{booked.voucher_number}.",
+                f"The Z-report is already booked as {booked.voucher_series} "
+                f"{booked.voucher_number}.",
+            ),
+            observed=observed,
+        )
     to_send = keyed(voucher, key)
 
     async def send() -> dict[str, Any]:
@@ -65,21 +83,37 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
             created = await find_booked(ctx, voucher, year, key)
         if created is None:
             return {"booked": False}
-        ctx.facts["voucher"] = VoucherResult(series=created.voucher_series,
-                                             number=created.voucher_number, year=created.year)
+        ctx.facts["voucher"] = VoucherResult(
+            series=created.voucher_series, number=created.voucher_number, year=created.year
+        )
         return {"booked": True, "number": created.voucher_number}
 
     series = voucher.voucher_series
-    return await make_change(ctx, Planned(
-        action="resend_voucher", change=Change.RESEND_VOUCHER,
-        call=call("POST", f"/3/vouchers?financialyear={year.id}",
-                  {"Voucher": to_send.new_voucher_payload()}),
-        before={"booked": False}, after={"booked": True},
-        planned=text(f"Skicka Z-rapporten för {voucher.transaction_date} igen (serie {series}).",
-                     f"Send the Z-report for {voucher.transaction_date} again (series {series})."),
-        done=text(f"Z-rapporten för {voucher.transaction_date} är bokförd.",
-                  f"The Z-report for {voucher.transaction_date} is booked."),
-        by_hand=manual(["Exportera dagen igen från Backoffice."],
-                       ["Export the day again from the Backoffice."]),
-        observed=observed,
-    ), send)
+    return await make_change(
+        ctx,
+        Planned(
+            action="resend_voucher",
+            change=Change.RESEND_VOUCHER,
+            call=call(
+                "POST",
+                f"/3/vouchers?financialyear={year.id}",
+                {"Voucher": to_send.new_voucher_payload()},
+            ),
+            before={"booked": False},
+            after={"booked": True},
+            planned=text(
+                f"Skicka Z-rapporten för {voucher.transaction_date} igen (serie {series}).",
+                f"Send the Z-report for {voucher.transaction_date} again (series {series}).",
+            ),
+            done=text(
+                f"Z-rapporten för {voucher.transaction_date} är bokförd.",
+                f"The Z-report for {voucher.transaction_date} is booked.",
+            ),
+            by_hand=manual(
+                ["Exportera dagen igen från Backoffice."],
+                ["Export the day again from the Backoffice."],
+            ),
+            observed=observed,
+        ),
+        send,
+    )

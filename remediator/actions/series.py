@@ -38,10 +38,15 @@ async def series_exists(ctx: Context, args: dict[str, str]) -> Step:
     series = await _read(ctx, code)
     observed = {f"series:{code}": _state(series)}
     if series is not None:
-        return step("series_exists", StepStatus.OK,
-                    text(f"Verifikationsserie {code} finns i räkenskapsåret.",
-                         f"Voucher series {code} exists in the financial year."),
-                    observed=observed)
+        return step(
+            "series_exists",
+            StepStatus.OK,
+            text(
+                f"Verifikationsserie {code} finns i räkenskapsåret.",
+                f"Voucher series {code} exists in the financial year.",
+            ),
+            observed=observed,
+        )
     body = {"VoucherSeries": {"Code": code, "Description": description, "Manual": True}}
 
     async def create() -> dict[str, Any]:
@@ -50,23 +55,40 @@ async def series_exists(ctx: Context, args: dict[str, str]) -> Step:
         return _state(created)
 
     ctx.facts[f"series_planned:{code}"] = True
-    return await make_change(ctx, Planned(
-        action="series_exists", change=Change.CREATE_SERIES,
-        call=call("POST", f"/3/voucherseries?financialyear={year.id}", body),
-        before=_state(None), after={"exists": True, "manual": True},
-        planned=text(f"Skapa verifikationsserie {code} \"{description}\", manuell, i "
-                     "räkenskapsåret.",
-                     f"Create voucher series {code} \"{description}\", manual, in the "
-                     "financial year."),
-        done=text(f"Verifikationsserie {code} \"{description}\" skapades som manuell.",
-                  f"Created voucher series {code} \"{description}\" as manual."),
-        by_hand=manual(
-            [f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår och lägg till serie {code} "
-             f"\"{description}\" med Manuell kontering ikryssad."],
-            [f"In Fortnox open {MENU}, select the right financial year, and add series {code} "
-             f"\"{description}\" with Manuell kontering (manual entry) ticked."]),
-        observed=observed,
-    ), create)
+    return await make_change(
+        ctx,
+        Planned(
+            action="series_exists",
+            change=Change.CREATE_SERIES,
+            call=call("POST", f"/3/voucherseries?financialyear={year.id}", body),
+            before=_state(None),
+            after={"exists": True, "manual": True},
+            planned=text(
+                f'Skapa verifikationsserie {code} "{description}", manuell, i räkenskapsåret.',
+                f'Create voucher series {code} "{description}", manual, in the financial year.',
+            ),
+            done=text(
+                f'Verifikationsserie {code} "{description}" skapades som manuell.',
+                f'Created voucher series {code} "{description}" as manual.',
+            ),
+            by_hand=manual(
+                [
+                    (
+                        f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår och lägg till serie {code} "
+                        f'"{description}" med Manuell kontering ikryssad.'
+                    )
+                ],
+                [
+                    (
+                        f"In Fortnox open {MENU}, select the right financial year, and add series {code} "
+                        f'"{description}" with Manuell kontering (manual entry) ticked.'
+                    )
+                ],
+            ),
+            observed=observed,
+        ),
+        create,
+    )
 
 
 async def series_manual(ctx: Context, args: dict[str, str]) -> Step:
@@ -75,38 +97,77 @@ async def series_manual(ctx: Context, args: dict[str, str]) -> Step:
     observed = {f"series:{code}": _state(series)}
     if series is None:
         if ctx.facts.get(f"series_planned:{code}"):
-            return step("series_manual", StepStatus.SKIPPED,
-                        text(f"Serie {code} skapas som manuell i steget innan.",
-                             f"Series {code} is created as manual by the step before."),
-                        reason="the series does not exist yet; the plan creates it manual",
-                        observed=observed)
-        return step("series_manual", StepStatus.FAILED,
-                    text(f"Verifikationsserie {code} finns inte i räkenskapsåret.",
-                         f"Voucher series {code} does not exist in the financial year."),
-                    reason="series missing", observed=observed)
+            return step(
+                "series_manual",
+                StepStatus.SKIPPED,
+                text(
+                    f"Serie {code} skapas som manuell i steget innan.",
+                    f"Series {code} is created as manual by the step before.",
+                ),
+                reason="the series does not exist yet; the plan creates it manual",
+                observed=observed,
+            )
+        return step(
+            "series_manual",
+            StepStatus.FAILED,
+            text(
+                f"Verifikationsserie {code} finns inte i räkenskapsåret.",
+                f"Voucher series {code} does not exist in the financial year.",
+            ),
+            reason="series missing",
+            observed=observed,
+        )
     if series.manual:
-        return step("series_manual", StepStatus.OK,
-                    text(f"Serie {code} är öppen för manuell kontering.",
-                         f"Series {code} is open for manual entry."), observed=observed)
+        return step(
+            "series_manual",
+            StepStatus.OK,
+            text(
+                f"Serie {code} är öppen för manuell kontering.",
+                f"Series {code} is open for manual entry.",
+            ),
+            observed=observed,
+        )
 
     async def update() -> dict[str, Any]:
         updated = await ctx.client.update_voucher_series(code, year.id, manual=True)
         ctx.facts[f"series:{code}"] = updated
         return _state(updated)
 
-    return await make_change(ctx, Planned(
-        action="series_manual", change=Change.SET_MANUAL,
-        call=call("PUT", f"/3/voucherseries/{code}?financialyear={year.id}",
-                  {"VoucherSeries": {"Manual": True}}),
-        before=_state(series), after={"exists": True, "manual": True},
-        planned=text(f"Öppna serie {code} för manuell kontering (Manual: true).",
-                     f"Open series {code} for manual entry (Manual: true)."),
-        done=text(f"Serie {code} är nu öppen för manuell kontering.",
-                  f"Series {code} is now open for manual entry."),
-        by_hand=manual(
-            [f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår, öppna serie {code} och kryssa i "
-             "Manuell kontering."],
-            [f"In Fortnox open {MENU}, select the right financial year, open series {code} and "
-             "tick Manuell kontering (manual entry)."]),
-        observed=observed,
-    ), update)
+    return await make_change(
+        ctx,
+        Planned(
+            action="series_manual",
+            change=Change.SET_MANUAL,
+            call=call(
+                "PUT",
+                f"/3/voucherseries/{code}?financialyear={year.id}",
+                {"VoucherSeries": {"Manual": True}},
+            ),
+            before=_state(series),
+            after={"exists": True, "manual": True},
+            planned=text(
+                f"Öppna serie {code} för manuell kontering (Manual: true).",
+                f"Open series {code} for manual entry (Manual: true).",
+            ),
+            done=text(
+                f"Serie {code} är nu öppen för manuell kontering.",
+                f"Series {code} is now open for manual entry.",
+            ),
+            by_hand=manual(
+                [
+                    (
+                        f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår, öppna serie {code} och kryssa i "
+                        "Manuell kontering."
+                    )
+                ],
+                [
+                    (
+                        f"In Fortnox open {MENU}, select the right financial year, open series {code} and "
+                        "tick Manuell kontering (manual entry)."
+                    )
+                ],
+            ),
+            observed=observed,
+        ),
+        update,
+    )

@@ -41,6 +41,9 @@ def exit_code_for(outcome: str) -> int:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 lang_option = click.option(
-    "--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True,
+    "--lang",
+    type=click.Choice(["sv", "en"]),
+    default="sv",
+    show_default=True,
     help="Language of the human output.",
 )

@@ -82,7 +82,9 @@ def apply_(plan_file: Path, as_json: bool, lang: Lang) -> None:
         if changed:
             raise StalePlanError(
                 "Fortnox changed since the plan was made, so it is not applied: "
-                + "; ".join(changed) + ". Make a new plan.")
+                + "; ".join(changed)
+                + ". Make a new plan."
+            )
         return await rt.engine.run(saved.failure, mode="apply", reviewed=True)
 
     report = with_runtime(work)

@@ -33,8 +33,10 @@ def list_(connection_id: str | None, outcome: str | None, limit: int, as_json: b
         echo_json([row.model_dump(exclude={"failure", "report"}) for row in rows])
         return
     for row in rows:
-        click.echo(f"{row.id}\t{row.connection_id}\t{row.mode}\t{row.state.value}\t"
-                   f"{row.kind or '-'}\t{row.outcome or '-'}")
+        click.echo(
+            f"{row.id}\t{row.connection_id}\t{row.mode}\t{row.state.value}\t"
+            f"{row.kind or '-'}\t{row.outcome or '-'}"
+        )
 
 
 @runs.command("show")
@@ -48,16 +50,23 @@ def show(run_id: str, audit: bool, as_json: bool, lang: Lang) -> None:
     row = store.get(run_id)
     trail = store.audit(run_id) if audit or as_json else []
     if as_json:
-        echo_json({"run": row.model_dump(exclude={"failure", "report"}),
-                   "report": Report.model_validate_json(row.report).model_dump(mode="json")
-                   if row.report else None,
-                   "audit": [entry.model_dump() for entry in trail]})
+        echo_json(
+            {
+                "run": row.model_dump(exclude={"failure", "report"}),
+                "report": Report.model_validate_json(row.report).model_dump(mode="json")
+                if row.report
+                else None,
+                "audit": [entry.model_dump() for entry in trail],
+            }
+        )
         return
     if row.report is None:
         click.echo(f"run {run_id} is {row.state.value}; no report yet")
     else:
         render(Report.model_validate_json(row.report), lang)
     for entry in trail:
-        click.echo(f"{entry.seq:3d} {entry.kind:5s} {entry.method:4s} {entry.path} "
-                   f"→ {entry.status or entry.error} ({entry.duration * 1000:.0f} ms)"
-                   f"{f' code {entry.code}' if entry.code else ''}")
+        click.echo(
+            f"{entry.seq:3d} {entry.kind:5s} {entry.method:4s} {entry.path} "
+            f"→ {entry.status or entry.error} ({entry.duration * 1000:.0f} ms)"
+            f"{f' code {entry.code}' if entry.code else ''}"
+        )

@@ -95,7 +95,7 @@ def _add_runs_and_policy(conn: SAConnection) -> None:
 # The table objects above describe the latest version; a migration must not rely on columns
 # that a later migration adds.
 MIGRATIONS: list[Migration] = [
-    lambda conn: connections.create(conn),
+    connections.create,
     _add_runs_and_policy,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -66,20 +66,52 @@ class RunStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def create(self, run_id: str, *, event_id: str, connection_id: str, mode: str,
-               failure_json: str, state: RunState = RunState.RUNNING) -> None:
+    def create(
+        self,
+        run_id: str,
+        *,
+        event_id: str,
+        connection_id: str,
+        mode: str,
+        failure_json: str,
+        state: RunState = RunState.RUNNING,
+    ) -> None:
         with write_transaction(self._db.engine) as conn:
-            conn.execute(runs.insert().values(
-                id=run_id, event_id=event_id, connection_id=connection_id, mode=mode,
-                state=state.value, failure=failure_json, created_at=time.time()))
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    event_id=event_id,
+                    connection_id=connection_id,
+                    mode=mode,
+                    state=state.value,
+                    failure=failure_json,
+                    created_at=time.time(),
+                )
+            )
 
-    def finish(self, run_id: str, *, report_json: str, kind: str, outcome: str,
-               records: list[RequestRecord], state: RunState = RunState.DONE) -> None:
+    def finish(
+        self,
+        run_id: str,
+        *,
+        report_json: str,
+        kind: str,
+        outcome: str,
+        records: list[RequestRecord],
+        state: RunState = RunState.DONE,
+    ) -> None:
         rows = [_audit_row(run_id, seq, record) for seq, record in enumerate(records)]
         with write_transaction(self._db.engine) as conn:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(
-                report=report_json, kind=kind, outcome=outcome, state=state.value,
-                finished_at=time.time()))
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    report=report_json,
+                    kind=kind,
+                    outcome=outcome,
+                    state=state.value,
+                    finished_at=time.time(),
+                )
+            )
             if rows:
                 conn.execute(run_requests.insert(), rows)
 
@@ -90,24 +122,46 @@ class RunStore:
             raise UnknownRunError(run_id)
         return RunRow.model_validate(dict(row))
 
-    def find(self, *, connection_id: str | None = None, outcome: str | None = None,
-             state: str | None = None, limit: int = 50, offset: int = 0) -> list[RunRow]:
+    def find(
+        self,
+        *,
+        connection_id: str | None = None,
+        outcome: str | None = None,
+        state: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunRow]:
         query = sa.select(runs).order_by(runs.c.created_at.desc()).limit(limit).offset(offset)
-        for column, value in ((runs.c.connection_id, connection_id), (runs.c.outcome, outcome),
-                              (runs.c.state, state)):
+        for column, value in (
+            (runs.c.connection_id, connection_id),
+            (runs.c.outcome, outcome),
+            (runs.c.state, state),
+        ):
             if value is not None:
                 query = query.where(column == value)
         with self._db.engine.connect() as conn:
             return [RunRow.model_validate(dict(row)) for row in conn.execute(query).mappings()]
 
     def audit(self, run_id: str) -> list[AuditEntry]:
-        query = sa.select(run_requests).where(run_requests.c.run_id == run_id).order_by(
-            run_requests.c.seq)
+        query = (
+            sa.select(run_requests)
+            .where(run_requests.c.run_id == run_id)
+            .order_by(run_requests.c.seq)
+        )
         with self._db.engine.connect() as conn:
             return [AuditEntry.model_validate(dict(row)) for row in conn.execute(query).mappings()]
 
 
 def _audit_row(run_id: str, seq: int, record: RequestRecord) -> dict[str, Any]:
-    return {"run_id": run_id, "seq": seq, "kind": record.kind, "method": record.method,
-            "path": record.path[:300], "status": record.status, "duration": record.duration,
-            "code": record.code, "grant_type": record.grant_type, "error": record.error}
+    return {
+        "run_id": run_id,
+        "seq": seq,
+        "kind": record.kind,
+        "method": record.method,
+        "path": record.path[:300],
+        "status": record.status,
+        "duration": record.duration,
+        "code": record.code,
+        "grant_type": record.grant_type,
+        "error": record.error,
+    }

@@ -1,0 +1,182 @@
+"""Recognising an error: Fortnox code first, then OAuth errors, message patterns, fallback
+codes and HTTP status; anything else is ``unrecognized``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remediator.failure import ExportFailure
+from remediator.kinds import ErrorKind
+from remediator.playbook import Playbook, load_playbooks
+
+_PREFIX = re.compile(r"^\s*fel vid export\s*:\s*", re.IGNORECASE)
+_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″", '"') | dict.fromkeys("‘’‚‛′", "'"))
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(message: str) -> str:
+    """Lower case, one space, straight quotes, no "Fel vid export:" prefix, no final period."""
+    text = _PREFIX.sub("", message.translate(_QUOTES))
+    text = _SPACES.sub(" ", text).strip().lower()
+    return text.rstrip(". ").strip()
+
+
+@dataclass(frozen=True)
+class Match:
+    """What an error was recognised as, and how."""
+
+    kind: ErrorKind
+    matched_by: str
+    params: dict[str, str] = field(default_factory=dict)
+    playbook: str | None = None
+
+
+def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in data.items()}
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def body_code(body: Any) -> int | None:
+    """The Fortnox code in an ErrorInformation body, in any key case."""
+    if not isinstance(body, dict):
+        return None
+    info = _lower_keys(body).get("errorinformation")
+    return _as_int(_lower_keys(info).get("code")) if isinstance(info, dict) else None
+
+
+def body_oauth_error(body: Any) -> str | None:
+    if isinstance(body, dict):
+        error = _lower_keys(body).get("error")
+        if isinstance(error, str):
+            return error.lower()
+    return None
+
+
+def body_message(body: Any) -> str:
+    if isinstance(body, dict):
+        info = _lower_keys(body).get("errorinformation")
+        if isinstance(info, dict):
+            return str(_lower_keys(info).get("message", ""))
+        lowered = _lower_keys(body)
+        return str(lowered.get("error_description") or lowered.get("message") or "")
+    return body if isinstance(body, str) else ""
+
+
+class Catalogue:
+    """The playbooks, indexed for recognition."""
+
+    def __init__(self, playbooks: list[Playbook]) -> None:
+        self._by_kind = {p.kind: p for p in playbooks}
+        self._patterns = [
+            (p.kind, re.compile(rx)) for p in playbooks for rx in p.recognise.messages
+        ]
+
+    def playbook(self, kind: ErrorKind) -> Playbook | None:
+        return self._by_kind.get(kind)
+
+    def playbooks(self) -> list[Playbook]:
+        return sorted(self._by_kind.values(), key=lambda p: p.kind.value)
+
+    def classify_failure(self, failure: ExportFailure) -> Match:
+        error = failure.error
+        return self.classify(
+            error.message, code=error.code, http_status=error.http_status, body=error.body
+        )
+
+    def classify(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        body: Any = None,
+    ) -> Match:
+        """Recognise an error from what the Backoffice knows about it."""
+        texts = [t for t in (normalise(message), normalise(body_message(body))) if t]
+        code = code if code is not None else body_code(body)
+        oauth = body_oauth_error(body) or _oauth_in(texts)
+        for found in (
+            self._by_code(code, texts, fallback=False),
+            self._by_oauth(oauth, texts),
+            self._by_message(texts),
+            self._by_code(code, texts, fallback=True),
+            self._by_status(http_status, texts),
+        ):
+            if found is not None:
+                return found
+        return Match(ErrorKind.UNRECOGNIZED, "none")
+
+    def _match(self, kind: ErrorKind, how: str, texts: list[str]) -> Match:
+        return Match(kind, how, self._params(kind, texts), kind.value)
+
+    def _params(self, kind: ErrorKind, texts: list[str]) -> dict[str, str]:
+        for pattern_kind, pattern in self._patterns:
+            if pattern_kind is not kind:
+                continue
+            for text in texts:
+                found = pattern.search(text)
+                if found:
+                    return _clean(found.groupdict())
+        return {}
+
+    def _by_code(self, code: int | None, texts: list[str], *, fallback: bool) -> Match | None:
+        if code is None:
+            return None
+        for playbook in self._by_kind.values():
+            codes = playbook.recognise.fallback_codes if fallback else playbook.recognise.codes
+            if code in codes:
+                return self._match(playbook.kind, "fallback_code" if fallback else "code", texts)
+        return None
+
+    def _by_oauth(self, oauth: str | None, texts: list[str]) -> Match | None:
+        if oauth is None:
+            return None
+        for playbook in self._by_kind.values():
+            if oauth in playbook.recognise.oauth_errors:
+                return self._match(playbook.kind, "oauth_error", texts)
+        return None
+
+    def _by_message(self, texts: list[str]) -> Match | None:
+        for kind, pattern in self._patterns:
+            for text in texts:
+                found = pattern.search(text)
+                if found:
+                    return Match(kind, "message", _clean(found.groupdict()), kind.value)
+        return None
+
+    def _by_status(self, status: int | None, texts: list[str]) -> Match | None:
+        if status is None:
+            return None
+        for playbook in self._by_kind.values():
+            if status in playbook.recognise.http_statuses:
+                return self._match(playbook.kind, "http_status", texts)
+        return None
+
+
+def _oauth_in(texts: list[str]) -> str | None:
+    return "invalid_grant" if any("invalid_grant" in text for text in texts) else None
+
+
+def _clean(groups: dict[str, str | None]) -> dict[str, str]:
+    """Named groups as params; ``series2`` and the like count as ``series``."""
+    params: dict[str, str] = {}
+    for name, value in groups.items():
+        key = name.rstrip("0123456789")
+        cleaned = (value or "").strip().strip('"').strip()
+        if cleaned and key not in params:
+            params[key] = cleaned.upper() if key == "series" else cleaned
+    return params
+
+
+def load_catalogue(directory: Path | None = None) -> Catalogue:
+    return Catalogue(load_playbooks(directory))

@@ -1,0 +1,56 @@
+"""``remediator check``: what would make the next export of a company fail."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from datetime import date
+
+import click
+
+from remediator.cli.output import EXIT_MANUAL, EXIT_OK, echo_json, json_option, lang_option
+from remediator.cli.remediate import with_runtime
+from remediator.preflight import preflight
+from remediator.render import Lang
+
+
+@click.command()
+@click.option("--connection", "connection_id", required=True, help="The connection to check.")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The export date to check (default: today).",
+)
+@click.option("--series", default="F", show_default=True, help="The voucher series exported to.")
+@json_option
+@lang_option
+def check(connection_id: str, day: object, series: str, as_json: bool, lang: Lang) -> None:
+    """Preflight: run every playbook's read-only checks for a company and date."""
+    when = day.date() if hasattr(day, "date") else date.today()  # noqa: DTZ011 - a local date
+    findings = with_runtime(lambda rt: preflight(rt, connection_id, when, series.upper()))
+    problems = [f for f in findings if not f.ok]
+    if as_json:
+        echo_json(
+            {
+                "connection_id": connection_id,
+                "date": when.isoformat(),
+                "ok": not problems,
+                "findings": [asdict(f) for f in findings],
+            }
+        )
+    else:
+        for finding in findings:
+            mark = "✓" if finding.ok else "✗"
+            click.echo(f"{mark} {finding.text.sv if lang == 'sv' else finding.text.en}")
+        click.echo(
+            ("Inga hinder hittades." if lang == "sv" else "No obstacles found.")
+            if not problems
+            else (
+                f"{len(problems)} hinder hittades."
+                if lang == "sv"
+                else f"{len(problems)} obstacle(s) found."
+            )
+        )
+    sys.exit(EXIT_MANUAL if problems else EXIT_OK)

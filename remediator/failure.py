@@ -1,0 +1,131 @@
+"""The export failure the Backoffice reports (contract 1), and its parsing with clear errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from remediator.errors import UsageError
+from remediator.fortnox import Voucher
+
+
+class InvalidFailure(UsageError):
+    """A failure that cannot be accepted; the message lists every problem, one per line."""
+
+    def __init__(self, problems: list[str], source: str = "the failure") -> None:
+        self.problems = problems
+        super().__init__(f"{source} is not a valid export failure:\n  " + "\n  ".join(problems))
+
+
+class FailureModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RestaurantRef(FailureModel):
+    id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ExportInfo(FailureModel):
+    kind: Literal["z_report"] = "z_report"
+    id: str = Field(min_length=1, max_length=200)
+    date: date
+    voucher_series: str = Field(default="F", min_length=1, max_length=10)
+    voucher: Voucher | None = None
+
+    @field_validator("voucher", mode="before")
+    @classmethod
+    def _unwrap(cls, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1 and "Voucher" in value:
+            return value["Voucher"]
+        return value
+
+    @field_validator("voucher_series")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+
+class ErrorInfo(FailureModel):
+    message: str = Field(max_length=5000)
+    code: int | None = None
+    http_status: int | None = Field(default=None, ge=100, le=599)
+    body: Any = None
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _numeric_code(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
+
+class ExportFailure(FailureModel):
+    """One failed export, as the Backoffice reports it."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    restaurant: RestaurantRef
+    connection_id: str = Field(min_length=1, max_length=100)
+    export: ExportInfo
+    error: ErrorInfo
+    callback_url: AnyHttpUrl | None = None
+
+    @property
+    def export_key(self) -> str:
+        """A deterministic key put in a re-sent voucher's Comments, to find it again."""
+        return f"zr:{self.restaurant.id}:{self.export.id}"
+
+
+_MESSAGES = {
+    "missing": "required, but missing",
+    "extra_forbidden": "not a known field",
+    "date_from_datetime_parsing": "not a date (expected YYYY-MM-DD)",
+    "date_parsing": "not a date (expected YYYY-MM-DD)",
+    "date_type": "not a date (expected YYYY-MM-DD)",
+    "string_too_short": "must not be empty",
+    "literal_error": "must be one of: {expected}",
+    "int_parsing": "not a whole number",
+    "int_type": "not a whole number",
+    "url_parsing": "not a web address (http:// or https://)",
+    "url_scheme": "not a web address (http:// or https://)",
+    "string_type": "must be text",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+}
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    template = _MESSAGES.get(error["type"], error["msg"])
+    text = template.format(**(error.get("ctx") or {})) if "{" in template else template
+    if (
+        error["type"] != "missing"
+        and "input" in error
+        and not isinstance(error["input"], dict | list)
+    ):
+        text += f", got {json.dumps(error['input'], ensure_ascii=False, default=str)}"
+    return f"{where}: {text}"
+
+
+def parse_failure(data: str | bytes, source: str = "the failure") -> ExportFailure:
+    """Parse a failure, or raise ``InvalidFailure`` naming every problem at once."""
+    try:
+        parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidFailure([f"not JSON ({err})"], source) from None
+    if not isinstance(parsed, dict):
+        raise InvalidFailure(["must be a JSON object"], source)
+    try:
+        return ExportFailure.model_validate(parsed)
+    except ValidationError as err:
+        raise InvalidFailure([_describe(e) for e in err.errors()], source) from None

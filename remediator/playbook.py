@@ -1,0 +1,204 @@
+"""Playbooks are data: one YAML file per error kind, validated at load with file and line.
+
+See docs/playbooks.md for the format.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from remediator.actions import ACTIONS
+from remediator.errors import UsageError
+from remediator.kinds import ErrorKind
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "playbooks"
+COMMON_PLACEHOLDERS = frozenset(
+    {"series", "date", "year", "restaurant", "reconnect_url", "locked_until", "account"}
+)
+
+
+class PlaybookError(UsageError):
+    """A playbook file that cannot be used: the message names the file, line and problem."""
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Bilingual(Spec):
+    sv: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class BilingualList(Spec):
+    sv: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+
+class Recognise(Spec):
+    codes: list[int] = Field(default_factory=list)
+    fallback_codes: list[int] = Field(default_factory=list)
+    http_statuses: list[int] = Field(default_factory=list)
+    oauth_errors: list[str] = Field(default_factory=list)
+    messages: list[str] = Field(default_factory=list)
+
+    @field_validator("messages")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"pattern {pattern!r} is not a valid regex: {err}") from None
+        return patterns
+
+    def groups(self) -> set[str]:
+        return {name for pattern in self.messages for name in re.compile(pattern).groupindex}
+
+
+class ActionSpec(Spec):
+    action: str
+    with_: dict[str, str] = Field(default_factory=dict, alias="with")
+
+
+class Texts(Spec):
+    meaning: Bilingual
+    remedy: Bilingual
+    manual: BilingualList = Field(default_factory=BilingualList)
+
+
+class Budget(Spec):
+    """The most Fortnox API requests (token calls apart) a run of this playbook may make."""
+
+    plan: int = Field(ge=0)
+    apply: int = Field(ge=0)
+
+
+class Playbook(Spec):
+    kind: ErrorKind
+    title: Bilingual
+    recognise: Recognise = Field(default_factory=Recognise)
+    auto_apply: bool = False
+    actions: list[ActionSpec] = Field(default_factory=list)
+    texts: Texts
+    budget: Budget
+    source: str = Field(default="", exclude=True)
+
+    def placeholders_used(self) -> set[str]:
+        texts: list[str] = [
+            self.texts.meaning.sv,
+            self.texts.meaning.en,
+            self.texts.remedy.sv,
+            self.texts.remedy.en,
+            *self.texts.manual.sv,
+            *self.texts.manual.en,
+        ]
+        texts += [value for spec in self.actions for value in spec.with_.values()]
+        return {name for text in texts for _, name, _, _ in Formatter().parse(text) if name}
+
+
+def _node_at(node: yaml.Node, loc: Iterable[Any]) -> yaml.Node:
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if getattr(k, "value", None) == str(part)]
+            if not match:
+                return node
+            node = match[0]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def load_playbook(path: Path, actions: Iterable[str]) -> Playbook:
+    """One playbook file, validated; errors name the file, the line and what is wrong."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise PlaybookError(f"{path}:{line}: not valid YAML ({err})") from None
+    if root is None or not isinstance(data, dict):
+        raise PlaybookError(f"{path}:1: a playbook must be a mapping")
+    try:
+        playbook = Playbook.model_validate(data).model_copy(update={"source": str(path)})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PlaybookError(
+            f"{path}:{_line(_node_at(root, first['loc']))}: {where}: {first['msg']}"
+        ) from None
+    _check_semantics(path, root, playbook, set(actions))
+    return playbook
+
+
+def _check_semantics(path: Path, root: yaml.Node, playbook: Playbook, actions: set[str]) -> None:
+    for index, spec in enumerate(playbook.actions):
+        if spec.action not in actions:
+            line = _line(_node_at(root, ["actions", index, "action"]))
+            raise PlaybookError(
+                f"{path}:{line}: unknown action {spec.action!r} "
+                f"(known: {', '.join(sorted(actions))})"
+            )
+    unknown = playbook.placeholders_used() - COMMON_PLACEHOLDERS - playbook.recognise.groups()
+    if unknown:
+        raise PlaybookError(
+            f"{path}:1: unknown placeholder(s) {sorted(unknown)}; use "
+            f"{sorted(COMMON_PLACEHOLDERS | playbook.recognise.groups())}"
+        )
+
+
+def playbooks_dir() -> Path:
+    named = os.environ.get("REMEDIATOR_PLAYBOOKS_DIR")
+    return Path(named) if named else DEFAULT_DIR
+
+
+def load_playbooks(
+    directory: Path | None = None, actions: Iterable[str] | None = None
+) -> list[Playbook]:
+    """Every playbook in ``directory``: one per kind, each decisive code in one playbook."""
+    directory = directory or playbooks_dir()
+    names = set(actions if actions is not None else ACTIONS)
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise PlaybookError(f"{directory}: no playbook files (*.yaml)")
+    playbooks = [load_playbook(path, names) for path in files]
+    _check_catalogue(playbooks)
+    return playbooks
+
+
+def _check_catalogue(playbooks: list[Playbook]) -> None:
+    seen: dict[ErrorKind, str] = {}
+    codes: dict[int, str] = {}
+    for playbook in playbooks:
+        if playbook.kind in seen:
+            raise PlaybookError(
+                f"{playbook.source}: kind {playbook.kind.value} is also in {seen[playbook.kind]}"
+            )
+        seen[playbook.kind] = playbook.source
+        for code in playbook.recognise.codes:
+            if code in codes:
+                raise PlaybookError(
+                    f"{playbook.source}: code {code} is also decisive in {codes[code]}"
+                )
+            codes[code] = playbook.source
+    missing = set(ErrorKind) - {ErrorKind.UNRECOGNIZED} - set(seen)
+    if missing:
+        raise PlaybookError(f"no playbook for: {', '.join(sorted(k.value for k in missing))}")

@@ -1,0 +1,113 @@
+"""Preflight: the read-only checks of every playbook, for one company and date, to find what
+would make the next export fail before it does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from remediator.actions import ACTIONS, Context
+from remediator.bas import RESTAURANT_ACCOUNTS
+from remediator.engine import Audit, guarded
+from remediator.failure import ExportFailure
+from remediator.kinds import ErrorKind
+from remediator.report import Recognition, Step, StepStatus, Text
+from remediator.runtime import Runtime
+
+# Actions whose read-only checks say something about tomorrow's export, in order.
+CHECKS = ("refresh_connection", "financial_year", "series_exists", "series_manual", "locked_period")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    ok: bool
+    text: Text
+
+
+def _probe_failure(connection_id: str, day: date, series: str) -> ExportFailure:
+    return ExportFailure.model_validate(
+        {
+            "event_id": f"preflight-{connection_id}-{day}",
+            "restaurant": {"id": connection_id, "name": connection_id},
+            "connection_id": connection_id,
+            "export": {
+                "kind": "z_report",
+                "id": f"preflight-{day}",
+                "date": day.isoformat(),
+                "voucher_series": series,
+            },
+            "error": {"message": "preflight"},
+        }
+    )
+
+
+def _finding(step: Step) -> Finding:
+    ok = step.status in (StepStatus.OK, StepStatus.SKIPPED)
+    return Finding(step.action, ok, step.summary)
+
+
+async def _accounts(ctx: Context) -> list[Finding]:
+    if ctx.year is None:
+        return []
+    chart = {a.number: a for a in await ctx.client.accounts(ctx.year.id)}
+    findings = []
+    for number, name in RESTAURANT_ACCOUNTS.items():
+        account = chart.get(number)
+        if account is not None and not account.active:
+            findings.append(
+                Finding(
+                    "account_active",
+                    ok=False,
+                    text=Text(
+                        sv=f"Konto {number} ({account.description}) är inaktivt; en Z-rapport som "
+                        "använder det nekas.",
+                        en=f"Account {number} ({account.description}) is inactive; a Z-report using it "
+                        "is refused.",
+                    ),
+                )
+            )
+        elif account is None:
+            findings.append(
+                Finding(
+                    "account_exists",
+                    ok=True,
+                    text=Text(
+                        sv=f"Standardkontot {number} {name} finns inte (ett problem bara om Backoffice "
+                        "använder det).",
+                        en=f"Standard account {number} {name} does not exist (a problem only if the "
+                        "Backoffice uses it).",
+                    ),
+                )
+            )
+    return findings
+
+
+async def preflight(
+    runtime: Runtime, connection_id: str, day: date, series: str = "F"
+) -> list[Finding]:
+    """Run the checks read-only; a finding that is not ``ok`` would fail the export."""
+    connection = runtime.store.get(connection_id)
+    ctx = Context(
+        failure=_probe_failure(connection_id, day, series),
+        recognition=Recognition(kind=ErrorKind.UNRECOGNIZED, matched_by="none"),
+        connection=connection,
+        client=runtime.connector.client(connection, read_only=True, hook=Audit()),
+        connector=runtime.connector,
+        mode="plan",
+        policy=connection.policy or runtime.settings.policy,
+        reviewed=False,
+        reconnect_url=runtime.engine.reconnect_url(connection_id),
+    )
+    findings: list[Finding] = []
+    for name in CHECKS:
+        steps = await guarded(ctx, name, {})
+        findings.extend(_finding(step) for step in steps)
+        if any(
+            step.status in (StepStatus.FAILED, StepStatus.NEEDS_MANUAL) for step in steps
+        ) and name in ("refresh_connection", "financial_year"):
+            return findings
+    return findings + await _accounts(ctx)
+
+
+__all__ = ["ACTIONS", "Finding", "preflight"]
