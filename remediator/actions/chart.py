@@ -8,7 +8,9 @@ from remediator.fortnox import Account
 from remediator.report import Step, StepStatus
 
 
-def _describe(number: int, chart: dict[int, Account]) -> tuple[str, str]:
+def _describe(number: int | None, chart: dict[int, Account]) -> tuple[str, str]:
+    if number is None:
+        return "(inget konto)", "(no account)"
     if not 1000 <= number <= 9999:  # noqa: PLR2004 - BAS account numbers have four digits
         return f"{number}: inget giltigt kontonummer", f"{number}: not a valid account number"
     account = chart.get(number)

@@ -8,8 +8,13 @@ import sys
 import click
 
 from remediator import __version__
+from remediator.cli.check import check
 from remediator.cli.connections import connections
+from remediator.cli.explain import explain
 from remediator.cli.output import RemediatorGroup
+from remediator.cli.playbooks import playbooks
+from remediator.cli.remediate import apply_, fix, plan
+from remediator.cli.runs import runs
 
 
 @click.group(cls=RemediatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,7 +29,8 @@ def cli(verbose: bool) -> None:
     )
 
 
-cli.add_command(connections)
+for command in (explain, plan, apply_, fix, check, runs, connections, playbooks):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -89,7 +89,9 @@ class Account(FortnoxModel):
 
 
 class VoucherRow(FortnoxModel):
-    account: int = Field(alias="Account", ge=1000, le=9999)
+    # Not range-checked: a failed export's voucher may carry no valid account (that can be
+    # the very error), and it must still be accepted to be explained. Fortnox checks on POST.
+    account: int | None = Field(None, alias="Account")
     debit: float | None = Field(None, alias="Debit")
     credit: float | None = Field(None, alias="Credit")
     transaction_information: str | None = Field(
@@ -118,7 +120,7 @@ class Voucher(FortnoxModel):
 
     def accounts(self) -> list[int]:
         """The account numbers the rows use, in order of first use."""
-        return list(dict.fromkeys(row.account for row in self.voucher_rows))
+        return list(dict.fromkeys(row.account for row in self.voucher_rows if row.account))
 
     def new_voucher_payload(self) -> dict[str, Any]:
         """The body of a POST: read-only fields (number, year, state) left out."""

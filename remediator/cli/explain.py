@@ -1,0 +1,104 @@
+"""``remediator explain``: what an error message means and what would be done. No connection."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+
+from remediator.catalogue import load_catalogue
+from remediator.cli.output import EXIT_OK, EXIT_UNRECOGNIZED, echo_json, json_option, lang_option
+from remediator.engine import fill
+from remediator.kinds import ErrorKind
+from remediator.render import Lang
+
+
+@click.command()
+@click.argument("message")
+@click.option("--code", type=int, help="The Fortnox error code, when known.")
+@click.option("--http-status", type=int, help="The HTTP status Fortnox answered, when known.")
+@json_option
+@lang_option
+def explain(
+    message: str, code: int | None, http_status: int | None, as_json: bool, lang: Lang
+) -> None:
+    """Explain an export error message: its kind, parameters, meaning and remedy."""
+    catalogue = load_catalogue()
+    match = catalogue.classify(message, code=code, http_status=http_status)
+    playbook = catalogue.playbook(match.kind)
+    texts = playbook.texts if playbook else None
+    values = {lang_: _UNKNOWN_VALUES[lang_] | match.params for lang_ in ("sv", "en")}
+    result: dict[str, Any] = {
+        "kind": match.kind.value,
+        "params": match.params,
+        "matched_by": match.matched_by,
+        "playbook": match.playbook,
+        "auto_apply": playbook.auto_apply if playbook else False,
+        "explanation": {
+            lang_: fill(getattr(texts.meaning, lang_), values[lang_]) if texts else _UNKNOWN[lang_]
+            for lang_ in ("sv", "en")
+        },
+        "remedy": {
+            lang_: fill(getattr(texts.remedy, lang_), values[lang_]) if texts else _NO_REMEDY[lang_]
+            for lang_ in ("sv", "en")
+        },
+        "manual_steps": {
+            lang_: [fill(line, values[lang_]) for line in getattr(texts.manual, lang_)]
+            if texts
+            else []
+            for lang_ in ("sv", "en")
+        },
+    }
+    if as_json:
+        echo_json(result)
+    else:
+        _print(result, lang)
+    sys.exit(EXIT_UNRECOGNIZED if match.kind is ErrorKind.UNRECOGNIZED else EXIT_OK)
+
+
+# Explain knows no export: words stand in for what a run would fill in.
+_UNKNOWN_VALUES = {
+    "sv": {
+        "date": "exportdatumet",
+        "series": "F",
+        "account": "kontot",
+        "reconnect_url": "kopplingslänken",
+        "year": "räkenskapsåret",
+    },
+    "en": {
+        "date": "the export date",
+        "series": "F",
+        "account": "the account",
+        "reconnect_url": "the reconnect link",
+        "year": "the financial year",
+    },
+}
+_UNKNOWN = {"sv": "Felet känns inte igen.", "en": "The error is not recognised."}
+_NO_REMEDY = {
+    "sv": "Ingen automatisk åtgärd; kontakta supporten.",
+    "en": "No automatic remedy; contact support.",
+}
+
+
+def _print(result: dict[str, Any], lang: Lang) -> None:
+    console = Console()
+    params = result["params"] or {}
+    shown = ", ".join(f"{k}={v}" for k, v in params.items()) if isinstance(params, dict) else ""
+    console.print(f"[bold]{result['kind']}[/bold]  ({result['matched_by']}) {shown}")
+    for key, label in (
+        ("explanation", ("Vad det betyder", "What it means")),
+        ("remedy", ("Vad remediatorn gör", "What the remediator does")),
+    ):
+        texts = result[key]
+        console.print(f"\n[bold]{label[0] if lang == 'sv' else label[1]}[/bold]\n{texts[lang]}")
+    steps = result["manual_steps"]
+    if steps[lang]:
+        console.print(
+            "\n[bold]"
+            + ("Om det måste göras för hand" if lang == "sv" else "If it must be done by hand")
+            + "[/bold]"
+        )
+        for number, line in enumerate(steps[lang], 1):
+            console.print(f"{number}. {line}")
