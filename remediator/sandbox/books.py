@@ -1,0 +1,230 @@
+"""Fortnox's bookkeeping rules on one company: series, accounts and vouchers per financial
+year, and every precondition a voucher must meet, refused with Fortnox's code and text."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from remediator.sandbox import codes
+from remediator.sandbox.state import Account, Series, User
+from remediator.sandbox.world import Company, Refused, Token
+
+SERIES_FIELDS = {"Code", "Description", "Manual", "Year", "NextVoucherNumber", "Approver", "@url"}
+ACCOUNT_FIELDS = {
+    "Number",
+    "Description",
+    "Active",
+    "SRU",
+    "VATCode",
+    "Year",
+    "@url",
+    "BalanceBroughtForward",
+    "CostCenter",
+    "CostCenterSettings",
+    "Project",
+    "ProjectSettings",
+    "TransactionInformation",
+    "TransactionInformationSettings",
+    "QuantitySettings",
+    "QuantityUnit",
+    "OpeningQuantities",
+}
+VOUCHER_FIELDS = {
+    "VoucherSeries",
+    "TransactionDate",
+    "Description",
+    "Comments",
+    "VoucherRows",
+    "CostCenter",
+    "Project",
+    "ReferenceNumber",
+    "ReferenceType",
+    "Year",
+    "VoucherNumber",
+    "ApprovalState",
+    "@url",
+}
+ROW_FIELDS = {
+    "Account",
+    "Debit",
+    "Credit",
+    "TransactionInformation",
+    "Description",
+    "CostCenter",
+    "Project",
+    "Quantity",
+    "Removed",
+}
+
+
+def check_fields(body: dict[str, Any], allowed: set[str]) -> None:
+    if set(body) - allowed:
+        raise Refused(codes.UNKNOWN_FIELD)
+
+
+def series_json(series: Series, year: int) -> dict[str, Any]:
+    return {
+        "Code": series.code,
+        "Description": series.description,
+        "Manual": series.manual,
+        "Year": year,
+        "NextVoucherNumber": series.next_number,
+    }
+
+
+def account_json(account: Account, year: int) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "Number": account.number,
+        "Description": account.description,
+        "Active": account.active,
+        "Year": year,
+        "CostCenterSettings": "ALLOWED",
+        "ProjectSettings": "ALLOWED",
+    }
+    if account.sru is not None:
+        data["SRU"] = account.sru
+    if account.vat_code is not None:
+        data["VATCode"] = account.vat_code
+    return data
+
+
+def get_series(company: Company, year: int, code: str) -> Series:
+    series = company.series[year].get(code)
+    if series is None:
+        raise Refused(codes.SERIES_UNKNOWN_GET)
+    return series
+
+
+def create_series(company: Company, year: int, body: dict[str, Any]) -> Series:
+    check_fields(body, SERIES_FIELDS)
+    code = body.get("Code")
+    if not isinstance(code, str) or not 1 <= len(code) <= 10:  # noqa: PLR2004 - Fortnox's limit
+        raise Refused(codes.INVALID_VALUE)
+    if code in company.series[year]:
+        raise Refused(codes.SERIES_EXISTS)
+    series = Series(
+        code=code,
+        description=str(body.get("Description", ""))[:200],
+        manual=bool(body.get("Manual", False)),
+    )
+    company.series[year][code] = series
+    return series
+
+
+def update_series(company: Company, year: int, code: str, body: dict[str, Any]) -> Series:
+    check_fields(body, SERIES_FIELDS)
+    series = get_series(company, year, code)
+    changes: dict[str, Any] = {}
+    if "Manual" in body:
+        changes["manual"] = bool(body["Manual"])
+    if "Description" in body:
+        changes["description"] = str(body["Description"])[:200]
+    company.series[year][code] = series.model_copy(update=changes)
+    return company.series[year][code]
+
+
+def get_account(company: Company, year: int, number: int) -> Account:
+    account = company.accounts[year].get(number)
+    if account is None:
+        raise Refused(codes.ACCOUNT_UNKNOWN_GET)
+    return account
+
+
+def create_account(company: Company, year: int, body: dict[str, Any]) -> Account:
+    check_fields(body, ACCOUNT_FIELDS)
+    number, description = body.get("Number"), body.get("Description")
+    if not isinstance(number, int) or not 1000 <= number <= 9999 or not description:  # noqa: PLR2004
+        raise Refused(codes.INVALID_VALUE)
+    if number in company.accounts[year]:
+        raise Refused(codes.ACCOUNT_EXISTS)
+    account = Account(
+        number=number, description=str(description), active=bool(body.get("Active", True))
+    )
+    company.accounts[year][number] = account
+    return account
+
+
+def update_account(company: Company, year: int, number: int, body: dict[str, Any]) -> Account:
+    check_fields(body, ACCOUNT_FIELDS)
+    account = get_account(company, year, number)
+    changes: dict[str, Any] = {}
+    if "Active" in body:
+        changes["active"] = bool(body["Active"])
+    if "Description" in body:
+        changes["description"] = str(body["Description"])
+    company.accounts[year][number] = account.model_copy(update=changes)
+    return company.accounts[year][number]
+
+
+def _user(company: Company, token: Token) -> User:
+    return next(u for u in company.tenant.users if u.id == token.user_id)
+
+
+def _day(body: dict[str, Any]) -> date:
+    try:
+        return date.fromisoformat(str(body.get("TransactionDate")))
+    except ValueError:
+        raise Refused(codes.INVALID_VALUE) from None
+
+
+def _check_rows(company: Company, year: int, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        check_fields(row, ROW_FIELDS)
+        number = row.get("Account")
+        if not isinstance(number, int) or not 1000 <= number <= 9999:  # noqa: PLR2004
+            raise Refused(codes.ACCOUNT_INVALID)
+    for row in rows:
+        account = company.accounts[year].get(row["Account"])
+        if account is None:
+            raise Refused(codes.ACCOUNT_NOT_FOUND)
+        if not account.active:
+            raise Refused(codes.account_inactive(account.number))
+
+
+def _balanced(rows: list[dict[str, Any]]) -> bool:
+    debit = sum(float(r.get("Debit") or 0) for r in rows)
+    credit = sum(float(r.get("Credit") or 0) for r in rows)
+    return abs(debit - credit) < 0.005  # noqa: PLR2004 - half an öre
+
+
+def create_voucher(
+    company: Company, token: Token, body: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """Every precondition Fortnox checks, in order; returns the year and the stored voucher."""
+    check_fields(body, VOUCHER_FIELDS)
+    if not _user(company, token).may_book:
+        raise Refused(codes.MAY_NOT_BOOK)
+    day = _day(body)
+    year = company.year_for(day)
+    if year is None:
+        raise Refused(codes.NO_FINANCIAL_YEAR)
+    code = str(body.get("VoucherSeries", ""))
+    series = company.series[year].get(code)
+    if series is None:
+        raise Refused(codes.SERIES_MISSING)
+    if not series.manual:
+        raise Refused(codes.series_not_manual(code))
+    rows = body.get("VoucherRows")
+    if not isinstance(rows, list) or len(rows) < 2 or not all(isinstance(r, dict) for r in rows):  # noqa: PLR2004
+        raise Refused(codes.INVALID_VALUE)
+    _check_rows(company, year, rows)
+    locked = company.tenant.locked_until
+    if locked is not None and day <= locked:
+        raise Refused(codes.period_locked(company.tenant.locked_by, locked.isoformat()))
+    if not _balanced(rows):
+        raise Refused(codes.UNBALANCED)
+    stored = {
+        "VoucherSeries": code,
+        "VoucherNumber": series.next_number,
+        "Year": year,
+        "TransactionDate": day.isoformat(),
+        "Description": str(body.get("Description", "")),
+        "Comments": str(body.get("Comments", "")),
+        "ReferenceType": "MANUAL",
+        "ApprovalState": 0,
+        "VoucherRows": [{k: v for k, v in r.items() if k in ROW_FIELDS} for r in rows],
+    }
+    company.series[year][code] = series.model_copy(update={"next_number": series.next_number + 1})
+    company.vouchers[year].append(stored)
+    return year, stored

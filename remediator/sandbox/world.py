@@ -1,0 +1,226 @@
+"""The sandbox's live world: companies, grants, tokens, the rate limit, and the rules Fortnox
+applies, independent of HTTP. ``app.py`` maps requests onto it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from remediator.sandbox.codes import Refusal
+from remediator.sandbox.state import Account, Grant, SandboxState, Series, Tenant
+
+ACCESS_LIFETIME = 3600
+CODE_LIFETIME = 600
+RATE_LIMIT, RATE_WINDOW = 25, 5.0
+
+
+class Refused(Exception):
+    """Fortnox refuses: the app answers with ErrorInformation."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+@dataclass
+class Token:
+    grant: str | None  # None for a service-account token
+    tenant_id: str
+    user_id: str
+    client_id: str
+    scopes: list[str]
+    expires_at: float
+
+
+@dataclass
+class Company:
+    """One tenant's books, per financial year."""
+
+    tenant: Tenant
+    series: dict[int, dict[str, Series]] = field(default_factory=dict)
+    accounts: dict[int, dict[int, Account]] = field(default_factory=dict)
+    vouchers: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def from_tenant(cls, tenant: Tenant) -> Company:
+        company = cls(tenant)
+        for year in tenant.financial_years:
+            key = str(year.id)
+            company.series[year.id] = {s.code: s for s in tenant.series.get(key, [])}
+            chart = tenant.charts.get(key)
+            company.accounts[year.id] = chart.expand() if chart else {}
+            company.vouchers[year.id] = []
+        return company
+
+    def year_for(self, day: date) -> int | None:
+        return next(
+            (y.id for y in self.tenant.financial_years if y.from_date <= day <= y.to_date), None
+        )
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+class World:
+    """Everything the sandbox knows; its clock can be moved forward for tests."""
+
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+        self.offset = 0.0
+        self.companies = {t.tenant_id: Company.from_tenant(t) for t in state.tenants}
+        self.grants: dict[str, Grant] = {g.name: g.model_copy() for g in state.grants}
+        self.used_refresh: dict[str, str] = {}  # used refresh token -> grant name
+        self.tokens: dict[str, Token] = {}
+        self.codes: dict[str, tuple[str, str, list[str], float]] = {}
+        self.arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.faults = state.faults.model_copy()
+        self.burst_until = self.now() + self.faults.burst_503_seconds
+
+    # -- time ------------------------------------------------------------------------
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def today(self) -> date:
+        return self.state.today or date.fromtimestamp(self.now())  # noqa: DTZ012 - local date
+
+    # -- OAuth -----------------------------------------------------------------------
+    def client_ok(self, client_id: str, secret: str) -> bool:
+        return any(
+            c.client_id == client_id and secrets.compare_digest(c.client_secret, secret)
+            for c in self.state.clients
+        )
+
+    def new_code(self, client_id: str) -> str:
+        consent = self.state.consent
+        if consent is None:
+            raise ValueError("no consent user configured in the sandbox state")
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = (
+            consent.tenant_id,
+            consent.user_id,
+            [client_id],
+            self.now() + CODE_LIFETIME,
+        )
+        return code
+
+    def exchange_code(self, code: str, client_id: str, scopes: list[str]) -> dict[str, Any]:
+        found = self.codes.pop(code, None)
+        if found is None or found[3] < self.now() or client_id not in found[2]:
+            raise InvalidGrant
+        tenant_id, user_id, _, _ = found
+        name = f"grant-{secrets.token_hex(4)}"
+        self.grants[name] = Grant(
+            name=name,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            client_id=client_id,
+            scopes=scopes,
+            refresh_token=secrets.token_urlsafe(24),
+        )
+        return self._issue(self.grants[name], rotate=False)
+
+    def refresh(self, refresh_token: str, client_id: str) -> dict[str, Any]:
+        reused = self.used_refresh.get(refresh_token)
+        if reused is not None:  # reuse detection: the whole grant dies
+            self.revoke(reused)
+            raise InvalidGrant
+        grant = next((g for g in self.grants.values() if g.refresh_token == refresh_token), None)
+        if grant is None or grant.revoked or grant.client_id != client_id:
+            raise InvalidGrant
+        return self._issue(grant, rotate=True)
+
+    def client_credentials(self, tenant_id: str, client_id: str) -> dict[str, Any]:
+        company = self.companies.get(tenant_id)
+        client = next(c for c in self.state.clients if c.client_id == client_id)
+        if company is None or not client.service_accounts:
+            raise InvalidGrant
+        admin = next((u for u in company.tenant.users if u.sys_admin), company.tenant.users[0])
+        token = self._access(
+            None,
+            tenant_id,
+            admin.id,
+            client_id,
+            ["bookkeeping", "companyinformation", "settings", "profile"],
+        )
+        return {
+            "access_token": token,
+            "scope": "bookkeeping companyinformation settings profile",
+            "expires_in": ACCESS_LIFETIME,
+            "token_type": "bearer",
+        }
+
+    def revoke(self, name: str) -> bool:
+        grant = self.grants.get(name)
+        if grant is None:
+            return False
+        grant.revoked = True
+        return True
+
+    def revoke_token(self, refresh_token: str) -> bool:
+        grant = next((g for g in self.grants.values() if g.refresh_token == refresh_token), None)
+        return self.revoke(grant.name) if grant else False
+
+    def _issue(self, grant: Grant, *, rotate: bool) -> dict[str, Any]:
+        if rotate:
+            self.used_refresh[grant.refresh_token] = grant.name
+            grant.refresh_token = secrets.token_urlsafe(24)
+        access = self._access(
+            grant.name, grant.tenant_id, grant.user_id, grant.client_id, grant.scopes
+        )
+        return {
+            "access_token": access,
+            "refresh_token": grant.refresh_token,
+            "scope": " ".join(grant.scopes),
+            "expires_in": ACCESS_LIFETIME,
+            "token_type": "bearer",
+        }
+
+    def _access(
+        self, grant: str | None, tenant_id: str, user_id: str, client_id: str, scopes: list[str]
+    ) -> str:
+        now = self.now()
+        claims = {
+            "tenantId": int(tenant_id) if tenant_id.isdigit() else tenant_id,
+            "userId": user_id,
+            "clientId": client_id,
+            "scopes": scopes,
+            "iat": int(now),
+            "exp": int(now + ACCESS_LIFETIME),
+            "jti": secrets.token_hex(8),
+        }
+        token = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.sandbox"
+        self.tokens[token] = Token(
+            grant, tenant_id, user_id, client_id, scopes, now + ACCESS_LIFETIME
+        )
+        return token
+
+    def authenticate(self, token: str) -> Token | None:
+        found = self.tokens.get(token)
+        if found is None or found.expires_at <= self.now():
+            return None
+        if found.grant is not None and self.grants[found.grant].revoked:
+            return None
+        return found
+
+    # -- rate limit ------------------------------------------------------------------
+    def admit(self, client_id: str, tenant_id: str) -> bool:
+        """Fortnox's window: 25 requests per sliding 5 s per client and tenant."""
+        seen = self.arrivals[(client_id, tenant_id)]
+        now = self.now()
+        del seen[: bisect_left(seen, now - RATE_WINDOW)]
+        if len(seen) >= RATE_LIMIT:
+            return False
+        seen.append(now)
+        return True
+
+
+class InvalidGrant(Exception):
+    """The token endpoint answers invalid_grant."""
