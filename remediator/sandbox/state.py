@@ -15,6 +15,12 @@ from remediator.sandbox.bas import SEEDS
 
 Licence = Literal["bookkeeping", "api"]
 LICENCES: tuple[Licence, ...] = ("bookkeeping", "api")
+
+
+def _all_licences() -> list[Licence]:
+    return list(LICENCES)
+
+
 SCOPES = (
     "bookkeeping",
     "companyinformation",
@@ -95,9 +101,7 @@ class Chart(StateModel):
 class Tenant(StateModel):
     tenant_id: str
     company: dict[str, Any] = Field(default_factory=dict)
-    licences: list[Literal["bookkeeping", "api"]] = Field(
-        default_factory=lambda: ["bookkeeping", "api"]
-    )
+    licences: list[Licence] = Field(default_factory=_all_licences)
     users: list[User]
     financial_years: list[FinancialYear]
     series: dict[str, list[Series]] = Field(default_factory=dict)  # financial-year id -> series
