@@ -10,11 +10,13 @@ import click
 from remediator import __version__
 from remediator.cli.check import check
 from remediator.cli.connections import connections
+from remediator.cli.demo import demo
 from remediator.cli.explain import explain
 from remediator.cli.output import RemediatorGroup
 from remediator.cli.playbooks import playbooks
 from remediator.cli.remediate import apply_, fix, plan
 from remediator.cli.runs import runs
+from remediator.cli.sandbox import sandbox
 
 
 @click.group(cls=RemediatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +31,7 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (explain, plan, apply_, fix, check, runs, connections, playbooks):
+for command in (explain, plan, apply_, fix, check, runs, connections, playbooks, demo, sandbox):
     cli.add_command(command)
 
 
