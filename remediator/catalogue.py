@@ -12,14 +12,18 @@ from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
 from remediator.playbook import Playbook, load_playbooks
 
-_PREFIX = re.compile(r"^\s*fel vid export\s*:\s*", re.IGNORECASE)
+_PREFIX = re.compile(r"^\s*(?:fel vid export\s*:\s*)+", re.IGNORECASE)
 _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″", '"') | dict.fromkeys("‘’‚‛′", "'"))
+_SINGLE_QUOTED = re.compile(r"'([^'\s][^']*)'")
+_INSIDE_QUOTES = re.compile(r'"\s*([^"]*?)\s*"')
 _SPACES = re.compile(r"\s+")
 
 
 def normalise(message: str) -> str:
-    """Lower case, one space, straight quotes, no "Fel vid export:" prefix, no final period."""
-    text = _PREFIX.sub("", message.translate(_QUOTES))
+    """Lower case, one space, straight double quotes (also for 'x' and « x »), no
+    "Fel vid export:" prefix, no final period."""
+    text = _SINGLE_QUOTED.sub(r'"\1"', message.translate(_QUOTES))
+    text = _PREFIX.sub("", _INSIDE_QUOTES.sub(r'"\1"', text))
     text = _SPACES.sub(" ", text).strip().lower()
     return text.rstrip(". ").strip()
 

@@ -50,15 +50,15 @@ class ExportInfo(FailureModel):
             return value["Voucher"]
         return value
 
-    @field_validator("voucher_series")
+    @field_validator("voucher_series", mode="before")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.strip().upper()
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
 
 class ErrorInfo(FailureModel):
     message: str = Field(max_length=5000)
-    code: int | None = None
+    code: int | None = Field(default=None, strict=True)  # digit strings are converted below
     http_status: int | None = Field(default=None, ge=100, le=599)
     body: Any = None
 
@@ -93,6 +93,9 @@ _MESSAGES = {
     "date_parsing": "not a date (expected YYYY-MM-DD)",
     "date_type": "not a date (expected YYYY-MM-DD)",
     "string_too_short": "must not be empty",
+    "string_too_long": "too long (at most {max_length} characters)",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
     "literal_error": "must be one of: {expected}",
     "int_parsing": "not a whole number",
     "int_type": "not a whole number",
@@ -104,8 +107,22 @@ _MESSAGES = {
 }
 
 
+_SHOWN = 60  # characters of a wrong value quoted back; the rest is cut
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    where = ""
+    for part in loc:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return where.lstrip(".") or "(top level)"
+
+
+def _got(value: Any) -> str:
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 1] + "…"
+
+
 def _describe(error: Any) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     template = _MESSAGES.get(error["type"], error["msg"])
     text = template.format(**(error.get("ctx") or {})) if "{" in template else template
     if (
@@ -113,8 +130,8 @@ def _describe(error: Any) -> str:
         and "input" in error
         and not isinstance(error["input"], dict | list)
     ):
-        text += f", got {json.dumps(error['input'], ensure_ascii=False, default=str)}"
-    return f"{where}: {text}"
+        text += f", got {_got(error['input'])}"
+    return f"{_where(error['loc'])}: {text}"
 
 
 def parse_failure(data: str | bytes, source: str = "the failure") -> ExportFailure:
