@@ -26,6 +26,7 @@ from remediator.fortnox import (
 )
 from remediator.kinds import ErrorKind
 from remediator.outcome import decide, summary
+from remediator.plans import SavedPlan, StalePlanError, differences
 from remediator.playbook import Playbook
 from remediator.policy import Policy
 from remediator.report import (
@@ -78,9 +79,13 @@ class Engine:
         self.connector, self.catalogue, self.runs = connector, catalogue, runs
         self.default_policy = default_policy
         self.public_url = public_url.rstrip("/")
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def reconnect_url(self, connection_id: str) -> str:
         return f"{self.public_url}/v1/connections/{connection_id}/authorize"
+
+    def _lock(self, connection_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(connection_id, asyncio.Lock())
 
     async def run(
         self,
@@ -94,8 +99,42 @@ class Engine:
         """Recognise, act per the playbook in ``mode``, store and return the report.
 
         ``reviewed``: a person approved this run's changes. ``record``: store the run (off
-        for the re-check of a saved plan before it is applied).
+        for the re-check of a saved plan before it is applied). Runs for one connection take
+        turns (two fixes of one company must not race: both would create the same series);
+        runs for different connections go on at the same time.
         """
+        async with self._lock(failure.connection_id):
+            return await self._run(
+                failure, mode=mode, reviewed=reviewed, run_id=run_id, record=record
+            )
+
+    async def apply_saved(self, saved: SavedPlan) -> Report:
+        """Apply a reviewed saved plan if Fortnox still looks as it did when it was made.
+
+        Fortnox is read again first (not recorded); when anything the plan observed has
+        changed, ``StalePlanError`` is raised and nothing is written. The check and the apply
+        hold the connection's turn together, so no other run slips in between.
+        """
+        async with self._lock(saved.failure.connection_id):
+            now = await self._run(saved.failure, mode="plan", reviewed=False, record=False)
+            changed = differences(saved.report, now)
+            if changed:
+                raise StalePlanError(
+                    "Fortnox changed since the plan was made, so it is not applied: "
+                    + "; ".join(changed)
+                    + ". Make a new plan."
+                )
+            return await self._run(saved.failure, mode="apply", reviewed=True)
+
+    async def _run(
+        self,
+        failure: ExportFailure,
+        *,
+        mode: Mode,
+        reviewed: bool,
+        run_id: str | None = None,
+        record: bool = True,
+    ) -> Report:
         run_id = run_id or uuid.uuid4().hex
         started = datetime.now(UTC)
         connection = await asyncio.to_thread(self.connector.store.get, failure.connection_id)

@@ -29,6 +29,11 @@ class Rule(StrEnum):
     NEVER = "never"
 
 
+# An account that does not exist is only ever created after a person reviewed the plan, never
+# automatically, whatever a connection's policy says (``never`` still stops it).
+ALWAYS_REVIEWED = frozenset({Change.CREATE_ACCOUNT})
+
+
 class Policy(BaseModel):
     """One rule per kind of change. Defaults live in ``config/remediator.toml``."""
 
@@ -40,8 +45,14 @@ class Policy(BaseModel):
     create_account: Rule = Rule.REVIEW
     resend_voucher: Rule = Rule.AUTO
 
-    def rule(self, change: Change) -> Rule:
+    def configured(self, change: Change) -> Rule:
+        """The rule as configured for ``change``."""
         return Rule(getattr(self, change.value))
+
+    def rule(self, change: Change) -> Rule:
+        """The rule in force: ``auto`` counts as ``review`` for changes that always need one."""
+        rule = self.configured(change)
+        return Rule.REVIEW if rule is Rule.AUTO and change in ALWAYS_REVIEWED else rule
 
     def allows(self, change: Change, *, reviewed: bool) -> bool:
         """May ``change`` be written now? ``reviewed``: a person approved this plan."""
@@ -50,4 +61,7 @@ class Policy(BaseModel):
 
     def explain(self, change: Change) -> str:
         """One line for the report: which rule governs the change."""
-        return f"policy {change.value}={self.rule(change).value}"
+        configured, rule = self.configured(change), self.rule(change)
+        if configured is rule:
+            return f"policy {change.value}={rule.value}"
+        return f"policy {change.value}={configured.value}, applied as {rule.value}"

@@ -11,6 +11,7 @@ async def locked_period(ctx: Context, _args: dict[str, str]) -> Step:
     locked = await ctx.client.locked_period()
     until = str(locked.end_date) if locked.end_date else None
     observed = {"locked_until": until}
+    ctx.facts["locked_until"] = until or ""
     if not locked.locks(day):
         return step(
             "locked_period",

@@ -23,12 +23,13 @@ def _state(series: VoucherSeries | None) -> dict[str, Any]:
 
 
 async def _read(ctx: Context, code: str) -> VoucherSeries | None:
-    cached = ctx.facts.get(f"series:{code}")
-    if isinstance(cached, VoucherSeries):
-        return cached
+    """Series ``code`` in the export's year, read once per run (a missing one too)."""
+    key = f"series:{code}"
+    if key in ctx.facts:
+        cached = ctx.facts[key]
+        return cached if isinstance(cached, VoucherSeries) else None
     series = await ctx.client.voucher_series(code, ctx.require_year().id)
-    if series is not None:
-        ctx.facts[f"series:{code}"] = series
+    ctx.facts[key] = series
     return series
 
 

@@ -1,0 +1,219 @@
+"""The end-to-end rig: the engine, a runtime and the in-process sandbox wired as in the demo.
+
+Every Backoffice error is made to really happen by posting the Z-report voucher to the sandbox,
+exactly as the Backoffice would; the failure handed to the engine is built from Fortnox's
+refusal. Kinds without a shipped scenario get their state built here from ``healthy``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from remediator.demo import connect, demo_settings
+from remediator.failure import ExportFailure
+from remediator.fortnox import (
+    ConsentRequired,
+    FortnoxAPIError,
+    RetryPolicy,
+    SlidingWindowLimiter,
+    Voucher,
+    WriteOutcomeUnknown,
+)
+from remediator.kinds import ErrorKind
+from remediator.playbook import Playbook
+from remediator.report import Report
+from remediator.runtime import Runtime, open_runtime
+from remediator.sandbox import Sandbox, SandboxState, load_scenario
+from remediator.settings import Settings
+from remediator.storage import Connection
+
+RATE_LIMIT, RATE_WINDOW = 25, 5.0  # Fortnox's, enforced by the connector and the sandbox
+# A little more than the connector's window (5 s + 0.1 s margin): moving the shared clock this
+# far frees every rate-limit slot both in the connector and in the sandbox.
+NEXT_WINDOW = RATE_WINDOW + 0.2
+
+
+def healthy_state() -> SandboxState:
+    return load_scenario("healthy")
+
+
+def _tenant(state: SandboxState) -> Any:
+    return state.tenants[0]
+
+
+def _no_year_for_the_export(state: SandboxState) -> None:
+    tenant = _tenant(state)
+    tenant.financial_years = [y for y in tenant.financial_years if y.id != 2]  # 2026
+    tenant.series.pop("2")
+    tenant.charts.pop("2")
+
+
+def _locked_through_march(state: SandboxState) -> None:
+    _tenant(state).locked_until = date(2026, 3, 31)
+
+
+def _without_bookkeeping_scope(state: SandboxState) -> None:
+    state.grants[0].scopes = ["companyinformation", "settings", "profile"]
+
+
+def _without_bookkeeping_licence(state: SandboxState) -> None:
+    _tenant(state).licences = ["api"]
+
+
+def _account_3001_missing(state: SandboxState) -> None:
+    _tenant(state).charts["2"].missing = [3001]
+
+
+def _unbalanced(state: SandboxState) -> None:
+    rows = state.examples["z_report"]["voucher"]["VoucherRows"]
+    rows[0]["Debit"] += 100.0  # "verifikation balanserar ej": no playbook knows it
+
+
+BUILT: dict[ErrorKind, Callable[[SandboxState], None]] = {
+    ErrorKind.FINANCIAL_YEAR_MISSING: _no_year_for_the_export,
+    ErrorKind.PERIOD_LOCKED: _locked_through_march,
+    ErrorKind.SCOPE_MISSING: _without_bookkeeping_scope,
+    ErrorKind.LICENSE_MISSING: _without_bookkeeping_licence,
+    ErrorKind.ACCOUNT_MISSING: _account_3001_missing,
+    ErrorKind.UNRECOGNIZED: _unbalanced,
+}
+
+
+def state_for(kind: ErrorKind) -> SandboxState:
+    """The sandbox state in which exporting the example Z-report fails with ``kind``.
+
+    ``fortnox_unavailable`` starts healthy: the outage is a fault set while exporting.
+    """
+    if kind is ErrorKind.FORTNOX_UNAVAILABLE:
+        return healthy_state()
+    builder = BUILT.get(kind)
+    if builder is None:
+        return load_scenario(kind.value)
+    state = healthy_state()
+    builder(state)
+    return SandboxState.model_validate(state.model_dump())
+
+
+def rig_settings(sandbox: Sandbox, workdir: Path) -> Settings:
+    return demo_settings(sandbox, workdir)
+
+
+@dataclass
+class Rig:
+    """One restaurant, its connection in the store, and the sandbox behind it."""
+
+    sandbox: Sandbox
+    runtime: Runtime
+    connection: Connection
+
+    @classmethod
+    def open(cls, state: SandboxState, workdir: Path) -> Rig:
+        sandbox = Sandbox(state)
+        runtime = open_runtime(rig_settings(sandbox, workdir), transport=sandbox.transport())
+        runtime.connector.retry = RetryPolicy(
+            attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0
+        )
+        # The connector paces on the sandbox's clock, so moving that clock frees both windows.
+        runtime.connector.limiter = SlidingWindowLimiter(
+            RATE_LIMIT, RATE_WINDOW, 0.1, clock=sandbox.world.now
+        )
+        return cls(sandbox, runtime, connect(runtime, sandbox))
+
+    async def close(self) -> None:
+        await self.runtime.aclose()
+
+    @property
+    def example(self) -> dict[str, Any]:
+        return dict(self.sandbox.example("z_report"))
+
+    def voucher_body(self, **changes: Any) -> dict[str, Any]:
+        body: dict[str, Any] = copy.deepcopy(self.example["voucher"])
+        return body | changes
+
+    def playbook(self, kind: ErrorKind) -> Playbook:
+        found = self.runtime.catalogue.playbook(kind)
+        assert found is not None, kind
+        return found
+
+    async def export(
+        self, voucher: dict[str, Any] | None = None, *, outage: bool = False
+    ) -> ExportFailure:
+        """Post the Z-report as the Backoffice does and turn the refusal into a failure.
+
+        ``outage``: Fortnox answers the voucher POST with a 500 (and is fine again after).
+        """
+        body = voucher or self.voucher_body()
+        self.sandbox.advance(NEXT_WINDOW)
+        if outage:
+            self.sandbox.set_faults(error_rate={"/3/vouchers": 1.0})
+        try:
+            error = await self._post(Voucher.model_validate(body))
+        finally:
+            self.sandbox.set_faults()
+        return self.failure(error, body)
+
+    async def _post(self, voucher: Voucher) -> dict[str, Any]:
+        client = self.runtime.connector.client(self.connection, read_only=False)
+        try:
+            year = await client.financial_year_for(voucher.transaction_date)
+            await client.create_voucher(voucher, year.id if year else 0)
+        except ConsentRequired:
+            return {"message": "Kopplingen har invaliderats av Fortnox"}
+        except WriteOutcomeUnknown:
+            return {"message": "Fel vid export: System exception", "http_status": 500}
+        except FortnoxAPIError as err:
+            return {"message": f"Fel vid export: {err.message}", "code": err.code}
+        raise AssertionError("the Z-report was accepted: the state does not make it fail")
+
+    def failure(
+        self, error: dict[str, Any], voucher: dict[str, Any] | None, **export: Any
+    ) -> ExportFailure:
+        example = self.example
+        data: dict[str, Any] = {
+            "event_id": f"e2e-{self.connection.id}-{example['export_id']}",
+            "restaurant": example["restaurant"],
+            "connection_id": self.connection.id,
+            "export": {
+                "kind": "z_report",
+                "id": example["export_id"],
+                "date": example["date"],
+                "voucher_series": "F",
+            }
+            | export,
+            "error": error,
+        }
+        if voucher is not None:
+            data["export"]["voucher"] = voucher
+        return ExportFailure.model_validate(data)
+
+    async def run(
+        self, failure: ExportFailure, mode: str, *, reviewed: bool = False
+    ) -> tuple[Report, list[dict[str, Any]]]:
+        """One engine run in a fresh rate-limit window: its report and the requests it made."""
+        self.sandbox.advance(NEXT_WINDOW)
+        seen = len(self.sandbox.requests)
+        report = await self.runtime.engine.run(failure, mode=mode, reviewed=reviewed)  # type: ignore[arg-type]
+        return report, list(self.sandbox.requests)[seen:]
+
+    def vouchers(self, key: str) -> list[dict[str, Any]]:
+        """The vouchers of the 2026 year whose comments carry ``key`` (the export key)."""
+        company = next(iter(self.sandbox.world.companies.values()))
+        return [v for v in company.vouchers.get(2, []) if key in v["Comments"]]
+
+
+def writes(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The requests that could change bookkeeping data, as (method, path)."""
+    return [
+        (r["method"], r["path"])
+        for r in requests
+        if r["path"].startswith("/3/") and r["method"] in ("POST", "PUT", "DELETE")
+    ]
+
+
+def api_calls(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in requests if r["path"].startswith("/3/")]

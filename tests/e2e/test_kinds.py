@@ -1,0 +1,83 @@
+"""Every error kind, end to end on the sandbox, asserting on the sandbox's request log.
+
+The error is made to really happen (the Z-report is posted and Fortnox refuses it), then:
+a plan makes no write, a fix makes exactly the writes needed, a second fix makes none.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from remediator.kinds import ErrorKind
+from remediator.report import Outcome
+from tests.e2e.conftest import OpenRig, provoke, rig_for
+from tests.e2e.expectations import EXPECTED, assert_honest
+from tests.e2e.support import writes
+
+KINDS = list(ErrorKind)
+
+
+def test_every_kind_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(ErrorKind)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+async def test_the_real_refusal_is_recognised(open_rig: OpenRig, kind: ErrorKind) -> None:
+    rig, failure = await provoke(open_rig, kind)
+    assert rig.runtime.catalogue.classify_failure(failure).kind is kind
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.value for k in KINDS])
+async def test_plan_fix_and_fix_again(open_rig: OpenRig, kind: ErrorKind) -> None:
+    expect = EXPECTED[kind]
+    rig, failure = await provoke(open_rig, kind)
+    before = rig.sandbox.snapshot()["tenants"]
+
+    plan, during_plan = await rig.run(failure, "plan")
+    assert plan.kind is kind
+    assert (plan.outcome, writes(during_plan)) == (expect.plan, [])
+    assert rig.sandbox.snapshot()["tenants"] == before, "a dry run changed Fortnox"
+    assert_honest(plan)
+
+    fix, during_fix = await rig.run(failure, "apply", reviewed=expect.reviewed)
+    assert (fix.outcome, writes(during_fix)) == (expect.fix, list(expect.writes))
+    assert_honest(fix)
+
+    again, during_again = await rig.run(failure, "apply", reviewed=expect.reviewed)
+    assert (again.outcome, writes(during_again)) == (expect.again, [])
+    assert_honest(again)
+
+    for report in (plan, fix, again):
+        stored = rig.runtime.runs.get(report.run_id)
+        assert stored.outcome == report.outcome.value
+        audited = rig.runtime.runs.audit(report.run_id)
+        assert sum(report.requests.by_method.values()) == len(
+            [e for e in audited if e.path.startswith("/3/")]
+        )
+
+
+async def test_a_fix_books_the_z_report_exactly_once(open_rig: OpenRig) -> None:
+    rig = await rig_for(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    failure = await rig.export()
+    fix, _ = await rig.run(failure, "apply")
+    again, _ = await rig.run(failure, "apply")
+    booked = rig.vouchers(failure.export_key)
+    assert len(booked) == 1
+    assert fix.voucher is not None
+    assert (fix.voucher.series, fix.voucher.number) == ("F", booked[0]["VoucherNumber"])
+    assert fix.resent
+    assert fix.voucher.already_booked is False
+    assert again.voucher is not None
+    assert again.voucher.already_booked
+    assert not again.resent
+    assert f"F {booked[0]['VoucherNumber']}" in fix.summary.sv
+
+
+async def test_unrecognized_makes_no_request(open_rig: OpenRig) -> None:
+    rig = await rig_for(open_rig, ErrorKind.UNRECOGNIZED)
+    failure = await rig.export()
+    report, requests = await rig.run(failure, "apply")
+    assert report.outcome is Outcome.UNRECOGNIZED
+    assert requests == []
+    assert report.requests.total == 0
+    assert report.manual_steps.en == ["Contact support and attach this report."]
