@@ -13,6 +13,7 @@ from remediator.sandbox import books, codes
 from remediator.sandbox.world import Company, Refused, Token, World
 
 Answer = tuple[int, dict[str, Any]]
+DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 
 
 @dataclass
@@ -40,22 +41,43 @@ class Call:
         return inner
 
     def year(self) -> int:
+        """The financial year asked for: ``financialyear`` (an Id), else the year holding
+        ``financialyeardate``, else the year of today."""
         raw = self.params.get("financialyear")
         if raw is not None:
             if not raw.isdigit() or int(raw) not in self.company.series:
                 raise Refused(codes.YEAR_UNKNOWN_GET)
             return int(raw)
-        day = self.params.get("financialyeardate")
-        found = self.company.year_for(date.fromisoformat(day) if day else self.world.today())
+        day = self.date("financialyeardate") or self.world.today()
+        found = self.company.year_for(day)
         if found is None:
             raise Refused(codes.NO_FINANCIAL_YEAR)
         return found
 
+    def date(self, name: str) -> date | None:
+        raw = self.params.get(name)
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise Refused(codes.INVALID_VALUE) from None
+
+    def number(self, name: str, default: int) -> int:
+        raw = self.params.get(name)
+        if not raw:
+            return default
+        if not raw.isdigit():
+            raise Refused(codes.INVALID_VALUE)
+        return int(raw)
+
 
 def _paged(call: Call, key: str, items: list[dict[str, Any]]) -> Answer:
-    limit = min(max(int(call.params.get("limit", "100") or 100), 1), 500)
+    """Fortnox's paging: ``limit`` (default 100, at most 500) and ``page``, with
+    MetaInformation; a page past the last answers the last page."""
+    limit = min(max(call.number("limit", DEFAULT_LIMIT), 1), MAX_LIMIT)
     pages = max(1, -(-len(items) // limit))
-    page = min(max(int(call.params.get("page", "1") or 1), 1), pages)
+    page = min(max(call.number("page", 1), 1), pages)
     meta = {"@TotalResources": len(items), "@TotalPages": pages, "@CurrentPage": page}
     return 200, {"MetaInformation": meta, key: items[(page - 1) * limit : page * limit]}
 
@@ -73,8 +95,9 @@ def _year_json(company: Company, year_id: int) -> dict[str, Any]:
 
 def financial_years(call: Call) -> Answer:
     ids = [y.id for y in call.company.tenant.financial_years]
-    if "date" in call.params:
-        found = call.company.year_for(date.fromisoformat(call.params["date"]))
+    day = call.date("date")
+    if day is not None:
+        found = call.company.year_for(day)
         ids = [found] if found is not None else []
     return 200, {"FinancialYears": [_year_json(call.company, i) for i in ids]}
 
@@ -145,14 +168,13 @@ def account_put(call: Call) -> Answer:
 
 
 def vouchers_list(call: Call) -> Answer:
-    year, params = call.year(), call.params
+    year, series = call.year(), call.params.get("voucherseries")
+    first, last = call.date("fromdate") or date.min, call.date("todate") or date.max
     items = [
         {k: v for k, v in voucher.items() if k != "VoucherRows"}
         for voucher in call.company.vouchers[year]
-        if params.get("voucherseries", voucher["VoucherSeries"]) == voucher["VoucherSeries"]
-        and params.get("fromdate", "0000")
-        <= voucher["TransactionDate"]
-        <= params.get("todate", "9999")
+        if series in (None, voucher["VoucherSeries"])
+        and first <= date.fromisoformat(voucher["TransactionDate"]) <= last
     ]
     return _paged(call, "Vouchers", items)
 
@@ -174,15 +196,9 @@ def voucher_post(call: Call) -> Answer:
 
 
 def company_information(call: Call) -> Answer:
-    info = {
-        "CompanyName": "Sandbox AB",
-        "OrganizationNumber": "556000-0000",
-        "DatabaseNumber": int(call.company.tenant.tenant_id)
-        if call.company.tenant.tenant_id.isdigit()
-        else None,
-    }
-    info |= call.company.tenant.company
-    return 200, {"CompanyInformation": {k: v for k, v in info.items() if v is not None}}
+    tenant = call.company.tenant
+    info = tenant.company.model_dump(by_alias=True, exclude_none=True)
+    return 200, {"CompanyInformation": info | {"DatabaseNumber": int(tenant.tenant_id)}}
 
 
 def me(call: Call) -> Answer:
@@ -200,7 +216,7 @@ def me(call: Call) -> Answer:
 
 def locked_period(call: Call) -> Answer:
     until = call.company.tenant.locked_until
-    return 200, {"LockedPeriod": {"EndDate": until.isoformat() if until else ""}}
+    return 200, {"LockedPeriod": {"EndDate": until.isoformat() if until else None}}
 
 
 Handler = Callable[[Call], Answer]

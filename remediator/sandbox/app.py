@@ -2,74 +2,56 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import json
-import random
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from remediator.sandbox import api, codes
-from remediator.sandbox.codes import Refusal
+from remediator.sandbox.admin import AdminEndpoints
+from remediator.sandbox.faults import (
+    DropConnection,
+    Dropped,
+    LostAnswer,
+    NeverAnswered,
+    error_answer,
+    injected,
+)
+from remediator.sandbox.oauth import OAuthEndpoints
 from remediator.sandbox.state import Faults, SandboxState, load_scenario, load_state
-from remediator.sandbox.world import InvalidGrant, Refused, World
+from remediator.sandbox.world import Refused, Token, World
 
 CREATED = 201
-GATEWAY_PAGE = "<html><head><title>503 Service Unavailable</title></head><body></body></html>"
-
-
-class Dropped(Exception):
-    """The connection is dropped without an answer."""
-
-
-class NeverAnswered(Exception):
-    """The request was applied but its answer never comes back (a timeout for the client)."""
-
-
-def _error(refusal: Refusal) -> JSONResponse:
-    body = {"ErrorInformation": {"error": 1, "message": refusal.message, "code": refusal.code}}
-    return JSONResponse(body, status_code=refusal.status)
-
-
-def _oauth_error(status: int, error: str, description: str) -> Response:
-    body = json.dumps({"error": error, "error_description": description})
-    # Fortnox answers token errors with a wrong Content-Type; so does the sandbox.
-    return Response(body, status_code=status, media_type="text/html")
 
 
 class SandboxApp:
-    """Routes requests onto a ``World`` and logs every one of them."""
+    """Routes requests onto a ``World`` and logs every one of them.
 
-    def __init__(self, world: World, *, admin: bool = True) -> None:
-        self.world = world
-        self.log: list[dict[str, Any]] = []
+    ``admin`` serves the ``/_sandbox/`` endpoints; ``served`` is set when a real server runs
+    the app, so a lost answer keeps a TCP client waiting instead of raising at once.
+    """
+
+    def __init__(self, state: SandboxState, *, admin: bool = True, served: bool = False) -> None:
+        self.initial, self.served = state, served
+        self.world = World(state)
+        self.log: deque[dict[str, Any]] = deque(maxlen=state.request_log_size)
         routes = [
-            Route("/oauth-v1/auth", self.auth, methods=["GET"]),
-            Route("/oauth-v1/token", self.token, methods=["POST"]),
-            Route("/oauth-v1/revoke", self.revoke, methods=["POST"]),
+            *OAuthEndpoints(self).routes(),
             Route("/3/{path:path}", self.api, methods=["GET", "POST", "PUT", "DELETE"]),
         ]
         if admin:
-            routes += [
-                Route("/_sandbox/state", self.dump, methods=["GET"]),
-                Route("/_sandbox/requests", self.requests, methods=["GET"]),
-                Route("/_sandbox/reset", self.reset, methods=["POST"]),
-                Route("/_sandbox/faults", self.faults, methods=["PUT"]),
-                Route("/_sandbox/grants/{name}/revoke", self.revoke_grant, methods=["POST"]),
-                Route("/_sandbox/clock", self.clock, methods=["POST"]),
-            ]
+            routes += AdminEndpoints(self).routes()
         self.app = Starlette(routes=routes)
-        self.initial = world.state
 
-    def record(self, request: Request, status: int, **extra: Any) -> None:
+    def record(self, request: Request, status: int | None, **extra: Any) -> None:
+        """One entry of the request log: time, method, path, query, status, and what is known
+        (tenant, Fortnox code, grant type of a token call, fault)."""
         self.log.append(
             {
                 "time": self.world.now(),
@@ -81,66 +63,13 @@ class SandboxApp:
             | extra
         )
 
-    # -- OAuth -----------------------------------------------------------------------
-    async def auth(self, request: Request) -> Response:
-        params = request.query_params
-        client = params.get("client_id", "")
-        if not any(c.client_id == client for c in self.world.state.clients):
-            self.record(request, 400)
-            return JSONResponse({"error": "invalid_client"}, status_code=400)
-        code = self.world.new_code(client)
-        query = urlencode({"code": code, "state": params.get("state", "")})
-        self.record(request, 302)
-        return RedirectResponse(f"{params.get('redirect_uri', '')}?{query}", status_code=302)
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.log)
 
-    async def token(self, request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        grant_type = form.get("grant_type", "")
-        client = self._basic(request)
-        if client is None:
-            self.record(request, 401, grant_type=grant_type)
-            return _oauth_error(401, "invalid_client", "Client authentication failed")
-        try:
-            body = self._grant(grant_type, form, client, request)
-        except InvalidGrant:
-            self.record(request, 400, grant_type=grant_type)
-            return _oauth_error(400, "invalid_grant", "Invalid refresh token")
-        self.record(request, 200, grant_type=grant_type)
-        return JSONResponse(body)
-
-    def _grant(
-        self, grant_type: str, form: dict[str, str], client: str, request: Request
-    ) -> dict[str, Any]:
-        if grant_type == "authorization_code":
-            scopes = (
-                self.world.state.consent
-                and ["bookkeeping", "companyinformation", "settings", "profile"]
-            ) or []
-            return self.world.exchange_code(form.get("code", ""), client, scopes)
-        if grant_type == "refresh_token":
-            return self.world.refresh(form.get("refresh_token", ""), client)
-        if grant_type == "client_credentials":
-            return self.world.client_credentials(request.headers.get("TenantId", ""), client)
-        raise InvalidGrant
-
-    def _basic(self, request: Request) -> str | None:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            return None
-        try:
-            client, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except ValueError:
-            return None
-        return client if self.world.client_ok(client, secret) else None
-
-    async def revoke(self, request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        if self._basic(request) is None:
-            self.record(request, 401)
-            return _oauth_error(401, "invalid_client", "Client authentication failed")
-        revoked = self.world.revoke_token(form.get("token", ""))
-        self.record(request, 200)
-        return JSONResponse({"revoked": revoked})
+    def reset(self) -> None:
+        """Back to the state as loaded: books, grants, faults, clock; the log is emptied."""
+        self.world = World(self.initial)
+        self.log.clear()
 
     # -- /3/ -------------------------------------------------------------------------
     async def api(self, request: Request) -> Response:
@@ -151,9 +80,9 @@ class SandboxApp:
             self.record(request, 401)
             return JSONResponse({"message": "unauthorized"}, status_code=401)
         tenant = token.tenant_id
-        faulted = await self._faults(path)
+        faulted = await injected(self.world.faults, path, in_burst=self.world.in_burst())
         if faulted is not None:
-            self.record(request, faulted.status_code, tenant=tenant)
+            self._record_fault(request, faulted, tenant)
             return faulted
         if not self.world.admit(token.client_id, tenant):
             self.record(request, 429, tenant=tenant)
@@ -161,10 +90,26 @@ class SandboxApp:
         response, code = await self._answer(request, path, token)
         self.record(request, response.status_code, tenant=tenant, code=code)
         if request.method == "POST" and path == "/vouchers" and response.status_code == CREATED:
-            await self._maybe_never_answer()
+            return self._maybe_lost(response)
         return response
 
-    async def _answer(self, request: Request, path: str, token: Any) -> tuple[Response, int | None]:
+    def _record_fault(self, request: Request, faulted: Response, tenant: str) -> None:
+        if isinstance(faulted, DropConnection):
+            self.record(request, None, tenant=tenant, fault="dropped")
+        else:
+            self.record(request, faulted.status_code, tenant=tenant, fault="injected")
+
+    def _maybe_lost(self, response: Response) -> Response:
+        faults = self.world.faults
+        if faults.timeout_after_write <= 0:
+            return response
+        faults.timeout_after_write -= 1
+        self.log[-1]["fault"] = "answer_lost"
+        return LostAnswer("/3/vouchers", served=self.served)
+
+    async def _answer(
+        self, request: Request, path: str, token: Token
+    ) -> tuple[Response, int | None]:
         found = api.route(request.method, path)
         if found is None:
             return JSONResponse({"message": "not found"}, status_code=404), None
@@ -183,7 +128,7 @@ class SandboxApp:
             )
             status, body = handler(call)
         except Refused as err:
-            return _error(err.refusal), err.refusal.code
+            return error_answer(err.refusal), err.refusal.code
         return JSONResponse(body, status_code=status), None
 
     @staticmethod
@@ -195,36 +140,22 @@ class SandboxApp:
         if scope == "bookkeeping" and "bookkeeping" not in licences:
             raise Refused(codes.NO_LICENCE)
 
-    async def _faults(self, path: str) -> Response | None:
-        faults = self.world.faults
-        if faults.latency:
-            await asyncio.sleep(faults.latency)
-        full = f"/3{path}"
-        if _share(faults.drop_rate, full):
-            raise Dropped(full)
-        if faults.storm_429:
-            return Response(status_code=429)
-        if self.world.now() < self.world.burst_until:
-            return Response(GATEWAY_PAGE, status_code=503, media_type="text/html")
-        if _share(faults.error_rate, full):
-            return _error(codes.SYSTEM_EXCEPTION)
-        return None
-
-    async def _maybe_never_answer(self) -> None:
-        if self.world.faults.timeout_after_write > 0:
-            self.world.faults.timeout_after_write -= 1
-            raise NeverAnswered("/3/vouchers")
-
     # -- admin -----------------------------------------------------------------------
-    async def dump(self, _request: Request) -> Response:
-        return JSONResponse(self.snapshot())
-
     def snapshot(self) -> dict[str, Any]:
+        """The live state in short: clock, grants, faults, and per tenant the series, the
+        inactive accounts, the number of accounts and the vouchers of each year."""
         world = self.world
         return {
             "clock_offset": world.offset,
             "grants": [
-                {"name": g.name, "tenant_id": g.tenant_id, "revoked": g.revoked, "scopes": g.scopes}
+                {
+                    "name": g.name,
+                    "tenant_id": g.tenant_id,
+                    "user_id": g.user_id,
+                    "client_id": g.client_id,
+                    "revoked": g.revoked,
+                    "scopes": g.scopes,
+                }
                 for g in world.grants.values()
             ],
             "faults": world.faults.model_dump(),
@@ -244,38 +175,6 @@ class SandboxApp:
                 for tid, company in world.companies.items()
             },
         }
-
-    async def requests(self, _request: Request) -> Response:
-        return JSONResponse(self.log)
-
-    async def reset(self, _request: Request) -> Response:
-        self.world.__init__(self.initial)  # type: ignore[misc]
-        self.log.clear()
-        return JSONResponse({"reset": True})
-
-    async def faults(self, request: Request) -> Response:
-        try:
-            self.world.faults = Faults.model_validate_json(await request.body())
-        except ValueError as err:
-            return JSONResponse({"error": str(err)}, status_code=422)
-        self.world.burst_until = self.world.now() + self.world.faults.burst_503_seconds
-        return JSONResponse(self.world.faults.model_dump())
-
-    async def revoke_grant(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        if not self.world.revoke(name):
-            return JSONResponse({"error": f"unknown grant {name}"}, status_code=404)
-        return JSONResponse({"revoked": name})
-
-    async def clock(self, request: Request) -> Response:
-        body = json.loads(await request.body() or b"{}")
-        self.world.offset += float(body.get("advance", 0))
-        return JSONResponse({"offset": self.world.offset})
-
-
-def _share(rates: dict[str, float], path: str) -> bool:
-    rate = max((r for prefix, r in rates.items() if path.startswith(prefix)), default=0.0)
-    return rate > 0 and random.random() < rate  # noqa: S311 - fault injection, not security
 
 
 class SandboxTransport(httpx.AsyncBaseTransport):
@@ -299,8 +198,8 @@ class SandboxTransport(httpx.AsyncBaseTransport):
 class Sandbox:
     """A sandbox in-process: ``.app`` (ASGI), ``.transport()``, state, log, faults, clock."""
 
-    def __init__(self, state: SandboxState, *, admin: bool = True) -> None:
-        self.server = SandboxApp(World(state), admin=admin)
+    def __init__(self, state: SandboxState, *, admin: bool = True, served: bool = False) -> None:
+        self.server = SandboxApp(state, admin=admin, served=served)
 
     @classmethod
     def from_scenario(cls, name: str) -> Sandbox:
@@ -320,7 +219,7 @@ class Sandbox:
 
     @property
     def requests(self) -> list[dict[str, Any]]:
-        return self.server.log
+        return self.server.requests()
 
     def transport(self) -> SandboxTransport:
         return SandboxTransport(self.app)
@@ -334,11 +233,13 @@ class Sandbox:
         ]
 
     def set_faults(self, **faults: Any) -> None:
-        self.world.faults = Faults.model_validate(faults)
-        self.world.burst_until = self.world.now() + self.world.faults.burst_503_seconds
+        self.world.set_faults(Faults.model_validate(faults))
 
     def advance(self, seconds: float) -> None:
         self.world.offset += seconds
+
+    def reset(self) -> None:
+        self.server.reset()
 
     def example(self, key: str) -> Any:
         return self.world.state.examples[key]

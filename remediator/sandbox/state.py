@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remediator.errors import UsageError
 from remediator.sandbox.bas import SEEDS
+from remediator.sandbox.consistency import inconsistencies
 
 Licence = Literal["bookkeeping", "api"]
 LICENCES: tuple[Licence, ...] = ("bookkeeping", "api")
@@ -21,15 +22,14 @@ def _all_licences() -> list[Licence]:
     return list(LICENCES)
 
 
-SCOPES = (
-    "bookkeeping",
-    "companyinformation",
-    "settings",
-    "profile",
-    "connectfile",
-    "inbox",
-    "archive",
-)
+Scope = Literal[
+    "bookkeeping", "companyinformation", "settings", "profile", "connectfile", "inbox", "archive"
+]
+DEFAULT_SCOPES: tuple[Scope, ...] = ("bookkeeping", "companyinformation", "settings", "profile")
+
+
+def _default_scopes() -> list[Scope]:
+    return list(DEFAULT_SCOPES)
 
 
 class SandboxStateError(UsageError):
@@ -98,9 +98,28 @@ class Chart(StateModel):
         return dict(sorted(found.items()))
 
 
+class CompanyInfo(StateModel):
+    """What ``GET /3/companyinformation`` answers, in Fortnox's own field names."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    company_name: str = Field("Sandbox AB", alias="CompanyName")
+    organization_number: str = Field("556000-0000", alias="OrganizationNumber")
+    address: str | None = Field(None, alias="Address")
+    zip_code: str | None = Field(None, alias="ZipCode")
+    city: str | None = Field(None, alias="City")
+    country_code: str | None = Field(None, alias="CountryCode")
+    visit_address: str | None = Field(None, alias="VisitAddress")
+    visit_zip_code: str | None = Field(None, alias="VisitZipCode")
+    visit_city: str | None = Field(None, alias="VisitCity")
+    visit_country_code: str | None = Field(None, alias="VisitCountryCode")
+
+
 class Tenant(StateModel):
-    tenant_id: str
-    company: dict[str, Any] = Field(default_factory=dict)
+    """One Fortnox company (``tenant_id`` is its DatabaseNumber)."""
+
+    tenant_id: str = Field(pattern=r"^\d+$")
+    company: CompanyInfo = Field(default_factory=CompanyInfo)
     licences: list[Licence] = Field(default_factory=_all_licences)
     users: list[User]
     financial_years: list[FinancialYear]
@@ -108,14 +127,6 @@ class Tenant(StateModel):
     charts: dict[str, Chart] = Field(default_factory=dict)  # financial-year id -> chart
     locked_until: date | None = None
     locked_by: str = "Redovisningskonsult"
-
-    @model_validator(mode="after")
-    def _years_known(self) -> Tenant:
-        ids = {str(y.id) for y in self.financial_years}
-        for key in (*self.series, *self.charts):
-            if key not in ids:
-                raise ValueError(f"financial year id {key} is not among financial_years")
-        return self
 
 
 class Grant(StateModel):
@@ -125,20 +136,30 @@ class Grant(StateModel):
     tenant_id: str
     user_id: str
     client_id: str
-    scopes: list[str] = Field(
-        default_factory=lambda: ["bookkeeping", "companyinformation", "settings", "profile"]
-    )
+    scopes: list[Scope] = Field(default_factory=_default_scopes)
     refresh_token: str
     revoked: bool = False
 
 
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
 class Faults(StateModel):
-    latency: float = Field(default=0.0, ge=0)
-    error_rate: dict[str, float] = Field(default_factory=dict)  # path prefix -> share of 5xx
-    storm_429: bool = False
-    burst_503_seconds: float = Field(default=0.0, ge=0)
-    drop_rate: dict[str, float] = Field(default_factory=dict)  # path prefix -> share dropped
+    """Injected failures under ``/3/``, checked in this order after authentication."""
+
+    latency: float = Field(default=0.0, ge=0)  # seconds added to every answer
+    drop_rate: dict[str, Share] = Field(default_factory=dict)  # path prefix -> share dropped
+    storm_429: bool = False  # every request answers 429
+    burst_503_seconds: float = Field(default=0.0, ge=0)  # 503 (HTML) for N s from load or set
+    error_rate: dict[str, Share] = Field(default_factory=dict)  # path prefix -> share of 500s
     timeout_after_write: int = Field(default=0, ge=0)  # next N voucher POSTs stored, never answered
+
+
+class RateLimit(StateModel):
+    """Fortnox's window: ``requests`` per sliding ``window_seconds`` per client and tenant."""
+
+    requests: int = Field(default=25, ge=1)
+    window_seconds: float = Field(default=5.0, gt=0)
 
 
 class Consent(StateModel):
@@ -155,21 +176,9 @@ class SandboxState(StateModel):
     grants: list[Grant] = Field(default_factory=list)
     consent: Consent | None = None
     faults: Faults = Field(default_factory=Faults)
+    rate_limit: RateLimit | None = Field(default_factory=RateLimit)  # null: no rate limit
+    request_log_size: int = Field(default=10_000, ge=0)  # the newest N requests are kept
     examples: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _references(self) -> SandboxState:
-        tenants = {t.tenant_id: t for t in self.tenants}
-        clients = {c.client_id for c in self.clients}
-        for grant in self.grants:
-            tenant = tenants.get(grant.tenant_id)
-            if tenant is None:
-                raise ValueError(f"grant {grant.name!r}: unknown tenant {grant.tenant_id!r}")
-            if grant.user_id not in {u.id for u in tenant.users}:
-                raise ValueError(f"grant {grant.name!r}: unknown user {grant.user_id!r}")
-            if grant.client_id not in clients:
-                raise ValueError(f"grant {grant.name!r}: unknown client {grant.client_id!r}")
-        return self
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -185,10 +194,14 @@ def parse_state(text: str, source: str) -> SandboxState:
     except ValueError as err:
         raise SandboxStateError(f"{source}: not JSON ({err})") from None
     try:
-        return SandboxState.model_validate(data)
+        state = SandboxState.model_validate(data)
     except ValidationError as err:
         problems = [f"{source}: {_path(e['loc'])}: {e['msg']}" for e in err.errors()]
         raise SandboxStateError("\n".join(problems)) from None
+    wrong = inconsistencies(state)
+    if wrong:
+        raise SandboxStateError("\n".join(f"{source}: {_path(loc)}: {msg}" for loc, msg in wrong))
+    return state
 
 
 def load_state(path: Path) -> SandboxState:

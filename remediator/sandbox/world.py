@@ -14,11 +14,19 @@ from datetime import date
 from typing import Any
 
 from remediator.sandbox.codes import Refusal
-from remediator.sandbox.state import Account, Grant, SandboxState, Series, Tenant
+from remediator.sandbox.state import (
+    DEFAULT_SCOPES,
+    Account,
+    Faults,
+    Grant,
+    SandboxState,
+    Scope,
+    Series,
+    Tenant,
+)
 
 ACCESS_LIFETIME = 3600
 CODE_LIFETIME = 600
-RATE_LIMIT, RATE_WINDOW = 25, 5.0
 
 
 class Refused(Exception):
@@ -35,7 +43,18 @@ class Token:
     tenant_id: str
     user_id: str
     client_id: str
-    scopes: list[str]
+    scopes: list[Scope]
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """An authorization code handed out by ``/oauth-v1/auth``, not yet exchanged."""
+
+    tenant_id: str
+    user_id: str
+    client_id: str
+    scopes: list[Scope]
     expires_at: float
 
 
@@ -79,10 +98,18 @@ class World:
         self.grants: dict[str, Grant] = {g.name: g.model_copy() for g in state.grants}
         self.used_refresh: dict[str, str] = {}  # used refresh token -> grant name
         self.tokens: dict[str, Token] = {}
-        self.codes: dict[str, tuple[str, str, list[str], float]] = {}
+        self.codes: dict[str, PendingCode] = {}
         self.arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
-        self.faults = state.faults.model_copy()
+        self.faults = state.faults.model_copy(deep=True)
         self.burst_until = self.now() + self.faults.burst_503_seconds
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the faults; a 503 burst starts now."""
+        self.faults = faults
+        self.burst_until = self.now() + faults.burst_503_seconds
+
+    def in_burst(self) -> bool:
+        return self.now() < self.burst_until
 
     # -- time ------------------------------------------------------------------------
     def now(self) -> float:
@@ -98,31 +125,33 @@ class World:
             for c in self.state.clients
         )
 
-    def new_code(self, client_id: str) -> str:
+    def new_code(self, client_id: str, scopes: list[Scope]) -> str | None:
+        """A consent code for the state's ``consent`` user; ``None`` when there is none."""
         consent = self.state.consent
         if consent is None:
-            raise ValueError("no consent user configured in the sandbox state")
+            return None
         code = secrets.token_urlsafe(16)
-        self.codes[code] = (
+        self.codes[code] = PendingCode(
             consent.tenant_id,
             consent.user_id,
-            [client_id],
+            client_id,
+            scopes or list(DEFAULT_SCOPES),
             self.now() + CODE_LIFETIME,
         )
         return code
 
-    def exchange_code(self, code: str, client_id: str, scopes: list[str]) -> dict[str, Any]:
+    def exchange_code(self, code: str, client_id: str) -> dict[str, Any]:
+        """A code is single use and lives 10 minutes; the grant gets the consented scopes."""
         found = self.codes.pop(code, None)
-        if found is None or found[3] < self.now() or client_id not in found[2]:
+        if found is None or found.expires_at < self.now() or found.client_id != client_id:
             raise InvalidGrant
-        tenant_id, user_id, _, _ = found
         name = f"grant-{secrets.token_hex(4)}"
         self.grants[name] = Grant(
             name=name,
-            tenant_id=tenant_id,
-            user_id=user_id,
+            tenant_id=found.tenant_id,
+            user_id=found.user_id,
             client_id=client_id,
-            scopes=scopes,
+            scopes=found.scopes,
             refresh_token=secrets.token_urlsafe(24),
         )
         return self._issue(self.grants[name], rotate=False)
@@ -143,16 +172,11 @@ class World:
         if company is None or not client.service_accounts:
             raise InvalidGrant
         admin = next((u for u in company.tenant.users if u.sys_admin), company.tenant.users[0])
-        token = self._access(
-            None,
-            tenant_id,
-            admin.id,
-            client_id,
-            ["bookkeeping", "companyinformation", "settings", "profile"],
-        )
+        scopes = list(DEFAULT_SCOPES)
+        token = self._access(None, tenant_id, admin.id, client_id, scopes)
         return {
             "access_token": token,
-            "scope": "bookkeeping companyinformation settings profile",
+            "scope": " ".join(scopes),
             "expires_in": ACCESS_LIFETIME,
             "token_type": "bearer",
         }
@@ -184,7 +208,7 @@ class World:
         }
 
     def _access(
-        self, grant: str | None, tenant_id: str, user_id: str, client_id: str, scopes: list[str]
+        self, grant: str | None, tenant_id: str, user_id: str, client_id: str, scopes: list[Scope]
     ) -> str:
         now = self.now()
         claims = {
@@ -212,11 +236,15 @@ class World:
 
     # -- rate limit ------------------------------------------------------------------
     def admit(self, client_id: str, tenant_id: str) -> bool:
-        """Fortnox's window: 25 requests per sliding 5 s per client and tenant."""
+        """Fortnox's window: 25 requests per sliding 5 s per client and tenant (the state's
+        ``rate_limit``; none when it is null). A refused request does not count."""
+        limit = self.state.rate_limit
+        if limit is None:
+            return True
         seen = self.arrivals[(client_id, tenant_id)]
         now = self.now()
-        del seen[: bisect_left(seen, now - RATE_WINDOW)]
-        if len(seen) >= RATE_LIMIT:
+        del seen[: bisect_left(seen, now - limit.window_seconds)]
+        if len(seen) >= limit.requests:
             return False
         seen.append(now)
         return True
