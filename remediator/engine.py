@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from string import Formatter
 from typing import Any
@@ -45,6 +46,20 @@ from remediator.report import (
 from remediator.storage.runs import RunStore
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
+
+
+_CURRENT_AUDIT: ContextVar[Audit | None] = ContextVar("remediator_audit", default=None)
+
+
+def audit_token_calls(record: RequestRecord) -> None:
+    """A connector-wide hook: token calls land in the audit of the run that made them.
+
+    The per-run client hook sees only ``/3/`` requests; refreshes go through the connector's
+    OAuth client, inside the run's task, so the run's audit is found in the context.
+    """
+    audit = _CURRENT_AUDIT.get()
+    if audit is not None and record.kind == "token":
+        audit(record)
 
 
 class Audit:
@@ -167,7 +182,11 @@ class Engine:
             reviewed=reviewed,
             reconnect_url=self.reconnect_url(connection.id),
         )
-        steps = await self._steps(ctx, playbook) if playbook else []
+        running = _CURRENT_AUDIT.set(audit)
+        try:
+            steps = await self._steps(ctx, playbook) if playbook else []
+        finally:
+            _CURRENT_AUDIT.reset(running)
         report = self._report(
             run_id=run_id, ctx=ctx, playbook=playbook, steps=steps, audit=audit, started=started
         )
@@ -322,4 +341,4 @@ def manual_steps(
     return Steps(sv=list(dict.fromkeys(sv)), en=list(dict.fromkeys(en)))
 
 
-__all__ = ["Audit", "Engine", "ErrorKind", "fill", "placeholders"]
+__all__ = ["Audit", "Engine", "ErrorKind", "audit_token_calls", "fill", "placeholders"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import httpx
 
 from remediator.catalogue import Catalogue, load_catalogue
-from remediator.engine import Engine
-from remediator.fortnox import FortnoxConnector, RequestHook
+from remediator.engine import Engine, audit_token_calls
+from remediator.fortnox import FortnoxConnector, RequestHook, RequestRecord
 from remediator.fortnox._events import no_hook
 from remediator.settings import Settings, load_settings
 from remediator.storage import ConnectionStore, Database, load_cipher
@@ -29,6 +29,14 @@ def open_connector(
     hook: RequestHook = no_hook,
 ) -> FortnoxConnector:
     return FortnoxConnector(settings, store, transport=transport, hook=hook)
+
+
+def fan_out(*hooks: RequestHook) -> RequestHook:
+    def both(record: RequestRecord) -> None:
+        for hook in hooks:
+            hook(record)
+
+    return both
 
 
 @dataclass
@@ -56,7 +64,9 @@ def open_runtime(
     database = Database(settings.database_url)
     store = ConnectionStore(database, load_cipher(settings.secret_key, settings.key_file))
     runs = RunStore(database)
-    connector = open_connector(settings, store, transport=transport, hook=hook)
+    connector = open_connector(
+        settings, store, transport=transport, hook=fan_out(hook, audit_token_calls)
+    )
     catalogue = load_catalogue()
     engine = Engine(
         connector, catalogue, runs, default_policy=settings.policy, public_url=settings.public_url

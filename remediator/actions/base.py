@@ -43,6 +43,10 @@ class MissingPrerequisiteError(Exception):
     """An action ran before the step it depends on (a playbook ordering bug)."""
 
 
+class UnconfirmedWrite(Exception):
+    """A write whose result could not be confirmed; the message says what is known."""
+
+
 Action = Callable[[Context, dict[str, str]], Awaitable[Step | list[Step]]]
 
 
@@ -113,7 +117,10 @@ async def make_change(
         )
     if not ctx.applying:
         return step(plan.action, StepStatus.WOULD_CHANGE, plan.planned, after=plan.after, **common)
-    after = await write()
+    try:
+        after = await write()
+    except UnconfirmedWrite as err:
+        return step(plan.action, StepStatus.FAILED, plan.planned, reason=str(err), **common)
     if any(after.get(key) != value for key, value in plan.after.items()):
         return step(
             plan.action,

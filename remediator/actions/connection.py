@@ -43,6 +43,32 @@ async def _shared_with(ctx: Context) -> list[str]:
     return [c.id for c in others if c.id != ctx.connection.id]
 
 
+def _shared_warning(shared: list[str]) -> Steps:
+    if not shared:
+        return manual([], [])
+    names = ", ".join(shared)
+    return manual(
+        [
+            (
+                f"Varning: samma Fortnox-företag är kopplat till {names} också. En "
+                "Fortnox-inloggning kopplad till flera restauranger är en känd orsak till att "
+                "kopplingar ogiltigförklaras."
+            )
+        ],
+        [
+            (
+                f"Warning: the same Fortnox company is connected to {names} as well. One "
+                "Fortnox login connected to several restaurants is a known cause of invalidated "
+                "connections."
+            )
+        ],
+    )
+
+
+def _joined(first: Steps, second: Steps) -> Steps:
+    return manual(first.sv + second.sv, first.en + second.en)
+
+
 async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
     shared = await _shared_with(ctx)
     observed: dict[str, object] = {"shared_with": shared}
@@ -59,29 +85,9 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
             ),
             reason=str(err),
             observed=observed,
-            manual=reconnect_steps(ctx),
+            manual=_joined(reconnect_steps(ctx), _shared_warning(shared)),
         )
     observed["company"] = company.company_name
-    warning = (
-        manual(
-            [
-                (
-                    f"Varning: samma Fortnox-företag är kopplat till {', '.join(shared)} också. En "
-                    "Fortnox-inloggning kopplad till flera restauranger är en känd orsak till att "
-                    "kopplingar ogiltigförklaras."
-                )
-            ],
-            [
-                (
-                    f"Warning: the same Fortnox company is connected to {', '.join(shared)} as well. One "
-                    "Fortnox login connected to several restaurants is a known cause of invalidated "
-                    "connections."
-                )
-            ],
-        )
-        if shared
-        else manual([], [])
-    )
     return step(
         "refresh_connection",
         StepStatus.OK,
@@ -90,5 +96,5 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
             "The connection to Fortnox works (token refreshed when needed).",
         ),
         observed=observed,
-        manual=warning,
+        manual=_shared_warning(shared),
     )

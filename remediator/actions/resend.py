@@ -1,15 +1,25 @@
 """Re-send the failed export's voucher, never twice.
 
 The voucher carries the export's key in ``Comments``. Before posting, that day's vouchers of
-the series are searched for the key; when a POST's outcome is unknown (timeout, 5xx), they are
-searched again instead of posting blind.
+the series are searched for the key (or for the failed voucher's own description, which the
+Backoffice's POST carried); when a POST's outcome is unknown (timeout, 5xx), they are searched
+again instead of posting blind.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from remediator.actions.base import Context, Planned, call, make_change, manual, step, text
+from remediator.actions.base import (
+    Context,
+    Planned,
+    UnconfirmedWrite,
+    call,
+    make_change,
+    manual,
+    step,
+    text,
+)
 from remediator.fortnox import FinancialYear, Voucher, WriteOutcomeUnknown
 from remediator.policy import Change
 from remediator.report import Step, StepStatus, VoucherResult
@@ -26,14 +36,22 @@ def keyed(voucher: Voucher, key: str) -> Voucher:
     return voucher.model_copy(update={"comments": joined[-COMMENTS_MAX:]})
 
 
+def is_this_export(booked: Voucher, voucher: Voucher, key: str) -> bool:
+    """Whether ``booked`` (same series and day) is the export: it carries the export key (we
+    sent it), or the failed voucher's own description (the Backoffice's POST was stored after
+    all: an export that timed out on its side)."""
+    if key in (booked.comments or "") or key in (booked.description or ""):
+        return True
+    own = (voucher.description or "").strip()
+    return bool(own) and (booked.description or "").strip() == own
+
+
 async def find_booked(
     ctx: Context, voucher: Voucher, year: FinancialYear, key: str
 ) -> Voucher | None:
     day = voucher.transaction_date
     found = await ctx.client.vouchers(year.id, voucher.voucher_series, day, day)
-    return next(
-        (v for v in found if key in (v.comments or "") or key in (v.description or "")), None
-    )
+    return next((v for v in found if is_this_export(v, voucher, key)), None)
 
 
 async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
@@ -78,11 +96,16 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
 
     async def send() -> dict[str, Any]:
         try:
-            created: Voucher | None = await ctx.client.create_voucher(to_send, year.id)
-        except WriteOutcomeUnknown:
-            created = await find_booked(ctx, voucher, year, key)
-        if created is None:
-            return {"booked": False}
+            created = await ctx.client.create_voucher(to_send, year.id)
+        except WriteOutcomeUnknown as err:
+            # Fortnox may have stored it: look instead of posting again.
+            found = await find_booked(ctx, voucher, year, key)
+            if found is None:
+                raise UnconfirmedWrite(
+                    f"{err.cause} on the voucher POST, and the voucher is not among the day's "
+                    "vouchers: it was not sent again (never twice); run the fix again later"
+                ) from None
+            created = found
         ctx.facts["voucher"] = VoucherResult(
             series=created.voucher_series, number=created.voucher_number, year=created.year
         )

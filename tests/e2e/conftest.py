@@ -10,19 +10,19 @@ import pytest
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
 from remediator.sandbox import SandboxState
-from tests.e2e.support import Rig, state_for
+from tests.e2e.support import Rig, Wrap, state_for
 
-OpenRig = Callable[[SandboxState], Awaitable[Rig]]
+OpenRig = Callable[..., Awaitable[Rig]]
 
 
 @pytest.fixture
 async def open_rig(tmp_path: Path) -> AsyncIterator[OpenRig]:
     opened: list[Rig] = []
 
-    async def make(state: SandboxState) -> Rig:
+    async def make(state: SandboxState, wrap: Wrap | None = None) -> Rig:
         workdir = tmp_path / f"rig{len(opened)}"
         workdir.mkdir()
-        rig = Rig.open(state, workdir)
+        rig = Rig.open(state, workdir, wrap)
         opened.append(rig)
         return rig
 

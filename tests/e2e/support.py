@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from remediator.demo import connect, demo_settings
 from remediator.failure import ExportFailure
 from remediator.fortnox import (
@@ -36,6 +38,9 @@ RATE_LIMIT, RATE_WINDOW = 25, 5.0  # Fortnox's, enforced by the connector and th
 # A little more than the connector's window (5 s + 0.1 s margin): moving the shared clock this
 # far frees every rate-limit slot both in the connector and in the sandbox.
 NEXT_WINDOW = RATE_WINDOW + 0.2
+
+
+Wrap = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
 
 
 def healthy_state() -> SandboxState:
@@ -112,9 +117,13 @@ class Rig:
     connection: Connection
 
     @classmethod
-    def open(cls, state: SandboxState, workdir: Path) -> Rig:
+    def open(cls, state: SandboxState, workdir: Path, wrap: Wrap | None = None) -> Rig:
+        """``wrap``: put a transport of the test's own between the connector and the sandbox."""
         sandbox = Sandbox(state)
-        runtime = open_runtime(rig_settings(sandbox, workdir), transport=sandbox.transport())
+        transport: httpx.AsyncBaseTransport = sandbox.transport()
+        if wrap is not None:
+            transport = wrap(transport)
+        runtime = open_runtime(rig_settings(sandbox, workdir), transport=transport)
         runtime.connector.retry = RetryPolicy(
             attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0
         )
@@ -164,8 +173,10 @@ class Rig:
             await client.create_voucher(voucher, year.id if year else 0)
         except ConsentRequired:
             return {"message": "Kopplingen har invaliderats av Fortnox"}
-        except WriteOutcomeUnknown:
-            return {"message": "Fel vid export: System exception", "http_status": 500}
+        except WriteOutcomeUnknown as err:
+            if err.cause.startswith("HTTP"):
+                return {"message": "Fel vid export: System exception", "http_status": 500}
+            return {"message": f"Fel vid export: Timeout ({err.cause})"}
         except FortnoxAPIError as err:
             return {"message": f"Fel vid export: {err.message}", "code": err.code}
         raise AssertionError("the Z-report was accepted: the state does not make it fail")

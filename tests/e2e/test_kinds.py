@@ -10,11 +10,16 @@ import pytest
 
 from remediator.kinds import ErrorKind
 from remediator.report import Outcome
+from remediator.sandbox.world import Company
 from tests.e2e.conftest import OpenRig, provoke, rig_for
 from tests.e2e.expectations import EXPECTED, assert_honest
-from tests.e2e.support import writes
+from tests.e2e.support import Rig, writes
 
 KINDS = list(ErrorKind)
+
+
+def company(rig: Rig) -> Company:
+    return next(iter(rig.sandbox.world.companies.values()))
 
 
 def test_every_kind_has_an_expectation() -> None:
@@ -81,3 +86,49 @@ async def test_unrecognized_makes_no_request(open_rig: OpenRig) -> None:
     assert requests == []
     assert report.requests.total == 0
     assert report.manual_steps.en == ["Contact support and attach this report."]
+
+
+def _series_f(rig: Rig) -> dict[str, object]:
+    series = company(rig).series[2]["F"]
+    return {"description": series.description, "manual": series.manual}
+
+
+@pytest.mark.parametrize(
+    ("kind", "before", "after"),
+    [
+        (
+            ErrorKind.SERIES_NOT_MANUAL,
+            {"description": "Kassa", "manual": False},
+            {"description": "Kassa", "manual": True},
+        ),
+        (ErrorKind.SERIES_MISSING, None, {"description": "Kassa", "manual": True}),
+    ],
+)
+async def test_the_series_is_right_after_the_fix(
+    open_rig: OpenRig, kind: ErrorKind, before: object, after: object
+) -> None:
+    rig, failure = await provoke(open_rig, kind)
+    assert (_series_f(rig) if "F" in company(rig).series[2] else None) == before
+    fix, _ = await rig.run(failure, "apply")
+    assert fix.outcome is Outcome.FIXED
+    assert _series_f(rig) == after
+    assert "F" not in company(rig).series[1] or company(rig).series[1]["F"].manual
+    assert len(rig.vouchers(failure.export_key)) == 1
+
+
+async def test_the_account_is_active_after_the_fix(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.ACCOUNT_INACTIVE)
+    assert company(rig).accounts[2][3001].active is False
+    fix, _ = await rig.run(failure, "apply")
+    assert fix.outcome is Outcome.FIXED
+    assert company(rig).accounts[2][3001].active is True
+    assert company(rig).accounts[1][3001].active is True  # the other year was never touched
+    assert len(rig.vouchers(failure.export_key)) == 1
+
+
+async def test_manual_kinds_change_nothing_in_fortnox(open_rig: OpenRig) -> None:
+    for kind in (k for k, e in EXPECTED.items() if not e.writes):
+        rig, failure = await provoke(open_rig, kind)
+        before = rig.sandbox.snapshot()["tenants"]
+        await rig.run(failure, "apply", reviewed=True)
+        assert rig.sandbox.snapshot()["tenants"] == before, kind
