@@ -33,14 +33,32 @@ class Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+def placeholders(text: str) -> set[str]:
+    """The ``{name}`` placeholders in ``text``; a malformed one is a ``ValueError``."""
+    try:
+        return {name for _, name, _, _ in Formatter().parse(text) if name}
+    except ValueError as err:
+        raise ValueError(f"malformed placeholder in {text!r}: {err}") from None
+
+
+def _well_formed(value: Any) -> Any:
+    for text in value if isinstance(value, list) else [value]:
+        placeholders(text)
+    return value
+
+
 class Bilingual(Spec):
     sv: str = Field(min_length=1)
     en: str = Field(min_length=1)
+
+    _placeholders = field_validator("sv", "en")(_well_formed)
 
 
 class BilingualList(Spec):
     sv: list[str] = Field(default_factory=list)
     en: list[str] = Field(default_factory=list)
+
+    _placeholders = field_validator("sv", "en")(_well_formed)
 
 
 class Recognise(Spec):
@@ -61,12 +79,22 @@ class Recognise(Spec):
         return patterns
 
     def groups(self) -> set[str]:
-        return {name for pattern in self.messages for name in re.compile(pattern).groupindex}
+        """The parameters the patterns extract (``series2`` counts as ``series``)."""
+        return {
+            name.rstrip("0123456789")
+            for pattern in self.messages
+            for name in re.compile(pattern).groupindex
+        }
 
 
 class ActionSpec(Spec):
     action: str
     with_: dict[str, str] = Field(default_factory=dict, alias="with")
+
+    @field_validator("with_")
+    @classmethod
+    def _placeholders(cls, value: dict[str, str]) -> dict[str, str]:
+        return {key: _well_formed(text) for key, text in value.items()}
 
 
 class Texts(Spec):
@@ -102,7 +130,7 @@ class Playbook(Spec):
             *self.texts.manual.en,
         ]
         texts += [value for spec in self.actions for value in spec.with_.values()]
-        return {name for text in texts for _, name, _, _ in Formatter().parse(text) if name}
+        return {name for text in texts for name in placeholders(text)}
 
 
 def _node_at(node: yaml.Node, loc: Iterable[Any]) -> yaml.Node:
@@ -125,6 +153,29 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
+def _first_scalar(node: yaml.Node, needle: str) -> yaml.Node | None:
+    """The first scalar (in file order) whose text contains ``needle``."""
+    if isinstance(node, yaml.ScalarNode):
+        return node if needle in str(node.value) else None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [value for _, value in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    return next((found for c in children if (found := _first_scalar(c, needle))), None)
+
+
+def _problem(path: Path, root: yaml.Node, error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["loc"] == ("kind",) and error["type"] == "enum":
+        message = (
+            f"{error['input']!r} is not a known error kind; the kinds are the stable ids in "
+            "remediator/kinds.py (see docs/playbooks.md)"
+        )
+    return f"{path}:{_line(_node_at(root, error['loc']))}: {where}: {message}"
+
+
 def load_playbook(path: Path, actions: Iterable[str]) -> Playbook:
     """One playbook file, validated; errors name the file, the line and what is wrong."""
     text = path.read_text(encoding="utf-8")
@@ -140,11 +191,7 @@ def load_playbook(path: Path, actions: Iterable[str]) -> Playbook:
     try:
         playbook = Playbook.model_validate(data).model_copy(update={"source": str(path)})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PlaybookError(
-            f"{path}:{_line(_node_at(root, first['loc']))}: {where}: {first['msg']}"
-        ) from None
+        raise PlaybookError("\n".join(_problem(path, root, e) for e in err.errors())) from None
     _check_semantics(path, root, playbook, set(actions))
     return playbook
 
@@ -157,11 +204,19 @@ def _check_semantics(path: Path, root: yaml.Node, playbook: Playbook, actions: s
                 f"{path}:{line}: unknown action {spec.action!r} "
                 f"(known: {', '.join(sorted(actions))})"
             )
-    unknown = playbook.placeholders_used() - COMMON_PLACEHOLDERS - playbook.recognise.groups()
-    if unknown:
+    if playbook.kind is ErrorKind.UNRECOGNIZED:
         raise PlaybookError(
-            f"{path}:1: unknown placeholder(s) {sorted(unknown)}; use "
-            f"{sorted(COMMON_PLACEHOLDERS | playbook.recognise.groups())}"
+            f"{path}:{_line(_node_at(root, ['kind']))}: kind: unrecognized cannot have a playbook"
+        )
+    known = COMMON_PLACEHOLDERS | playbook.recognise.groups()
+    unknown = sorted(playbook.placeholders_used() - known)
+    if unknown:
+        name = unknown[0]
+        node = _first_scalar(root, "{" + name + "}") or _first_scalar(root, "{" + name) or root
+        raise PlaybookError(
+            f"{path}:{_line(node)}: unknown placeholder(s) "
+            f"{', '.join('{' + name + '}' for name in unknown)}; known: "
+            f"{', '.join('{' + name + '}' for name in sorted(known))}"
         )
 
 
