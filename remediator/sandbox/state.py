@@ -41,21 +41,30 @@ class StateModel(BaseModel):
 
 
 class OAuthClient(StateModel):
+    """An integration registered with Fortnox: what the token endpoint's Basic auth checks."""
+
     client_id: str
     client_secret: str
-    service_accounts: bool = True
+    service_accounts: bool = Field(
+        default=True, description="May use client_credentials (a service account)."
+    )
 
 
 class User(StateModel):
-    id: str
+    """A Fortnox user of the company; grants and consents act as one of them."""
+
+    id: str = Field(description="Answered as MeInformation.Id and the token's userId.")
     name: str
     email: str = ""
-    sys_admin: bool = False
-    may_book: bool = True
+    sys_admin: bool = Field(default=False, description="Service-account tokens act as a sysadmin.")
+    may_book: bool = Field(
+        default=True,
+        description="False: posting a voucher is refused with 2002455 (no right to book).",
+    )
 
 
 class FinancialYear(StateModel):
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, description="Fortnox's small Id (1, 2, ...), used as financialyear.")
     from_date: date
     to_date: date
     account_chart_type: str = "BAS 2026"
@@ -63,13 +72,19 @@ class FinancialYear(StateModel):
 
 
 class Series(StateModel):
+    """A voucher series in one financial year."""
+
     code: str = Field(min_length=1, max_length=10)
     description: str = ""
-    manual: bool = True
-    next_number: int = Field(default=1, ge=1)
+    manual: bool = Field(
+        default=True, description="False: vouchers through the API are refused (2001940)."
+    )
+    next_number: int = Field(default=1, ge=1, description="The number the next voucher gets.")
 
 
 class Account(StateModel):
+    """An account of one year's chart."""
+
     number: int = Field(ge=1000, le=9999)
     description: str = Field(min_length=1)
     active: bool = True
@@ -80,12 +95,24 @@ class Account(StateModel):
 class Chart(StateModel):
     """One year's chart: a seed (``bas-restaurant``) adjusted, plus explicit accounts."""
 
-    seed: Literal["bas-restaurant"] | None = None
-    inactive: list[int] = Field(default_factory=list)
-    missing: list[int] = Field(default_factory=list)
-    accounts: list[Account] = Field(default_factory=list)
+    seed: Literal["bas-restaurant"] | None = Field(
+        default=None,
+        description="bas-restaurant: the BAS accounts a restaurant's Z-report and everyday "
+        "bookkeeping use, all active.",
+    )
+    inactive: list[int] = Field(
+        default_factory=list, description="Account numbers of the chart to make inactive."
+    )
+    missing: list[int] = Field(
+        default_factory=list, description="Account numbers to leave out of the seed."
+    )
+    accounts: list[Account] = Field(
+        default_factory=list, description="Accounts added to (or replacing those of) the seed."
+    )
 
     def expand(self) -> dict[int, Account]:
+        """The chart's accounts by number: seed, then explicit accounts, less the missing,
+        with the inactive ones made inactive."""
         found = {
             n: Account(number=n, description=d) for n, d in SEEDS.get(self.seed or "", {}).items()
         }
@@ -99,9 +126,8 @@ class Chart(StateModel):
 
 
 class CompanyInfo(StateModel):
-    """What ``GET /3/companyinformation`` answers, in Fortnox's own field names."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    """What ``GET /3/companyinformation`` answers, in Fortnox's own field names (its
+    DatabaseNumber is the tenant id)."""
 
     company_name: str = Field("Sandbox AB", alias="CompanyName")
     organization_number: str = Field("556000-0000", alias="OrganizationNumber")
@@ -116,29 +142,45 @@ class CompanyInfo(StateModel):
 
 
 class Tenant(StateModel):
-    """One Fortnox company (``tenant_id`` is its DatabaseNumber)."""
+    """One Fortnox company and its books."""
 
-    tenant_id: str = Field(pattern=r"^\d+$")
+    tenant_id: str = Field(
+        pattern=r"^\d+$", description="The company's DatabaseNumber, the tokens' tenantId."
+    )
     company: CompanyInfo = Field(default_factory=CompanyInfo)
-    licences: list[Licence] = Field(default_factory=_all_licences)
+    licences: list[Licence] = Field(
+        default_factory=_all_licences,
+        description="Without api every call is refused (2001103); without bookkeeping every "
+        "bookkeeping call (2001101).",
+    )
     users: list[User]
     financial_years: list[FinancialYear]
-    series: dict[str, list[Series]] = Field(default_factory=dict)  # financial-year id -> series
-    charts: dict[str, Chart] = Field(default_factory=dict)  # financial-year id -> chart
-    locked_until: date | None = None
-    locked_by: str = "Redovisningskonsult"
+    series: dict[str, list[Series]] = Field(
+        default_factory=dict, description="Financial-year id -> that year's voucher series."
+    )
+    charts: dict[str, Chart] = Field(
+        default_factory=dict, description="Financial-year id -> that year's chart of accounts."
+    )
+    locked_until: date | None = Field(
+        default=None, description="Vouchers dated on or before it are refused (2000401)."
+    )
+    locked_by: str = Field(
+        default="Redovisningskonsult", description="Who locked it, named in the refusal."
+    )
 
 
 class Grant(StateModel):
     """A consent: named, with its current refresh token."""
 
-    name: str
+    name: str = Field(description="How admin endpoints and examples refer to the grant.")
     tenant_id: str
     user_id: str
     client_id: str
     scopes: list[Scope] = Field(default_factory=_default_scopes)
-    refresh_token: str
-    revoked: bool = False
+    refresh_token: str = Field(description="Its current refresh token: single use, rotated.")
+    revoked: bool = Field(
+        default=False, description="True: Fortnox invalidated it (invalid_grant, 401)."
+    )
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -147,12 +189,28 @@ Share = Annotated[float, Field(ge=0, le=1)]
 class Faults(StateModel):
     """Injected failures under ``/3/``, checked in this order after authentication."""
 
-    latency: float = Field(default=0.0, ge=0)  # seconds added to every answer
-    drop_rate: dict[str, Share] = Field(default_factory=dict)  # path prefix -> share dropped
-    storm_429: bool = False  # every request answers 429
-    burst_503_seconds: float = Field(default=0.0, ge=0)  # 503 (HTML) for N s from load or set
-    error_rate: dict[str, Share] = Field(default_factory=dict)  # path prefix -> share of 500s
-    timeout_after_write: int = Field(default=0, ge=0)  # next N voucher POSTs stored, never answered
+    latency: float = Field(default=0.0, ge=0, description="Seconds added to every answer.")
+    drop_rate: dict[str, Share] = Field(
+        default_factory=dict,
+        description="Path prefix (e.g. /3/vouchers) -> share of requests whose connection "
+        "is dropped. The longest matching prefix wins.",
+    )
+    storm_429: bool = Field(default=False, description="Every request answers 429.")
+    burst_503_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Answer 503 with an HTML page for this many seconds from load (or set).",
+    )
+    error_rate: dict[str, Share] = Field(
+        default_factory=dict,
+        description="Path prefix -> share of requests answered 500 with code 1000003. The "
+        "longest matching prefix wins.",
+    )
+    timeout_after_write: int = Field(
+        default=0,
+        ge=0,
+        description="The next N accepted voucher POSTs are stored but never answered.",
+    )
 
 
 class RateLimit(StateModel):
@@ -170,15 +228,29 @@ class Consent(StateModel):
 
 
 class SandboxState(StateModel):
-    today: date | None = None
-    clients: list[OAuthClient]
+    """A sandbox state file (docs/sandbox.md)."""
+
+    today: date | None = Field(
+        default=None,
+        description="The date the sandbox takes as today (the default financial year); "
+        "the real date when left out.",
+    )
+    clients: list[OAuthClient] = Field(min_length=1)
     tenants: list[Tenant]
     grants: list[Grant] = Field(default_factory=list)
     consent: Consent | None = None
     faults: Faults = Field(default_factory=Faults)
-    rate_limit: RateLimit | None = Field(default_factory=RateLimit)  # null: no rate limit
-    request_log_size: int = Field(default=10_000, ge=0)  # the newest N requests are kept
-    examples: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: RateLimit | None = Field(
+        default_factory=RateLimit, description="null: no rate limit (benchmarks)."
+    )
+    request_log_size: int = Field(
+        default=10_000, ge=0, description="The request log keeps the newest N requests."
+    )
+    examples: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form data for the demo and tests, e.g. z_report: the voucher "
+        "that fails in this scenario.",
+    )
 
 
 def _path(loc: tuple[Any, ...]) -> str:
