@@ -101,7 +101,7 @@ def state_for(kind: ErrorKind) -> SandboxState:
         return load_scenario(kind.value)
     state = healthy_state()
     builder(state)
-    return SandboxState.model_validate(state.model_dump())
+    return SandboxState.model_validate(state.model_dump(mode="json", by_alias=True))
 
 
 def rig_settings(sandbox: Sandbox, workdir: Path) -> Settings:

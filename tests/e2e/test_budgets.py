@@ -1,0 +1,162 @@
+"""Request budgets: what each playbook costs on the sandbox, by method, and that the playbook's
+``budget`` is an upper bound the worst realistic case reaches exactly (so it is also tight).
+
+Counts are Fortnox API requests (``/3/``) in a run where Fortnox answers every request the
+first time; token calls are counted apart.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from remediator.failure import ExportFailure
+from remediator.kinds import ErrorKind
+from remediator.report import Report
+from remediator.sandbox.state import Account
+from tests.e2e.conftest import OpenRig, provoke
+from tests.e2e.expectations import EXPECTED
+from tests.e2e.support import Rig, healthy_state, state_for
+
+ByMethod = dict[str, int]
+
+# The typical case of each kind: the error exactly as the sandbox (Fortnox) gives it for the
+# shipped example Z-report (6 accounts). Plan, then the first fix.
+TYPICAL: dict[ErrorKind, tuple[ByMethod, ByMethod]] = {
+    ErrorKind.SERIES_NOT_MANUAL: ({"GET": 3}, {"GET": 3, "PUT": 1, "POST": 1}),
+    ErrorKind.CHART_OF_ACCOUNTS_MISSING: ({"GET": 2}, {"GET": 2}),
+    ErrorKind.ACCOUNT_INACTIVE: ({"GET": 3}, {"GET": 3, "PUT": 1, "POST": 1}),
+    ErrorKind.SERIES_MISSING: ({"GET": 3}, {"GET": 3, "POST": 2}),
+    ErrorKind.ACCESS_DENIED: ({"GET": 1}, {"GET": 1}),
+    ErrorKind.CONNECTION_INVALIDATED: ({}, {}),  # the refresh was refused: no API request
+    ErrorKind.FINANCIAL_YEAR_MISSING: ({"GET": 1}, {"GET": 1}),
+    ErrorKind.PERIOD_LOCKED: ({"GET": 1}, {"GET": 1}),
+    ErrorKind.SCOPE_MISSING: ({"GET": 1}, {"GET": 1}),
+    ErrorKind.LICENSE_MISSING: ({"GET": 1}, {"GET": 1}),
+    ErrorKind.ACCOUNT_MISSING: ({"GET": 8}, {"GET": 8, "POST": 2}),  # 6 accounts read
+    ErrorKind.FORTNOX_UNAVAILABLE: ({"GET": 3}, {"GET": 3, "POST": 1}),
+    ErrorKind.UNRECOGNIZED: ({}, {}),
+}
+
+
+def _api_counts(requests: list[dict[str, Any]]) -> ByMethod:
+    return dict(Counter(r["method"] for r in requests if r["path"].startswith("/3/")))
+
+
+async def _plan_and_fix(
+    rig: Rig, failure: ExportFailure, *, reviewed: bool
+) -> tuple[Report, Report, ByMethod, ByMethod]:
+    plan, during_plan = await rig.run(failure, "plan")
+    fix, during_fix = await rig.run(failure, "apply", reviewed=reviewed)
+    for report, requests in ((plan, during_plan), (fix, during_fix)):
+        assert report.requests.by_method == _api_counts(requests), "report and sandbox disagree"
+    return plan, fix, _api_counts(during_plan), _api_counts(during_fix)
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind), ids=[k.value for k in ErrorKind])
+async def test_typical_requests_by_method_within_budget(open_rig: OpenRig, kind: ErrorKind) -> None:
+    rig, failure = await provoke(open_rig, kind)
+    plan, fix, planned, fixed = await _plan_and_fix(rig, failure, reviewed=EXPECTED[kind].reviewed)
+    assert (planned, fixed) == TYPICAL[kind]
+    playbook = rig.runtime.catalogue.playbook(kind)
+    if playbook is None:
+        assert kind is ErrorKind.UNRECOGNIZED
+        return
+    assert sum(planned.values()) <= playbook.budget.plan
+    assert sum(fixed.values()) <= playbook.budget.apply
+    assert plan.requests.token_calls == fix.requests.token_calls == 0
+
+
+# -- the worst realistic case of each playbook, which must reach its budget exactly ----------
+
+# A Z-report on all 12 BAS restaurant accounts of REFERENCE.md (cash, card, Swish to the bank,
+# gift cards, three VAT rates and VAT-free sales, rounding), balanced.
+FULL_ROWS = [
+    (1910, 576.40, 0),
+    (1580, 1500.0, 0),
+    (1930, 500.0, 0),
+    (3001, 0, 800.0),
+    (2611, 0, 200.0),
+    (3002, 0, 1000.0),
+    (2621, 0, 120.0),
+    (3003, 0, 100.0),
+    (2631, 0, 6.0),
+    (3004, 0, 50.0),
+    (2420, 0, 300.0),
+    (3740, 0, 0.40),
+]
+
+
+def full_voucher(rig: Rig) -> dict[str, Any]:
+    rows = [{"Account": a, "Debit": d, "Credit": c} for a, d, c in FULL_ROWS]
+    return rig.voucher_body(VoucherRows=rows)
+
+
+async def _account_without_number(open_rig: OpenRig, kind: ErrorKind) -> tuple[Rig, ExportFailure]:
+    rig = await open_rig(state_for(kind))
+    error = (
+        {"message": "Kontot är inaktivt", "code": 2000550}
+        if kind is ErrorKind.ACCOUNT_INACTIVE
+        else {"message": "Kunde inte hitta konto", "code": 2001304}
+    )
+    return rig, rig.failure(error, full_voucher(rig))
+
+
+async def _big_chart(open_rig: OpenRig, kind: ErrorKind) -> tuple[Rig, ExportFailure]:
+    state = state_for(kind)
+    chart = state.tenants[0].charts["2"]
+    present = len(chart.expand())
+    chart.accounts = [
+        Account(number=n, description=f"Konto {n}") for n in range(8500, 8500 + 1500 - present)
+    ]
+    rig = await open_rig(state)
+    assert len(chart.expand()) == 1500  # three pages of 500
+    return rig, await rig.export()
+
+
+async def _revoked_while_holding_a_token(
+    open_rig: OpenRig, _kind: ErrorKind
+) -> tuple[Rig, ExportFailure]:
+    rig = await open_rig(healthy_state())
+    await rig.runtime.connector.client(rig.connection, read_only=True).company_information()
+    rig.sandbox.world.revoke("bistro")
+    return rig, rig.failure({"message": "Kopplingen har invaliderats av Fortnox"}, None)
+
+
+Provoke = Callable[[OpenRig, ErrorKind], Awaitable[tuple[Rig, ExportFailure]]]
+
+
+@dataclass(frozen=True)
+class Worst:
+    provoke: Provoke
+    why: str
+
+
+WORST: dict[ErrorKind, Worst] = {
+    ErrorKind.ACCOUNT_INACTIVE: Worst(_account_without_number, "no account named, 12 accounts"),
+    ErrorKind.ACCOUNT_MISSING: Worst(_account_without_number, "no account named, 12 accounts"),
+    ErrorKind.CHART_OF_ACCOUNTS_MISSING: Worst(_big_chart, "a 1,500-account chart: 3 pages"),
+    ErrorKind.CONNECTION_INVALIDATED: Worst(_revoked_while_holding_a_token, "401, refresh"),
+}
+PLAYBOOK_KINDS = [k for k in ErrorKind if k is not ErrorKind.UNRECOGNIZED]
+
+
+@pytest.mark.parametrize("kind", PLAYBOOK_KINDS, ids=[k.value for k in PLAYBOOK_KINDS])
+async def test_the_worst_case_reaches_the_budget_exactly(
+    open_rig: OpenRig, kind: ErrorKind
+) -> None:
+    worst = WORST.get(kind)
+    counted: dict[str, int] = {}
+    for mode in ("plan", "apply"):  # each on a fresh rig: a plan may change what a fix finds
+        rig, failure = await (worst.provoke(open_rig, kind) if worst else provoke(open_rig, kind))
+        report, requests = await rig.run(failure, mode, reviewed=EXPECTED[kind].reviewed)
+        assert report.requests.by_method == _api_counts(requests)
+        counted[mode] = sum(report.requests.by_method.values())
+        if mode == "apply":
+            assert report.outcome is EXPECTED[kind].fix
+    budget = rig.playbook(kind).budget
+    assert counted == {"plan": budget.plan, "apply": budget.apply}
