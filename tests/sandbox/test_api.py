@@ -184,9 +184,7 @@ async def test_an_existing_account_cannot_be_created_again(api: httpx.AsyncClien
 
 async def test_accounts_page_with_limit_and_page(api: httpx.AsyncClient) -> None:
     total = len(
-        (await api.get("/3/accounts", params={"financialyear": 2, "limit": 500})).json()[
-            "Accounts"
-        ]
+        (await api.get("/3/accounts", params={"financialyear": 2, "limit": 500})).json()["Accounts"]
     )
     seen: list[int] = []
     pages = -(-total // 10)

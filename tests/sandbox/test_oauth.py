@@ -47,7 +47,11 @@ async def consent(http: httpx.AsyncClient, scope: str = "bookkeeping profile") -
 async def exchange(http: httpx.AsyncClient, code: str) -> httpx.Response:
     return await http.post(
         "/oauth-v1/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": "http://app.test/cb"},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://app.test/cb",
+        },
         headers=basic(),
     )
 
