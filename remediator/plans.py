@@ -39,9 +39,25 @@ class SavedPlan(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise UsageError(f"{path} is not a saved plan ({where}: {first['msg']})") from None
+            problems = [_problem(error) for error in err.errors()]
+            more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""  # noqa: PLR2004
+            raise UsageError(
+                f"{path} is not a saved plan ({'; '.join(problems[:3])}{more})"
+            ) from None
+
+    def save(self, path: Path) -> None:
+        """``write``, with a failure to write as a usage error (one line for a person)."""
+        try:
+            self.write(path)
+        except OSError as err:
+            raise UsageError(f"cannot write plan {path}: {err.strerror}") from None
+
+
+def _problem(error: Any) -> str:
+    if error["type"] == "json_invalid":
+        return f"not JSON: {error['ctx'].get('error', error['msg'])}"
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    return f"{where}: {error['msg']}"
 
 
 def observations(report: Report) -> list[tuple[str, dict[str, Any]]]:

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from rich.console import Console
 
 from remediator.cli.output import echo_json, exit_code_for, json_option, lang_option
 from remediator.errors import UsageError
 from remediator.failure import ExportFailure, parse_failure
-from remediator.plans import SavedPlan, StalePlanError, differences
+from remediator.plans import SavedPlan
 from remediator.render import Lang, render
 from remediator.report import Report, StepStatus
 from remediator.runtime import Runtime, open_runtime
@@ -51,6 +52,11 @@ def finish(report: Report) -> None:
     sys.exit(exit_code_for(report.outcome.value))
 
 
+def interactive() -> bool:
+    """Whether a person at a terminal can answer the confirmation of ``fix``."""
+    return sys.stdin.isatty()
+
+
 @click.command()
 @click.argument("failure_file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Save the plan to apply it later.")
@@ -61,7 +67,7 @@ def plan(failure_file: Path, out: Path | None, as_json: bool, lang: Lang) -> Non
     failure = read_failure(failure_file)
     report = with_runtime(lambda rt: rt.engine.run(failure, mode="plan"))
     if out is not None:
-        SavedPlan(failure=failure, report=report).write(out)
+        SavedPlan(failure=failure, report=report).save(out)
     show(report, as_json, lang)
     if out is not None and not as_json:
         click.echo(f"plan saved to {out}; apply it with: remediator apply {out}")
@@ -75,19 +81,7 @@ def plan(failure_file: Path, out: Path | None, as_json: bool, lang: Lang) -> Non
 def apply_(plan_file: Path, as_json: bool, lang: Lang) -> None:
     """Apply a saved plan, after checking Fortnox still looks as it did when it was made."""
     saved = SavedPlan.read(plan_file)
-
-    async def work(rt: Runtime) -> Report:
-        now = await rt.engine.run(saved.failure, mode="plan", record=False)
-        changed = differences(saved.report, now)
-        if changed:
-            raise StalePlanError(
-                "Fortnox changed since the plan was made, so it is not applied: "
-                + "; ".join(changed)
-                + ". Make a new plan."
-            )
-        return await rt.engine.run(saved.failure, mode="apply", reviewed=True)
-
-    report = with_runtime(work)
+    report = with_runtime(lambda rt: rt.engine.apply_saved(saved))
     show(report, as_json, lang)
     finish(report)
 
@@ -98,22 +92,29 @@ def apply_(plan_file: Path, as_json: bool, lang: Lang) -> None:
 @json_option
 @lang_option
 def fix(failure_file: Path, yes: bool, as_json: bool, lang: Lang) -> None:
-    """Plan and apply in one go; asks for confirmation on a terminal unless --yes."""
+    """Plan and apply in one go; asks for confirmation on a terminal unless --yes.
+
+    Declining leaves Fortnox untouched and ends with the plan (exit code of its outcome).
+    """
     failure = read_failure(failure_file)
-    if not yes and not sys.stdin.isatty():
+    if not yes and not interactive():
         raise UsageError("not a terminal, so nobody can confirm: pass --yes to apply")
 
-    async def work(rt: Runtime) -> Report:
+    async def work(rt: Runtime) -> tuple[Report, bool]:
+        """The final report, and whether the person has already seen it."""
         if yes:
-            return await rt.engine.run(failure, mode="apply", reviewed=True)
+            return await rt.engine.run(failure, mode="apply", reviewed=True), False
         planned = await rt.engine.run(failure, mode="plan")
-        render(planned, lang)
         if not any(step.status is StepStatus.WOULD_CHANGE for step in planned.steps):
-            return planned
-        if not click.confirm("Apply these changes in Fortnox?", default=False):
-            raise click.Abort
-        return await rt.engine.run(failure, mode="apply", reviewed=True)
+            return planned, False
+        # With --json, stdout carries only the final report: the plan goes to stderr.
+        render(planned, lang, Console(stderr=True) if as_json else None)
+        if not click.confirm("Apply these changes in Fortnox?", default=False, err=True):
+            click.echo("Nothing was changed in Fortnox.", err=True)
+            return planned, True
+        return await rt.engine.run(failure, mode="apply", reviewed=True), False
 
-    report = with_runtime(work)
-    show(report, as_json, lang)
+    report, seen = with_runtime(work)
+    if as_json or not seen:
+        show(report, as_json, lang)
     finish(report)
