@@ -53,6 +53,23 @@ class Settings(BaseSettings):
     refresh_margin_seconds: int = Field(default=300, ge=0)
     refresh_lock_seconds: float = Field(default=60.0, gt=0)
     public_url: str = "http://127.0.0.1:8000"
+    # The HTTP service (``remediator serve``).
+    intake_secret: SecretStr = SecretStr("")
+    callback_secret: SecretStr = SecretStr("")
+    api_token: SecretStr = SecretStr("")
+    signature_tolerance_seconds: int = Field(default=300, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    worker_concurrency: int = Field(default=4, ge=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    fix_holds_seconds: float = Field(default=3600.0, ge=0)
+    unavailable_retry_attempts: int = Field(default=5, ge=0)
+    unavailable_retry_seconds: float = Field(default=30.0, gt=0)
+    unavailable_retry_max_seconds: float = Field(default=900.0, gt=0)
+    callback_attempts: int = Field(default=8, ge=1)
+    callback_retry_seconds: float = Field(default=2.0, gt=0)
+    callback_retry_max_seconds: float = Field(default=600.0, gt=0)
+    callback_timeout: float = Field(default=10.0, gt=0)
+    oauth_state_seconds: int = Field(default=600, ge=1)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

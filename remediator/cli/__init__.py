@@ -17,6 +17,7 @@ from remediator.cli.playbooks import playbooks
 from remediator.cli.remediate import apply_, fix, plan
 from remediator.cli.runs import runs
 from remediator.cli.sandbox import sandbox
+from remediator.cli.serve import serve
 
 
 @click.group(cls=RemediatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,7 +32,7 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (explain, plan, apply_, fix, check, runs, connections, playbooks, demo, sandbox):
+for command in (explain, plan, apply_, fix, check, runs, connections, playbooks, demo, sandbox, serve):
     cli.add_command(command)
 
 

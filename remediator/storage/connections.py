@@ -45,6 +45,8 @@ class Connection(BaseModel):
     refresh_expires_at: float | None = None
     last_refresh_at: float | None = None
     policy: Policy | None = None  # None: the deployment's default policy
+    restaurant_id: str | None = None
+    restaurant_name: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
 
@@ -157,6 +159,41 @@ class ConnectionStore:
     def set_tenant(self, connection_id: str, tenant_id: str) -> None:
         self._update(connection_id, {"tenant_id": tenant_id})
 
+    def set_label(self, connection_id: str, label: str) -> None:
+        self._update(connection_id, {"label": label})
+
+    def set_restaurant(self, connection_id: str, restaurant_id: str, name: str) -> None:
+        self._update(connection_id, {"restaurant_id": restaurant_id, "restaurant_name": name})
+
+    def exists(self, connection_id: str) -> bool:
+        """Whether the connection is known (cheap: decrypts nothing)."""
+        with self._db.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(connections.c.id).where(connections.c.id == connection_id)
+            ).first()
+        return found is not None
+
+    def import_refresh_token(self, connection_id: str, refresh_token: SecretStr) -> None:
+        """Take over an existing refresh token, once: refused when one is stored already."""
+        with write_transaction(self._db.engine) as conn:
+            result = conn.execute(
+                connections.update()
+                .where(connections.c.id == connection_id, connections.c.refresh_token.is_(None))
+                .values(
+                    refresh_token=self._cipher.encrypt(refresh_token),
+                    refresh_expires_at=None,
+                    status=ConnectionStatus.ACTIVE.value,
+                    status_reason=None,
+                    updated_at=time.time(),
+                )
+            )
+        if result.rowcount == 0:
+            self.get(connection_id)  # raises for an unknown connection
+            raise UsageError(
+                f"connection {connection_id!r} already has a refresh token: the remediator owns "
+                "it, so it cannot be imported again"
+            )
+
     def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
         """Take the connection's refresh lock if it is free or its lease ran out."""
         now = time.time()
@@ -206,6 +243,8 @@ class ConnectionStore:
             "refresh_expires_at": connection.refresh_expires_at,
             "last_refresh_at": connection.last_refresh_at,
             "policy": connection.policy.model_dump_json() if connection.policy else None,
+            "restaurant_id": connection.restaurant_id,
+            "restaurant_name": connection.restaurant_name,
         }
 
     def _from_row(self, row: sa.RowMapping) -> Connection:
@@ -224,6 +263,8 @@ class ConnectionStore:
             refresh_expires_at=row["refresh_expires_at"],
             last_refresh_at=row["last_refresh_at"],
             policy=Policy.model_validate_json(row["policy"]) if row["policy"] else None,
+            restaurant_id=row["restaurant_id"],
+            restaurant_name=row["restaurant_name"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )

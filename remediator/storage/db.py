@@ -47,6 +47,8 @@ connections = sa.Table(
     sa.Column("policy", sa.Text, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("restaurant_id", sa.String(200), nullable=True),
+    sa.Column("restaurant_name", sa.String(200), nullable=True),
 )
 
 runs = sa.Table(
@@ -64,6 +66,31 @@ runs = sa.Table(
     sa.Column("approved_by", sa.String(200), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
+    # The service's queue (version 3): NULL on runs made by the CLI.
+    sa.Column("origin", sa.String(20), nullable=True),
+    sa.Column("export_date", sa.String(10), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=True),
+    sa.Column("not_before", sa.Float, nullable=True),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("approved_at", sa.Float, nullable=True),
+    sa.Column("joined_to", sa.String(40), nullable=True),
+    sa.Column("state_reason", sa.Text, nullable=True),
+    sa.Column("fix_verified_at", sa.Float, nullable=True),
+    sa.Column("callback_url", sa.Text, nullable=True),
+    sa.Column("callback_state", sa.String(20), nullable=True, index=True),
+    sa.Column("callback_attempts", sa.Integer, nullable=True),
+    sa.Column("callback_next_at", sa.Float, nullable=True),
+    sa.Column("callback_error", sa.Text, nullable=True),
+)
+
+oauth_states = sa.Table(
+    "oauth_states",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("connection_id", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used_at", sa.Float, nullable=True),
 )
 
 run_requests = sa.Table(
@@ -91,12 +118,49 @@ def _add_runs_and_policy(conn: SAConnection) -> None:
     metadata.create_all(conn, tables=[runs, run_requests])
 
 
+def _add_columns(conn: SAConnection, table: sa.Table, names: list[str]) -> None:
+    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+
+
+_SERVICE_RUN_COLUMNS = [
+    "origin",
+    "export_date",
+    "attempts",
+    "not_before",
+    "started_at",
+    "approved_at",
+    "joined_to",
+    "state_reason",
+    "fix_verified_at",
+    "callback_url",
+    "callback_state",
+    "callback_attempts",
+    "callback_next_at",
+    "callback_error",
+]
+
+
+def _add_service_queue(conn: SAConnection) -> None:
+    """Version 3: the service's queue columns on runs, restaurants, and OAuth states."""
+    _add_columns(conn, connections, ["restaurant_id", "restaurant_name"])
+    _add_columns(conn, runs, _SERVICE_RUN_COLUMNS)
+    for index in runs.indexes:
+        if index.name == "ix_runs_callback_state":
+            index.create(conn, checkfirst=True)
+    oauth_states.create(conn, checkfirst=True)
+
+
 # MIGRATIONS[n] upgrades a database at version n to version n + 1. Version 0 is empty.
 # The table objects above describe the latest version; a migration must not rely on columns
 # that a later migration adds.
 MIGRATIONS: list[Migration] = [
     connections.create,
     _add_runs_and_policy,
+    _add_service_queue,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,163 @@
+"""The FastAPI app of ``remediator serve``: routes, error answers, lifespan and OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from remediator import __version__
+from remediator.errors import RemediatorError, UnknownConnectionError, UsageError
+from remediator.failure import ExportFailure, InvalidFailure
+from remediator.fortnox import ConsentRequired
+from remediator.service import connections, intake, operations, reconnect, runs
+from remediator.service.logs import ids
+from remediator.service.security import BodyTooLarge
+from remediator.service.wiring import Service, open_service
+from remediator.settings import Settings
+from remediator.storage.queue import RunConflictError
+from remediator.storage.runs import UnknownRunError
+
+log = logging.getLogger("remediator.service")
+DESCRIPTION = """The Backoffice reports failed Z-report exports here (signed intake); workers fix
+what policy allows, leave the rest as plans to review, and report back (poll or signed callback).
+See docs/service.md."""
+
+
+def _problem(status: int, detail: str, problems: list[str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "problems": problems or []}, status_code=status)
+
+
+async def _invalid_failure(_request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, InvalidFailure)  # noqa: S101 - registered for this type only
+    return _problem(422, "the body is not a valid export failure", err.problems)
+
+
+async def _unknown_connection(request: Request, err: Exception) -> JSONResponse:
+    if request.url.path == "/v1/failures":
+        return _problem(422, f"unknown connection_id: {err}", [f"connection_id: {err}"])
+    return _problem(404, str(err))
+
+
+async def _not_found(_request: Request, err: Exception) -> JSONResponse:
+    return _problem(404, str(err))
+
+
+async def _conflict(_request: Request, err: Exception) -> JSONResponse:
+    return _problem(409, str(err))
+
+
+async def _consent(_request: Request, err: Exception) -> JSONResponse:
+    return _problem(409, f"the connection must be authorized again: {err}")
+
+
+async def _usage(_request: Request, err: Exception) -> JSONResponse:
+    return _problem(400, str(err))
+
+
+async def _remediator(_request: Request, err: Exception) -> JSONResponse:
+    log.error("request failed: %s", type(err).__name__)
+    return _problem(500, str(err))
+
+
+async def _too_large(_request: Request, err: Exception) -> JSONResponse:
+    return _problem(413, str(err))
+
+
+async def _http(_request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, HTTPException)  # noqa: S101 - registered for this type only
+    return JSONResponse(
+        {"detail": err.detail, "problems": []}, status_code=err.status_code, headers=err.headers
+    )
+
+
+async def _validation(_request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, RequestValidationError)  # noqa: S101 - registered for this type only
+    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+    return _problem(422, "the request is not valid", problems)
+
+
+HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]]] = [
+    (InvalidFailure, _invalid_failure),
+    (UnknownConnectionError, _unknown_connection),
+    (UnknownRunError, _not_found),
+    (RunConflictError, _conflict),
+    (ConsentRequired, _consent),
+    (UsageError, _usage),
+    (RemediatorError, _remediator),
+    (BodyTooLarge, _too_large),
+    (HTTPException, _http),
+    (RequestValidationError, _validation),
+]
+
+
+async def _log_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    elapsed = (time.perf_counter() - started) * 1000
+    fields = ids(path=request.url.path, status=response.status_code)
+    log.debug("%s %s %.1f ms", request.method, request.url.path, elapsed, extra=fields)
+    return response
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            failure = ExportFailure.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}"
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(failure.pop("$defs", {}))
+            components["ExportFailure"] = failure
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return build
+
+
+def create_app(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    callback_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The service's app; workers and callbacks run while the app's lifespan does."""
+    running = open_service(settings, transport=transport, callback_transport=callback_transport)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await running.start()
+        log.info("service started", extra=ids(state="started"))
+        try:
+            yield
+        finally:
+            await running.stop()
+
+    app = FastAPI(
+        title="fortnox-remediator", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.service = running
+    for router in (intake.router, runs.router, connections.router, reconnect.router):
+        app.include_router(router)
+    app.include_router(operations.router)
+    for exc_type, handler in HANDLERS:
+        app.add_exception_handler(exc_type, handler)
+    app.middleware("http")(_log_requests)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+__all__ = ["Service", "create_app"]

@@ -1,0 +1,120 @@
+"""``/v1/connections``: create, update and show connections; hand out access tokens.
+
+Never a token in what is shown. ``access-token`` is the one exception, by design: the
+Backoffice's exporter asks here instead of refreshing the single-use refresh token itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from remediator.errors import UnknownConnectionError, UsageError
+from remediator.service.schemas import (
+    AccessToken,
+    ConnectionIn,
+    ConnectionOut,
+    Problem,
+    merged_policy,
+)
+from remediator.service.security import require_token, service
+from remediator.service.wiring import Service
+from remediator.storage import Connection, ConnectionKind, ConnectionStore
+
+router = APIRouter(
+    prefix="/v1/connections", tags=["connections"], dependencies=[Depends(require_token)]
+)
+Running = Annotated[Service, Depends(service)]
+
+
+def _show(running: Service, connection: Connection) -> ConnectionOut:
+    return ConnectionOut.of(
+        connection,
+        running.settings.policy,
+        running.runtime.engine.reconnect_url(connection.id),
+    )
+
+
+def _create(running: Service, connection_id: str, body: ConnectionIn) -> None:
+    if body.label is None:
+        raise UsageError("label is required to create a connection")
+    kind = body.kind or ConnectionKind.REFRESH_TOKEN
+    if kind is ConnectionKind.SERVICE_ACCOUNT and not body.tenant_id:
+        raise UsageError("a service-account connection needs tenant_id")
+    running.runtime.store.add(
+        Connection(
+            id=connection_id,
+            label=body.label,
+            client_id=running.settings.client_id,
+            kind=kind,
+            tenant_id=body.tenant_id,
+        )
+    )
+
+
+def _update(store: ConnectionStore, current: Connection, body: ConnectionIn) -> None:
+    if body.kind is not None and body.kind is not current.kind:
+        raise UsageError("the kind of a connection cannot change; remove and add it again")
+    if body.label is not None:
+        store.set_label(current.id, body.label)
+    if body.tenant_id is not None and body.tenant_id != current.tenant_id:
+        store.set_tenant(current.id, body.tenant_id)
+
+
+def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Connection, bool]:
+    store = running.runtime.store
+    created = not store.exists(connection_id)
+    if created:
+        _create(running, connection_id, body)
+    else:
+        _update(store, store.get(connection_id), body)
+    current = store.get(connection_id)
+    if body.restaurant is not None:
+        store.set_restaurant(connection_id, body.restaurant.id, body.restaurant.name)
+    if body.policy is not None:
+        store.set_policy(
+            connection_id, merged_policy(current.policy or running.settings.policy, body.policy)
+        )
+    if body.refresh_token is not None:
+        store.import_refresh_token(connection_id, body.refresh_token)
+    return store.get(connection_id), created
+
+
+@router.put(
+    "/{connection_id}",
+    response_model=ConnectionOut,
+    responses={201: {"model": ConnectionOut}, 400: {"model": Problem}},
+)
+async def put_connection(
+    connection_id: str, body: ConnectionIn, running: Running, response: Response
+) -> ConnectionOut:
+    """Create (201) or update (200) a connection; a refresh token can be imported once."""
+    connection, created = await asyncio.to_thread(_put, running, connection_id, body)
+    response.status_code = 201 if created else 200
+    return _show(running, connection)
+
+
+@router.get("/{connection_id}", response_model=ConnectionOut, responses={404: {"model": Problem}})
+async def get_connection(connection_id: str, running: Running) -> ConnectionOut:
+    """Status, tenant, scopes, policy and last refresh; never tokens."""
+    return _show(running, await asyncio.to_thread(running.runtime.store.get, connection_id))
+
+
+@router.post(
+    "/{connection_id}/access-token",
+    response_model=AccessToken,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+async def access_token(connection_id: str, running: Running) -> AccessToken:
+    """A valid access token from the remediator's token manager (refreshed if need be)."""
+    if not await asyncio.to_thread(running.runtime.store.exists, connection_id):
+        raise UnknownConnectionError(connection_id)
+    tokens = running.runtime.connector.tokens(connection_id)
+    token = await tokens.access_token()
+    connection = await tokens.connection()
+    return AccessToken(
+        access_token=token.get_secret_value(),
+        expires_at=Connection.timestamp(connection.access_expires_at),
+    )

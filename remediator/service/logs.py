@@ -1,0 +1,69 @@
+"""JSON-lines logs: one object per line with the run, event and connection ids; no secrets.
+
+``configure`` installs the formatter on the root logger (``remediator serve`` calls it). Code
+logs with ``log.info("...", extra=ids(run_id=..., event_id=..., connection_id=...))``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+FIELDS = ("run_id", "event_id", "connection_id", "state", "outcome", "kind", "status", "path")
+_SCRUB = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 <hidden>"),
+    (
+        re.compile(r"(?i)\b(code|state|token|access_token|refresh_token|secret)=[^&\s\"']+"),
+        r"\1=<hidden>",
+    ),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<jwt hidden>"),
+]
+
+
+def scrub(text: str) -> str:
+    """``text`` with anything shaped like a token, code or credential replaced."""
+    for pattern, replacement in _SCRUB:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def ids(**values: Any) -> dict[str, Any]:
+    """``extra=`` for a log call: only the known fields, never anything else."""
+    return {key: value for key, value in values.items() if key in FIELDS and value is not None}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+        }
+        for key in FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = scrub(str(value)) if isinstance(value, str) else value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = f"{record.exc_info[0].__name__}: {scrub(str(record.exc_info[1]))}"
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Send every log record to ``stream`` (stderr) as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # the app logs requests, without queries
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry full URLs

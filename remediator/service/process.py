@@ -1,0 +1,182 @@
+"""One worker pass over one queued run: which engine runs to make, and the state it ends in.
+
+No remediation logic lives here: the engine recognises, plans, applies and reports. This module
+decides only *whether* the service may apply (the playbook's ``auto_apply`` and the connection's
+policy), when a run joins one in progress, when a fix did not hold, when to retry, and when a
+run waits for a review or a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from remediator.failure import ExportFailure
+from remediator.kinds import ErrorKind
+from remediator.policy import Change, Policy, Rule
+from remediator.report import Outcome, Report, StepStatus
+from remediator.runtime import Runtime
+from remediator.service.logs import ids
+from remediator.service.metrics import Metrics
+from remediator.service.texts import fix_did_not_hold
+from remediator.settings import Settings
+from remediator.storage import ConnectionStatus
+from remediator.storage.queue import QueuedRun, QueueStore, Settled
+from remediator.storage.runs import RunState
+
+log = logging.getLogger(__name__)
+SETTLED_OUTCOMES = frozenset({Outcome.FIXED, Outcome.NOTHING_TO_FIX})
+
+
+@dataclass
+class Session:
+    """One worker's turn at one connection; runs of a kind applied in it lead later ones."""
+
+    connection_id: str
+    leaders: dict[str, str] = field(default_factory=dict)
+
+
+def waits_for_review(plan: Report, policy: Policy) -> bool:
+    """Whether a planned change is one the policy lets through only after a person's review."""
+    review = {policy.explain(change) for change in Change if policy.rule(change) is Rule.REVIEW}
+    return any(
+        step.status is StepStatus.WOULD_CHANGE and (step.policy or "").split(":")[0] in review
+        for step in plan.steps
+    )
+
+
+def verified_fix(report: Report) -> bool:
+    """An applied run changed something besides re-sending the voucher, and verified it."""
+    return report.mode == "apply" and any(
+        step.status is StepStatus.CHANGED and step.action != "resend_voucher"
+        for step in report.steps
+    )
+
+
+def _nothing() -> None:
+    """The default ``on_settled``."""
+
+
+def backoff(attempt: int, first: float, cap: float) -> float:
+    return float(min(cap, first * 2**attempt))
+
+
+class Processor:
+    """Works one claimed run through the engine and settles it."""
+
+    def __init__(
+        self, runtime: Runtime, queue: QueueStore, settings: Settings, metrics: Metrics
+    ) -> None:
+        self.runtime, self.queue, self.settings, self.metrics = runtime, queue, settings, metrics
+        self.on_settled: Callable[[], None] = _nothing
+
+    async def process(self, row: QueuedRun, session: Session) -> QueuedRun:
+        """One pass; never raises for a run's own trouble (it is settled as failed)."""
+        started = time.monotonic()
+        fields = ids(run_id=row.id, event_id=row.event_id, connection_id=row.connection_id)
+        log.info("run started", extra=fields)
+        try:
+            settled = await self._work(row, session)
+        except Exception as err:
+            log.exception("run could not be completed", extra=fields)
+            settled = Settled(
+                RunState.DONE, reason=f"the run could not be completed: {err}", notify=True
+            )
+            await asyncio.to_thread(self.queue.mark_failed, row.id)
+        done = await asyncio.to_thread(self.queue.settle, row.id, settled)
+        self.on_settled()
+        seconds = time.monotonic() - started
+        if done.state is RunState.DONE:
+            self.metrics.run_finished(done.outcome or "failed", seconds)
+        else:
+            self.metrics.run_pass(seconds)
+        log.info("run settled", extra=fields | ids(state=done.state.value, outcome=done.outcome))
+        return done
+
+    async def _work(self, row: QueuedRun, session: Session) -> Settled:
+        failure = ExportFailure.model_validate_json(row.failure)
+        engine = self.runtime.engine
+        if row.approved_by:
+            report = await engine.run(failure, mode="apply", reviewed=True, run_id=row.id)
+            return await self._after(row, report)
+        leader = session.leaders.get(row.kind or "")
+        if leader is not None and leader != row.id:
+            await asyncio.to_thread(self.queue.join, row.id, leader)
+            report = await engine.run(failure, mode="apply", run_id=row.id)
+            return await self._after(row, report)
+        if await self._fix_did_not_hold(row):
+            return await self._not_held(row, failure)
+        plan = await engine.run(failure, mode="plan", run_id=row.id)
+        if plan.outcome is not Outcome.WOULD_FIX:
+            return await self._after(row, plan)
+        if await self._needs_review(plan):
+            return Settled(
+                RunState.AWAITING_REVIEW, reason="the plan waits for a person's review", notify=True
+            )
+        report = await engine.run(failure, mode="apply", run_id=row.id)
+        if report.outcome in SETTLED_OUTCOMES:
+            session.leaders[report.kind.value] = row.id
+        return await self._after(row, report)
+
+    async def _needs_review(self, plan: Report) -> bool:
+        playbook = self.runtime.catalogue.playbook(plan.kind)
+        if playbook is None or not playbook.auto_apply:
+            return True
+        connection = await asyncio.to_thread(self.runtime.store.get, plan.connection_id)
+        return waits_for_review(plan, connection.policy or self.settings.policy)
+
+    async def _fix_did_not_hold(self, row: QueuedRun) -> bool:
+        if not row.kind or row.kind == ErrorKind.UNRECOGNIZED.value:
+            return False
+        fixed_at = await asyncio.to_thread(self.queue.last_fix, row.connection_id, row.kind)
+        if fixed_at is None or row.created_at <= fixed_at:
+            return False
+        return row.created_at - fixed_at <= self.settings.fix_holds_seconds
+
+    async def _not_held(self, row: QueuedRun, failure: ExportFailure) -> Settled:
+        plan = await self.runtime.engine.run(failure, mode="plan", run_id=row.id)
+        fixed_at = await asyncio.to_thread(self.queue.last_fix, row.connection_id, row.kind or "")
+        report = fix_did_not_hold(plan, row.created_at - (fixed_at or row.created_at))
+        await asyncio.to_thread(
+            self.queue.finish,
+            row.id,
+            report_json=report.model_dump_json(),
+            kind=report.kind.value,
+            outcome=report.outcome.value,
+            records=[],
+        )
+        return Settled(RunState.DONE, reason="fix_did_not_hold", notify=True)
+
+    async def _after(self, row: QueuedRun, report: Report) -> Settled:
+        connection = await asyncio.to_thread(self.runtime.store.get, row.connection_id)
+        if (
+            report.outcome is Outcome.MANUAL_ACTION_REQUIRED
+            and connection.status is ConnectionStatus.NEEDS_RECONNECT
+        ):
+            return Settled(
+                RunState.AWAITING_RECONNECT,
+                reason="the connection must be authorized again",
+                notify=True,
+            )
+        if self._retry_unavailable(row, report):
+            wait = backoff(
+                row.attempts or 0,
+                self.settings.unavailable_retry_seconds,
+                self.settings.unavailable_retry_max_seconds,
+            )
+            return Settled(
+                RunState.QUEUED,
+                reason=f"Fortnox unavailable; attempt {(row.attempts or 0) + 1}, next in {wait:g} s",
+                not_before=time.time() + wait,
+            )
+        return Settled(RunState.DONE, fix_verified=verified_fix(report), notify=True)
+
+    def _retry_unavailable(self, row: QueuedRun, report: Report) -> bool:
+        return (
+            report.kind is ErrorKind.FORTNOX_UNAVAILABLE
+            and report.outcome is Outcome.FAILED
+            and (row.attempts or 0) < self.settings.unavailable_retry_attempts
+        )

@@ -1,0 +1,66 @@
+"""Who may call what: signed intake (HMAC over the raw body) and a bearer token for ``/v1``."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from remediator import signing
+from remediator.service.wiring import Service
+
+_bearer = HTTPBearer(auto_error=False, description="The api token from the settings.")
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than the service accepts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is larger than {limit} bytes")
+        self.limit = limit
+
+
+def service(request: Request) -> Service:
+    """The running service (a dependency)."""
+    running: Service = request.app.state.service
+    return running
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused as soon as it grows past ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def verify_signature(running: Service, header: str | None, body: bytes) -> None:
+    """401 unless ``header`` signs ``body`` with the intake secret, within the tolerance."""
+    secret = running.settings.intake_secret.get_secret_value()
+    if not secret:
+        raise HTTPException(401, "the intake has no signing secret configured")
+    try:
+        signing.verify(header, body, secret, tolerance=running.settings.signature_tolerance_seconds)
+    except signing.SignatureError as err:
+        raise HTTPException(401, str(err)) from None
+
+
+def require_token(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+) -> None:
+    """401 unless the request carries ``Authorization: Bearer <api token>``."""
+    expected = service(request).settings.api_token.get_secret_value()
+    given = credentials.credentials if credentials is not None else ""
+    if not expected or not given or not secrets.compare_digest(given, expected):
+        raise HTTPException(
+            401, "a valid api token is required", headers={"WWW-Authenticate": "Bearer"}
+        )

@@ -1,0 +1,41 @@
+"""What the service itself tells people (in Swedish and English) beyond the engine's report."""
+
+from __future__ import annotations
+
+from remediator.report import Outcome, Report, Steps, Text
+
+
+def fix_did_not_hold(plan: Report, seconds: float) -> Report:
+    """The dry run's report, ending ``manual_action_required`` because the fix did not hold."""
+    minutes = max(1, round(seconds / 60))
+    sv = (
+        f"Åtgärden höll inte: samma fel kom tillbaka {minutes} min efter att remediatorn rättat "
+        "det. Remediatorn gör inte samma ändring igen automatiskt."
+    )
+    en = (
+        f"The fix did not hold: the same error came back {minutes} min after the remediator "
+        "fixed it. The remediator does not make the same change again on its own."
+    )
+    manual = Steps(
+        sv=[
+            (
+                "Ta reda på vem eller vad som ändrar tillbaka inställningen i Fortnox (en "
+                "person, ett annat system eller en annan integration) innan felet rättas igen."
+            ),
+            *plan.manual_steps.sv,
+        ],
+        en=[
+            (
+                "Find out who or what changes the setting back in Fortnox (a person, another "
+                "system or another integration) before the error is fixed again."
+            ),
+            *plan.manual_steps.en,
+        ],
+    )
+    return plan.model_copy(
+        update={
+            "outcome": Outcome.MANUAL_ACTION_REQUIRED,
+            "summary": Text(sv=f"{sv} {plan.summary.sv}", en=f"{en} {plan.summary.en}"),
+            "manual_steps": manual,
+        }
+    )

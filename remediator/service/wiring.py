@@ -1,0 +1,107 @@
+"""Everything the service holds while it runs: the runtime, the queue, workers and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+from remediator.catalogue import load_catalogue
+from remediator.engine import Engine
+from remediator.failure import ExportFailure
+from remediator.runtime import Runtime, open_connector
+from remediator.service.callbacks import Deliverer
+from remediator.service.metrics import Metrics
+from remediator.service.process import Processor
+from remediator.service.worker import Workers
+from remediator.settings import Settings
+from remediator.storage import ConnectionStore, Database, load_cipher
+from remediator.storage.oauth_states import OAuthStateStore
+from remediator.storage.queue import Accepted, QueueStore
+
+
+@dataclass
+class Service:
+    """The service's parts; ``start`` and ``stop`` run with the app's lifespan."""
+
+    settings: Settings
+    runtime: Runtime
+    queue: QueueStore
+    states: OAuthStateStore
+    metrics: Metrics
+    workers: Workers
+    deliverer: Deliverer
+
+    async def start(self) -> None:
+        await self.workers.start()
+        self.deliverer.start()
+
+    async def stop(self) -> None:
+        await self.workers.stop()
+        await self.deliverer.stop()
+        await self.runtime.aclose()
+
+    def accept(self, run_id: str, failure: ExportFailure) -> Accepted:
+        """Store a failure as a queued run (blocking: call it from a thread)."""
+        kind = self.runtime.catalogue.classify_failure(failure).kind.value
+        accepted = self.queue.accept(
+            run_id,
+            event_id=failure.event_id,
+            connection_id=failure.connection_id,
+            kind=kind,
+            export_date=failure.export.date.isoformat(),
+            failure_json=failure.model_dump_json(by_alias=True),
+            callback_url=str(failure.callback_url) if failure.callback_url else None,
+        )
+        if accepted.created:
+            self.metrics.failure_received(kind)
+        return accepted
+
+    def wake(self) -> None:
+        self.workers.wake()
+        self.deliverer.wake()
+
+    async def healthy(self) -> tuple[bool, dict[str, object]]:
+        try:
+            await asyncio.to_thread(self.queue.ping)
+            database = True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            database = False
+        alive, expected = self.workers.alive(), self.workers.concurrency
+        callbacks = self.deliverer.alive()
+        checks: dict[str, object] = {
+            "database": "ok" if database else "unreachable",
+            "workers": {"alive": alive, "expected": expected},
+            "callbacks": "ok" if callbacks else "stopped",
+        }
+        return database and alive == expected and callbacks, checks
+
+
+def open_service(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    callback_transport: httpx.AsyncBaseTransport | None = None,
+) -> Service:
+    """Wire the service; ``transport`` replaces the network to Fortnox (the sandbox in tests)."""
+    database = Database(settings.database_url)
+    queue = QueueStore(database)
+    metrics = Metrics(queue.depth)
+    store = ConnectionStore(database, load_cipher(settings.secret_key, settings.key_file))
+    connector = open_connector(settings, store, transport=transport, hook=metrics.fortnox_request)
+    catalogue = load_catalogue()
+    engine = Engine(
+        connector, catalogue, queue, default_policy=settings.policy, public_url=settings.public_url
+    )
+    runtime = Runtime(settings, store, queue, connector, catalogue, engine)
+    processor = Processor(runtime, queue, settings, metrics)
+    workers = Workers(
+        processor,
+        queue,
+        concurrency=settings.worker_concurrency,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+    deliverer = Deliverer(queue, settings, transport=callback_transport)
+    processor.on_settled = deliverer.wake
+    return Service(settings, runtime, queue, OAuthStateStore(database), metrics, workers, deliverer)

@@ -1,0 +1,411 @@
+"""The service's durable queue: runs accepted over HTTP, stored before they are acknowledged.
+
+A queued run is a row of ``runs`` with ``origin = 'service'``. Workers claim one connection at a
+time (oldest export date first), the engine writes the report through ``QueueStore.create`` and
+``finish`` (which leave the state to the worker), and the worker settles the run's state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+
+from remediator.errors import UsageError
+from remediator.fortnox import RequestRecord
+from remediator.storage.db import Database, run_requests, runs, write_transaction
+from remediator.storage.runs import RunState, RunStore, UnknownRunError, _audit_row
+
+SERVICE = "service"
+
+
+class RunConflictError(UsageError):
+    """The run is not in a state that allows what was asked."""
+
+
+class QueuedRun(BaseModel):
+    """A run of the service, with its queue and callback fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    event_id: str
+    connection_id: str
+    mode: str
+    state: RunState
+    kind: str | None
+    outcome: str | None
+    failure: str
+    report: str | None
+    approved_by: str | None
+    created_at: float
+    finished_at: float | None
+    export_date: str | None
+    attempts: int | None
+    not_before: float | None
+    started_at: float | None
+    approved_at: float | None
+    joined_to: str | None
+    state_reason: str | None
+    fix_verified_at: float | None
+    callback_url: str | None
+    callback_state: str | None
+    callback_attempts: int | None
+    callback_next_at: float | None
+    callback_error: str | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What intake stored: the run, and whether it is new (False: the event was seen before)."""
+
+    run: QueuedRun
+    created: bool
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a worker ends one pass over a run."""
+
+    state: RunState
+    reason: str | None = None
+    not_before: float | None = None
+    fix_verified: bool = False
+    notify: bool = False
+
+
+def _service() -> Any:
+    return runs.c.origin == SERVICE
+
+
+class QueueStore(RunStore):
+    """The run store the service's engine writes to, plus the queue's operations."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self._engine = database.engine
+
+    # -- intake ----------------------------------------------------------------------
+    def accept(
+        self,
+        run_id: str,
+        *,
+        event_id: str,
+        connection_id: str,
+        kind: str,
+        export_date: str,
+        failure_json: str,
+        callback_url: str | None,
+    ) -> Accepted:
+        """Store a failure as a queued run in one transaction; an event seen before is not."""
+        now = time.time()
+        with write_transaction(self._engine) as conn:
+            existing = (
+                conn.execute(sa.select(runs).where(runs.c.event_id == event_id, _service()))
+                .mappings()
+                .first()
+            )
+            if existing is not None:
+                return Accepted(QueuedRun.model_validate(dict(existing)), created=False)
+            values = {
+                "id": run_id,
+                "event_id": event_id,
+                "connection_id": connection_id,
+                "mode": "plan",
+                "state": RunState.QUEUED.value,
+                "kind": kind,
+                "failure": failure_json,
+                "created_at": now,
+                "origin": SERVICE,
+                "export_date": export_date,
+                "attempts": 0,
+                "not_before": now,
+                "callback_url": callback_url,
+            }
+            conn.execute(runs.insert().values(**values))
+        return Accepted(self.queued(run_id), created=True)
+
+    # -- what the engine calls ---------------------------------------------------------
+    def create(
+        self,
+        run_id: str,
+        *,
+        event_id: str,
+        connection_id: str,
+        mode: str,
+        failure_json: str,
+        state: RunState = RunState.RUNNING,
+    ) -> None:
+        with write_transaction(self._engine) as conn:
+            result = conn.execute(
+                runs.update().where(runs.c.id == run_id).values(mode=mode, failure=failure_json)
+            )
+        if result.rowcount == 0:
+            super().create(
+                run_id,
+                event_id=event_id,
+                connection_id=connection_id,
+                mode=mode,
+                failure_json=failure_json,
+                state=state,
+            )
+
+    def finish(
+        self,
+        run_id: str,
+        *,
+        report_json: str,
+        kind: str,
+        outcome: str,
+        records: list[RequestRecord],
+        state: RunState = RunState.DONE,  # noqa: ARG002 - the worker settles the state
+    ) -> None:
+        """Store the report and audit trail; the state stays until the worker settles it."""
+        with write_transaction(self._engine) as conn:
+            first = conn.execute(
+                sa.select(sa.func.count()).where(run_requests.c.run_id == run_id)
+            ).scalar_one()
+            rows = [_audit_row(run_id, first + n, record) for n, record in enumerate(records)]
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(report=report_json, kind=kind, outcome=outcome)
+            )
+            if rows:
+                conn.execute(run_requests.insert(), rows)
+
+    # -- reads -----------------------------------------------------------------------
+    def queued(self, run_id: str) -> QueuedRun:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise UnknownRunError(run_id)
+        return QueuedRun.model_validate(dict(row))
+
+    def find_event(self, event_id: str) -> QueuedRun | None:
+        """The service run of an event, if it was received before."""
+        query = sa.select(runs).where(runs.c.event_id == event_id, _service())
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return QueuedRun.model_validate(dict(row)) if row is not None else None
+
+    def page(
+        self,
+        *,
+        connection_id: str | None = None,
+        state: str | None = None,
+        outcome: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[QueuedRun], int]:
+        """Service runs, newest first, and how many match in all."""
+        where = [_service()]
+        for column, value in (
+            (runs.c.connection_id, connection_id),
+            (runs.c.state, state),
+            (runs.c.outcome, outcome),
+        ):
+            if value is not None:
+                where.append(column == value)
+        query = sa.select(runs).where(*where)
+        ordered = query.order_by(runs.c.created_at.desc(), runs.c.id).limit(limit).offset(offset)
+        with self._engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery()))
+            count = int(total.scalar_one())
+            rows = [QueuedRun.model_validate(dict(r)) for r in conn.execute(ordered).mappings()]
+        return rows, count
+
+    def depth(self) -> int:
+        """Runs waiting for a worker."""
+        query = sa.select(sa.func.count()).where(_service(), runs.c.state == RunState.QUEUED.value)
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def last_fix(self, connection_id: str, kind: str) -> float | None:
+        """When a fix of ``kind`` was last verified for the connection."""
+        query = sa.select(sa.func.max(runs.c.fix_verified_at)).where(
+            runs.c.connection_id == connection_id, runs.c.kind == kind
+        )
+        with self._engine.connect() as conn:
+            value = conn.execute(query).scalar()
+        return float(value) if value is not None else None
+
+    def ping(self) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- the workers' queue ------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Runs a crash left ``running`` go back to the queue; returns their ids."""
+        with write_transaction(self._engine) as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(runs.c.id).where(_service(), runs.c.state == RunState.RUNNING.value)
+                ).scalars()
+            )
+            if ids:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id.in_(ids))
+                    .values(state=RunState.QUEUED.value, not_before=time.time())
+                )
+        return ids
+
+    def next_connection(self, busy: set[str]) -> str | None:
+        """The connection whose oldest due export waits longest, skipping ``busy`` ones."""
+        query = (
+            sa.select(runs.c.connection_id)
+            .where(
+                _service(),
+                runs.c.state == RunState.QUEUED.value,
+                runs.c.not_before <= time.time(),
+                runs.c.connection_id.not_in(busy) if busy else sa.true(),
+            )
+            .order_by(runs.c.created_at)
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def claim(self, connection_id: str) -> QueuedRun | None:
+        """Take the connection's due run with the oldest export date (``running``)."""
+        now = time.time()
+        with write_transaction(self._engine) as conn:
+            run_id = conn.execute(
+                sa.select(runs.c.id)
+                .where(
+                    _service(),
+                    runs.c.connection_id == connection_id,
+                    runs.c.state == RunState.QUEUED.value,
+                    runs.c.not_before <= now,
+                )
+                .order_by(runs.c.export_date, runs.c.created_at)
+                .limit(1)
+            ).scalar()
+            if run_id is None:
+                return None
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(state=RunState.RUNNING.value, started_at=now)
+            )
+        return self.queued(run_id)
+
+    def mark_failed(self, run_id: str) -> None:
+        """The run broke outside the engine: its outcome is ``failed``."""
+        with write_transaction(self._engine) as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(outcome="failed"))
+
+    def join(self, run_id: str, leader_id: str) -> None:
+        with write_transaction(self._engine) as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(joined_to=leader_id))
+
+    def settle(self, run_id: str, settled: Settled) -> QueuedRun:
+        """End a worker's pass: the run's new state, and a callback when one is due."""
+        now = time.time()
+        values: dict[str, Any] = {"state": settled.state.value, "state_reason": settled.reason}
+        if settled.state is RunState.QUEUED:
+            values |= {"attempts": runs.c.attempts + 1, "not_before": settled.not_before or now}
+        else:
+            values["finished_at"] = now
+        if settled.fix_verified:
+            values["fix_verified_at"] = now
+        with write_transaction(self._engine) as conn:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+            if settled.notify:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.callback_url.is_not(None))
+                    .values(
+                        callback_state="pending",
+                        callback_attempts=0,
+                        callback_next_at=now,
+                        callback_error=None,
+                    )
+                )
+        return self.queued(run_id)
+
+    def approve(self, run_id: str, approved_by: str) -> QueuedRun:
+        """A person approved the plan: the run is queued to be applied."""
+        with write_transaction(self._engine) as conn:
+            result = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.state == RunState.AWAITING_REVIEW.value)
+                .values(
+                    state=RunState.QUEUED.value,
+                    approved_by=approved_by,
+                    approved_at=time.time(),
+                    not_before=time.time(),
+                    state_reason=None,
+                )
+            )
+        if result.rowcount == 0:
+            state = self.queued(run_id).state.value
+            raise RunConflictError(f"run {run_id!r} is {state}, not awaiting_review")
+        return self.queued(run_id)
+
+    def replan(self, run_id: str) -> None:
+        """A stale plan: the run goes back to the queue to be planned again."""
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.state == RunState.AWAITING_REVIEW.value)
+                .values(
+                    state=RunState.QUEUED.value,
+                    not_before=time.time(),
+                    state_reason="the plan was stale; planning again",
+                )
+            )
+
+    def requeue_reconnected(self, connection_id: str) -> list[str]:
+        """The connection works again: its runs that waited for that go back to the queue."""
+        waiting = runs.c.state == RunState.AWAITING_RECONNECT.value
+        with write_transaction(self._engine) as conn:
+            ids = list(
+                conn.execute(
+                    sa.select(runs.c.id).where(
+                        _service(), runs.c.connection_id == connection_id, waiting
+                    )
+                ).scalars()
+            )
+            if ids:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id.in_(ids))
+                    .values(
+                        state=RunState.QUEUED.value,
+                        not_before=time.time(),
+                        attempts=0,
+                        state_reason=None,
+                    )
+                )
+        return ids
+
+    # -- callbacks ---------------------------------------------------------------------
+    def due_callbacks(self, limit: int = 20) -> list[QueuedRun]:
+        query = (
+            sa.select(runs)
+            .where(runs.c.callback_state == "pending", runs.c.callback_next_at <= time.time())
+            .order_by(runs.c.callback_next_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [QueuedRun.model_validate(dict(r)) for r in conn.execute(query).mappings()]
+
+    def callback_result(
+        self, run_id: str, *, state: str, attempts: int, next_at: float | None, error: str | None
+    ) -> None:
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    callback_state=state,
+                    callback_attempts=attempts,
+                    callback_next_at=next_at,
+                    callback_error=error,
+                )
+            )

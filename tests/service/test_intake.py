@@ -1,0 +1,117 @@
+"""The signed intake: signatures, size, validation, unknown connections, idempotency, storage
+before the answer."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import sqlalchemy as sa
+
+from remediator import signing
+from remediator.storage import Database
+from remediator.storage.db import runs
+from tests.service.conftest import AUTH, Harness, TestClient, post_failure
+
+
+def stored_runs(harness: Harness) -> list[dict[str, object]]:
+    database = Database(harness.settings.database_url)
+    with database.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(runs)).mappings()]
+    database.dispose()
+    return rows
+
+
+def test_a_signed_failure_is_stored_before_the_202(harness: Harness) -> None:
+    app = harness.app()
+    client = TestClient(app)  # no lifespan: no worker touches the run
+    harness.connect(client)
+    answer = post_failure(client, harness.failure())
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["duplicate"] is False
+    assert body["state"] == "queued"
+    (row,) = stored_runs(harness)
+    assert (row["id"], row["state"], row["origin"], row["kind"]) == (
+        body["run_id"],
+        "queued",
+        "service",
+        "account_inactive",
+    )
+    assert json.loads(str(row["failure"]))["event_id"] == "evt-1"
+    run = client.get(body["url"], headers=AUTH).json()
+    assert (run["state"], run["report"], run["export_date"]) == ("queued", None, "2026-03-02")
+
+
+def test_the_same_event_again_is_200_with_the_same_run(harness: Harness) -> None:
+    client = TestClient(harness.app())
+    harness.connect(client)
+    first = post_failure(client, harness.failure())
+    again = post_failure(client, harness.failure())
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["run_id"] == first.json()["run_id"]
+    assert again.json()["duplicate"] is True
+    assert len(stored_runs(harness)) == 1
+
+
+def test_signatures_are_checked_over_the_raw_body(harness: Harness) -> None:
+    client = TestClient(harness.app())
+    harness.connect(client)
+    raw = json.dumps(harness.failure()).encode()
+    good = signing.sign(raw, "intake-secret-for-tests")
+    cases = {
+        "wrong secret": {signing.HEADER: signing.sign(raw, "not-the-secret")},
+        "stale": {
+            signing.HEADER: signing.sign(raw, "intake-secret-for-tests", int(time.time()) - 301)
+        },
+        "missing": {},
+        "malformed": {signing.HEADER: "v1=abc"},
+    }
+    for name, headers in cases.items():
+        answer = client.post("/v1/failures", content=raw, headers=headers)
+        assert answer.status_code == 401, name
+    altered = raw.replace(b"2026-03-02", b"2026-03-03", 1)
+    answer = client.post("/v1/failures", content=altered, headers={signing.HEADER: good})
+    assert answer.status_code == 401
+    assert "does not match" in answer.json()["detail"]
+    assert stored_runs(harness) == []
+    answer = client.post("/v1/failures", content=raw, headers={signing.HEADER: good})
+    assert answer.status_code == 202
+
+
+def test_a_body_over_one_mebibyte_is_413_before_anything_else(harness: Harness) -> None:
+    client = TestClient(harness.app())
+    big = harness.failure()
+    big["error"]["body"] = "x" * (1024 * 1024)
+    answer = post_failure(client, big)
+    assert answer.status_code == 413
+    unsigned = client.post("/v1/failures", content=b"x" * (1024 * 1024 + 1))
+    assert unsigned.status_code == 413
+    assert stored_runs(harness) == []
+
+
+def test_invalid_failures_are_422_listing_every_problem(harness: Harness) -> None:
+    client = TestClient(harness.app())
+    harness.connect(client)
+    answer = post_failure(client, b"{not json")
+    assert answer.status_code == 422
+    assert answer.json()["problems"][0].startswith("not JSON")
+    bad = harness.failure()
+    del bad["event_id"]
+    bad["export"]["date"] = "yesterday"
+    bad["surprise"] = 1
+    answer = post_failure(client, bad)
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert any(p.startswith("event_id: required") for p in problems)
+    assert any(p.startswith("export.date: not a date") for p in problems)
+    assert any(p.startswith("surprise: not a known field") for p in problems)
+    assert stored_runs(harness) == []
+
+
+def test_an_unknown_connection_is_422_saying_so(harness: Harness) -> None:
+    client = TestClient(harness.app())
+    answer = post_failure(client, harness.failure())
+    assert answer.status_code == 422
+    assert f"unknown connection_id: unknown connection '{harness.connection_id}'" in answer.text
+    assert stored_runs(harness) == []

@@ -1,0 +1,188 @@
+"""Workers: apply what policy allows, stop at review otherwise, join runs of a kind, date
+order, a fix that does not hold, retries of an unavailable Fortnox."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.service.conftest import (
+    AUTH,
+    Harness,
+    TestClient,
+    harness_for,
+    post_failure,
+    wait_for,
+)
+
+
+def account_3001(harness: Harness) -> bool:
+    company = next(iter(harness.sandbox.world.companies.values()))
+    return company.accounts[2][3001].active
+
+
+def writes(harness: Harness) -> list[tuple[str, str]]:
+    return [(r["method"], r["path"]) for r in harness.sandbox.writes()]
+
+
+def test_a_safe_playbook_is_applied_and_the_voucher_resent(harness: Harness) -> None:
+    with harness.client() as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        run = wait_for(client, run_id)
+    assert (run["state"], run["outcome"], run["mode"]) == ("done", "fixed", "apply")
+    assert run["report"]["resent"] is True
+    assert account_3001(harness)
+    assert writes(harness) == [("PUT", "/3/accounts/3001"), ("POST", "/3/vouchers")]
+    assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
+
+
+def test_ten_failures_of_one_kind_are_one_fix_and_ten_vouchers_in_date_order(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The burst makes ~45 requests; the rate limit itself is the connector's, tested there.
+    monkeypatch.setattr(harness.sandbox.world, "admit", lambda *_: True)
+    days = [f"2026-02-{day:02d}" for day in range(18, 28)]
+    shuffled = random.Random(5).sample(days, len(days))
+    app = harness.app(rate_limit_requests=1000)
+    queued = TestClient(app)  # no workers yet: the burst is stored first
+    harness.connect(queued)
+    ids = {
+        day: post_failure(queued, harness.failure(f"evt-{day}", day=day)).json()["run_id"]
+        for day in shuffled
+    }
+    with harness.client(app) as client:
+        runs = {day: wait_for(client, run_id) for day, run_id in ids.items()}
+    leader = ids[days[0]]
+    assert {r["outcome"] for r in runs.values()} == {"fixed"}
+    assert runs[days[0]]["joined_to"] is None
+    assert {runs[day]["joined_to"] for day in days[1:]} == {leader}
+    assert writes(harness) == [("PUT", "/3/accounts/3001")] + [("POST", "/3/vouchers")] * 10
+    assert [v["TransactionDate"] for v in harness.vouchers()] == days
+
+
+def test_a_failure_arriving_during_a_run_joins_it(harness: Harness) -> None:
+    harness.sandbox.set_faults(latency=0.05)
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1", day="2026-03-01")).json()["run_id"]
+        wait_for(client, first, ("running",))
+        second = post_failure(client, harness.failure("evt-2", day="2026-03-02")).json()
+        runs = [wait_for(client, first), wait_for(client, second["run_id"])]
+    assert [r["outcome"] for r in runs] == ["fixed", "fixed"]
+    assert runs[1]["joined_to"] == first
+    assert writes(harness).count(("PUT", "/3/accounts/3001")) == 1
+
+
+def test_a_fix_that_does_not_hold_is_not_repeated(harness: Harness) -> None:
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1")).json()["run_id"]
+        assert wait_for(client, first)["outcome"] == "fixed"
+        company = next(iter(harness.sandbox.world.companies.values()))
+        company.accounts[2][3001].active = False  # someone deactivates it again
+        before = len(harness.sandbox.writes())
+        second = post_failure(client, harness.failure("evt-2", day="2026-03-03")).json()
+        run = wait_for(client, second["run_id"])
+    assert (run["state"], run["outcome"], run["state_reason"]) == (
+        "done",
+        "manual_action_required",
+        "fix_did_not_hold",
+    )
+    assert run["report"]["summary"]["en"].startswith("The fix did not hold")
+    assert "Find out who or what changes the setting back" in run["report"]["manual_steps"]["en"][0]
+    assert len(harness.sandbox.writes()) == before
+    assert not account_3001(harness)
+
+
+def test_a_plan_policy_wants_reviewed_waits_then_is_applied_with_the_approver(
+    tmp_path: object,
+) -> None:
+    harness = harness_for("series_not_manual", tmp_path)  # type: ignore[arg-type]
+    with harness.client() as client:
+        harness.connect(client)
+        client.put(
+            f"/v1/connections/{harness.connection_id}",
+            headers=AUTH,
+            json={"policy": {"set_manual": "review"}},
+        ).raise_for_status()
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        waiting = wait_for(client, run_id)
+        assert (waiting["state"], waiting["outcome"], waiting["mode"]) == (
+            "awaiting_review",
+            "would_fix",
+            "plan",
+        )
+        assert harness.sandbox.writes() == []
+        refused = client.post(f"/v1/runs/{run_id}/apply", headers=AUTH, json={})
+        assert refused.status_code == 422
+        answer = client.post(f"/v1/runs/{run_id}/apply", headers=AUTH, json={"approved_by": "Eva"})
+        assert answer.status_code == 202, answer.text
+        done = wait_for(client, run_id, ("done",))
+        again = client.post(f"/v1/runs/{run_id}/apply", headers=AUTH, json={"approved_by": "Eva"})
+    assert (done["outcome"], done["approved_by"]) == ("fixed", "Eva")
+    assert done["approved_at"] is not None
+    assert writes(harness) == [("PUT", "/3/voucherseries/F"), ("POST", "/3/vouchers")]
+    assert again.status_code == 409
+
+
+def test_a_stale_plan_is_refused_and_planned_again(tmp_path: object) -> None:
+    harness = harness_for("series_not_manual", tmp_path)  # type: ignore[arg-type]
+    with harness.client() as client:
+        harness.connect(client)
+        client.put(
+            f"/v1/connections/{harness.connection_id}",
+            headers=AUTH,
+            json={"policy": {"set_manual": "review", "resend_voucher": "review"}},
+        ).raise_for_status()
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        assert wait_for(client, run_id)["state"] == "awaiting_review"
+        company = next(iter(harness.sandbox.world.companies.values()))
+        company.series[2]["F"].manual = True  # fixed by hand meanwhile
+        answer = client.post(f"/v1/runs/{run_id}/apply", headers=AUTH, json={"approved_by": "Eva"})
+        assert answer.status_code == 409
+        assert any("series_manual" in line for line in answer.json()["differences"])
+        replanned = wait_for(client, run_id, ("awaiting_review",), timeout=5)
+        run = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+    assert replanned["report"]["steps"][1]["status"] == "ok"
+    assert run["approved_by"] is None
+    assert harness.sandbox.writes() == []
+
+
+def test_a_playbook_that_may_not_run_alone_ends_with_its_manual_steps(tmp_path: object) -> None:
+    harness = harness_for("access_denied", tmp_path)  # type: ignore[arg-type]
+    with harness.client() as client:
+        harness.connect(client)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    assert (run["state"], run["outcome"]) == ("done", "manual_action_required")
+    assert run["report"]["manual_steps"]["sv"]
+    assert harness.sandbox.writes() == []
+
+
+def test_fortnox_unavailable_is_retried_with_a_cap(tmp_path: object) -> None:
+    harness = harness_for("healthy", tmp_path)  # type: ignore[arg-type]
+    harness.sandbox.set_faults(error_rate={"/3/companyinformation": 1.0})
+    with harness.client() as client:
+        harness.connect(client)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "failed", 2)
+    calls = [r for r in harness.sandbox.requests if r["path"] == "/3/companyinformation"]
+    assert len(calls) == 3  # the first pass and two retries
+    assert harness.vouchers() == []
+
+
+def test_fortnox_unavailable_then_back_resends_once(tmp_path: object) -> None:
+    harness = harness_for("healthy", tmp_path)  # type: ignore[arg-type]
+    harness.sandbox.set_faults(error_rate={"/3/companyinformation": 1.0})
+    with harness.client(harness.app(unavailable_retry_seconds=0.3)) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        queued = wait_for(client, run_id, ("queued",))
+        while queued["attempts"] == 0:
+            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+        harness.sandbox.set_faults()
+        run = wait_for(client, run_id, ("done",))
+    assert queued["state_reason"].startswith("Fortnox unavailable")
+    assert (run["outcome"], run["attempts"]) == ("fixed", 1)
+    assert len(harness.vouchers()) == 1
