@@ -12,7 +12,8 @@ Relaxations (each documented in shared/fortnox/REFERENCE.md):
 - List answers may carry ``MetaInformation`` (``@TotalResources``, ``@TotalPages``,
   ``@CurrentPage``): Fortnox sends it on paged lists, the spec's list schemas omit it.
 - ``ErrorInformation`` keys are accepted in either case: the spec names them ``Error``/
-  ``Message``/``Code``, Fortnox answers ``error``/``message``/``code`` (and varies).
+  ``Message``/``Code``, Fortnox answers ``error``/``message``/``code`` (and varies). The three
+  lowercase keys are required, as Fortnox sends them on business errors.
 - ``LockedPeriod.EndDate`` may be ``null`` when nothing is locked (the spec says string).
 
 The spec's ``required`` lists are kept as they are: no relaxation was needed.

@@ -279,3 +279,9 @@ def test_a_grant_user_must_exist_in_its_tenant() -> None:
 
     with pytest.raises(SandboxStateError, match=r"\$\.grants\[0\]\.user_id: unknown user 'u1'"):
         changed(other_user)
+
+
+async def test_the_connection_invalidated_scenario_has_a_dead_grant() -> None:
+    sandbox = Sandbox.from_scenario("connection_invalidated")
+    async with client_for(sandbox) as http:
+        assert_invalid_grant(await refresh(http, "rt-connection_invalidated-1"))
