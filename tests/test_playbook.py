@@ -358,6 +358,17 @@ def test_the_docs_examples_are_the_ones_tested() -> None:
     assert COST_CENTRE in docs
 
 
+def test_the_docs_budget_table_matches_the_files() -> None:
+    docs = (DEFAULT_DIR.parent / "docs" / "playbooks.md").read_text(encoding="utf-8")
+    table = docs.split("## Request budgets per shipped playbook")[1].split("\n## ")[0]
+    documented: dict[str, tuple[int, int]] = {}
+    for row in re.findall(r"^\| (`.+?) \| (\d+) \| (\d+) \|", table, flags=re.MULTILINE):
+        for kind in re.findall(r"`(\w+)`", row[0]):
+            documented[kind] = (int(row[1]), int(row[2]))
+    shipped = {p.kind.value: (p.budget.plan, p.budget.apply) for p in load_playbooks(DEFAULT_DIR)}
+    assert documented == shipped
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 import click
 
 from remediator.cli.output import EXIT_MANUAL, EXIT_OK, echo_json, json_option, lang_option
 from remediator.cli.remediate import with_runtime
-from remediator.preflight import preflight
+from remediator.preflight import Finding, preflight
 from remediator.render import Lang
+
+
+def _json(finding: Finding) -> dict[str, Any]:
+    return {"check": finding.check, "ok": finding.ok, "text": finding.text.model_dump()}
 
 
 @click.command()
@@ -37,7 +41,7 @@ def check(connection_id: str, day: object, series: str, as_json: bool, lang: Lan
                 "connection_id": connection_id,
                 "date": when.isoformat(),
                 "ok": not problems,
-                "findings": [asdict(f) for f in findings],
+                "findings": [_json(f) for f in findings],
             }
         )
     else:

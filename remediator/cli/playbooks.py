@@ -8,6 +8,7 @@ from remediator.catalogue import load_catalogue
 from remediator.cli.output import echo_json, json_option, lang_option
 from remediator.errors import UsageError
 from remediator.kinds import ErrorKind
+from remediator.playbook import Playbook
 from remediator.render import Lang
 
 
@@ -45,7 +46,8 @@ def list_(as_json: bool, lang: Lang) -> None:
 @playbooks.command("show")
 @click.argument("kind")
 @json_option
-def show(kind: str, as_json: bool) -> None:
+@lang_option
+def show(kind: str, as_json: bool, lang: Lang) -> None:
     """One playbook in full."""
     try:
         wanted = ErrorKind(kind)
@@ -63,6 +65,28 @@ def show(kind: str, as_json: bool) -> None:
         f"  auto_apply: {playbook.auto_apply}; budget: plan {playbook.budget.plan}, "
         f"apply {playbook.budget.apply} requests"
     )
+    _recognise(playbook)
+    click.echo("  actions:")
     for spec in playbook.actions:
         args = ", ".join(f"{k}={v}" for k, v in spec.with_.items())
-        click.echo(f"  - {spec.action}{f' ({args})' if args else ''}")
+        click.echo(f"    - {spec.action}{f' ({args})' if args else ''}")
+    texts = playbook.texts
+    click.echo(f"  meaning: {getattr(texts.meaning, lang)}")
+    click.echo(f"  remedy: {getattr(texts.remedy, lang)}")
+    for number, line in enumerate(getattr(texts.manual, lang), 1):
+        click.echo(f"  manual {number}. {line}")
+
+
+def _recognise(playbook: Playbook) -> None:
+    recognise = playbook.recognise
+    click.echo("  recognise:")
+    for label, values in (
+        ("codes", recognise.codes),
+        ("fallback codes", recognise.fallback_codes),
+        ("oauth errors", recognise.oauth_errors),
+        ("http statuses", recognise.http_statuses),
+    ):
+        if values:
+            click.echo(f"    {label}: {', '.join(str(v) for v in values)}")
+    for pattern in recognise.messages:
+        click.echo(f"    message: {pattern}")

@@ -1,0 +1,95 @@
+"""``remediator check``: the read-only checks of every playbook for one company and date."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from tests.cli.conftest import Company, run
+
+Make = Callable[[str], Company]
+
+
+def test_a_healthy_company_has_no_obstacles(company: Make) -> None:
+    c = company("series_not_manual")
+    assert c.invoke("fix", str(c.failure_file), "--yes").exit_code == 0
+    before = len(c.sandbox.requests)
+    result = c.invoke(
+        "check", "--connection", c.connection_id, "--date", "2026-03-02", "--lang", "en"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "✓ The connection to Fortnox works (token refreshed when needed).",
+        "✓ Financial year 2026-01-01 – 2026-12-31 (id 2) covers 2026-03-02.",
+        "✓ Voucher series F exists in the financial year.",
+        "✓ Series F is open for manual entry.",
+        "✓ 2026-03-02 is not in a locked period (locked up to 2025-12-31).",
+        "No obstacles found.",
+    ]
+    made = c.sandbox.requests[before:]
+    assert made, "check reads Fortnox"
+    assert all(r["method"] == "GET" or r["path"].startswith("/oauth") for r in made)
+
+
+def test_what_would_make_tomorrows_export_fail(company: Make) -> None:
+    c = company("series_not_manual")
+    before = len(c.writes())
+    result = c.invoke("check", "--connection", c.connection_id, "--date", "2026-03-03", "--json")
+    assert result.exit_code == 3
+    assert len(c.writes()) == before
+    data = json.loads(result.stdout)
+    assert (data["connection_id"], data["date"], data["ok"]) == (
+        c.connection_id,
+        "2026-03-03",
+        False,
+    )
+    failing = [f for f in data["findings"] if not f["ok"]]
+    assert failing == [
+        {
+            "check": "series_manual",
+            "ok": False,
+            "text": {
+                "sv": "Öppna serie F för manuell kontering (Manual: true).",
+                "en": "Open series F for manual entry (Manual: true).",
+            },
+        }
+    ]
+
+
+def test_a_missing_series_in_swedish(company: Make) -> None:
+    c = company("series_missing")
+    result = c.invoke("check", "--connection", c.connection_id, "--date", "2026-03-02")
+    assert result.exit_code == 3
+    assert "✗ Skapa verifikationsserie F" in result.stdout
+    assert result.stdout.splitlines()[-1] == "1 hinder hittades."
+
+
+def test_no_financial_year_stops_the_checks(company: Make) -> None:
+    c = company("series_not_manual")
+    result = c.invoke(
+        "check", "--connection", c.connection_id, "--date", "2031-06-01", "--lang", "en"
+    )
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        "✓ The connection to Fortnox works (token refreshed when needed).",
+        "✗ Fortnox has no financial year covering 2031-06-01.",
+        "1 obstacle(s) found.",
+    ]
+
+
+def test_an_invalidated_connection_is_an_obstacle(company: Make) -> None:
+    c = company("connection_invalidated")
+    result = c.invoke("check", "--connection", c.connection_id, "--json")
+    assert result.exit_code == 3
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["check"], f["ok"]) for f in findings] == [("refresh_connection", False)]
+
+
+def test_unknown_connection_and_bad_date(env: None) -> None:
+    result = run("check", "--connection", "nobody", "--date", "2026-03-02")
+    assert result.exit_code == 2
+    assert result.stderr == "error: unknown connection 'nobody'\n"
+    result = run("check", "--connection", "nobody", "--date", "2 mars")
+    assert result.exit_code == 2
+    assert "Invalid value for '--date'" in result.stderr
+    assert run("check").exit_code == 2  # --connection is required
