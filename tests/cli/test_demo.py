@@ -1,0 +1,61 @@
+"""``remediator demo``: the six Backoffice errors, reproduced and remediated in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from remediator.demo import SCENARIOS
+from tests.cli.conftest import run
+
+SIX = [
+    "series_not_manual",
+    "chart_of_accounts_missing",
+    "account_inactive",
+    "series_missing",
+    "access_denied",
+    "connection_invalidated",
+]
+
+
+def test_demo_json_every_scenario_as_expected_in_under_ten_seconds() -> None:
+    started = time.monotonic()
+    result = run("demo", "--json")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert elapsed < 10
+    data = json.loads(result.stdout)
+    assert data["seconds"] < 10
+    episodes = data["episodes"]
+    assert [e["scenario"] for e in episodes] == SIX == list(SCENARIOS)
+    for episode in episodes:
+        first, second = SCENARIOS[episode["scenario"]]
+        assert episode["as_expected"] is True
+        assert episode["writes"]["plan"] == 0
+        assert episode["writes"]["again"] == 0
+        assert episode["plan"]["mode"] == "plan"
+        assert episode["plan"]["recognition"]["kind"] == episode["scenario"]
+        assert (episode["fix"]["outcome"], episode["again"]["outcome"]) == (first, second)
+    fixed = [e for e in episodes if e["fix"]["outcome"] == "fixed"]
+    assert {e["scenario"] for e in fixed} == {
+        "series_not_manual",
+        "account_inactive",
+        "series_missing",
+    }
+    for episode in fixed:
+        assert episode["writes"]["fix"] == 2  # the one change and the re-sent voucher
+        assert episode["fix"]["resent"] is True
+        assert episode["again"]["voucher"]["already_booked"] is True
+
+
+def test_demo_human_output() -> None:
+    result = run("demo", "--lang", "en")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for scenario in SIX:
+        assert f"explain → {scenario}" in out
+    assert out.count("the sandbox saw 0 write(s)") == 6
+    assert "Six Backoffice errors in" in out
+    assert out.count("✓") >= 6
+    assert "✗" not in out
+    assert "What the remediator did" in out
