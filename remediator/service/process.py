@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
+from remediator.plans import differences
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
@@ -100,8 +101,7 @@ class Processor:
         failure = ExportFailure.model_validate_json(row.failure)
         engine = self.runtime.engine
         if row.approved_by:
-            report = await engine.run(failure, mode="apply", reviewed=True, run_id=row.id)
-            return await self._after(row, report)
+            return await self._apply_reviewed(row, failure)
         leader = session.leaders.get(row.kind or "")
         if leader is not None and leader != row.id:
             await asyncio.to_thread(self.queue.join, row.id, leader)
@@ -119,6 +119,21 @@ class Processor:
         report = await engine.run(failure, mode="apply", run_id=row.id)
         if report.outcome in SETTLED_OUTCOMES:
             session.leaders[report.kind.value] = row.id
+        return await self._after(row, report)
+
+    async def _apply_reviewed(self, row: QueuedRun, failure: ExportFailure) -> Settled:
+        """Apply an approved plan, unless Fortnox changed since: then plan again for review."""
+        engine = self.runtime.engine
+        now = await engine.run(failure, mode="plan", record=False)
+        planned = Report.model_validate_json(row.report) if row.report else None
+        if planned is None or differences(planned, now):
+            await engine.run(failure, mode="plan", run_id=row.id)
+            return Settled(
+                RunState.AWAITING_REVIEW,
+                reason="Fortnox changed after the approval; review the new plan",
+                notify=True,
+            )
+        report = await engine.run(failure, mode="apply", reviewed=True, run_id=row.id)
         return await self._after(row, report)
 
     async def _needs_review(self, plan: Report) -> bool:

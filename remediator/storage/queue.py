@@ -309,6 +309,8 @@ class QueueStore(RunStore):
         values: dict[str, Any] = {"state": settled.state.value, "state_reason": settled.reason}
         if settled.state is RunState.QUEUED:
             values |= {"attempts": runs.c.attempts + 1, "not_before": settled.not_before or now}
+        elif settled.state is RunState.AWAITING_REVIEW:
+            values |= {"approved_by": None, "approved_at": None}
         else:
             values["finished_at"] = now
         if settled.fix_verified:

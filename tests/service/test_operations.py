@@ -1,0 +1,147 @@
+"""Operations: Prometheus metrics, health, JSON-lines logs, and no secret in any answer or log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from remediator.service.logs import JsonFormatter, scrub
+from tests.service.conftest import (
+    API_TOKEN,
+    AUTH,
+    CALLBACK_SECRET,
+    INTAKE_SECRET,
+    Harness,
+    TestClient,
+    harness_for,
+    post_failure,
+    wait_for,
+)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+def metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match is not None, name
+    return float(match.group(1))
+
+
+def test_metrics_count_what_happened(harness: Harness) -> None:
+    with harness.client() as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        wait_for(client, run_id)
+        answer = client.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = answer.text
+    assert metric(text, 'remediator_failures_received_total{kind="account_inactive"}') == 1
+    assert metric(text, 'remediator_runs_total{outcome="fixed"}') == 1
+    assert metric(text, 'remediator_fortnox_requests_total{status="200"}') >= 5
+    assert metric(text, 'remediator_fortnox_requests_total{status="201"}') == 1
+    assert (
+        metric(text, 'remediator_token_refreshes_total{grant_type="refresh_token",result="ok"}')
+        == 1
+    )
+    assert metric(text, "remediator_queue_depth") == 0
+    assert metric(text, "remediator_run_duration_seconds_count") == 1
+    assert metric(text, 'remediator_run_duration_seconds_bucket{le="+Inf"}') == 1
+    assert "# TYPE remediator_run_duration_seconds histogram" in text
+
+
+def test_queue_depth_counts_stored_work(harness: Harness) -> None:
+    client = TestClient(harness.app(worker_concurrency=0))
+    harness.connect(client)
+    for n in range(3):
+        post_failure(client, harness.failure(f"evt-{n}"))
+    assert metric(client.get("/metrics").text, "remediator_queue_depth") == 3
+
+
+def test_healthz_reports_the_database_and_the_workers(harness: Harness) -> None:
+    app = harness.app()
+    with harness.client(app) as client:
+        ok = client.get("/healthz")
+        app.state.service.workers._tasks[0].cancel()
+        client.get("/metrics")  # lets the loop run the cancellation
+        down = client.get("/healthz")
+    assert ok.status_code == 200
+    assert ok.json() == {
+        "status": "ok",
+        "database": "ok",
+        "workers": {"alive": 2, "expected": 2},
+        "callbacks": "ok",
+    }
+    assert down.status_code == 503
+    assert down.json()["workers"] == {"alive": 1, "expected": 2}
+
+
+def test_logs_are_json_lines_with_ids_and_nothing_secret(
+    tmp_path: Path, log_lines: io.StringIO
+) -> None:
+    harness = harness_for("connection_invalidated", tmp_path)
+    answers: list[str] = []
+    with harness.client() as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure(callback=True)).json()["run_id"]
+        answers.append(json.dumps(wait_for(client, run_id)))
+        location = client.get(
+            f"/v1/connections/{harness.connection_id}/authorize",
+            headers=AUTH,
+            follow_redirects=False,
+        ).headers["location"]
+        browser = TestClient(harness.sandbox.app)
+        callback = browser.get(location, follow_redirects=False).headers["location"]
+        answers.append(client.get(callback.removeprefix("http://testserver")).text)
+        answers.append(json.dumps(wait_for(client, run_id, ("done",))))
+        token = client.post(f"/v1/connections/{harness.connection_id}/access-token", headers=AUTH)
+        assert token.status_code == 200
+        answers.append(client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).text)
+        answers.append(client.get("/v1/runs", headers=AUTH).text)
+        answers.append(client.get("/metrics").text)
+    world = harness.sandbox.world
+    secrets = {
+        *world.tokens,
+        *world.used_refresh,
+        *(grant.refresh_token for grant in world.grants.values()),
+        *(client.client_secret for client in world.state.clients),
+        API_TOKEN,
+        INTAKE_SECRET,
+        CALLBACK_SECRET,
+        harness.settings.secret_key.get_secret_value(),
+        parse_code(callback),
+    }
+    lines = log_lines.getvalue().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert any(e.get("run_id") == run_id and e.get("connection_id") for e in entries)
+    everything = "\n".join(lines + answers + [str(body) for _, body in harness.receiver.received])
+    leaked = [secret for secret in secrets if secret and secret in everything]
+    assert leaked == []
+
+
+def parse_code(url: str) -> str:
+    match = re.search(r"code=([^&]+)", url)
+    assert match is not None
+    return match.group(1)
+
+
+def test_scrub_hides_what_looks_like_a_credential() -> None:
+    line = "GET /oauth/callback?code=abc123&state=xyz Bearer eyJhbGciOi.eyJzdWIiOjF9.sig"
+    assert scrub(line) == "GET /oauth/callback?code=<hidden>&state=<hidden> Bearer <hidden>"

@@ -1,0 +1,49 @@
+"""Nothing accepted is lost: runs a crash left ``running`` are finished on restart, and a
+voucher that reached Fortnox before the crash is found, not posted again."""
+
+from __future__ import annotations
+
+from remediator.storage import Database
+from remediator.storage.db import runs
+from tests.service.conftest import AUTH, Harness, TestClient, post_failure, wait_for
+
+
+def crash_mid_run(harness: Harness, run_id: str) -> None:
+    """What the database holds when the process died during the run: ``running``, no report."""
+    database = Database(harness.settings.database_url)
+    with database.engine.begin() as conn:
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id)
+            .values(state="running", report=None, outcome=None, finished_at=None)
+        )
+    database.dispose()
+
+
+def test_a_run_left_running_is_finished_on_restart_without_a_second_voucher(
+    harness: Harness,
+) -> None:
+    with harness.client() as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        assert wait_for(client, run_id)["outcome"] == "fixed"
+    assert len(harness.vouchers()) == 1
+    crash_mid_run(harness, run_id)
+    with harness.client() as client:  # the restart
+        run = wait_for(client, run_id)
+    assert (run["state"], run["outcome"]) == ("done", "nothing_to_fix")
+    assert run["report"]["voucher"]["already_booked"] is True
+    assert len(harness.vouchers()) == 1
+
+
+def test_a_run_that_never_started_is_worked_after_a_restart(harness: Harness) -> None:
+    queued = TestClient(harness.app(worker_concurrency=0))
+    harness.connect(queued)
+    run_id = post_failure(queued, harness.failure()).json()["run_id"]
+    crash_mid_run(harness, run_id)
+    with harness.client() as client:
+        run = wait_for(client, run_id)
+        listed = client.get("/v1/runs", headers=AUTH, params={"state": "done"}).json()
+    assert run["outcome"] == "fixed"
+    assert [item["id"] for item in listed["items"]] == [run_id]
+    assert len(harness.vouchers()) == 1
