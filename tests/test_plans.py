@@ -63,8 +63,10 @@ def test_a_changed_observation_is_named() -> None:
     now = [*PLANNED]
     now[1] = observed("series_manual", **{"series:F": {"exists": True, "manual": True}})
     assert differences(plan_of(PLANNED), plan_of(now)) == [
-        'series_manual series:F: {"exists": true, "manual": false} → '
-        '{"exists": true, "manual": true}'
+        (
+            'series_manual series:F: {"exists": true, "manual": false} → '
+            '{"exists": true, "manual": true}'
+        )
     ]
 
 
