@@ -84,6 +84,11 @@ class Workers:
             await self.processor.process(row, session)
 
     async def _idle(self) -> None:
+        requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
+        for run_id in requeued:
+            log.info("run queued again: its connection works again", extra=ids(run_id=run_id))
+        if requeued:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
         self._wake.clear()

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from remediator.errors import UsageError
 from remediator.fortnox import RequestRecord
-from remediator.storage.db import Database, run_requests, runs, write_transaction
+from remediator.storage.connections import ConnectionStatus
+from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
 from remediator.storage.runs import RunState, RunStore, UnknownRunError, _audit_row
 
 SERVICE = "service"
@@ -385,6 +386,21 @@ class QueueStore(RunStore):
                     )
                 )
         return ids
+
+    def requeue_reconnected_anywhere(self) -> list[str]:
+        """Runs waiting for a reconnect whose connection is active again (reconnected by the
+        CLI, or a refresh token imported) go back to the queue."""
+        active = sa.select(connections.c.id).where(
+            connections.c.status == ConnectionStatus.ACTIVE.value
+        )
+        waiting = sa.select(runs.c.connection_id).where(
+            _service(),
+            runs.c.state == RunState.AWAITING_RECONNECT.value,
+            runs.c.connection_id.in_(active),
+        )
+        with self._engine.connect() as conn:
+            found = set(conn.execute(waiting).scalars())
+        return [run for connection in sorted(found) for run in self.requeue_reconnected(connection)]
 
     # -- callbacks ---------------------------------------------------------------------
     def due_callbacks(self, limit: int = 20) -> list[QueuedRun]:

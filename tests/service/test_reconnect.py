@@ -118,3 +118,19 @@ def test_a_consent_for_another_company_is_refused(tmp_path: Path) -> None:
         connection = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
     assert answer.status_code == 409
     assert (connection["tenant_id"], connection["status"]) == ("999", "active")
+
+
+def test_runs_waiting_for_a_reconnect_done_elsewhere_are_queued_again(tmp_path: Path) -> None:
+    harness = harness_for("connection_invalidated", tmp_path)
+    with harness.client() as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        assert wait_for(client, run_id)["state"] == "awaiting_reconnect"
+        # e.g. `remediator connections connect` from a terminal: tokens stored, status active
+        app_service = client.app.state.service  # type: ignore[attr-defined]
+        url, _ = app_service.runtime.connector.authorization_url("from-the-cli")
+        code = parse_qs(urlsplit(consent(harness, url)).query)["code"][0]
+        tokens = client.portal.call(app_service.runtime.connector.oauth.exchange_code, code)  # type: ignore[union-attr]
+        app_service.runtime.store.save_tokens(harness.connection_id, tokens)
+        done = wait_for(client, run_id, ("done",))
+    assert done["outcome"] == "nothing_to_fix"
