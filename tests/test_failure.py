@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from remediator.catalogue import load_catalogue
 from remediator.errors import UsageError
 from remediator.failure import ExportFailure, InvalidFailure, parse_failure
 
@@ -236,3 +239,46 @@ def test_failure_is_frozen_and_round_trips() -> None:
     assert again == failure
     with pytest.raises(ValueError, match="frozen"):
         failure.event_id = "other"  # type: ignore[misc]
+
+
+DOCS = Path(__file__).parents[1] / "docs" / "failure.md"
+
+
+def json_blocks() -> list[Any]:
+    text = DOCS.read_text(encoding="utf-8")
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)]
+
+
+def test_the_documented_examples_are_valid() -> None:
+    full, smallest, *errors = json_blocks()
+    assert parse(full).export.voucher is not None
+    assert parse(smallest).export.voucher is None
+    catalogue = load_catalogue()
+    kinds = [catalogue.classify_failure(parse(full | {"error": error})).kind for error in errors]
+    assert [kind.value for kind in kinds] == [
+        "series_not_manual",
+        "chart_of_accounts_missing",
+        "account_inactive",
+        "series_missing",
+        "access_denied",
+        "connection_invalidated",
+    ]
+
+
+def test_the_documented_refusal_is_the_real_one() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    shown = text.split("$ remediator plan failure.json\n")[1].split("```")[0].splitlines()
+    found = problems(
+        {
+            "event_id": "",
+            "restaurant": {"id": "r1"},
+            "connection_id": "c",
+            "export": {"kind": "x_report", "id": "z", "date": "2026-13-01"},
+            "error": {"message": "m", "code": "abc", "http_status": 99},
+            "callback_url": "ftp://backoffice",
+            "extra": 1,
+        }
+    )
+    assert shown == ["error: failure.json is not a valid export failure:"] + [
+        f"  {p}" for p in found
+    ]
