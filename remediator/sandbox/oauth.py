@@ -117,4 +117,3 @@ class OAuthEndpoints:
         revoked = self.server.world.revoke_token(form.get("token", ""))
         self.server.record(request, 200)
         return JSONResponse({"revoked": revoked})
-

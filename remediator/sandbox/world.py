@@ -92,6 +92,10 @@ class World:
     """Everything the sandbox knows; its clock can be moved forward for tests."""
 
     def __init__(self, state: SandboxState) -> None:
+        self.load(state)
+
+    def load(self, state: SandboxState) -> None:
+        """Start over from ``state``: books, grants, tokens, faults, clock offset."""
         self.state = state
         self.offset = 0.0
         self.companies = {t.tenant_id: Company.from_tenant(t) for t in state.tenants}

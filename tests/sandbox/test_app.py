@@ -256,3 +256,12 @@ async def test_admin_endpoints_are_absent_when_admin_is_off(method: str, path: s
         assert (await http.request(method, path, json={})).status_code == 404
         assert (await http.get("/3/me")).status_code == 200
     assert sandbox.world.grants["bistro"].revoked is False
+
+
+async def test_reset_keeps_the_world_object_so_bound_clocks_follow(sandbox: Sandbox) -> None:
+    clock = sandbox.world.now
+    sandbox.advance(1000)
+    sandbox.reset()
+    assert abs(clock() - time.time()) < 60
+    sandbox.advance(500)
+    assert clock() - time.time() > 400
