@@ -88,6 +88,7 @@ MESSAGES: list[tuple[str, ErrorKind, dict[str, str]]] = [
     ("Verifikationsserien F finns inte", K.SERIES_MISSING, {"series": "F"}),
     ("Ogiltig verifikationsserie angiven", K.SERIES_MISSING, {}),
     ('Voucher series "F" does not exist', K.SERIES_MISSING, {"series": "F"}),
+    ("The verification series “K - Kassa” does not exist.", K.SERIES_MISSING, {"series": "K"}),
     ("Invalid voucher series", K.SERIES_MISSING, {}),
     # 5. access denied
     ("Access denied", K.ACCESS_DENIED, {}),
