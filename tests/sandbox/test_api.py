@@ -140,6 +140,10 @@ async def test_an_account_is_read_and_an_unknown_one_is_404_2000423(
     assert account["Account"]["Active"] is True
     assert account["Account"]["Year"] == 2
     assert error_of(await api.get("/3/accounts/1111")) == NOT_FOUND_ACCOUNT
+    assert error_of(await api.get("/3/accounts/19100")) == NOT_FOUND_ACCOUNT
+    assert error_of(await api.put("/3/accounts/42", json={"Account": {"Active": True}})) == (
+        NOT_FOUND_ACCOUNT
+    )
 
 
 async def test_accounts_are_created_and_updated_per_year(api: httpx.AsyncClient) -> None:
