@@ -6,7 +6,7 @@ import click
 
 from remediator.cli.output import echo_json, json_option, lang_option
 from remediator.render import Lang, render
-from remediator.report import Report
+from remediator.report import Outcome, Report
 from remediator.settings import load_settings
 from remediator.storage import Database
 from remediator.storage.runs import RunStore
@@ -23,7 +23,9 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--connection", "connection_id", help="Only this connection's runs.")
-@click.option("--outcome", help="Only runs with this outcome.")
+@click.option(
+    "--outcome", type=click.Choice([o.value for o in Outcome]), help="Only runs with this outcome."
+)
 @click.option("--limit", default=20, show_default=True)
 @json_option
 def list_(connection_id: str | None, outcome: str | None, limit: int, as_json: bool) -> None:

@@ -108,6 +108,12 @@ def test_show_json(history: Company) -> None:
     assert_no_secret(history, result.stdout)
 
 
+def test_unknown_outcome_is_a_usage_error(env: None) -> None:
+    result = run("runs", "list", "--outcome", "fixd")
+    assert result.exit_code == 2
+    assert "'fixd' is not one of 'fixed', 'nothing_to_fix'" in result.stderr
+
+
 def test_unknown_run(env: None) -> None:
     result = run("runs", "show", "nope")
     assert result.exit_code == 2
