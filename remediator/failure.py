@@ -20,11 +20,16 @@ from remediator.fortnox import Voucher
 
 
 class InvalidFailure(UsageError):
-    """A failure that cannot be accepted; the message lists every problem, one per line."""
+    """A failure that cannot be accepted; the message lists every problem, one per line (a
+    single problem stays on the first line)."""
 
     def __init__(self, problems: list[str], source: str = "the failure") -> None:
         self.problems = problems
-        super().__init__(f"{source} is not a valid export failure:\n  " + "\n  ".join(problems))
+        head = f"{source} is not a valid export failure:"
+        if len(problems) == 1:
+            super().__init__(f"{head} {problems[0]}")
+        else:
+            super().__init__(head + "".join(f"\n  {problem}" for problem in problems))
 
 
 class FailureModel(BaseModel):

@@ -233,6 +233,12 @@ def test_refusal_reads_as_one_message_per_line_and_is_a_usage_error() -> None:
     assert lines[1:] == [f"  {p}" for p in err.problems]
 
 
+def test_a_single_problem_is_one_line() -> None:
+    with pytest.raises(InvalidFailure) as caught:
+        parse_failure("[]", source="failure.json")
+    assert str(caught.value) == "failure.json is not a valid export failure: must be a JSON object"
+
+
 def test_failure_is_frozen_and_round_trips() -> None:
     failure = parse(minimal(export={"id": "z", "date": "2026-03-02", "voucher": VOUCHER}))
     again = parse_failure(failure.model_dump_json(by_alias=True))
