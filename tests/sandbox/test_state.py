@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from remediator.sandbox import SandboxStateError, load_scenario, scenario_names
+from remediator.sandbox import Sandbox, SandboxStateError, load_scenario, scenario_names
 from remediator.sandbox.state import Chart, json_schema, load_state, parse_state
 from tests.sandbox.conftest import StateData, scenario_data, tenant
 
@@ -235,3 +235,9 @@ def test_every_problem_is_reported_at_once() -> None:
         "two.json: $.grants[0].tenant_id: unknown tenant '999'",
         "two.json: $.consent.tenant_id: unknown tenant '999'",
     ]
+
+
+def test_a_sandbox_runs_from_a_state_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, scenario_data("account_inactive"))
+    sandbox = Sandbox.from_file(path)
+    assert sandbox.world.companies["100004"].accounts[2][3001].active is False
