@@ -84,6 +84,7 @@ class Catalogue:
         self._patterns = [
             (p.kind, re.compile(rx)) for p in playbooks for rx in p.recognise.messages
         ]
+        self._oauth_errors = [e.lower() for p in playbooks for e in p.recognise.oauth_errors]
 
     def playbook(self, kind: ErrorKind) -> Playbook | None:
         return self._by_kind.get(kind)
@@ -108,7 +109,7 @@ class Catalogue:
         """Recognise an error from what the Backoffice knows about it."""
         texts = [t for t in (normalise(message), normalise(body_message(body))) if t]
         code = code if code is not None else body_code(body)
-        oauth = body_oauth_error(body) or _oauth_in(texts)
+        oauth = body_oauth_error(body) or self._oauth_in(texts)
         for found in (
             self._by_code(code, texts, fallback=False),
             self._by_oauth(oauth, texts),
@@ -142,11 +143,15 @@ class Catalogue:
                 return self._match(playbook.kind, "fallback_code" if fallback else "code", texts)
         return None
 
+    def _oauth_in(self, texts: list[str]) -> str | None:
+        """An OAuth error a playbook knows, named in the text (a body pasted as the message)."""
+        return next((e for e in self._oauth_errors for text in texts if e in text), None)
+
     def _by_oauth(self, oauth: str | None, texts: list[str]) -> Match | None:
         if oauth is None:
             return None
         for playbook in self._by_kind.values():
-            if oauth in playbook.recognise.oauth_errors:
+            if oauth in (e.lower() for e in playbook.recognise.oauth_errors):
                 return self._match(playbook.kind, "oauth_error", texts)
         return None
 
@@ -165,10 +170,6 @@ class Catalogue:
             if status in playbook.recognise.http_statuses:
                 return self._match(playbook.kind, "http_status", texts)
         return None
-
-
-def _oauth_in(texts: list[str]) -> str | None:
-    return "invalid_grant" if any("invalid_grant" in text for text in texts) else None
 
 
 def _clean(groups: dict[str, str | None]) -> dict[str, str]:

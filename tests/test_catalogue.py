@@ -7,6 +7,8 @@ then fallback codes and HTTP statuses; anything else is ``unrecognized``.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from remediator.catalogue import Catalogue, body_code, load_catalogue, normalise
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
+from remediator.playbook import DEFAULT_DIR, load_playbooks
 
 K = ErrorKind
 
@@ -384,3 +387,16 @@ def test_normalise(raw: str, normalised: str) -> None:
 )
 def test_body_code(body: Any, code: int | None) -> None:
     assert body_code(body) == code
+
+
+def test_any_oauth_error_a_playbook_names_is_found_in_the_message(tmp_path: Path) -> None:
+    directory = tmp_path / "playbooks"
+    shutil.copytree(DEFAULT_DIR, directory)
+    path = directory / "scope_missing.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("recognise:\n", "recognise:\n  oauth_errors: [invalid_scope]\n"))
+    catalogue = Catalogue(load_playbooks(directory))
+    match = catalogue.classify('Fel vid export: {"error": "invalid_scope"}')
+    assert (match.kind, match.matched_by) == (K.SCOPE_MISSING, "oauth_error")
+    match = catalogue.classify("", body={"error": "INVALID_SCOPE"})
+    assert (match.kind, match.matched_by) == (K.SCOPE_MISSING, "oauth_error")
