@@ -31,6 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -39,13 +42,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from remediator.demo import demo_settings
 from remediator.failure import ExportFailure
 from remediator.report import Outcome, Report
 from remediator.runtime import Runtime, open_runtime
 from remediator.sandbox import Sandbox, SandboxState, load_scenario
+from remediator.settings import Settings
 from remediator.storage import Connection
 
 RATE, WINDOW = 25, 5.0
@@ -173,12 +178,99 @@ def bound_seconds(requests: int, latency: float, rate: int = RATE, window: float
     return starts[-1] + latency if starts else 0.0
 
 
+class InProcess:
+    """The sandbox in this process, reached through its ASGI transport (shares the CPU)."""
+
+    base = "http://sandbox"
+
+    def __init__(self, state: SandboxState, _workdir: Path) -> None:
+        self.sandbox = Sandbox(state)
+        self.transport: httpx.AsyncBaseTransport | None = self.sandbox.transport()
+
+    def set_latency(self, seconds: float) -> None:
+        self.sandbox.set_faults(latency=seconds)
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self.sandbox.requests)
+
+    def vouchers(self) -> list[dict[str, Any]]:
+        return [v for c in self.sandbox.world.companies.values() for v in c.vouchers.get(2, [])]
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class Served:
+    """The sandbox as its own process (``remediator sandbox``) on loopback, as support runs it."""
+
+    transport: httpx.AsyncBaseTransport | None = None
+
+    def __init__(self, state: SandboxState, workdir: Path) -> None:
+        path = workdir / "state.json"
+        path.write_text(state.model_dump_json(by_alias=True), encoding="utf-8")
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "remediator", "sandbox", "--state", str(path)]
+        self.process = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL)
+        self._wait_until_up()
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.base}/_sandbox/faults", timeout=1).raise_for_status()
+            except httpx.HTTPError:
+                time.sleep(0.1)
+            else:
+                return
+        self.close()
+        raise RuntimeError("the sandbox server did not start")
+
+    def set_latency(self, seconds: float) -> None:
+        httpx.put(f"{self.base}/_sandbox/faults", json={"latency": seconds}).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{self.base}/_sandbox/requests", timeout=60)
+        return list(answer.raise_for_status().json())
+
+    def vouchers(self) -> list[dict[str, Any]]:
+        tenants = httpx.get(f"{self.base}/_sandbox/state", timeout=60).raise_for_status().json()
+        return [v for t in tenants["tenants"].values() for v in t["vouchers"].get("2", [])]
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+Target = InProcess | Served
+
+
+def bench_settings(state: SandboxState, target: Target, workdir: Path) -> Settings:
+    client = state.clients[0]
+    return Settings(
+        fortnox_api_url=f"{target.base}/3",
+        fortnox_oauth_url=f"{target.base}/oauth-v1",
+        client_id=client.client_id,
+        client_secret=SecretStr(client.client_secret),
+        database_url=f"sqlite:///{workdir / 'bench.db'}",
+        secret_key=SecretStr(Fernet.generate_key().decode()),
+        key_file=workdir / "unused.key",
+    )
+
+
 @dataclass
 class Result:
     seconds: float
     bound: float
     reports: list[Report]
-    sandbox: Sandbox
+    requests: list[dict[str, Any]]
+    vouchers: list[dict[str, Any]]
     minimum: int
 
     @property
@@ -186,53 +278,65 @@ class Result:
         return self.seconds / self.bound
 
     def count(self, status: int) -> int:
-        return sum(1 for r in self.sandbox.requests if r["status"] == status)
+        return sum(1 for r in self.requests if r["status"] == status)
 
     def api_requests(self) -> Counter[str]:
-        return Counter(r["method"] for r in self.sandbox.requests if r["path"].startswith("/3/"))
+        return Counter(r["method"] for r in self.requests if r["path"].startswith("/3/"))
+
+    def token_calls(self) -> int:
+        return sum(1 for r in self.requests if r["path"] == "/oauth-v1/token")
 
 
-async def _remediate(tenants: int, per_tenant: int, latency: float, workdir: Path) -> Result:
+async def _fix_all(runtime: Runtime, state: SandboxState, per_tenant: int) -> list[Report]:
+    stored = connections(runtime, state)
+    failures = [
+        failure(state, connection, index, FIRST_DAY + timedelta(days=day))
+        for day in range(per_tenant)
+        for index, connection in enumerate(stored)
+    ]
+    return list(await asyncio.gather(*(runtime.engine.run(f, mode="apply") for f in failures)))
+
+
+async def _remediate(
+    tenants: int, per_tenant: int, latency: float, workdir: Path, *, served: bool
+) -> Result:
     state = bench_state(tenants)
-    sandbox = Sandbox(state)
-    runtime = open_runtime(demo_settings(sandbox, workdir), transport=sandbox.transport())
+    target: Target = (Served if served else InProcess)(state, workdir)
     try:
-        stored = connections(runtime, state)
-        failures = [
-            failure(state, connection, index, FIRST_DAY + timedelta(days=day))
-            for day in range(per_tenant)
-            for index, connection in enumerate(stored)
-        ]
-        sandbox.set_faults(latency=latency)
-        started = time.monotonic()
-        reports = await asyncio.gather(*(runtime.engine.run(f, mode="apply") for f in failures))
-        seconds = time.monotonic() - started
+        runtime = open_runtime(bench_settings(state, target, workdir), transport=target.transport)
+        try:
+            target.set_latency(latency)
+            started = time.monotonic()
+            reports = await _fix_all(runtime, state, per_tenant)
+            seconds = time.monotonic() - started
+        finally:
+            await runtime.aclose()
+        requests, vouchers = target.requests(), target.vouchers()
     finally:
-        await runtime.aclose()
+        target.close()
     minimum = sum(minimum_requests(index, per_tenant) for index in range(tenants))
     bound = max(bound_seconds(minimum_requests(i, per_tenant), latency) for i in range(tenants))
-    return Result(seconds, bound, list(reports), sandbox, minimum)
+    return Result(seconds, bound, reports, requests, vouchers, minimum)
 
 
 def _booked_once(result: Result) -> bool:
-    keys = Counter(
-        line
-        for company in result.sandbox.world.companies.values()
-        for voucher in company.vouchers.get(2, [])
-        for line in voucher["Comments"].splitlines()
-    )
+    keys = Counter(line for voucher in result.vouchers for line in voucher["Comments"].splitlines())
     return len(keys) == len(result.reports) and set(keys.values()) == {1}
 
 
-def run(tenants: int = 100, per_tenant: int = 10, latency: float = 0.05) -> dict[str, float]:
+def run(
+    tenants: int = 100, per_tenant: int = 10, latency: float = 0.05, *, served: bool = False
+) -> dict[str, float]:
+    """One run; ``served``: the sandbox runs as its own process on loopback."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(_remediate(tenants, per_tenant, latency, Path(tmp)))
+        result = asyncio.run(_remediate(tenants, per_tenant, latency, Path(tmp), served=served))
     outcomes = Counter(r.outcome.value for r in result.reports)
     made = result.api_requests()
     total = sum(made.values())
+    where = "a sandbox process on loopback" if served else "the sandbox in this process"
     print(
-        f"{len(result.reports)} failures across {tenants} tenants, {latency * 1000:.0f} ms latency, "
-        f"{RATE} requests / {WINDOW:.0f} s per tenant"
+        f"{len(result.reports)} failures across {tenants} tenants against {where}, "
+        f"{latency * 1000:.0f} ms latency, {RATE} requests / {WINDOW:.0f} s per tenant"
     )
     print(f"outcomes: {dict(outcomes)}; every Z-report booked exactly once: {_booked_once(result)}")
     print(
@@ -242,8 +346,7 @@ def run(tenants: int = 100, per_tenant: int = 10, latency: float = 0.05) -> dict
     print(f"429s: {result.count(429)} (target 0)")
     print(
         f"API requests made {total} ({dict(sorted(made.items()))}) vs documented minimum "
-        f"{result.minimum}: ratio {total / result.minimum:.3f}; token calls "
-        f"{sum(1 for r in result.sandbox.requests if r['path'] == '/oauth-v1/token')}"
+        f"{result.minimum}: ratio {total / result.minimum:.3f}; token calls {result.token_calls()}"
     )
     return {
         "seconds": result.seconds,
@@ -253,6 +356,7 @@ def run(tenants: int = 100, per_tenant: int = 10, latency: float = 0.05) -> dict
         "requests": float(total),
         "minimum_requests": float(result.minimum),
         "fixed": float(outcomes.get(Outcome.FIXED.value, 0)),
+        "booked_once": float(_booked_once(result)),
     }
 
 
@@ -261,8 +365,11 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--per-tenant", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument(
+        "--served", action="store_true", help="run the sandbox as its own process on loopback"
+    )
     args = parser.parse_args()
-    run(args.tenants, args.per_tenant, args.latency)
+    run(args.tenants, args.per_tenant, args.latency, served=args.served)
 
 
 if __name__ == "__main__":
