@@ -27,7 +27,7 @@ class Bench:
 
     @property
     def company(self) -> Company:
-        return next(iter(self.rig.sandbox.world.companies.values()))
+        return self.rig.company
 
     def failure(self, *, voucher: bool = True, **error: Any) -> ExportFailure:
         body = self.rig.voucher_body() if voucher else None

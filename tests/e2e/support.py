@@ -31,6 +31,7 @@ from remediator.playbook import Playbook
 from remediator.report import Report
 from remediator.runtime import Runtime, open_runtime
 from remediator.sandbox import Sandbox, SandboxState, load_scenario
+from remediator.sandbox.world import Company
 from remediator.settings import Settings
 from remediator.storage import Connection
 
@@ -211,10 +212,14 @@ class Rig:
         report = await self.runtime.engine.run(failure, mode=mode, reviewed=reviewed)  # type: ignore[arg-type]
         return report, list(self.sandbox.requests)[seen:]
 
+    @property
+    def company(self) -> Company:
+        """The restaurant's company in the sandbox (its books, per financial year)."""
+        return next(iter(self.sandbox.world.companies.values()))
+
     def vouchers(self, key: str) -> list[dict[str, Any]]:
         """The vouchers of the 2026 year whose comments carry ``key`` (the export key)."""
-        company = next(iter(self.sandbox.world.companies.values()))
-        return [v for v in company.vouchers.get(2, []) if key in v["Comments"]]
+        return [v for v in self.company.vouchers.get(2, []) if key in v["Comments"]]
 
 
 def writes(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:

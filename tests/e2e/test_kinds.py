@@ -10,16 +10,11 @@ import pytest
 
 from remediator.kinds import ErrorKind
 from remediator.report import Outcome
-from remediator.sandbox.world import Company
 from tests.e2e.conftest import OpenRig, provoke, rig_for
-from tests.e2e.expectations import EXPECTED, assert_honest
+from tests.e2e.expectations import EXPECTED, VOUCHER_POST, assert_honest
 from tests.e2e.support import Rig, writes
 
 KINDS = list(ErrorKind)
-
-
-def company(rig: Rig) -> Company:
-    return next(iter(rig.sandbox.world.companies.values()))
 
 
 def test_every_kind_has_an_expectation() -> None:
@@ -51,6 +46,13 @@ async def test_plan_fix_and_fix_again(open_rig: OpenRig, kind: ErrorKind) -> Non
     again, during_again = await rig.run(failure, "apply", reviewed=expect.reviewed)
     assert (again.outcome, writes(during_again)) == (expect.again, [])
     assert_honest(again)
+
+    booked = len(rig.vouchers(failure.export_key))
+    assert booked == (1 if VOUCHER_POST in expect.writes else 0)
+    if booked:
+        assert fix.voucher is not None
+        assert again.voucher is not None
+        assert (fix.resent, again.resent, again.voucher.already_booked) == (True, False, True)
 
     for report in (plan, fix, again):
         stored = rig.runtime.runs.get(report.run_id)
@@ -89,7 +91,7 @@ async def test_unrecognized_makes_no_request(open_rig: OpenRig) -> None:
 
 
 def _series_f(rig: Rig) -> dict[str, object]:
-    series = company(rig).series[2]["F"]
+    series = rig.company.series[2]["F"]
     return {"description": series.description, "manual": series.manual}
 
 
@@ -108,21 +110,21 @@ async def test_the_series_is_right_after_the_fix(
     open_rig: OpenRig, kind: ErrorKind, before: object, after: object
 ) -> None:
     rig, failure = await provoke(open_rig, kind)
-    assert (_series_f(rig) if "F" in company(rig).series[2] else None) == before
+    assert (_series_f(rig) if "F" in rig.company.series[2] else None) == before
     fix, _ = await rig.run(failure, "apply")
     assert fix.outcome is Outcome.FIXED
     assert _series_f(rig) == after
-    assert "F" not in company(rig).series[1] or company(rig).series[1]["F"].manual
+    assert "F" not in rig.company.series[1] or rig.company.series[1]["F"].manual
     assert len(rig.vouchers(failure.export_key)) == 1
 
 
 async def test_the_account_is_active_after_the_fix(open_rig: OpenRig) -> None:
     rig, failure = await provoke(open_rig, ErrorKind.ACCOUNT_INACTIVE)
-    assert company(rig).accounts[2][3001].active is False
+    assert rig.company.accounts[2][3001].active is False
     fix, _ = await rig.run(failure, "apply")
     assert fix.outcome is Outcome.FIXED
-    assert company(rig).accounts[2][3001].active is True
-    assert company(rig).accounts[1][3001].active is True  # the other year was never touched
+    assert rig.company.accounts[2][3001].active is True
+    assert rig.company.accounts[1][3001].active is True  # the other year was never touched
     assert len(rig.vouchers(failure.export_key)) == 1
 
 

@@ -14,14 +14,9 @@ from remediator.kinds import ErrorKind
 from remediator.plans import SavedPlan, StalePlanError
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Outcome, Report, StepStatus
-from remediator.sandbox.world import Company
 from tests.e2e.conftest import OpenRig, provoke
 from tests.e2e.expectations import assert_honest
 from tests.e2e.support import Rig, api_calls, state_for, writes
-
-
-def company(rig: Rig) -> Company:
-    return next(iter(rig.sandbox.world.companies.values()))
 
 
 def step_of(report: Report, action: str) -> tuple[StepStatus, str | None]:
@@ -99,7 +94,7 @@ async def test_never_shows_in_the_plan_too(open_rig: OpenRig) -> None:
     assert writes(requests) == []
     assert plan.outcome is Outcome.MANUAL_ACTION_REQUIRED
     assert step_of(plan, "resend_voucher")[0] is StepStatus.SKIPPED
-    assert company(rig).series[2]["F"].manual is False
+    assert rig.company.series[2]["F"].manual is False
 
 
 async def test_a_missing_account_is_created_only_after_review(open_rig: OpenRig) -> None:
@@ -112,11 +107,11 @@ async def test_a_missing_account_is_created_only_after_review(open_rig: OpenRig)
         StepStatus.NEEDS_MANUAL,
         "policy create_account=auto, applied as review: waits for a person's review",
     )
-    assert 3001 not in company(rig).accounts[2]
+    assert 3001 not in rig.company.accounts[2]
     reviewed, requests = await rig.run(failure, "apply", reviewed=True)
     assert reviewed.outcome is Outcome.FIXED
     assert writes(requests) == [("POST", "/3/accounts"), ("POST", "/3/vouchers")]
-    created = company(rig).accounts[2][3001]
+    created = rig.company.accounts[2][3001]
     assert (created.description, created.active) == ("Försäljning inom Sverige, 25 % moms", True)
     assert len(rig.vouchers(failure.export_key)) == 1
 
@@ -130,7 +125,7 @@ async def test_only_the_named_account_is_activated(open_rig: OpenRig) -> None:
     report, requests = await rig.run(failure, "apply")
     assert report.outcome is Outcome.FIXED
     assert writes(requests) == [("PUT", "/3/accounts/3001"), ("POST", "/3/vouchers")]
-    assert company(rig).accounts[2][3740].active is False
+    assert rig.company.accounts[2][3740].active is False
 
 
 async def test_without_a_named_account_only_the_exports_accounts_are_checked(
@@ -148,7 +143,7 @@ async def test_without_a_named_account_only_the_exports_accounts_are_checked(
     assert read == used
     assert 3740 not in used
     assert writes(requests) == [("PUT", "/3/accounts/3001"), ("POST", "/3/vouchers")]
-    assert company(rig).accounts[2][3740].active is False
+    assert rig.company.accounts[2][3740].active is False
 
 
 async def test_without_a_voucher_nor_a_named_account_nothing_is_activated(
@@ -159,7 +154,7 @@ async def test_without_a_voucher_nor_a_named_account_nothing_is_activated(
     report, requests = await rig.run(failure, "apply")
     assert writes(requests) == []
     assert report.outcome is Outcome.MANUAL_ACTION_REQUIRED
-    assert company(rig).accounts[2][3001].active is False
+    assert rig.company.accounts[2][3001].active is False
     assert_honest(report)
 
 
@@ -189,13 +184,13 @@ async def test_a_stale_plan_is_refused_and_writes_nothing(
 ) -> None:
     rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
     saved = await _saved_plan(rig, failure, tmp_path)
-    series = company(rig).series[2]
+    series = rig.company.series[2]
     series["F"] = series["F"].model_copy(update={"description": "Kassa (ändrad)"})
     seen = len(rig.sandbox.requests)
     with pytest.raises(StalePlanError, match=r"series_manual series:F: .*Kassa \(ändrad\)"):
         await rig.runtime.engine.apply_saved(saved)
     assert writes(list(rig.sandbox.requests)[seen:]) == []
-    assert company(rig).series[2]["F"].manual is False
+    assert rig.company.series[2]["F"].manual is False
 
 
 async def test_a_plan_is_stale_once_the_day_was_booked_by_hand(
