@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from string import Formatter
@@ -99,8 +101,14 @@ class Engine:
     def reconnect_url(self, connection_id: str) -> str:
         return f"{self.public_url}/v1/connections/{connection_id}/authorize"
 
-    def _lock(self, connection_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(connection_id, asyncio.Lock())
+    @asynccontextmanager
+    async def _turn(self, connection_id: str) -> AsyncIterator[None]:
+        """Wait for the company's turn: runs on one Fortnox company never overlap (two fixes
+        would both create the same series), even through two restaurants' connections."""
+        connection = await asyncio.to_thread(self.connector.store.get, connection_id)
+        key = f"tenant:{connection.tenant_id}" if connection.tenant_id else connection_id
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            yield
 
     async def run(
         self,
@@ -114,11 +122,10 @@ class Engine:
         """Recognise, act per the playbook in ``mode``, store and return the report.
 
         ``reviewed``: a person approved this run's changes. ``record``: store the run (off
-        for the re-check of a saved plan before it is applied). Runs for one connection take
-        turns (two fixes of one company must not race: both would create the same series);
-        runs for different connections go on at the same time.
+        for the re-check of a saved plan before it is applied). Runs for one Fortnox company
+        take turns; runs for different companies go on at the same time.
         """
-        async with self._lock(failure.connection_id):
+        async with self._turn(failure.connection_id):
             return await self._run(
                 failure, mode=mode, reviewed=reviewed, run_id=run_id, record=record
             )
@@ -128,9 +135,9 @@ class Engine:
 
         Fortnox is read again first (not recorded); when anything the plan observed has
         changed, ``StalePlanError`` is raised and nothing is written. The check and the apply
-        hold the connection's turn together, so no other run slips in between.
+        hold the company's turn together, so no other run slips in between.
         """
-        async with self._lock(saved.failure.connection_id):
+        async with self._turn(saved.failure.connection_id):
             now = await self._run(saved.failure, mode="plan", reviewed=False, record=False)
             changed = differences(saved.report, now)
             if changed:
