@@ -89,3 +89,18 @@ async def test_a_post_lost_on_the_way_fails_honestly_and_the_next_fix_books_it_o
     assert retried.outcome is Outcome.FIXED
     assert writes(requests) == [POST]
     assert len(rig.vouchers(failure.export_key)) == 1
+
+
+async def test_while_fortnox_is_still_down_nothing_is_sent(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.FORTNOX_UNAVAILABLE)
+    rig.sandbox.set_faults(burst_503_seconds=3600)
+    report, requests = await rig.run(failure, "apply")
+    assert report.outcome is Outcome.FAILED
+    assert writes(requests) == []
+    assert [(s.action, s.status) for s in report.steps] == [
+        ("fortnox_status", StepStatus.FAILED),
+        ("financial_year", StepStatus.SKIPPED),
+        ("resend_voucher", StepStatus.SKIPPED),
+    ]
+    assert report.steps[0].observed == {"available": False}
+    assert rig.vouchers(failure.export_key) == []
