@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remediator import __version__
 from remediator.errors import RemediatorError, UnknownConnectionError, UsageError
@@ -99,15 +100,28 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
 ]
 
 
-async def _log_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    elapsed = (time.perf_counter() - started) * 1000
-    fields = ids(path=request.url.path, status=response.status_code)
-    log.debug("%s %s %.1f ms", request.method, request.url.path, elapsed, extra=fields)
-    return response
+class RequestLog:
+    """Logs each request's method, path (never the query), status and time, at debug level."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not log.isEnabledFor(logging.DEBUG):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, sending)
+        elapsed = (time.perf_counter() - started) * 1000
+        fields = ids(path=scope["path"], status=status[0] if status else None)
+        log.debug("%s %s %.1f ms", scope["method"], scope["path"], elapsed, extra=fields)
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -155,7 +169,7 @@ def create_app(
     app.include_router(operations.router)
     for exc_type, handler in HANDLERS:
         app.add_exception_handler(exc_type, handler)
-    app.middleware("http")(_log_requests)
+    app.add_middleware(RequestLog)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

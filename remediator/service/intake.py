@@ -12,11 +12,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from remediator import signing
-from remediator.errors import UnknownConnectionError
 from remediator.failure import parse_failure
 from remediator.service.logs import ids
 from remediator.service.schemas import Accepted, Problem
@@ -46,28 +44,20 @@ FAILURE_BODY = {
 }
 
 
-def _stored(running: Service, body: bytes) -> tuple[Accepted, int]:
+async def _stored(running: Service, body: bytes) -> tuple[Accepted, int]:
     failure = parse_failure(body, source="the body")
-    accepted = running.queue.find_event(failure.event_id)
-    if accepted is None:
-        if not running.runtime.store.exists(failure.connection_id):
-            raise UnknownConnectionError(failure.connection_id)
-        result = running.accept(uuid.uuid4().hex, failure)
-        accepted, created = result.run, result.created
-        fields = ids(
-            run_id=accepted.id, event_id=accepted.event_id, connection_id=accepted.connection_id
-        )
-        log.info("failure accepted" if created else "failure received again", extra=fields)
-    else:
-        created = False
+    result = await running.accept(uuid.uuid4().hex, failure)
+    run = result.run
+    fields = ids(run_id=run.id, event_id=run.event_id, connection_id=run.connection_id)
+    log.info("failure accepted" if result.created else "failure received again", extra=fields)
     answer = Accepted(
-        run_id=accepted.id,
-        event_id=accepted.event_id,
-        state=accepted.state,
-        duplicate=not created,
-        url=f"/v1/runs/{accepted.id}",
+        run_id=run.id,
+        event_id=run.event_id,
+        state=run.state,
+        duplicate=not result.created,
+        url=f"/v1/runs/{run.id}",
     )
-    return answer, ACCEPTED if created else OK
+    return answer, ACCEPTED if result.created else OK
 
 
 @router.post(
@@ -89,7 +79,7 @@ async def report_failure(
     """Store the failure as a queued run, then answer 202 with the run's id."""
     body = await read_body(request, running.settings.max_body_bytes)
     verify_signature(running, request.headers.get(signing.HEADER), body)
-    answer, status = await run_in_threadpool(_stored, running, body)
+    answer, status = await _stored(running, body)
     if status == ACCEPTED:
         running.wake()
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)

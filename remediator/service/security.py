@@ -21,8 +21,8 @@ class BodyTooLarge(Exception):
         self.limit = limit
 
 
-def service(request: Request) -> Service:
-    """The running service (a dependency)."""
+async def service(request: Request) -> Service:
+    """The running service (a dependency; async so that FastAPI calls it on the loop)."""
     running: Service = request.app.state.service
     return running
 
@@ -53,12 +53,13 @@ def verify_signature(running: Service, header: str | None, body: bytes) -> None:
         raise HTTPException(401, str(err)) from None
 
 
-def require_token(
+async def require_token(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> None:
     """401 unless the request carries ``Authorization: Bearer <api token>``."""
-    expected = service(request).settings.api_token.get_secret_value()
+    running: Service = request.app.state.service
+    expected = running.settings.api_token.get_secret_value()
     given = credentials.credentials if credentials is not None else ""
     if not expected or not given or not secrets.compare_digest(given, expected):
         raise HTTPException(

@@ -15,10 +15,11 @@ from remediator.service.callbacks import Deliverer
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor
 from remediator.service.worker import Workers
+from remediator.service.writer import IntakeWriter
 from remediator.settings import Settings
 from remediator.storage import ConnectionStore, Database, load_cipher
 from remediator.storage.oauth_states import OAuthStateStore
-from remediator.storage.queue import Accepted, QueueStore
+from remediator.storage.queue import Accepted, Intake, QueueStore
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Service:
     metrics: Metrics
     workers: Workers
     deliverer: Deliverer
+    writer: IntakeWriter
 
     async def start(self) -> None:
         await self.workers.start()
@@ -42,20 +44,20 @@ class Service:
         await self.deliverer.stop()
         await self.runtime.aclose()
 
-    def accept(self, run_id: str, failure: ExportFailure) -> Accepted:
-        """Store a failure as a queued run (blocking: call it from a thread)."""
-        kind = self.runtime.catalogue.classify_failure(failure).kind.value
-        accepted = self.queue.accept(
-            run_id,
+    async def accept(self, run_id: str, failure: ExportFailure) -> Accepted:
+        """Store a failure as a queued run; returns once it is committed."""
+        intake = Intake(
+            run_id=run_id,
             event_id=failure.event_id,
             connection_id=failure.connection_id,
-            kind=kind,
+            kind=self.runtime.catalogue.classify_failure(failure).kind.value,
             export_date=failure.export.date.isoformat(),
             failure_json=failure.model_dump_json(by_alias=True),
             callback_url=str(failure.callback_url) if failure.callback_url else None,
         )
+        accepted = await self.writer.submit(intake)
         if accepted.created:
-            self.metrics.failure_received(kind)
+            self.metrics.failure_received(intake.kind)
         return accepted
 
     def wake(self) -> None:
@@ -104,4 +106,6 @@ def open_service(
     )
     deliverer = Deliverer(queue, settings, transport=callback_transport)
     processor.on_settled = deliverer.wake
-    return Service(settings, runtime, queue, OAuthStateStore(database), metrics, workers, deliverer)
+    states = OAuthStateStore(database)
+    writer = IntakeWriter(queue)
+    return Service(settings, runtime, queue, states, metrics, workers, deliverer, writer)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
-from remediator.errors import UsageError
+from remediator.errors import UnknownConnectionError, UsageError
 from remediator.fortnox import RequestRecord
 from remediator.storage.connections import ConnectionStatus
 from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
@@ -78,6 +78,39 @@ class Settled:
     notify: bool = False
 
 
+_BLANK: dict[str, Any] = dict.fromkeys(QueuedRun.model_fields)
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A failure to store as a queued run."""
+
+    run_id: str
+    event_id: str
+    connection_id: str
+    kind: str
+    export_date: str
+    failure_json: str
+    callback_url: str | None
+
+    def row(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.run_id,
+            "event_id": self.event_id,
+            "connection_id": self.connection_id,
+            "mode": "plan",
+            "state": RunState.QUEUED.value,
+            "kind": self.kind,
+            "failure": self.failure_json,
+            "created_at": now,
+            "origin": SERVICE,
+            "export_date": self.export_date,
+            "attempts": 0,
+            "not_before": now,
+            "callback_url": self.callback_url,
+        }
+
+
 def _service() -> Any:
     return runs.c.origin == SERVICE
 
@@ -90,44 +123,50 @@ class QueueStore(RunStore):
         self._engine = database.engine
 
     # -- intake ----------------------------------------------------------------------
-    def accept(
-        self,
-        run_id: str,
-        *,
-        event_id: str,
-        connection_id: str,
-        kind: str,
-        export_date: str,
-        failure_json: str,
-        callback_url: str | None,
-    ) -> Accepted:
-        """Store a failure as a queued run in one transaction; an event seen before is not."""
+    def accept(self, intake: Intake) -> Accepted:
+        """Store one failure as a queued run (see ``accept_many``)."""
+        result = self.accept_many([intake])[0]
+        if isinstance(result, UsageError):
+            raise result
+        return result
+
+    def accept_many(self, intakes: list[Intake]) -> list[Accepted | UsageError]:
+        """Store failures as queued runs in one transaction (one sync to disk for all).
+
+        An event seen before (or earlier in the batch) is not stored again: its run is
+        answered. A failure for a connection the store does not know is answered with
+        ``UnknownConnectionError``; the others are stored all the same.
+        """
         now = time.time()
+        events = {intake.event_id for intake in intakes}
+        wanted = {intake.connection_id for intake in intakes}
+        results: list[Accepted | UsageError] = []
+        rows: list[dict[str, Any]] = []
         with write_transaction(self._engine) as conn:
-            existing = (
-                conn.execute(sa.select(runs).where(runs.c.event_id == event_id, _service()))
-                .mappings()
-                .first()
-            )
-            if existing is not None:
-                return Accepted(QueuedRun.model_validate(dict(existing)), created=False)
-            values = {
-                "id": run_id,
-                "event_id": event_id,
-                "connection_id": connection_id,
-                "mode": "plan",
-                "state": RunState.QUEUED.value,
-                "kind": kind,
-                "failure": failure_json,
-                "created_at": now,
-                "origin": SERVICE,
-                "export_date": export_date,
-                "attempts": 0,
-                "not_before": now,
-                "callback_url": callback_url,
+            seen = {
+                row["event_id"]: QueuedRun.model_validate(dict(row))
+                for row in conn.execute(
+                    sa.select(runs).where(runs.c.event_id.in_(events), _service())
+                ).mappings()
             }
-            conn.execute(runs.insert().values(**values))
-        return Accepted(self.queued(run_id), created=True)
+            known = set(
+                conn.execute(
+                    sa.select(connections.c.id).where(connections.c.id.in_(wanted))
+                ).scalars()
+            )
+            for intake in intakes:
+                if intake.event_id in seen:
+                    results.append(Accepted(seen[intake.event_id], created=False))
+                elif intake.connection_id not in known:
+                    results.append(UnknownConnectionError(intake.connection_id))
+                else:
+                    row = intake.row(now)
+                    rows.append(row)
+                    seen[intake.event_id] = QueuedRun.model_validate(_BLANK | row)
+                    results.append(Accepted(seen[intake.event_id], created=True))
+            if rows:
+                conn.execute(runs.insert(), rows)
+        return results
 
     # -- what the engine calls ---------------------------------------------------------
     def create(

@@ -3,15 +3,17 @@ before the answer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
+import httpx
 import sqlalchemy as sa
 
 from remediator import signing
-from remediator.storage import Database
+from remediator.storage import Connection, Database
 from remediator.storage.db import runs
-from tests.service.conftest import AUTH, Harness, TestClient, post_failure
+from tests.service.conftest import AUTH, INTAKE_SECRET, Harness, TestClient, post_failure
 
 
 def stored_runs(harness: Harness) -> list[dict[str, object]]:
@@ -115,3 +117,39 @@ def test_an_unknown_connection_is_422_saying_so(harness: Harness) -> None:
     assert answer.status_code == 422
     assert f"unknown connection_id: unknown connection '{harness.connection_id}'" in answer.text
     assert stored_runs(harness) == []
+
+
+async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Harness) -> None:
+    app = harness.app(worker_concurrency=0)
+    service = app.state.service
+    service.runtime.store.add(Connection(id=harness.connection_id, label="L", client_id="c"))
+    bodies = [harness.failure(f"evt-{n % 20}", day=f"2026-02-{n % 20 + 1:02d}") for n in range(60)]
+    stranger = harness.failure("evt-stranger") | {"connection_id": "nobody"}
+    batches: list[int] = []
+    accept_many = service.queue.accept_many
+
+    def counted(intakes: list[object]) -> object:
+        batches.append(len(intakes))
+        return accept_many(intakes)
+
+    service.queue.accept_many = counted
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def send(body: dict[str, object]) -> httpx.Response:
+            raw = json.dumps(body).encode()
+            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
+            return await client.post("/v1/failures", content=raw, headers=headers)
+
+        answers = await asyncio.gather(*(send(body) for body in [*bodies, stranger]))
+    codes = [answer.status_code for answer in answers]
+    assert codes.count(202) == 20
+    assert codes.count(200) == 40
+    assert codes[-1] == 422
+    by_event: dict[str, set[str]] = {}
+    for body, answer in zip(bodies, answers, strict=False):
+        by_event.setdefault(str(body["event_id"]), set()).add(answer.json()["run_id"])
+    assert all(len(run_ids) == 1 for run_ids in by_event.values())
+    assert len(stored_runs(harness)) == 20
+    assert sum(batches) == 61
+    assert max(batches) > 1  # requests that arrived together were written together
