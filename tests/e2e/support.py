@@ -28,7 +28,7 @@ from remediator.fortnox import (
 )
 from remediator.kinds import ErrorKind
 from remediator.playbook import Playbook
-from remediator.report import Report
+from remediator.report import Mode, Report
 from remediator.runtime import Runtime, open_runtime
 from remediator.sandbox import Sandbox, SandboxState, load_scenario
 from remediator.sandbox.world import Company
@@ -204,12 +204,12 @@ class Rig:
         return ExportFailure.model_validate(data)
 
     async def run(
-        self, failure: ExportFailure, mode: str, *, reviewed: bool = False
+        self, failure: ExportFailure, mode: Mode, *, reviewed: bool = False
     ) -> tuple[Report, list[dict[str, Any]]]:
         """One engine run in a fresh rate-limit window: its report and the requests it made."""
         self.sandbox.advance(NEXT_WINDOW)
         seen = len(self.sandbox.requests)
-        report = await self.runtime.engine.run(failure, mode=mode, reviewed=reviewed)  # type: ignore[arg-type]
+        report = await self.runtime.engine.run(failure, mode=mode, reviewed=reviewed)
         return report, list(self.sandbox.requests)[seen:]
 
     @property
