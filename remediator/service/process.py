@@ -22,7 +22,7 @@ from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
 from remediator.service.logs import ids
 from remediator.service.metrics import Metrics
-from remediator.service.texts import fix_did_not_hold
+from remediator.service.texts import could_not_run, fix_did_not_hold
 from remediator.settings import Settings
 from remediator.storage import ConnectionStatus
 from remediator.storage.queue import QueuedRun, QueueStore, Settled
@@ -83,10 +83,7 @@ class Processor:
             settled = await self._work(row, session)
         except Exception as err:
             log.exception("run could not be completed", extra=fields)
-            settled = Settled(
-                RunState.DONE, reason=f"the run could not be completed: {err}", notify=True
-            )
-            await asyncio.to_thread(self.queue.mark_failed, row.id)
+            settled = await self._broken(row, str(err))
         done = await asyncio.to_thread(self.queue.settle, row.id, settled)
         self.on_settled()
         seconds = time.monotonic() - started
@@ -120,6 +117,23 @@ class Processor:
         if report.outcome in SETTLED_OUTCOMES:
             session.leaders[report.kind.value] = row.id
         return await self._after(row, report)
+
+    async def _broken(self, row: QueuedRun, reason: str) -> Settled:
+        """The engine could not complete the run: a final ``failed`` report says why."""
+        failure = ExportFailure.model_validate_json(row.failure)
+        match = self.runtime.catalogue.classify_failure(failure)
+        report = could_not_run(failure, row.id, match, reason)
+        await asyncio.to_thread(
+            self.queue.finish,
+            row.id,
+            report_json=report.model_dump_json(),
+            kind=report.kind.value,
+            outcome=report.outcome.value,
+            records=[],
+        )
+        return Settled(
+            RunState.DONE, reason=f"the run could not be completed: {reason}", notify=True
+        )
 
     async def _apply_reviewed(self, row: QueuedRun, failure: ExportFailure) -> Settled:
         """Apply an approved plan, unless Fortnox changed since: then plan again for review."""

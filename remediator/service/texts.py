@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from remediator.report import Outcome, Report, Steps, Text
+from datetime import UTC, datetime
+
+from remediator.catalogue import Match
+from remediator.failure import ExportFailure
+from remediator.report import (
+    ExportRef,
+    Outcome,
+    Recognition,
+    Report,
+    Restaurant,
+    Steps,
+    Text,
+)
 
 
 def fix_did_not_hold(plan: Report, seconds: float) -> Report:
@@ -38,4 +50,40 @@ def fix_did_not_hold(plan: Report, seconds: float) -> Report:
             "summary": Text(sv=f"{sv} {plan.summary.sv}", en=f"{en} {plan.summary.en}"),
             "manual_steps": manual,
         }
+    )
+
+
+def could_not_run(failure: ExportFailure, run_id: str, match: Match, reason: str) -> Report:
+    """A final report for a run the engine could not complete (e.g. its connection is gone)."""
+    now = datetime.now(UTC)
+    return Report(
+        run_id=run_id,
+        event_id=failure.event_id,
+        connection_id=failure.connection_id,
+        restaurant=Restaurant(id=failure.restaurant.id, name=failure.restaurant.name),
+        export=ExportRef(
+            kind=failure.export.kind,
+            id=failure.export.id,
+            date=failure.export.date,
+            voucher_series=failure.export.voucher_series,
+        ),
+        mode="plan",
+        recognition=Recognition(
+            kind=match.kind, matched_by=match.matched_by, params=dict(match.params)
+        ),
+        outcome=Outcome.FAILED,
+        manual_steps=Steps(
+            sv=["Kontakta supporten och bifoga den här rapporten."],
+            en=["Contact support and attach this report."],
+        ),
+        summary=Text(
+            sv=f"Misslyckades: körningen kunde inte genomföras ({reason}).",
+            en=f"Failed: the run could not be completed ({reason}).",
+        ),
+        explanation=Text(
+            sv="Remediatorn kunde inte arbeta med felet; ingenting ändrades i Fortnox.",
+            en="The remediator could not work on the error; nothing was changed in Fortnox.",
+        ),
+        started_at=now,
+        finished_at=now,
     )

@@ -334,11 +334,6 @@ class QueueStore(RunStore):
             )
         return self.queued(run_id)
 
-    def mark_failed(self, run_id: str) -> None:
-        """The run broke outside the engine: its outcome is ``failed``."""
-        with write_transaction(self._engine) as conn:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(outcome="failed"))
-
     def join(self, run_id: str, leader_id: str) -> None:
         with write_transaction(self._engine) as conn:
             conn.execute(runs.update().where(runs.c.id == run_id).values(joined_to=leader_id))

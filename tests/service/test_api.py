@@ -3,9 +3,18 @@ without tokens, access tokens from the one token manager, the OpenAPI page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.service.conftest import AUTH, Harness, TestClient, post_failure, wait_for
+from tests.service.conftest import (
+    AUTH,
+    Harness,
+    TestClient,
+    harness_for,
+    post_failure,
+    wait_for,
+)
 
 PROTECTED = [
     ("GET", "/v1/runs"),
@@ -117,3 +126,14 @@ def test_the_openapi_page_documents_the_api(harness: Harness) -> None:
     assert ref == "#/components/schemas/ExportFailure"
     assert "event_id" in schema["components"]["schemas"]["ExportFailure"]["properties"]
     assert client.get("/docs").status_code == 200
+
+
+def test_an_access_token_for_a_dead_connection_is_409(tmp_path: Path) -> None:
+    harness = harness_for("connection_invalidated", tmp_path)
+    with harness.client() as client:
+        harness.connect(client)
+        answer = client.post(f"/v1/connections/{harness.connection_id}/access-token", headers=AUTH)
+        shown = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
+    assert answer.status_code == 409
+    assert "must be authorized again" in answer.json()["detail"]
+    assert shown["status"] == "needs_reconnect"

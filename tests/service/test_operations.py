@@ -145,3 +145,16 @@ def parse_code(url: str) -> str:
 def test_scrub_hides_what_looks_like_a_credential() -> None:
     line = "GET /oauth/callback?code=abc123&state=xyz Bearer eyJhbGciOi.eyJzdWIiOjF9.sig"
     assert scrub(line) == "GET /oauth/callback?code=<hidden>&state=<hidden> Bearer <hidden>"
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(harness: Harness) -> None:
+    app = harness.app(worker_concurrency=0)
+
+    def unreachable() -> None:
+        raise OSError("disk gone")
+
+    app.state.service.queue.ping = unreachable
+    with harness.client(app) as client:
+        answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json()["database"] == "unreachable"

@@ -186,3 +186,17 @@ def test_fortnox_unavailable_then_back_resends_once(tmp_path: object) -> None:
     assert queued["state_reason"].startswith("Fortnox unavailable")
     assert (run["outcome"], run["attempts"]) == ("fixed", 1)
     assert len(harness.vouchers()) == 1
+
+
+def test_a_run_the_engine_cannot_complete_still_ends_with_a_report(harness: Harness) -> None:
+    app = harness.app()
+    queued = TestClient(app)
+    harness.connect(queued)
+    run_id = post_failure(queued, harness.failure()).json()["run_id"]
+    app.state.service.runtime.store.remove(harness.connection_id)  # gone before the run
+    with harness.client(app) as client:
+        run = wait_for(client, run_id)
+    assert (run["state"], run["outcome"]) == ("done", "failed")
+    assert run["state_reason"].startswith("the run could not be completed: unknown connection")
+    assert run["report"]["summary"]["en"].startswith("Failed: the run could not be completed")
+    assert harness.sandbox.writes() == []
