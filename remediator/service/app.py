@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from remediator import __version__
 from remediator.errors import RemediatorError, UnknownConnectionError, UsageError
 from remediator.failure import ExportFailure, InvalidFailure
-from remediator.fortnox import ConsentRequired
+from remediator.fortnox import ConsentRequired, FortnoxError
 from remediator.service import connections, intake, operations, reconnect, runs
 from remediator.service.logs import ids
 from remediator.service.security import BodyTooLarge
@@ -60,6 +60,10 @@ async def _consent(_request: Request, err: Exception) -> JSONResponse:
     return _problem(409, f"the connection must be authorized again: {err}")
 
 
+async def _fortnox(_request: Request, err: Exception) -> JSONResponse:
+    return _problem(502, f"Fortnox could not be used: {err}")
+
+
 async def _usage(_request: Request, err: Exception) -> JSONResponse:
     return _problem(400, str(err))
 
@@ -92,6 +96,7 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
     (UnknownRunError, _not_found),
     (RunConflictError, _conflict),
     (ConsentRequired, _consent),
+    (FortnoxError, _fortnox),
     (UsageError, _usage),
     (RemediatorError, _remediator),
     (BodyTooLarge, _too_large),

@@ -122,15 +122,7 @@ class Processor:
         """The engine could not complete the run: a final ``failed`` report says why."""
         failure = ExportFailure.model_validate_json(row.failure)
         match = self.runtime.catalogue.classify_failure(failure)
-        report = could_not_run(failure, row.id, match, reason)
-        await asyncio.to_thread(
-            self.queue.finish,
-            row.id,
-            report_json=report.model_dump_json(),
-            kind=report.kind.value,
-            outcome=report.outcome.value,
-            records=[],
-        )
+        await self._store(row, could_not_run(failure, row.id, match, reason))
         return Settled(
             RunState.DONE, reason=f"the run could not be completed: {reason}", notify=True
         )
@@ -168,7 +160,13 @@ class Processor:
     async def _not_held(self, row: QueuedRun, failure: ExportFailure) -> Settled:
         plan = await self.runtime.engine.run(failure, mode="plan", run_id=row.id)
         fixed_at = await asyncio.to_thread(self.queue.last_fix, row.connection_id, row.kind or "")
-        report = fix_did_not_hold(plan, row.created_at - (fixed_at or row.created_at))
+        await self._store(
+            row, fix_did_not_hold(plan, row.created_at - (fixed_at or row.created_at))
+        )
+        return Settled(RunState.DONE, reason="fix_did_not_hold", notify=True)
+
+    async def _store(self, row: QueuedRun, report: Report) -> None:
+        """Store a report the service wrote (the engine stores its own)."""
         await asyncio.to_thread(
             self.queue.finish,
             row.id,
@@ -177,7 +175,6 @@ class Processor:
             outcome=report.outcome.value,
             records=[],
         )
-        return Settled(RunState.DONE, reason="fix_did_not_hold", notify=True)
 
     async def _after(self, row: QueuedRun, report: Report) -> Settled:
         connection = await asyncio.to_thread(self.runtime.store.get, row.connection_id)

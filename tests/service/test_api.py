@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from tests.service.conftest import (
     AUTH,
@@ -137,3 +138,13 @@ def test_an_access_token_for_a_dead_connection_is_409(tmp_path: Path) -> None:
     assert answer.status_code == 409
     assert "must be authorized again" in answer.json()["detail"]
     assert shown["status"] == "needs_reconnect"
+
+
+def test_an_access_token_fortnox_will_not_give_is_502(harness: Harness) -> None:
+    with harness.client(harness.app(client_secret=SecretStr("not-the-secret"))) as client:
+        harness.connect(client)
+        answer = client.post(f"/v1/connections/{harness.connection_id}/access-token", headers=AUTH)
+        shown = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
+    assert answer.status_code == 502
+    assert "invalid_client" in answer.json()["detail"]
+    assert shown["status"] == "active"  # a configuration error is no reason to reconnect
