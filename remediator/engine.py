@@ -125,10 +125,17 @@ class Engine:
         for the re-check of a saved plan before it is applied). Runs for one Fortnox company
         take turns; runs for different companies go on at the same time.
         """
+        run_id = run_id or uuid.uuid4().hex
+        started = datetime.now(UTC)
+        if record:
+            await self._started(run_id, failure, mode)
         async with self._turn(failure.connection_id):
-            return await self._run(
-                failure, mode=mode, reviewed=reviewed, run_id=run_id, record=record
+            report, audit = await self._act(
+                failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started
             )
+        if record:  # stored after the company's turn: the next run need not wait for it
+            await self._finished(report, audit)
+        return report
 
     async def apply_saved(self, saved: SavedPlan) -> Report:
         """Apply a reviewed saved plan if Fortnox still looks as it did when it was made.
@@ -137,8 +144,11 @@ class Engine:
         changed, ``StalePlanError`` is raised and nothing is written. The check and the apply
         hold the company's turn together, so no other run slips in between.
         """
-        async with self._turn(saved.failure.connection_id):
-            now = await self._run(saved.failure, mode="plan", reviewed=False, record=False)
+        failure = saved.failure
+        async with self._turn(failure.connection_id):
+            now, _ = await self._act(
+                failure, mode="plan", reviewed=False, run_id="recheck", started=datetime.now(UTC)
+            )
             changed = differences(saved.report, now)
             if changed:
                 raise StalePlanError(
@@ -146,29 +156,45 @@ class Engine:
                     + "; ".join(changed)
                     + ". Make a new plan."
                 )
-            return await self._run(saved.failure, mode="apply", reviewed=True)
+            run_id, started = uuid.uuid4().hex, datetime.now(UTC)
+            await self._started(run_id, failure, "apply")
+            report, audit = await self._act(
+                failure, mode="apply", reviewed=True, run_id=run_id, started=started
+            )
+        await self._finished(report, audit)
+        return report
 
-    async def _run(
+    async def _started(self, run_id: str, failure: ExportFailure, mode: Mode) -> None:
+        await asyncio.to_thread(
+            self.runs.create,
+            run_id,
+            event_id=failure.event_id,
+            connection_id=failure.connection_id,
+            mode=mode,
+            failure_json=failure.model_dump_json(by_alias=True),
+        )
+
+    async def _finished(self, report: Report, audit: Audit) -> None:
+        await asyncio.to_thread(
+            self.runs.finish,
+            report.run_id,
+            report_json=report.model_dump_json(),
+            kind=report.recognition.kind.value,
+            outcome=report.outcome.value,
+            records=audit.records,
+        )
+
+    async def _act(
         self,
         failure: ExportFailure,
         *,
         mode: Mode,
         reviewed: bool,
-        run_id: str | None = None,
-        record: bool = True,
-    ) -> Report:
-        run_id = run_id or uuid.uuid4().hex
-        started = datetime.now(UTC)
+        run_id: str,
+        started: datetime,
+    ) -> tuple[Report, Audit]:
+        """Recognise and run the playbook: the report and the requests it made."""
         connection = await asyncio.to_thread(self.connector.store.get, failure.connection_id)
-        if record:
-            await asyncio.to_thread(
-                self.runs.create,
-                run_id,
-                event_id=failure.event_id,
-                connection_id=failure.connection_id,
-                mode=mode,
-                failure_json=failure.model_dump_json(by_alias=True),
-            )
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
         recognition = Recognition(
@@ -197,17 +223,7 @@ class Engine:
         report = self._report(
             run_id=run_id, ctx=ctx, playbook=playbook, steps=steps, audit=audit, started=started
         )
-        if not record:
-            return report
-        await asyncio.to_thread(
-            self.runs.finish,
-            run_id,
-            report_json=report.model_dump_json(),
-            kind=report.recognition.kind.value,
-            outcome=report.outcome.value,
-            records=audit.records,
-        )
-        return report
+        return report, audit
 
     async def _steps(self, ctx: Context, playbook: Playbook) -> list[Step]:
         steps: list[Step] = []
