@@ -127,9 +127,9 @@ class Engine:
         """
         run_id = run_id or uuid.uuid4().hex
         started = datetime.now(UTC)
-        if record:
-            await self._started(run_id, failure, mode)
-        async with self._turn(failure.connection_id):
+        async with self._turn(failure.connection_id):  # an unknown connection stops here
+            if record:
+                await self._started(run_id, failure, mode)
             report, audit = await self._act(
                 failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from remediator.errors import UnknownConnectionError
 from remediator.kinds import ErrorKind
 from remediator.report import Outcome
 from tests.e2e.conftest import OpenRig, provoke, rig_for
@@ -134,3 +135,11 @@ async def test_manual_kinds_change_nothing_in_fortnox(open_rig: OpenRig) -> None
         before = rig.sandbox.snapshot()["tenants"]
         await rig.run(failure, "apply", reviewed=True)
         assert rig.sandbox.snapshot()["tenants"] == before, kind
+
+
+async def test_a_failure_for_an_unknown_connection_leaves_no_run(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    unknown = failure.model_copy(update={"connection_id": "rest-unknown"})
+    with pytest.raises(UnknownConnectionError):
+        await rig.runtime.engine.run(unknown, mode="apply")
+    assert rig.runtime.runs.find(connection_id="rest-unknown") == []
