@@ -9,6 +9,7 @@ run waits for a review or a reconnect.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +46,14 @@ def waits_for_review(plan: Report, policy: Policy) -> bool:
     review = {policy.explain(change) for change in Change if policy.rule(change) is Rule.REVIEW}
     return any(
         step.status is StepStatus.WOULD_CHANGE and (step.policy or "").split(":")[0] in review
+        for step in plan.steps
+    )
+
+
+def needs_fixing_again(plan: Report) -> bool:
+    """The plan would change something besides re-sending the voucher."""
+    return any(
+        step.status is StepStatus.WOULD_CHANGE and step.action != "resend_voucher"
         for step in plan.steps
     )
 
@@ -101,12 +110,12 @@ class Processor:
             return await self._apply_reviewed(row, failure)
         leader = session.leaders.get(row.kind or "")
         if leader is not None and leader != row.id:
-            await asyncio.to_thread(self.queue.join, row.id, leader)
             report = await engine.run(failure, mode="apply", run_id=row.id)
-            return await self._after(row, report)
-        if await self._fix_did_not_hold(row):
-            return await self._not_held(row, failure)
+            settled = await self._after(row, report)
+            return dataclasses.replace(settled, joined_to=leader)
         plan = await engine.run(failure, mode="plan", run_id=row.id)
+        if needs_fixing_again(plan) and await self._recently_fixed(row):
+            return await self._not_held(row, plan)
         if plan.outcome is not Outcome.WOULD_FIX:
             return await self._after(row, plan)
         if await self._needs_review(plan):
@@ -149,7 +158,9 @@ class Processor:
         connection = await asyncio.to_thread(self.runtime.store.get, plan.connection_id)
         return waits_for_review(plan, connection.policy or self.settings.policy)
 
-    async def _fix_did_not_hold(self, row: QueuedRun) -> bool:
+    async def _recently_fixed(self, row: QueuedRun) -> bool:
+        """The same kind was fixed and verified for the connection shortly before this
+        failure arrived."""
         if not row.kind or row.kind == ErrorKind.UNRECOGNIZED.value:
             return False
         fixed_at = await asyncio.to_thread(self.queue.last_fix, row.connection_id, row.kind)
@@ -157,8 +168,7 @@ class Processor:
             return False
         return row.created_at - fixed_at <= self.settings.fix_holds_seconds
 
-    async def _not_held(self, row: QueuedRun, failure: ExportFailure) -> Settled:
-        plan = await self.runtime.engine.run(failure, mode="plan", run_id=row.id)
+    async def _not_held(self, row: QueuedRun, plan: Report) -> Settled:
         fixed_at = await asyncio.to_thread(self.queue.last_fix, row.connection_id, row.kind or "")
         await self._store(
             row, fix_did_not_hold(plan, row.created_at - (fixed_at or row.created_at))
@@ -177,10 +187,8 @@ class Processor:
         )
 
     async def _after(self, row: QueuedRun, report: Report) -> Settled:
-        connection = await asyncio.to_thread(self.runtime.store.get, row.connection_id)
-        if (
-            report.outcome is Outcome.MANUAL_ACTION_REQUIRED
-            and connection.status is ConnectionStatus.NEEDS_RECONNECT
+        if report.outcome is Outcome.MANUAL_ACTION_REQUIRED and await self._needs_reconnect(
+            row.connection_id
         ):
             return Settled(
                 RunState.AWAITING_RECONNECT,
@@ -199,6 +207,10 @@ class Processor:
                 not_before=time.time() + wait,
             )
         return Settled(RunState.DONE, fix_verified=verified_fix(report), notify=True)
+
+    async def _needs_reconnect(self, connection_id: str) -> bool:
+        connection = await asyncio.to_thread(self.runtime.store.get, connection_id)
+        return connection.status is ConnectionStatus.NEEDS_RECONNECT
 
     def _retry_unavailable(self, row: QueuedRun, report: Report) -> bool:
         return (

@@ -7,8 +7,10 @@ time (oldest export date first), the engine writes the report through ``QueueSto
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +78,7 @@ class Settled:
     not_before: float | None = None
     fix_verified: bool = False
     notify: bool = False
+    joined_to: str | None = None
 
 
 _BLANK: dict[str, Any] = dict.fromkeys(QueuedRun.model_fields)
@@ -111,6 +114,48 @@ class Intake:
         }
 
 
+@dataclass(frozen=True)
+class _Report:
+    json: str
+    kind: str
+    outcome: str
+    mode: str
+
+
+@dataclass
+class _Pass:
+    """What the engine reported during a worker's pass over a run, until it is settled."""
+
+    report: _Report | None = None
+    records: list[RequestRecord] = field(default_factory=list)
+
+    def values(self) -> dict[str, Any]:
+        if self.report is None:
+            return {}
+        report = self.report
+        return {
+            "report": report.json,
+            "kind": report.kind,
+            "outcome": report.outcome,
+            "mode": report.mode,
+        }
+
+
+def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
+    values: dict[str, Any] = {"state": settled.state.value, "state_reason": settled.reason}
+    if settled.joined_to is not None:
+        values["joined_to"] = settled.joined_to
+    if settled.state is RunState.QUEUED:
+        values |= {"attempts": runs.c.attempts + 1, "not_before": settled.not_before or now}
+    elif settled.state is RunState.AWAITING_REVIEW:
+        values |= {"approved_by": None, "approved_at": None}
+    else:
+        values["finished_at"] = now
+    if settled.fix_verified:
+        values["fix_verified_at"] = now
+    return values
+
+
 def _service() -> Any:
     return runs.c.origin == SERVICE
 
@@ -121,6 +166,8 @@ class QueueStore(RunStore):
     def __init__(self, database: Database) -> None:
         super().__init__(database)
         self._engine = database.engine
+        self._lock = threading.Lock()
+        self._passes: dict[str, _Pass] = {}
 
     # -- intake ----------------------------------------------------------------------
     def accept(self, intake: Intake) -> Accepted:
@@ -179,19 +226,18 @@ class QueueStore(RunStore):
         failure_json: str,
         state: RunState = RunState.RUNNING,
     ) -> None:
-        with write_transaction(self._engine) as conn:
-            result = conn.execute(
-                runs.update().where(runs.c.id == run_id).values(mode=mode, failure=failure_json)
-            )
-        if result.rowcount == 0:
-            super().create(
-                run_id,
-                event_id=event_id,
-                connection_id=connection_id,
-                mode=mode,
-                failure_json=failure_json,
-                state=state,
-            )
+        """The engine starts a run: nothing to write for a run a worker claimed (it is stored)."""
+        with self._lock:
+            if run_id in self._passes:
+                return
+        super().create(
+            run_id,
+            event_id=event_id,
+            connection_id=connection_id,
+            mode=mode,
+            failure_json=failure_json,
+            state=state,
+        )
 
     def finish(
         self,
@@ -201,21 +247,26 @@ class QueueStore(RunStore):
         kind: str,
         outcome: str,
         records: list[RequestRecord],
-        state: RunState = RunState.DONE,  # noqa: ARG002 - the worker settles the state
+        state: RunState = RunState.DONE,
     ) -> None:
-        """Store the report and audit trail; the state stays until the worker settles it."""
-        with write_transaction(self._engine) as conn:
-            first = conn.execute(
-                sa.select(sa.func.count()).where(run_requests.c.run_id == run_id)
-            ).scalar_one()
-            rows = [_audit_row(run_id, first + n, record) for n, record in enumerate(records)]
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(report=report_json, kind=kind, outcome=outcome)
-            )
-            if rows:
-                conn.execute(run_requests.insert(), rows)
+        """The engine's report: kept with the worker's pass and written when it is settled, in
+        the same transaction as the run's new state (a crash before that redoes the pass)."""
+        with self._lock:
+            current = self._passes.get(run_id)
+            if current is not None:
+                current.report = _Report(
+                    report_json, kind, outcome, json.loads(report_json)["mode"]
+                )
+                current.records.extend(records)
+                return
+        super().finish(
+            run_id,
+            report_json=report_json,
+            kind=kind,
+            outcome=outcome,
+            records=records,
+            state=state,
+        )
 
     # -- reads -----------------------------------------------------------------------
     def queued(self, run_id: str) -> QueuedRun:
@@ -314,43 +365,47 @@ class QueueStore(RunStore):
         """Take the connection's due run with the oldest export date (``running``)."""
         now = time.time()
         with write_transaction(self._engine) as conn:
-            run_id = conn.execute(
-                sa.select(runs.c.id)
-                .where(
-                    _service(),
-                    runs.c.connection_id == connection_id,
-                    runs.c.state == RunState.QUEUED.value,
-                    runs.c.not_before <= now,
+            row = (
+                conn.execute(
+                    sa.select(runs)
+                    .where(
+                        _service(),
+                        runs.c.connection_id == connection_id,
+                        runs.c.state == RunState.QUEUED.value,
+                        runs.c.not_before <= now,
+                    )
+                    .order_by(runs.c.export_date, runs.c.created_at)
+                    .limit(1)
                 )
-                .order_by(runs.c.export_date, runs.c.created_at)
-                .limit(1)
-            ).scalar()
-            if run_id is None:
+                .mappings()
+                .first()
+            )
+            if row is None:
                 return None
             conn.execute(
                 runs.update()
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == row["id"])
                 .values(state=RunState.RUNNING.value, started_at=now)
             )
-        return self.queued(run_id)
-
-    def join(self, run_id: str, leader_id: str) -> None:
-        with write_transaction(self._engine) as conn:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(joined_to=leader_id))
+        with self._lock:
+            self._passes[row["id"]] = _Pass()
+        claimed = dict(row) | {"state": RunState.RUNNING.value, "started_at": now}
+        return QueuedRun.model_validate(claimed)
 
     def settle(self, run_id: str, settled: Settled) -> QueuedRun:
-        """End a worker's pass: the run's new state, and a callback when one is due."""
+        """End a worker's pass in one transaction: the engine's report and audit trail, the
+        run's new state, and a callback when one is due."""
         now = time.time()
-        values: dict[str, Any] = {"state": settled.state.value, "state_reason": settled.reason}
-        if settled.state is RunState.QUEUED:
-            values |= {"attempts": runs.c.attempts + 1, "not_before": settled.not_before or now}
-        elif settled.state is RunState.AWAITING_REVIEW:
-            values |= {"approved_by": None, "approved_at": None}
-        else:
-            values["finished_at"] = now
-        if settled.fix_verified:
-            values["fix_verified_at"] = now
+        with self._lock:
+            done = self._passes.pop(run_id, None) or _Pass()
+        values = _settled_values(settled, now) | done.values()
         with write_transaction(self._engine) as conn:
+            if done.records:
+                first = conn.execute(
+                    sa.select(sa.func.count()).where(run_requests.c.run_id == run_id)
+                ).scalar_one()
+                rows = [_audit_row(run_id, first + n, r) for n, r in enumerate(done.records)]
+                conn.execute(run_requests.insert(), rows)
             conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
             if settled.notify:
                 conn.execute(
@@ -363,7 +418,8 @@ class QueueStore(RunStore):
                         callback_error=None,
                     )
                 )
-        return self.queued(run_id)
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().one()
+        return QueuedRun.model_validate(dict(row))
 
     def approve(self, run_id: str, approved_by: str) -> QueuedRun:
         """A person approved the plan: the run is queued to be applied."""

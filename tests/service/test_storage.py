@@ -6,9 +6,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from remediator.storage import Database
+from cryptography.fernet import Fernet
+
+from remediator.fortnox import RequestRecord
+from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
 from remediator.storage.db import SCHEMA_VERSION
-from remediator.storage.queue import QueueStore
+from remediator.storage.queue import Intake, QueueStore, Settled
 from remediator.storage.runs import RunState, RunStore
 
 V2 = """
@@ -50,9 +53,35 @@ def test_a_version_2_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert queue.recover() == []
 
 
-def test_the_engine_s_create_and_finish_leave_the_state_to_the_worker(tmp_path: Path) -> None:
+def test_a_claimed_run_s_report_is_written_with_its_new_state(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    queue = QueueStore(database)
+    intake = Intake("r1", "e1", "c", "series_missing", "2026-03-02", "{}", None)
+    assert queue.accept(intake).created
+    claimed = queue.claim("c")
+    assert claimed is not None
+    assert claimed.state is RunState.RUNNING
+    queue.create("r1", event_id="e1", connection_id="c", mode="apply", failure_json="{}")
+    record = RequestRecord(kind="api", method="GET", path="/3/me", status=200, duration=0.1)
+    queue.finish("r1", report_json='{"mode": "apply"}', kind="k", outcome="fixed", records=[record])
+    assert (queue.get("r1").report, queue.audit("r1")) == (None, [])  # not before it settles
+    settled = queue.settle("r1", Settled(RunState.DONE, notify=True))
+    assert (settled.state, settled.outcome, settled.mode, settled.report) == (
+        RunState.DONE,
+        "fixed",
+        "apply",
+        '{"mode": "apply"}',
+    )
+    assert [entry.path for entry in queue.audit("r1")] == ["/3/me"]
+    assert settled.callback_state is None  # no callback_url
+
+
+def test_runs_of_other_doors_are_stored_as_by_the_run_store(tmp_path: Path) -> None:
     queue = QueueStore(Database(f"sqlite:///{tmp_path / 'q.db'}"))
     queue.create("r1", event_id="e", connection_id="c", mode="plan", failure_json="{}")
     queue.finish("r1", report_json="{}", kind="k", outcome="would_fix", records=[])
     row = queue.get("r1")
-    assert (row.state, row.outcome, row.mode) == (RunState.RUNNING, "would_fix", "plan")
+    assert (row.state, row.outcome, row.mode) == (RunState.DONE, "would_fix", "plan")

@@ -200,3 +200,18 @@ def test_a_run_the_engine_cannot_complete_still_ends_with_a_report(harness: Harn
     assert run["state_reason"].startswith("the run could not be completed: unknown connection")
     assert run["report"]["summary"]["en"].startswith("Failed: the run could not be completed")
     assert harness.sandbox.writes() == []
+
+
+def test_a_late_failure_after_a_fix_that_holds_is_just_resent(harness: Harness) -> None:
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1")).json()["run_id"]
+        assert wait_for(client, first)["outcome"] == "fixed"
+        second = post_failure(client, harness.failure("evt-2", day="2026-03-03")).json()
+        run = wait_for(client, second["run_id"])
+    assert (run["outcome"], run["state_reason"]) == ("fixed", None)
+    assert writes(harness) == [
+        ("PUT", "/3/accounts/3001"),
+        ("POST", "/3/vouchers"),
+        ("POST", "/3/vouchers"),
+    ]
