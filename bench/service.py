@@ -11,7 +11,8 @@ Fortnox's rate limit. Reported, from one run:
   makes 3 requests per company more than that minimum: its leading run plans before it applies;
 - 429s the sandbox answered (target 0); every Z-report booked once.
 
-Run: ``.venv/bin/python -m bench.service [--tenants 100] [--per-tenant 10] [--latency 0.05]``
+Run: ``.venv/bin/python -m bench.service [--tenants 100] [--per-tenant 10] [--latency 0.05]
+[--served]``
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from pydantic import SecretStr
 
 from bench.remediation import (
     FIRST_DAY,
+    InProcess,
+    Served,
+    Target,
     bench_state,
     bound_seconds,
     connections,
@@ -38,18 +42,18 @@ from bench.remediation import (
     minimum_requests,
 )
 from remediator import signing
-from remediator.sandbox import Sandbox, SandboxState
+from remediator.sandbox import SandboxState
 from remediator.service import Service, create_app
 from remediator.settings import Settings
 
 SECRET = "bench-intake-secret"  # noqa: S105 - a throwaway secret of the benchmark
 
 
-def _settings(state: SandboxState, workdir: Path, tenants: int) -> Settings:
+def _settings(state: SandboxState, target: Target, workdir: Path, tenants: int) -> Settings:
     client = state.clients[0]
     return Settings(
-        fortnox_api_url="http://sandbox/3",
-        fortnox_oauth_url="http://sandbox/oauth-v1",
+        fortnox_api_url=f"{target.base}/3",
+        fortnox_oauth_url=f"{target.base}/oauth-v1",
         client_id=client.client_id,
         client_secret=SecretStr(client.client_secret),
         database_url=f"sqlite:///{workdir / 'service.db'}",
@@ -88,31 +92,38 @@ async def _drive(service: Service, app: object, bodies: list[bytes]) -> float:
             await service.stop()
 
 
-def run(tenants: int = 100, per_tenant: int = 10, latency: float = 0.05) -> dict[str, float]:
+def run(
+    tenants: int = 100, per_tenant: int = 10, latency: float = 0.05, *, served: bool = False
+) -> dict[str, float]:
+    """One run; ``served``: the sandbox runs as its own process on loopback."""
     state = bench_state(tenants)
-    sandbox = Sandbox(state)
-    sandbox.set_faults(latency=latency)
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(_settings(state, Path(tmp), tenants), transport=sandbox.transport())
-        service: Service = app.state.service
-        stored = connections(service.runtime, state)
-        bodies = [
-            json.dumps(
-                failure(state, connection, index, FIRST_DAY + timedelta(days=day)).model_dump(
-                    mode="json", by_alias=True
-                )
-            ).encode()
-            for day in range(per_tenant)
-            for index, connection in enumerate(stored)
-        ]
-        seconds = asyncio.run(_drive(service, app, bodies))
-        outcomes = Counter(run.outcome for run in service.queue.page(limit=len(bodies))[0])
+        target: Target = Served(state, Path(tmp)) if served else InProcess(state, Path(tmp))
+        try:
+            target.set_latency(latency)
+            settings = _settings(state, target, Path(tmp), tenants)
+            app = create_app(settings, transport=target.transport)
+            service: Service = app.state.service
+            stored = connections(service.runtime, state)
+            bodies = [
+                json.dumps(
+                    failure(state, connection, index, FIRST_DAY + timedelta(days=day)).model_dump(
+                        mode="json", by_alias=True
+                    )
+                ).encode()
+                for day in range(per_tenant)
+                for index, connection in enumerate(stored)
+            ]
+            seconds = asyncio.run(_drive(service, app, bodies))
+            outcomes = Counter(run.outcome for run in service.queue.page(limit=len(bodies))[0])
+            vouchers, requests = target.vouchers(), target.requests()
+        finally:
+            target.close()
     bound = max(
         bound_seconds(minimum_requests(index, per_tenant), latency) for index in range(tenants)
     )
-    vouchers = [v for c in sandbox.world.companies.values() for v in c.vouchers.get(2, [])]
     keys = [(v.get("Comments") or "") + (v.get("Description") or "") for v in vouchers]
-    rejected = sum(1 for r in sandbox.requests if r["status"] == 429)
+    rejected = sum(1 for r in requests if r["status"] == 429)
     result = {
         "seconds": seconds,
         "bound": bound,
@@ -121,8 +132,9 @@ def run(tenants: int = 100, per_tenant: int = 10, latency: float = 0.05) -> dict
         "vouchers": float(len(vouchers)),
         "booked_once": float(len(set(keys)) == len(keys) == len(bodies)),
     }
+    where = "a sandbox process on loopback" if served else "the sandbox in this process"
     print(
-        f"{len(bodies)} failures, {tenants} tenants, {latency * 1000:.0f} ms latency: "
+        f"{len(bodies)} failures, {tenants} tenants, {where}, {latency * 1000:.0f} ms latency: "
         f"{seconds:.1f} s vs bound {bound:.1f} s = {result['ratio']:.2f} (target <= 1.5); "
         f"429s {rejected}; vouchers {len(vouchers)} (each once: {bool(result['booked_once'])}); "
         f"outcomes {dict(outcomes)}"
@@ -135,5 +147,6 @@ if __name__ == "__main__":
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--per-tenant", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--served", action="store_true", help="The sandbox as its own process.")
     arguments = parser.parse_args()
-    run(arguments.tenants, arguments.per_tenant, arguments.latency)
+    run(arguments.tenants, arguments.per_tenant, arguments.latency, served=arguments.served)

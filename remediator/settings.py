@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     worker_concurrency: int = Field(default=4, ge=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    join_seconds: float = Field(default=60.0, ge=0)
     fix_holds_seconds: float = Field(default=3600.0, ge=0)
     unavailable_retry_attempts: int = Field(default=5, ge=0)
     unavailable_retry_seconds: float = Field(default=30.0, gt=0)

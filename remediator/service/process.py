@@ -35,10 +35,11 @@ SETTLED_OUTCOMES = frozenset({Outcome.FIXED, Outcome.NOTHING_TO_FIX})
 
 @dataclass
 class Session:
-    """One worker's turn at one connection; runs of a kind applied in it lead later ones."""
+    """A connection's recent work: the run of each kind that was applied leads later ones."""
 
     connection_id: str
     leaders: dict[str, str] = field(default_factory=dict)
+    last_active: float = field(default_factory=time.monotonic)
 
 
 def waits_for_review(plan: Report, policy: Policy) -> bool:

@@ -70,14 +70,17 @@ class Service:
             database = True
         except Exception:  # noqa: BLE001 - any failure means "not reachable"
             database = False
-        alive, expected = self.workers.alive(), self.workers.concurrency
-        callbacks = self.deliverer.alive()
+        workers, callbacks = self.workers.running(), self.deliverer.alive()
         checks: dict[str, object] = {
             "database": "ok" if database else "unreachable",
-            "workers": {"alive": alive, "expected": expected},
+            "workers": {
+                "state": "running" if workers else "stopped",
+                "busy": self.workers.busy(),
+                "concurrency": self.workers.concurrency,
+            },
             "callbacks": "ok" if callbacks else "stopped",
         }
-        return database and alive == expected and callbacks, checks
+        return database and workers and callbacks, checks
 
 
 def open_service(
@@ -103,6 +106,7 @@ def open_service(
         queue,
         concurrency=settings.worker_concurrency,
         poll_seconds=settings.worker_poll_seconds,
+        join_seconds=settings.join_seconds,
     )
     deliverer = Deliverer(queue, settings, transport=callback_transport)
     processor.on_settled = deliverer.wake

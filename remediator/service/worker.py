@@ -1,8 +1,11 @@
 """Workers in the service's process drain the stored queue with bounded concurrency.
 
-Each worker takes one connection at a time and works its due runs oldest export date first,
+One dispatcher looks at the queue when woken (new work stored, a run settled) or every
+``poll_seconds``, and gives each connection with due runs its own drain, at most
+``concurrency`` at a time. A drain works its connection's due runs oldest export date first,
 so re-sent vouchers reach Fortnox in date order and runs of a kind join the one applied before
-them. The per-tenant rate limit is the connector's, shared by every worker.
+them; a connection is never drained twice at once. The per-tenant rate limit is the
+connector's, shared by every drain.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
@@ -20,75 +24,97 @@ log = logging.getLogger(__name__)
 
 class Workers:
     def __init__(
-        self, processor: Processor, queue: QueueStore, *, concurrency: int, poll_seconds: float
+        self,
+        processor: Processor,
+        queue: QueueStore,
+        *,
+        concurrency: int,
+        poll_seconds: float,
+        join_seconds: float = 60.0,
     ) -> None:
         self.processor, self.queue = processor, queue
         self.concurrency, self.poll_seconds = concurrency, poll_seconds
-        self._busy: set[str] = set()
-        self._claiming = asyncio.Lock()
+        self.join_seconds = join_seconds
+        self._drains: dict[str, asyncio.Task[None]] = {}
+        self._sessions: dict[str, Session] = {}
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._dispatcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Put back what a crash left running, then start the workers."""
+        """Put back what a crash left running, then start dispatching."""
         recovered = await asyncio.to_thread(self.queue.recover)
         for run_id in recovered:
             log.warning("run resumed after a restart", extra=ids(run_id=run_id))
-        self._tasks = [
-            asyncio.create_task(self._loop(), name=f"remediator-worker-{n}")
-            for n in range(self.concurrency)
-        ]
+        self._wake = asyncio.Event()
+        if self.concurrency > 0:
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="remediator-dispatch")
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._drains.values(), *([self._dispatcher] if self._dispatcher else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
+        self._drains.clear()
+        self._dispatcher = None
 
-    def alive(self) -> int:
-        return sum(1 for task in self._tasks if not task.done())
+    def running(self) -> bool:
+        """Whether work is being dispatched (always, unless the service runs no workers)."""
+        if self.concurrency == 0:
+            return True
+        return self._dispatcher is not None and not self._dispatcher.done()
+
+    def busy(self) -> int:
+        return len(self._drains)
 
     def wake(self) -> None:
-        """New work was stored: idle workers look at once instead of at the next poll."""
+        """New work was stored: look at once instead of at the next poll."""
         self._wake.set()
 
-    async def _loop(self) -> None:
+    async def _dispatch(self) -> None:
         while True:
             try:
-                connection_id = await self._take_connection()
-                if connection_id is None:
-                    await self._idle()
-                    continue
-                try:
-                    await self._drain(connection_id)
-                finally:
-                    self._busy.discard(connection_id)
+                await self._fill()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("worker error; continuing")
-                await asyncio.sleep(self.poll_seconds)
+                log.exception("dispatch error; continuing")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
 
-    async def _take_connection(self) -> str | None:
-        async with self._claiming:
-            connection_id = await asyncio.to_thread(self.queue.next_connection, set(self._busy))
-            if connection_id is not None:
-                self._busy.add(connection_id)
-            return connection_id
-
-    async def _drain(self, connection_id: str) -> None:
-        session = Session(connection_id)
-        while (row := await asyncio.to_thread(self.queue.claim, connection_id)) is not None:
-            await self.processor.process(row, session)
-
-    async def _idle(self) -> None:
+    async def _fill(self) -> None:
         requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
         for run_id in requeued:
             log.info("run queued again: its connection works again", extra=ids(run_id=run_id))
-        if requeued:
+        free = self.concurrency - len(self._drains)
+        if free <= 0:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-        self._wake.clear()
+        due = await asyncio.to_thread(self.queue.due_connections, set(self._drains), free)
+        for connection_id in due:
+            task = asyncio.create_task(self._drain(connection_id), name=f"drain-{connection_id}")
+            self._drains[connection_id] = task
+
+    def _session(self, connection_id: str) -> Session:
+        """The connection's session: kept for ``join_seconds`` after its last run, so that
+        failures of a burst arriving a little apart still join the run that fixed them."""
+        now = time.monotonic()
+        for key, old in list(self._sessions.items()):
+            if now - old.last_active > self.join_seconds:
+                del self._sessions[key]
+        return self._sessions.setdefault(connection_id, Session(connection_id))
+
+    async def _drain(self, connection_id: str) -> None:
+        session = self._session(connection_id)
+        try:
+            while (row := await asyncio.to_thread(self.queue.claim, connection_id)) is not None:
+                await self.processor.process(row, session)
+                session.last_active = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("drain error", extra=ids(connection_id=connection_id))
+        finally:
+            self._drains.pop(connection_id, None)
+            self._wake.set()

@@ -345,8 +345,9 @@ class QueueStore(RunStore):
                 )
         return ids
 
-    def next_connection(self, busy: set[str]) -> str | None:
-        """The connection whose oldest due export waits longest, skipping ``busy`` ones."""
+    def due_connections(self, busy: set[str], limit: int) -> list[str]:
+        """Connections with due runs, longest waiting first, skipping ``busy`` ones."""
+        first = sa.func.min(runs.c.created_at)
         query = (
             sa.select(runs.c.connection_id)
             .where(
@@ -355,11 +356,12 @@ class QueueStore(RunStore):
                 runs.c.not_before <= time.time(),
                 runs.c.connection_id.not_in(busy) if busy else sa.true(),
             )
-            .order_by(runs.c.created_at)
-            .limit(1)
+            .group_by(runs.c.connection_id)
+            .order_by(first)
+            .limit(limit)
         )
         with self._engine.connect() as conn:
-            return conn.execute(query).scalar()
+            return list(conn.execute(query).scalars())
 
     def claim(self, connection_id: str) -> QueuedRun | None:
         """Take the connection's due run with the oldest export date (``running``)."""

@@ -76,7 +76,7 @@ def test_a_failure_arriving_during_a_run_joins_it(harness: Harness) -> None:
 
 
 def test_a_fix_that_does_not_hold_is_not_repeated(harness: Harness) -> None:
-    with harness.client() as client:
+    with harness.client(harness.app(join_seconds=0)) as client:
         harness.connect(client)
         first = post_failure(client, harness.failure("evt-1")).json()["run_id"]
         assert wait_for(client, first)["outcome"] == "fixed"
@@ -203,13 +203,33 @@ def test_a_run_the_engine_cannot_complete_still_ends_with_a_report(harness: Harn
 
 
 def test_a_late_failure_after_a_fix_that_holds_is_just_resent(harness: Harness) -> None:
-    with harness.client() as client:
+    with harness.client(harness.app(join_seconds=0)) as client:
         harness.connect(client)
         first = post_failure(client, harness.failure("evt-1")).json()["run_id"]
         assert wait_for(client, first)["outcome"] == "fixed"
         second = post_failure(client, harness.failure("evt-2", day="2026-03-03")).json()
         run = wait_for(client, second["run_id"])
     assert (run["outcome"], run["state_reason"]) == ("fixed", None)
+    assert writes(harness) == [
+        ("PUT", "/3/accounts/3001"),
+        ("POST", "/3/vouchers"),
+        ("POST", "/3/vouchers"),
+    ]
+
+
+def test_a_failure_soon_after_a_run_of_its_kind_joins_it_without_planning(
+    harness: Harness,
+) -> None:
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1")).json()["run_id"]
+        assert wait_for(client, first)["outcome"] == "fixed"
+        reads = len(harness.sandbox.requests)
+        second = post_failure(client, harness.failure("evt-2", day="2026-03-03")).json()
+        run = wait_for(client, second["run_id"])
+    assert (run["outcome"], run["joined_to"], run["mode"]) == ("fixed", first, "apply")
+    paths = [r["path"] for r in harness.sandbox.requests[reads:]]
+    assert paths.count("/3/financialyears") == 1  # one run (apply), no plan before it
     assert writes(harness) == [
         ("PUT", "/3/accounts/3001"),
         ("POST", "/3/vouchers"),
