@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     api_token: SecretStr = SecretStr("")
     signature_tolerance_seconds: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    worker_concurrency: int = Field(default=4, ge=0)
+    worker_concurrency: int = Field(default=32, ge=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     join_seconds: float = Field(default=60.0, ge=0)
     fix_holds_seconds: float = Field(default=3600.0, ge=0)
