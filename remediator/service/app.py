@@ -43,9 +43,14 @@ async def _invalid_failure(_request: Request, err: Exception) -> JSONResponse:
 
 
 async def _unknown_connection(request: Request, err: Exception) -> JSONResponse:
-    if request.url.path == "/v1/failures":
-        return _problem(422, f"unknown connection_id: {err}", [f"connection_id: {err}"])
-    return _problem(404, str(err))
+    assert isinstance(err, UnknownConnectionError)  # noqa: S101 - registered for this type only
+    if request.url.path != "/v1/failures":
+        return _problem(404, str(err))
+    problem = (
+        f"connection_id: {err.connection_id!r} is not a known connection "
+        f"(register it first: PUT /v1/connections/{err.connection_id})"
+    )
+    return _problem(422, "unknown connection_id", [problem])
 
 
 async def _not_found(_request: Request, err: Exception) -> JSONResponse:

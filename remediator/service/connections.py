@@ -78,6 +78,8 @@ def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Conn
             connection_id, merged_policy(current.policy or running.settings.policy, body.policy)
         )
     if body.refresh_token is not None:
+        if current.kind is ConnectionKind.SERVICE_ACCOUNT:
+            raise UsageError("a service-account connection has no refresh token to import")
         store.import_refresh_token(connection_id, body.refresh_token)
     return store.get(connection_id), created
 

@@ -1,8 +1,10 @@
 """The service's durable queue: runs accepted over HTTP, stored before they are acknowledged.
 
-A queued run is a row of ``runs`` with ``origin = 'service'``. Workers claim one connection at a
-time (oldest export date first), the engine writes the report through ``QueueStore.create`` and
-``finish`` (which leave the state to the worker), and the worker settles the run's state.
+A queued run is a row of ``runs`` with ``origin = 'service'``. Intake stores failures in
+batches (``accept_many``). A worker claims a connection's due run (oldest export date first);
+the engine's ``create`` and ``finish`` for a claimed run are kept in memory, and ``settle``
+writes the report, the audit trail and the run's new state in one transaction. A crash before
+that leaves the run ``running``, and ``recover`` queues it again at the next start.
 """
 
 from __future__ import annotations
@@ -275,13 +277,6 @@ class QueueStore(RunStore):
         if row is None:
             raise UnknownRunError(run_id)
         return QueuedRun.model_validate(dict(row))
-
-    def find_event(self, event_id: str) -> QueuedRun | None:
-        """The service run of an event, if it was received before."""
-        query = sa.select(runs).where(runs.c.event_id == event_id, _service())
-        with self._engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        return QueuedRun.model_validate(dict(row)) if row is not None else None
 
     def page(
         self,

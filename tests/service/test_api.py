@@ -148,3 +148,24 @@ def test_an_access_token_fortnox_will_not_give_is_502(harness: Harness) -> None:
     assert answer.status_code == 502
     assert "invalid_client" in answer.json()["detail"]
     assert shown["status"] == "active"  # a configuration error is no reason to reconnect
+
+
+def test_a_service_account_connection_is_created_without_a_refresh_token(
+    harness: Harness,
+) -> None:
+    client = TestClient(harness.app(worker_concurrency=0))
+    path = "/v1/connections/kedjan"
+    nameless = client.put(path, headers=AUTH, json={"label": "Kedjan", "kind": "service_account"})
+    assert nameless.status_code == 400
+    assert "needs tenant_id" in nameless.json()["detail"]
+    made = client.put(
+        path,
+        headers=AUTH,
+        json={"label": "Kedjan", "kind": "service_account", "tenant_id": "100004"},
+    )
+    assert made.status_code == 201
+    assert (made.json()["kind"], made.json()["has_refresh_token"]) == ("service_account", False)
+    refused = client.put(path, headers=AUTH, json={"refresh_token": "rt"})
+    assert refused.status_code == 400
+    changed = client.put(path, headers=AUTH, json={"kind": "refresh_token"})
+    assert changed.status_code == 400

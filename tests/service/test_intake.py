@@ -115,7 +115,11 @@ def test_an_unknown_connection_is_422_saying_so(harness: Harness) -> None:
     client = TestClient(harness.app())
     answer = post_failure(client, harness.failure())
     assert answer.status_code == 422
-    assert f"unknown connection_id: unknown connection '{harness.connection_id}'" in answer.text
+    expected = (
+        f"connection_id: {harness.connection_id!r} is not a known connection (register "
+        f"it first: PUT /v1/connections/{harness.connection_id})"
+    )
+    assert answer.json() == {"detail": "unknown connection_id", "problems": [expected]}
     assert stored_runs(harness) == []
 
 
