@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import sqlalchemy as sa
@@ -89,6 +90,13 @@ def test_a_body_over_one_mebibyte_is_413_before_anything_else(harness: Harness) 
     assert answer.status_code == 413
     unsigned = client.post("/v1/failures", content=b"x" * (1024 * 1024 + 1))
     assert unsigned.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size is counted as it arrives
+        for _ in range(20):
+            yield b"x" * 65536
+
+    streamed = client.post("/v1/failures", content=chunks())
+    assert streamed.status_code == 413
     assert stored_runs(harness) == []
 
 
