@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.service.schemas import (
@@ -90,7 +90,10 @@ def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Conn
     responses={201: {"model": ConnectionOut}, 400: {"model": Problem}},
 )
 async def put_connection(
-    connection_id: str, body: ConnectionIn, running: Running, response: Response
+    connection_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: ConnectionIn,
+    running: Running,
+    response: Response,
 ) -> ConnectionOut:
     """Create (201) or update (200) a connection; a refresh token can be imported once."""
     connection, created = await asyncio.to_thread(_put, running, connection_id, body)

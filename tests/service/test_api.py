@@ -169,3 +169,10 @@ def test_a_service_account_connection_is_created_without_a_refresh_token(
     assert refused.status_code == 400
     changed = client.put(path, headers=AUTH, json={"kind": "refresh_token"})
     assert changed.status_code == 400
+
+
+def test_a_connection_id_longer_than_the_failure_allows_is_refused(harness: Harness) -> None:
+    client = TestClient(harness.app(worker_concurrency=0))
+    answer = client.put(f"/v1/connections/{'x' * 101}", headers=AUTH, json={"label": "L"})
+    assert answer.status_code == 422
+    assert answer.json()["problems"][0].startswith("path.connection_id")
