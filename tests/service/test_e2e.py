@@ -176,8 +176,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     }
     receiver = Receiver()
     server, callback_url = receiver.serve()
-    log = tmp_path / "processes.log"
-    sandbox = start(["sandbox", "--state", str(tmp_path / "sandbox.json")], env, sandbox_port, log)
+    log = tmp_path / "service.log"  # the sandbox prints its own (sandbox) client secret
+    sandbox_log = tmp_path / "sandbox.log"
+    sandbox = start(
+        ["sandbox", "--state", str(tmp_path / "sandbox.json")], env, sandbox_port, sandbox_log
+    )
     made = Stack(sandbox_url, service_port, env, examples, callback_url, receiver, log, [sandbox])
     try:
         yield made
@@ -273,8 +276,13 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
     assert {n: deliveries[r][-1] for n, r in runs.items()} == dict.fromkeys(EXPECTED, "done")
     assert deliveries[runs["connection_invalidated"]] == ["awaiting_reconnect", "done"]
     assert 'remediator_runs_total{outcome="fixed"} 3' in metrics
-    lines = [json.loads(line) for line in stack.log.read_text().splitlines() if line[:1] == "{"]
+    text = stack.log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line[:1] == "{"]
     assert any(line.get("run_id") == runs["account_inactive"] for line in lines)
+    secrets = [INTAKE_SECRET, API_TOKEN, CALLBACK_SECRET, stack.env["REMEDIATOR_SECRET_KEY"]]
+    secrets += [stack.env["REMEDIATOR_CLIENT_SECRET"], callback.query]
+    secrets += [e["grant"]["refresh_token"] for e in stack.examples.values()]
+    assert [secret for secret in secrets if secret in text] == []
 
 
 def test_kill_9_mid_run_loses_nothing_and_posts_no_voucher_twice(stack: Stack) -> None:
