@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=32, ge=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
     join_seconds: float = Field(default=60.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     fix_holds_seconds: float = Field(default=3600.0, ge=0)
     unavailable_retry_attempts: int = Field(default=5, ge=0)
     unavailable_retry_seconds: float = Field(default=30.0, gt=0)

@@ -19,6 +19,7 @@ import httpx
 from remediator import signing
 from remediator.service.logs import ids
 from remediator.service.process import backoff
+from remediator.service.waiting import woken
 from remediator.settings import Settings
 from remediator.storage.queue import QueuedRun, QueueStore
 
@@ -119,11 +120,7 @@ class Deliverer:
                 for run in due:
                     await self.deliver(run)
                 if not due:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._wake.wait(), timeout=self.settings.worker_poll_seconds
-                        )
-                    self._wake.clear()
+                    await woken(self._wake, self.settings.worker_poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception:

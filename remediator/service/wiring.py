@@ -107,6 +107,7 @@ def open_service(
         concurrency=settings.worker_concurrency,
         poll_seconds=settings.worker_poll_seconds,
         join_seconds=settings.join_seconds,
+        grace_seconds=settings.shutdown_grace_seconds,
     )
     deliverer = Deliverer(queue, settings, transport=callback_transport)
     processor.on_settled = deliverer.wake

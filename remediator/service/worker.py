@@ -17,6 +17,7 @@ import time
 
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
+from remediator.service.waiting import woken
 from remediator.storage.queue import QueueStore
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,12 @@ class Workers:
         concurrency: int,
         poll_seconds: float,
         join_seconds: float = 60.0,
+        grace_seconds: float = 10.0,
     ) -> None:
         self.processor, self.queue = processor, queue
         self.concurrency, self.poll_seconds = concurrency, poll_seconds
-        self.join_seconds = join_seconds
+        self.join_seconds, self.grace_seconds = join_seconds, grace_seconds
+        self._stopping = False
         self._drains: dict[str, asyncio.Task[None]] = {}
         self._sessions: dict[str, Session] = {}
         self._wake = asyncio.Event()
@@ -46,18 +49,22 @@ class Workers:
         for run_id in recovered:
             log.warning("run resumed after a restart", extra=ids(run_id=run_id))
         self._wake = asyncio.Event()
+        self._stopping = False
         if self.concurrency > 0:
             self._dispatcher = asyncio.create_task(self._dispatch(), name="remediator-dispatch")
 
     async def stop(self) -> None:
-        tasks = [*self._drains.values(), *([self._dispatcher] if self._dispatcher else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop taking runs; let runs under way finish for up to ``grace_seconds``, then cancel
+        what is left (a cancelled run stays ``running`` and is resumed at the next start)."""
+        self._stopping = True
+        if self._dispatcher is not None:
+            await _cancelled(self._dispatcher)
+            self._dispatcher = None
+        if self._drains:
+            await asyncio.wait(list(self._drains.values()), timeout=self.grace_seconds)
+        for task in list(self._drains.values()):
+            await _cancelled(task)
         self._drains.clear()
-        self._dispatcher = None
 
     def running(self) -> bool:
         """Whether work is being dispatched (always, unless the service runs no workers)."""
@@ -80,9 +87,7 @@ class Workers:
                 raise
             except Exception:
                 log.exception("dispatch error; continuing")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            self._wake.clear()
+            await woken(self._wake, self.poll_seconds)
 
     async def _fill(self) -> None:
         requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
@@ -108,7 +113,10 @@ class Workers:
     async def _drain(self, connection_id: str) -> None:
         session = self._session(connection_id)
         try:
-            while (row := await asyncio.to_thread(self.queue.claim, connection_id)) is not None:
+            while not self._stopping:
+                row = await asyncio.to_thread(self.queue.claim, connection_id)
+                if row is None:
+                    break
                 await self.processor.process(row, session)
                 session.last_active = time.monotonic()
         except asyncio.CancelledError:
@@ -118,3 +126,9 @@ class Workers:
         finally:
             self._drains.pop(connection_id, None)
             self._wake.set()
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -3,6 +3,8 @@ voucher that reached Fortnox before the crash is found, not posted again."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from remediator.storage import Database
 from remediator.storage.db import runs
 from tests.service.conftest import AUTH, Harness, TestClient, post_failure, wait_for
@@ -47,3 +49,18 @@ def test_a_run_that_never_started_is_worked_after_a_restart(harness: Harness) ->
     assert run["outcome"] == "fixed"
     assert [item["id"] for item in listed["items"]] == [run_id]
     assert len(harness.vouchers()) == 1
+
+
+def test_a_shutdown_lets_the_run_under_way_finish_and_takes_no_other(harness: Harness) -> None:
+    harness.sandbox.set_faults(latency=0.05)
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1", day="2026-03-01")).json()
+        wait_for(client, first["run_id"], ("running",))
+        second = post_failure(client, harness.failure("evt-2", day="2026-03-02")).json()
+    database = Database(harness.settings.database_url)
+    with database.engine.connect() as conn:
+        states = dict(conn.execute(sa.select(runs.c.event_id, runs.c.state)).all())
+    database.dispose()
+    assert states == {"evt-1": "done", "evt-2": "queued"}
+    assert second["state"] == "queued"
