@@ -28,6 +28,7 @@ from remediator.fortnox import (
     RequestRecord,
 )
 from remediator.kinds import ErrorKind
+from remediator.links import ReconnectLinks
 from remediator.outcome import decide, summary
 from remediator.plans import SavedPlan, StalePlanError, differences
 from remediator.playbook import Playbook
@@ -91,15 +92,17 @@ class Engine:
         runs: RunStore,
         *,
         default_policy: Policy,
-        public_url: str,
+        links: ReconnectLinks,
     ) -> None:
         self.connector, self.catalogue, self.runs = connector, catalogue, runs
         self.default_policy = default_policy
-        self.public_url = public_url.rstrip("/")
+        self.links = links
         self._locks: dict[str, asyncio.Lock] = {}
 
     def reconnect_url(self, connection_id: str) -> str:
-        return f"{self.public_url}/v1/connections/{connection_id}/authorize"
+        """The signed, expiring link that lets a person reconnect ``connection_id`` (and do
+        nothing else) at the service, without its api token."""
+        return self.links.url(connection_id)
 
     @asynccontextmanager
     async def _turn(self, connection_id: str) -> AsyncIterator[None]:

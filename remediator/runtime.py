@@ -10,8 +10,9 @@ from remediator.catalogue import Catalogue, load_catalogue
 from remediator.engine import Engine, audit_token_calls
 from remediator.fortnox import FortnoxConnector, RequestHook, RequestRecord
 from remediator.fortnox._events import no_hook
+from remediator.links import ReconnectLinks, link_key
 from remediator.settings import Settings, load_settings
-from remediator.storage import ConnectionStore, Database, load_cipher
+from remediator.storage import ConnectionStore, Database, TokenCipher, load_cipher
 from remediator.storage.runs import RunStore
 
 
@@ -29,6 +30,12 @@ def open_connector(
     hook: RequestHook = no_hook,
 ) -> FortnoxConnector:
     return FortnoxConnector(settings, store, transport=transport, hook=hook)
+
+
+def reconnect_links(settings: Settings, cipher: TokenCipher) -> ReconnectLinks:
+    """The signer of reconnect links in reports (the service checks them with the same key)."""
+    key = link_key(settings.link_secret.get_secret_value(), cipher)
+    return ReconnectLinks(settings.public_url, key, settings.reconnect_link_seconds)
 
 
 def fan_out(*hooks: RequestHook) -> RequestHook:
@@ -62,13 +69,13 @@ def open_runtime(
 ) -> Runtime:
     settings = settings or load_settings()
     database = Database(settings.database_url)
-    store = ConnectionStore(database, load_cipher(settings.secret_key, settings.key_file))
+    cipher = load_cipher(settings.secret_key, settings.key_file)
+    store = ConnectionStore(database, cipher)
     runs = RunStore(database)
     connector = open_connector(
         settings, store, transport=transport, hook=fan_out(hook, audit_token_calls)
     )
     catalogue = load_catalogue()
-    engine = Engine(
-        connector, catalogue, runs, default_policy=settings.policy, public_url=settings.public_url
-    )
+    links = reconnect_links(settings, cipher)
+    engine = Engine(connector, catalogue, runs, default_policy=settings.policy, links=links)
     return Runtime(settings, store, runs, connector, catalogue, engine)

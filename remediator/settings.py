@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     callback_retry_max_seconds: float = Field(default=600.0, gt=0)
     callback_timeout: float = Field(default=10.0, gt=0)
     oauth_state_seconds: int = Field(default=600, ge=1)
+    link_secret: SecretStr = SecretStr("")
+    reconnect_link_seconds: int = Field(default=604_800, ge=60)
     policy: Policy = Field(default_factory=Policy)
 
     @classmethod

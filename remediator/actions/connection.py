@@ -11,6 +11,9 @@ from remediator.report import Step, Steps, StepStatus
 
 
 def reconnect_steps(ctx: Context) -> Steps:
+    """What the restaurant does to reconnect. ``ctx.reconnect_url`` is a signed, expiring link
+    (``remediator.links``) it can open without any credential; it is followed by a space, never
+    by punctuation that a mail program could take for part of it."""
     return manual(
         [
             (
@@ -24,8 +27,8 @@ def reconnect_steps(ctx: Context) -> Steps:
         ],
         [
             (
-                f"Reconnect Fortnox: open {ctx.reconnect_url}, log in with a Fortnox user who may "
-                "book vouchers, and approve the connection."
+                f"Reconnect Fortnox: open {ctx.reconnect_url} and log in with a Fortnox user "
+                "who may book vouchers, then approve the connection."
             ),
             (
                 "Do not use one Fortnox login for several restaurants, and let no other system "

@@ -17,7 +17,7 @@ FIELDS = ("run_id", "event_id", "connection_id", "state", "outcome", "kind", "st
 _SCRUB = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 <hidden>"),
     (
-        re.compile(r"(?i)\b(code|state|token|access_token|refresh_token|secret)=[^&\s\"']+"),
+        re.compile(r"(?i)\b(code|state|token|access_token|refresh_token|secret|sig)=[^&\s\"']+"),
         r"\1=<hidden>",
     ),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<jwt hidden>"),

@@ -1,7 +1,9 @@
 """The OAuth reconnect flow: a consent link with a single-use state, and Fortnox's redirect back.
 
-``GET /v1/connections/{id}/authorize`` (api token) redirects to Fortnox's consent page with a
-fresh ``state`` bound to the connection (or answers it as JSON for ``Accept: application/json``).
+``GET /v1/connections/{id}/authorize`` (api token, or the signed reconnect link of a report:
+``remediator.links``) redirects to Fortnox's consent page with a fresh ``state`` bound to the
+connection (or answers it as JSON for ``Accept: application/json``). A link that is altered or
+expired gets a 403 page telling the person to ask for a new one.
 ``GET /oauth/callback`` is where Fortnox sends the person's browser back: the state is used up,
 the code exchanged, the tokens stored, the connection marked active, and the runs that waited
 for the reconnect are queued again.
@@ -18,11 +20,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
+from remediator.errors import UnknownConnectionError
 from remediator.fortnox import TokenError
+from remediator.links import InvalidLinkError
 from remediator.service.logs import ids
 from remediator.service.schemas import Authorize, Problem
-from remediator.service.security import require_token, service
+from remediator.service.security import bearer, has_token, service, token_required
 from remediator.service.wiring import Service
 from remediator.storage import ConnectionKind
 from remediator.storage.oauth_states import InvalidStateError
@@ -34,35 +39,93 @@ Running = Annotated[Service, Depends(service)]
 
 def _page(status: int, sv: str, en: str) -> HTMLResponse:
     body = (
-        "<!doctype html><html lang=sv><meta charset=utf-8><title>Fortnox</title>"
+        "<!doctype html><html lang=sv><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1"><title>Fortnox</title>'
         f"<p>{html.escape(sv)}</p><p lang=en>{html.escape(en)}</p></html>"
     )
     return HTMLResponse(body, status_code=status)
 
 
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _refused(request: Request, err: InvalidLinkError) -> Response:
+    """403 for a link that is altered, signed with another key, or expired: a page the
+    restaurant can read (JSON for ``Accept: application/json``)."""
+    if err.expired:
+        sv = (
+            "Länken har gått ut. Be den som skickade den om en ny länk för att koppla Fortnox igen."
+        )
+        en = "This link has expired. Ask whoever sent it for a new link to reconnect Fortnox."
+    else:
+        sv = "Länken är ogiltig. Be den som skickade den om en ny länk för att koppla Fortnox igen."
+        en = "This link is not valid. Ask whoever sent it for a new link to reconnect Fortnox."
+    if _wants_json(request):
+        problem = "expired" if err.expired else "invalid"
+        return JSONResponse(
+            {"detail": str(err), "problems": [f"link: {problem}"], "sv": sv, "en": en},
+            status_code=403,
+        )
+    return _page(403, sv, en)
+
+
 @router.get(
     "/v1/connections/{connection_id}/authorize",
-    dependencies=[Depends(require_token)],
     response_model=Authorize,
     status_code=302,
     responses={
         200: {"model": Authorize, "description": "With Accept: application/json."},
         302: {"description": "To Fortnox's consent page."},
+        401: {"model": Problem, "description": "Neither the api token nor a reconnect link."},
+        403: {"description": "A reconnect link that is altered or expired (a page, or JSON)."},
         404: {"model": Problem},
     },
 )
-async def authorize(connection_id: str, request: Request, running: Running) -> Response:
-    """Start a (re)connect: Fortnox's consent page with a single-use, expiring state."""
-    connection = await asyncio.to_thread(running.runtime.store.get, connection_id)
+async def authorize(
+    connection_id: str,
+    request: Request,
+    running: Running,
+    *,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    expires: Annotated[str, Query(description="A reconnect link's expiry (unix s).")] = "",
+    sig: Annotated[str, Query(description="A reconnect link's signature.")] = "",
+) -> Response:
+    """Start a (re)connect: Fortnox's consent page with a single-use, expiring state.
+
+    Open with the api token, or with the signed link of a report (``expires`` and ``sig``),
+    which is good for this connection only, until it expires."""
+    how = "api token"
+    if not has_token(running, credentials):
+        if not expires and not sig:
+            raise token_required()
+        try:
+            running.runtime.engine.links.verify(connection_id, expires, sig)
+        except InvalidLinkError as err:
+            reason = "expired" if err.expired else "not valid"
+            fields = ids(connection_id=connection_id, status=403)
+            log.warning("reconnect link refused: %s", reason, extra=fields)
+            return _refused(request, err)
+        how = "reconnect link"
+    try:
+        connection = await asyncio.to_thread(running.runtime.store.get, connection_id)
+    except UnknownConnectionError:
+        if how == "api token" or _wants_json(request):
+            raise
+        return _page(
+            404,
+            "Kopplingen finns inte längre. Kontakta supporten.",
+            "The connection no longer exists. Contact support.",
+        )
     lifetime = running.settings.oauth_state_seconds
     state = await asyncio.to_thread(running.states.issue, connection_id, lifetime)
     url, _ = running.runtime.connector.authorization_url(
         state, service_account=connection.kind is ConnectionKind.SERVICE_ACCOUNT
     )
-    log.info("consent link issued", extra=ids(connection_id=connection_id))
-    if "application/json" in request.headers.get("accept", ""):
-        expires = datetime.fromtimestamp(time.time() + lifetime, tz=UTC)
-        body = Authorize(authorize_url=url, expires_at=expires)
+    log.info("consent link issued (%s)", how, extra=ids(connection_id=connection_id))
+    if _wants_json(request):
+        expires_at = datetime.fromtimestamp(time.time() + lifetime, tz=UTC)
+        body = Authorize(authorize_url=url, expires_at=expires_at)
         return JSONResponse(body.model_dump(mode="json"))
     return RedirectResponse(url, status_code=302)
 
@@ -114,8 +177,17 @@ async def _connect(running: Service, connection_id: str, code: str) -> HTMLRespo
     requeued = await asyncio.to_thread(running.queue.requeue_reconnected, connection_id)
     running.wake()
     log.info("connection reconnected; %d run(s) queued again", len(requeued), extra=fields)
-    return _page(
-        200,
-        "Klart: Fortnox är kopplat igen. Du kan stänga fönstret.",
-        "Done: Fortnox is connected again. You may close this window.",
-    )
+    return _page(200, *_connected(len(requeued)))
+
+
+def _connected(waiting: int) -> tuple[str, str]:
+    """What the person reads once the consent went through (Swedish, English)."""
+    sv = "Klart: kopplingen till Fortnox fungerar igen."
+    en = "Done: the connection to Fortnox works again."
+    if waiting == 1:
+        sv += " Z-rapporten som väntade på kopplingen behandlas nu igen."
+        en += " The Z-report that waited for the connection is being processed again now."
+    elif waiting > 1:
+        sv += f" De {waiting} Z-rapporterna som väntade på kopplingen behandlas nu igen."
+        en += f" The {waiting} Z-reports that waited for the connection are being processed again now."
+    return sv + " Du kan stänga fönstret.", en + " You may close this window."

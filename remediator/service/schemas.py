@@ -151,7 +151,10 @@ class ConnectionOut(BaseModel):
     has_refresh_token: bool
     last_refresh_at: datetime | None
     access_expires_at: datetime | None
-    reconnect_url: str
+    reconnect_url: str = Field(
+        description="A fresh signed link the restaurant opens to reconnect, without the api "
+        "token; it expires after reconnect_link_seconds."
+    )
 
     @classmethod
     def of(cls, connection: Connection, default: Policy, reconnect_url: str) -> ConnectionOut:

@@ -1,4 +1,7 @@
-"""Who may call what: signed intake (HMAC over the raw body) and a bearer token for ``/v1``."""
+"""Who may call what: signed intake (HMAC over the raw body) and a bearer token for ``/v1``.
+
+The one other way in is a signed reconnect link (``remediator.links``), accepted by
+``GET /v1/connections/{id}/authorize`` alone (see ``remediator.service.reconnect``)."""
 
 from __future__ import annotations
 
@@ -53,15 +56,31 @@ def verify_signature(running: Service, header: str | None, body: bytes) -> None:
         raise HTTPException(401, str(err)) from None
 
 
+def has_token(running: Service, credentials: HTTPAuthorizationCredentials | None) -> bool:
+    """Whether ``credentials`` are the api token (compared in constant time)."""
+    expected = running.settings.api_token.get_secret_value()
+    given = credentials.credentials if credentials is not None else ""
+    # as bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 401)
+    return bool(expected and given and secrets.compare_digest(given.encode(), expected.encode()))
+
+
+def token_required() -> HTTPException:
+    return HTTPException(
+        401, "a valid api token is required", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def bearer(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
+) -> HTTPAuthorizationCredentials | None:
+    """The ``Authorization: Bearer`` credentials, if any (checked by the caller)."""
+    return credentials
+
+
 async def require_token(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> None:
     """401 unless the request carries ``Authorization: Bearer <api token>``."""
-    running: Service = request.app.state.service
-    expected = running.settings.api_token.get_secret_value()
-    given = credentials.credentials if credentials is not None else ""
-    if not expected or not given or not secrets.compare_digest(given, expected):
-        raise HTTPException(
-            401, "a valid api token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+    if not has_token(request.app.state.service, credentials):
+        raise token_required()

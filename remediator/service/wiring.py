@@ -10,7 +10,7 @@ import httpx
 from remediator.catalogue import load_catalogue
 from remediator.engine import Engine
 from remediator.failure import ExportFailure
-from remediator.runtime import Runtime, open_connector
+from remediator.runtime import Runtime, open_connector, reconnect_links
 from remediator.service.callbacks import Deliverer
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor
@@ -93,12 +93,12 @@ def open_service(
     database = Database(settings.database_url)
     queue = QueueStore(database)
     metrics = Metrics(queue.depth)
-    store = ConnectionStore(database, load_cipher(settings.secret_key, settings.key_file))
+    cipher = load_cipher(settings.secret_key, settings.key_file)
+    store = ConnectionStore(database, cipher)
     connector = open_connector(settings, store, transport=transport, hook=metrics.fortnox_request)
     catalogue = load_catalogue()
-    engine = Engine(
-        connector, catalogue, queue, default_policy=settings.policy, public_url=settings.public_url
-    )
+    links = reconnect_links(settings, cipher)
+    engine = Engine(connector, catalogue, queue, default_policy=settings.policy, links=links)
     runtime = Runtime(settings, store, queue, connector, catalogue, engine)
     processor = Processor(runtime, queue, settings, metrics)
     workers = Workers(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 from pathlib import Path
@@ -24,9 +26,15 @@ class TokenCipher:
             raise ConfigError(
                 "the secret key is not a valid Fernet key (32 url-safe base64-encoded bytes)"
             ) from None
+        self._key = key
 
     def __repr__(self) -> str:
         return "TokenCipher(<key hidden>)"
+
+    def derive(self, label: bytes) -> bytes:
+        """A key for another purpose, named by ``label``: HMAC-SHA256(key, label). It reveals
+        nothing of this key, and keys for different labels are unrelated."""
+        return hmac.new(self._key, label, hashlib.sha256).digest()
 
     def encrypt(self, secret: SecretStr) -> str:
         return self._fernet.encrypt(secret.get_secret_value().encode()).decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from remediator.demo import SCENARIOS
@@ -46,6 +47,13 @@ def test_demo_json_every_scenario_as_expected_in_under_ten_seconds() -> None:
         assert episode["writes"]["fix"] == 2  # the one change and the re-sent voucher
         assert episode["fix"]["resent"] is True
         assert episode["again"]["voucher"]["already_booked"] is True
+    reconnect = next(e for e in episodes if e["scenario"] == "connection_invalidated")
+    steps = reconnect["fix"]["manual_steps"]
+    link = re.compile(
+        r"http://127\.0\.0\.1:8000/v1/connections/rest-connection_invalidated/authorize"
+        r"\?expires=\d{10}&sig=[0-9a-f]{64} "  # signed: the restaurant opens it as it is
+    )
+    assert all(any(link.search(line) for line in steps[lang]) for lang in ("sv", "en"))
 
 
 def test_demo_human_output() -> None:

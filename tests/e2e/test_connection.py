@@ -3,6 +3,8 @@ working one is proven with one read; a Fortnox company shared by restaurants is 
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from remediator.kinds import ErrorKind
 from remediator.report import Outcome, StepStatus
 from remediator.storage import Connection
@@ -31,9 +33,17 @@ async def test_a_dead_grant_gets_a_reconnect_link_and_is_marked(open_rig: OpenRi
     report, requests = await rig.run(failure, "apply")
     assert report.outcome is Outcome.MANUAL_ACTION_REQUIRED
     assert api_calls(requests) == []
-    link = rig.runtime.engine.reconnect_url(rig.connection.id)
-    assert any(link in line for line in report.manual_steps.sv)
-    assert any(link in line for line in report.manual_steps.en)
+    base = f"{rig.runtime.settings.public_url}/v1/connections/{rig.connection.id}/authorize?"
+    links = {
+        word.rstrip(".,")
+        for line in report.manual_steps.sv + report.manual_steps.en
+        for word in line.split()
+        if word.startswith(base)
+    }
+    assert len(links) == 1  # the same link in both languages, signed and expiring
+    query = parse_qs(urlsplit(links.pop()).query)
+    expires, sig = query["expires"][0], query["sig"][0]
+    assert rig.runtime.engine.links.verify(rig.connection.id, expires, sig) == int(expires)
     assert any("rest-second" in line for line in report.manual_steps.en)
     stored = rig.runtime.store.get(rig.connection.id)
     assert stored.status is ConnectionStatus.NEEDS_RECONNECT

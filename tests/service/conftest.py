@@ -7,6 +7,7 @@ work on an app whose lifespan has not started, which lets a test queue work befo
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -171,6 +173,23 @@ def wait_until(check: Any, timeout: float = 10) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+LINK = re.compile(r"https?://\S+/authorize\?\S+")
+
+
+def reconnect_link(report: dict[str, Any]) -> str:
+    """The one reconnect link a report gives the restaurant (the same in Swedish and English),
+    as path and query, ready for the TestClient."""
+    steps = report["manual_steps"]
+    found = {
+        m.group(0).rstrip(".,;:)")
+        for line in steps["sv"] + steps["en"]
+        for m in LINK.finditer(line)
+    }
+    assert len(found) == 1, found
+    link = urlsplit(found.pop())
+    return f"{link.path}?{link.query}"
 
 
 def service_settings(sandbox: Sandbox, directory: Path) -> Settings:

@@ -25,7 +25,14 @@ from cryptography.fernet import Fernet
 
 from remediator import signing
 from remediator.sandbox import load_scenario
-from tests.service.conftest import API_TOKEN, AUTH, CALLBACK_SECRET, INTAKE_SECRET, MESSAGES
+from tests.service.conftest import (
+    API_TOKEN,
+    AUTH,
+    CALLBACK_SECRET,
+    INTAKE_SECRET,
+    MESSAGES,
+    reconnect_link,
+)
 
 pytestmark = pytest.mark.slow
 START_SECONDS = 20
@@ -246,11 +253,11 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
         }
         assert {n: (r["state"], r["outcome"]) for n, r in final.items()} == EXPECTED
 
-        link = http.get(
-            "/v1/connections/rest-connection_invalidated/authorize",
-            headers={"Accept": "application/json"},
-        ).json()["authorize_url"]
-        consent = httpx.get(link)
+        # the restaurant opens the link of its report: no api token
+        link = reconnect_link(final["connection_invalidated"]["report"])
+        opened = httpx.get(f"{stack.service_url}{link}", headers={"Accept": "application/json"})
+        assert opened.status_code == 200, opened.text
+        consent = httpx.get(opened.json()["authorize_url"])
         assert consent.status_code == 302
         callback = urlsplit(consent.headers["location"])
         answer = http.get(f"{callback.path}?{callback.query}")
@@ -280,7 +287,7 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
     lines = [json.loads(line) for line in text.splitlines() if line[:1] == "{"]
     assert any(line.get("run_id") == runs["account_inactive"] for line in lines)
     secrets = [INTAKE_SECRET, API_TOKEN, CALLBACK_SECRET, stack.env["REMEDIATOR_SECRET_KEY"]]
-    secrets += [stack.env["REMEDIATOR_CLIENT_SECRET"], callback.query]
+    secrets += [stack.env["REMEDIATOR_CLIENT_SECRET"], callback.query, link.partition("?")[2]]
     secrets += [e["grant"]["refresh_token"] for e in stack.examples.values()]
     assert [secret for secret in secrets if secret in text] == []
 

@@ -1,5 +1,6 @@
 """The reconnect flow against the sandbox's OAuth: authorize → consent → callback → active
-connection → the runs that waited are queued again. States are single use and expire."""
+connection → the runs that waited are queued again. States are single use and expire.
+(Authorize with the api token here; with a report's signed link in test_reconnect_link.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import pytest
 
 from remediator.storage import Database
 from remediator.storage.oauth_states import InvalidStateError, OAuthStateStore
-from tests.service.conftest import AUTH, Harness, TestClient, harness_for, post_failure, wait_for
+from tests.service.conftest import (
+    AUTH,
+    Harness,
+    TestClient,
+    harness_for,
+    post_failure,
+    reconnect_link,
+    wait_for,
+)
 
 
 def consent(harness: Harness, location: str) -> str:
@@ -42,8 +51,8 @@ def test_a_dead_connection_waits_then_reconnects_and_its_runs_finish(tmp_path: P
             "awaiting_reconnect",
             "manual_action_required",
         )
-        link = f"http://testserver/v1/connections/{harness.connection_id}/authorize"
-        assert any(link in line for line in waiting["report"]["manual_steps"]["en"])
+        link = reconnect_link(waiting["report"])  # signed: see test_reconnect_link.py
+        assert link.startswith(f"/v1/connections/{harness.connection_id}/authorize?expires=")
         connection = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
         assert connection["status"] == "needs_reconnect"
 
@@ -62,7 +71,8 @@ def test_a_dead_connection_waits_then_reconnects_and_its_runs_finish(tmp_path: P
 
         answer = client.get(callback)
         assert answer.status_code == 200, answer.text
-        assert "Fortnox is connected again" in answer.text
+        assert "Klart: kopplingen till Fortnox fungerar igen." in answer.text
+        assert "Done: the connection to Fortnox works again." in answer.text
         connection = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
         assert connection["status"] == "active"
         assert connection["has_refresh_token"] is True
