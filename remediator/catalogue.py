@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator.failure import ExportFailure
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.playbook import Playbook, load_playbooks
 
 _PREFIX = re.compile(r"^\s*(?:fel vid export\s*:\s*)+", re.IGNORECASE)
@@ -32,7 +32,7 @@ def normalise(message: str) -> str:
 class Match:
     """What an error was recognised as, and how."""
 
-    kind: ErrorKind
+    kind: Kind
     matched_by: str
     params: dict[str, str] = field(default_factory=dict)
     playbook: str | None = None
@@ -86,11 +86,11 @@ class Catalogue:
         ]
         self._oauth_errors = [e.lower() for p in playbooks for e in p.recognise.oauth_errors]
 
-    def playbook(self, kind: ErrorKind) -> Playbook | None:
+    def playbook(self, kind: Kind) -> Playbook | None:
         return self._by_kind.get(kind)
 
     def playbooks(self) -> list[Playbook]:
-        return sorted(self._by_kind.values(), key=lambda p: p.kind.value)
+        return sorted(self._by_kind.values(), key=lambda p: p.kind)
 
     def classify_failure(self, failure: ExportFailure) -> Match:
         error = failure.error
@@ -119,14 +119,14 @@ class Catalogue:
         ):
             if found is not None:
                 return found
-        return Match(ErrorKind.UNRECOGNIZED, "none")
+        return Match(ErrorKind.UNRECOGNIZED.value, "none")
 
-    def _match(self, kind: ErrorKind, how: str, texts: list[str]) -> Match:
-        return Match(kind, how, self._params(kind, texts), kind.value)
+    def _match(self, kind: Kind, how: str, texts: list[str]) -> Match:
+        return Match(kind, how, self._params(kind, texts), kind)
 
-    def _params(self, kind: ErrorKind, texts: list[str]) -> dict[str, str]:
+    def _params(self, kind: Kind, texts: list[str]) -> dict[str, str]:
         for pattern_kind, pattern in self._patterns:
-            if pattern_kind is not kind:
+            if pattern_kind != kind:
                 continue
             for text in texts:
                 found = pattern.search(text)
@@ -160,7 +160,7 @@ class Catalogue:
             for text in texts:
                 found = pattern.search(text)
                 if found:
-                    return Match(kind, "message", _clean(found.groupdict()), kind.value)
+                    return Match(kind, "message", _clean(found.groupdict()), kind)
         return None
 
     def _by_status(self, status: int | None, texts: list[str]) -> Match | None:

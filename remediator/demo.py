@@ -130,7 +130,7 @@ async def run_scenario(name: str) -> Episode:
         runtime = open_runtime(demo_settings(sandbox, Path(tmp)), transport=sandbox.transport())
         try:
             failure = await export_z_report(runtime, sandbox, connect(runtime, sandbox))
-            kind = runtime.catalogue.classify_failure(failure).kind.value
+            kind = runtime.catalogue.classify_failure(failure).kind
             counted = len(sandbox.writes())
             plan = await runtime.engine.run(failure, mode="plan")
             plan_writes, counted = len(sandbox.writes()) - counted, len(sandbox.writes())

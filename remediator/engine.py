@@ -182,7 +182,7 @@ class Engine:
             self.runs.finish,
             report.run_id,
             report_json=report.model_dump_json(),
-            kind=report.recognition.kind.value,
+            kind=report.recognition.kind,
             outcome=report.outcome.value,
             records=audit.records,
         )
@@ -204,7 +204,7 @@ class Engine:
             kind=match.kind,
             matched_by=match.matched_by,
             params=dict(match.params),
-            playbook=playbook.kind.value if playbook else None,
+            playbook=playbook.kind if playbook else None,
         )
         audit = Audit()
         ctx = Context(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.report import Mode, Outcome, Step, StepStatus, Text, VoucherResult
 
 
-def decide(mode: Mode, kind: ErrorKind, steps: list[Step]) -> Outcome:
+def decide(mode: Mode, kind: Kind, steps: list[Step]) -> Outcome:
     """The outcome of a run. A step that was not checked never counts as done."""
     statuses = {step.status for step in steps}
-    if kind is ErrorKind.UNRECOGNIZED:
+    if kind == ErrorKind.UNRECOGNIZED:
         return Outcome.UNRECOGNIZED
     if StepStatus.FAILED in statuses:
         return Outcome.FAILED

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from remediator.actions import ACTIONS
 from remediator.errors import UsageError
-from remediator.kinds import ErrorKind
+from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind, Kind
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 COMMON_PLACEHOLDERS = frozenset(
@@ -111,7 +111,7 @@ class Budget(Spec):
 
 
 class Playbook(Spec):
-    kind: ErrorKind
+    kind: Kind
     title: Bilingual
     recognise: Recognise = Field(default_factory=Recognise)
     auto_apply: bool = False
@@ -168,10 +168,10 @@ def _first_scalar(node: yaml.Node, needle: str) -> yaml.Node | None:
 def _problem(path: Path, root: yaml.Node, error: Any) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
     message = str(error["msg"]).removeprefix("Value error, ")
-    if error["loc"] == ("kind",) and error["type"] == "enum":
+    if error["loc"] == ("kind",) and error["type"] == "string_pattern_mismatch":
         message = (
-            f"{error['input']!r} is not a known error kind; the kinds are the stable ids in "
-            "remediator/kinds.py (see docs/playbooks.md)"
+            f"{error['input']!r} is not a valid kind id: lower case letters, digits and _, "
+            "a letter first, 3 to 64 characters (see docs/playbooks.md)"
         )
     return f"{path}:{_line(_node_at(root, error['loc']))}: {where}: {message}"
 
@@ -204,7 +204,7 @@ def _check_semantics(path: Path, root: yaml.Node, playbook: Playbook, actions: s
                 f"{path}:{line}: unknown action {spec.action!r} "
                 f"(known: {', '.join(sorted(actions))})"
             )
-    if playbook.kind is ErrorKind.UNRECOGNIZED:
+    if playbook.kind == ErrorKind.UNRECOGNIZED:
         raise PlaybookError(
             f"{path}:{_line(_node_at(root, ['kind']))}: kind: unrecognized cannot have a playbook"
         )
@@ -240,12 +240,12 @@ def load_playbooks(
 
 
 def _check_catalogue(playbooks: list[Playbook]) -> None:
-    seen: dict[ErrorKind, str] = {}
+    seen: dict[Kind, str] = {}
     codes: dict[int, str] = {}
     for playbook in playbooks:
         if playbook.kind in seen:
             raise PlaybookError(
-                f"{playbook.source}: kind {playbook.kind.value} is also in {seen[playbook.kind]}"
+                f"{playbook.source}: kind {playbook.kind} is also in {seen[playbook.kind]}"
             )
         seen[playbook.kind] = playbook.source
         for code in playbook.recognise.codes:
@@ -254,6 +254,6 @@ def _check_catalogue(playbooks: list[Playbook]) -> None:
                     f"{playbook.source}: code {code} is also decisive in {codes[code]}"
                 )
             codes[code] = playbook.source
-    missing = set(ErrorKind) - {ErrorKind.UNRECOGNIZED} - set(seen)
+    missing = SHIPPED_PLAYBOOK_KINDS - set(seen)
     if missing:
-        raise PlaybookError(f"no playbook for: {', '.join(sorted(k.value for k in missing))}")
+        raise PlaybookError(f"no playbook for: {', '.join(sorted(missing))}")

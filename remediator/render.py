@@ -79,7 +79,7 @@ def render(report: Report, lang: Lang = "sv", console: Console | None = None) ->
     console = console or Console()
     title = (
         f"{report.restaurant.name} · Z-rapport {report.export.date} · "
-        f"{report.recognition.kind.value} · {report.mode}"
+        f"{report.recognition.kind} · {report.mode}"
     )
     summary = report.summary.sv if lang == "sv" else report.summary.en
     todo = report.manual_steps.sv if lang == "sv" else report.manual_steps.en

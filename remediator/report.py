@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediator.kinds import ErrorKind
+from remediator.kinds import Kind
 
 Mode = Literal["plan", "apply"]
 
@@ -78,7 +78,7 @@ class Step(ReportModel):
 
 
 class Recognition(ReportModel):
-    kind: ErrorKind
+    kind: Kind
     matched_by: str
     params: dict[str, str] = Field(default_factory=dict)
     playbook: str | None = None
@@ -136,7 +136,7 @@ class Report(ReportModel):
     finished_at: datetime
 
     @property
-    def kind(self) -> ErrorKind:
+    def kind(self) -> Kind:
         return self.recognition.kind
 
 

@@ -93,7 +93,7 @@ async def test_a_voucher_post_that_timed_out_is_looked_for_not_resent(
     fortnox.timeout_after_store = True
     fortnox.install(respx.mock)
     report = await runtime.engine.run(failure("Fortnox: Read timed out"), mode="apply")
-    assert report.recognition.kind.value == "fortnox_unavailable"
+    assert report.recognition.kind == "fortnox_unavailable"
     assert report.outcome is Outcome.FIXED
     assert len(fortnox.vouchers) == 1
     assert [w for w in fortnox.writes if w[1] == "/3/vouchers"] == [("POST", "/3/vouchers")]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
+from click.testing import CliRunner
 
 from remediator.actions import ACTIONS
 from remediator.catalogue import Catalogue, load_catalogue
-from remediator.kinds import ErrorKind
+from remediator.cli import cli
+from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind
 from remediator.playbook import (
     COMMON_PLACEHOLDERS,
     DEFAULT_DIR,
@@ -21,8 +25,12 @@ from remediator.playbook import (
     placeholders,
     playbooks_dir,
 )
+from remediator.report import Outcome
+from tests.e2e.support import Rig, api_calls, healthy_state, writes
+from tests.service.conftest import harness_for, post_failure, wait_for
 
 SHIPPED = sorted(DEFAULT_DIR.glob("*.yaml"))
+REPORT_SCHEMA = DEFAULT_DIR.parent / "docs" / "report.schema.json"
 BASE = (DEFAULT_DIR / "series_not_manual.yaml").read_text(encoding="utf-8")
 
 # docs/playbooks.md, walk-through 1: teach a shipped kind a new code and text, in YAML only.
@@ -47,17 +55,19 @@ recognise:
 auto_apply: false
 actions:
   - action: financial_year
+  - action: resend_voucher
 texts:
   meaning:
     sv: Konto {account} kräver ett kostnadsställe, men Z-rapporten har inget.
     en: Account {account} requires a cost centre, but the Z-report has none.
   remedy:
-    sv: Remediatorn ändrar inget; kostnadsstället ställs in i Backoffice.
-    en: The remediator changes nothing; the cost centre is set in the Backoffice.
+    sv: Remediatorn ändrar inget i Fortnox. Den skickar Z-rapporten igen (om den inte redan är bokförd); det lyckas först när kontot inte längre kräver kostnadsställe.
+    en: The remediator changes nothing in Fortnox. It sends the Z-report again (unless it is already booked); that succeeds only once the account no longer requires a cost centre.
   manual:
-    sv: ["Ange kostnadsställe för konto {account} i Backofficens Fortnox-inställningar, eller ta bort kravet under Inställningar → Bokföring → Kontoplan i Fortnox."]
-    en: ["Set a cost centre for account {account} in the Backoffice's Fortnox settings, or remove the requirement under Inställningar → Bokföring → Kontoplan in Fortnox."]
-budget: {plan: 1, apply: 1}
+    sv: ["Ta bort kravet på kostnadsställe för konto {account} under Inställningar → Bokföring → Kontoplan i Fortnox och låt remediatorn skicka Z-rapporten igen, eller ange ett kostnadsställe för kontot i Backofficens Fortnox-inställningar och exportera Z-rapporten på nytt."]
+    en: ["Remove the cost-centre requirement of account {account} under Inställningar → Bokföring → Kontoplan in Fortnox and let the remediator send the Z-report again, or set a cost centre for the account in the Backoffice's Fortnox settings and export the Z-report again."]
+# plan: year lookup, voucher search (is the export already booked?); apply adds the voucher POST
+budget: {plan: 2, apply: 3}
 """
 
 
@@ -85,10 +95,11 @@ def refusal(tmp_path: Path, text: str) -> str:
 
 def test_one_shipped_playbook_per_kind() -> None:
     playbooks = load_playbooks(DEFAULT_DIR)
-    assert sorted(p.kind.value for p in playbooks) == sorted(
-        k.value for k in ErrorKind if k is not ErrorKind.UNRECOGNIZED
-    )
-    assert {Path(p.source).stem for p in playbooks} == {p.kind.value for p in playbooks}
+    kinds = [p.kind for p in playbooks]
+    assert len(kinds) == len(set(kinds))
+    # every ErrorKind constant but unrecognized has its file (contract 3); a file may add a kind
+    assert set(kinds) >= SHIPPED_PLAYBOOK_KINDS
+    assert {Path(p.source).stem for p in playbooks} == set(kinds)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -119,13 +130,13 @@ def test_account_and_series_actions_resolve_the_year_first(path: Path) -> None:
 def test_fixing_playbooks_resend_and_diagnosing_ones_do_not() -> None:
     by_kind = {p.kind: [a.action for a in p.actions] for p in load_playbooks(DEFAULT_DIR)}
     for kind in ("series_not_manual", "account_inactive", "series_missing", "account_missing"):
-        assert by_kind[ErrorKind(kind)][-1] == "resend_voucher"
+        assert by_kind[kind][-1] == "resend_voucher"
     for kind in ("access_denied", "scope_missing", "license_missing", "period_locked"):
-        assert "resend_voucher" not in by_kind[ErrorKind(kind)]
+        assert "resend_voucher" not in by_kind[kind]
 
 
 def test_account_creation_is_never_automatic() -> None:
-    playbook = next(p for p in load_playbooks(DEFAULT_DIR) if p.kind is ErrorKind.ACCOUNT_MISSING)
+    playbook = next(p for p in load_playbooks(DEFAULT_DIR) if p.kind == ErrorKind.ACCOUNT_MISSING)
     assert playbook.auto_apply is False
 
 
@@ -199,9 +210,24 @@ def test_group_extracted_by_a_pattern_is_a_placeholder(tmp_path: Path) -> None:
     assert "{code}" in load_playbook(write(tmp_path, "p.yaml", text), ACTIONS).texts.meaning.sv
 
 
-def test_unknown_kind(tmp_path: Path) -> None:
-    message = refusal(tmp_path, BASE.replace("kind: series_not_manual", "kind: series_not_manul"))
-    assert message.startswith("1: kind: 'series_not_manul' is not a known error kind")
+@pytest.mark.parametrize(
+    "kind", ["Series_Not_Manual", "series-not-manual", "1st_kind", "ab", "a" * 65, "'kind x'"]
+)
+def test_a_kind_is_a_well_formed_id(tmp_path: Path, kind: str) -> None:
+    message = refusal(tmp_path, BASE.replace("kind: series_not_manual", f"kind: {kind}"))
+    assert message.startswith("1: kind: '"), message
+    assert "is not a valid kind id: lower case letters, digits and _, a letter first" in message
+
+
+def test_a_kind_must_be_text(tmp_path: Path) -> None:
+    message = refusal(tmp_path, BASE.replace("kind: series_not_manual", "kind: [a]"))
+    assert message.startswith("1: kind: Input should be a valid string"), message
+
+
+@pytest.mark.parametrize("kind", ["abc", "cost_centre_required", "x" * 64, "series_not_manul"])
+def test_any_well_formed_kind_is_accepted(tmp_path: Path, kind: str) -> None:
+    text = BASE.replace("kind: series_not_manual", f"kind: {kind}")
+    assert load_playbook(write(tmp_path, "p.yaml", text), ACTIONS).kind == kind
 
 
 def test_unrecognized_cannot_have_a_playbook(tmp_path: Path) -> None:
@@ -322,34 +348,166 @@ def test_walkthrough_1_a_new_code_and_text_for_a_shipped_kind(tmp_path: Path) ->
     catalogue = Catalogue(load_playbooks(directory))
     for message, code in (("Fel vid export: Ogiltig inloggning", None), ("", 2000311)):
         match = catalogue.classify(message, code=code)
-        assert match.kind is ErrorKind.CONNECTION_INVALIDATED
+        assert match.kind == ErrorKind.CONNECTION_INVALIDATED
     # every shipped playbook beside it still loads and still recognises its texts
     assert len(catalogue.playbooks()) == len(SHIPPED)
     assert (
         catalogue.classify("Kopplingen har invaliderats av Fortnox").kind
-        is ErrorKind.CONNECTION_INVALIDATED
+        == ErrorKind.CONNECTION_INVALIDATED
     )
     # the shipped catalogue does not know the new text
-    assert load_catalogue().classify("Ogiltig inloggning").kind is ErrorKind.UNRECOGNIZED
+    assert load_catalogue().classify("Ogiltig inloggning").kind == ErrorKind.UNRECOGNIZED
 
 
-def test_walkthrough_2_a_new_kind_needs_its_id_in_kinds_py(tmp_path: Path) -> None:
-    """A new kind's YAML file is valid in every other respect, but kinds are the closed list of
-    contract 3 (they are enumerated in the report's JSON Schema), so the file is refused with a
-    message that says where the id must be added."""
+@pytest.fixture
+def with_cost_centre(tmp_path: Path) -> Path:
+    """The shipped playbooks and, beside them, walk-through 2's file: nothing else changes."""
     directory = shipped_copy(tmp_path)
-    path = write(directory, "cost_centre_required.yaml", COST_CENTRE)
-    with pytest.raises(PlaybookError) as caught:
-        load_playbooks(directory)
-    assert str(caught.value) == (
-        f"{path}:1: kind: 'cost_centre_required' is not a known error kind; the kinds are the "
-        "stable ids in remediator/kinds.py (see docs/playbooks.md)"
+    write(directory, "cost_centre_required.yaml", COST_CENTRE)
+    return directory
+
+
+def test_walkthrough_2_a_new_kind_is_one_yaml_file(with_cost_centre: Path) -> None:
+    """A kind the code has never heard of loads, and is recognised by code and by message."""
+    assert "cost_centre_required" not in set(ErrorKind)
+    catalogue = Catalogue(load_playbooks(with_cost_centre))
+    playbook = catalogue.playbook("cost_centre_required")
+    assert playbook is not None
+    assert playbook.kind == "cost_centre_required"
+    assert [spec.action for spec in playbook.actions] == ["financial_year", "resend_voucher"]
+    assert len(catalogue.playbooks()) == len(SHIPPED) + 1
+
+    by_code = catalogue.classify("Fel vid export", code=2000946)
+    assert (by_code.kind, by_code.matched_by, by_code.playbook) == (
+        "cost_centre_required",
+        "code",
+        "cost_centre_required",
     )
-    # with the id added (as the walk-through says), the very same file loads
-    text = COST_CENTRE.replace("kind: cost_centre_required", "kind: account_inactive")
-    playbook = load_playbook(write(tmp_path, "as_known_kind.yaml", text), ACTIONS)
-    assert playbook.recognise.groups() == {"account"}
-    assert playbook.placeholders_used() == {"account"}
+    by_message = catalogue.classify("Fel vid export: Kontot 3001 kräver kostnadsställe.")
+    assert (by_message.kind, by_message.matched_by, by_message.params) == (
+        "cost_centre_required",
+        "message",
+        {"account": "3001"},
+    )
+    # the shipped kinds beside it are recognised as before
+    assert catalogue.classify('Konto "3001" är inte aktivt').kind == ErrorKind.ACCOUNT_INACTIVE
+    assert catalogue.classify("Kopplingen har invaliderats").kind == "connection_invalidated"
+    # and the shipped catalogue alone does not know the new kind
+    assert load_catalogue().classify("Kontot 3001 kräver kostnadsställe").kind == "unrecognized"
+
+
+def test_walkthrough_2_a_new_kind_cannot_replace_a_shipped_one(tmp_path: Path) -> None:
+    """A new file is an addition: every shipped kind still needs its playbook, and a kind may
+    be declared once. A misspelt kind in a shipped file is therefore caught at load."""
+    directory = shipped_copy(tmp_path)
+    path = directory / "period_locked.yaml"
+    path.write_text(path.read_text().replace("kind: period_locked", "kind: period_lockd"))
+    with pytest.raises(PlaybookError, match="no playbook for: period_locked"):
+        load_playbooks(directory)
+    directory = shipped_copy(tmp_path / "again")
+    write(directory, "cost_centre_required.yaml", COST_CENTRE)
+    write(directory, "zz_cost_centre.yaml", COST_CENTRE.replace("codes: [2000946]", "codes: []"))
+    with pytest.raises(PlaybookError, match="kind cost_centre_required is also in"):
+        load_playbooks(directory)
+
+
+def test_walkthrough_2_the_cli_explains_lists_and_shows_the_new_kind(
+    with_cost_centre: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_cost_centre))
+    runner = CliRunner()
+
+    result = runner.invoke(cli, ["explain", "Kontot 3001 kräver kostnadsställe", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["kind"], data["params"], data["matched_by"], data["playbook"]) == (
+        "cost_centre_required",
+        {"account": "3001"},
+        "message",
+        "cost_centre_required",
+    )
+    assert data["explanation"]["sv"] == (
+        "Konto 3001 kräver ett kostnadsställe, men Z-rapporten har inget."
+    )
+    assert "Inställningar → Bokföring → Kontoplan" in data["manual_steps"]["en"][0]
+    by_code = runner.invoke(cli, ["explain", "Fel vid export", "--code", "2000946"])
+    assert by_code.exit_code == 0, by_code.output
+    assert by_code.stdout.startswith("cost_centre_required  (code)")
+
+    listed = runner.invoke(cli, ["playbooks", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "cost_centre_required" in [line.split()[0] for line in listed.stdout.splitlines()]
+    shown = runner.invoke(cli, ["playbooks", "show", "cost_centre_required", "--lang", "en"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(
+        f"cost_centre_required  ({with_cost_centre / 'cost_centre_required.yaml'})"
+    )
+    assert "    codes: 2000946" in shown.stdout
+
+
+async def test_walkthrough_2_a_run_reports_the_new_kind(
+    with_cost_centre: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the engine on the sandbox: the report carries the new id and is valid under
+    the published schema (docs/report.schema.json); the run store keeps the id."""
+    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_cost_centre))
+    workdir = tmp_path / "rig"
+    workdir.mkdir()
+    rig = Rig.open(healthy_state(), workdir)
+    try:
+        error = {"message": "Fel vid export: Kontot 3001 kräver kostnadsställe", "code": 2000946}
+        failure = rig.failure(error, rig.voucher_body())
+        plan, during_plan = await rig.run(failure, "plan")
+        fix, during_fix = await rig.run(failure, "apply", reviewed=True)
+        stored = [rig.runtime.runs.get(report.run_id).kind for report in (plan, fix)]
+    finally:
+        await rig.close()
+
+    schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
+    budget = {"plan": 2, "apply": 3}
+    for report, requests in ((plan, during_plan), (fix, during_fix)):
+        assert report.kind == "cost_centre_required"
+        assert report.recognition.model_dump() == {
+            "kind": "cost_centre_required",
+            "matched_by": "code",
+            "params": {"account": "3001"},
+            "playbook": "cost_centre_required",
+        }
+        data = json.loads(report.model_dump_json())
+        jsonschema.validate(data, schema)
+        assert data["recognition"]["kind"] == "cost_centre_required"
+        assert len(api_calls(requests)) <= budget[report.mode]
+    assert stored == ["cost_centre_required", "cost_centre_required"]
+    assert (plan.outcome, writes(during_plan)) == (Outcome.WOULD_FIX, [])
+    assert plan.explanation.sv.startswith("Konto 3001 kräver ett kostnadsställe")
+    # The sandbox has no cost-centre requirement, so the re-sent Z-report is accepted, as
+    # Fortnox accepts it once the requirement is removed.
+    assert (fix.outcome, fix.resent) == (Outcome.FIXED, True)
+    assert writes(during_fix) == [("POST", "/3/vouchers")]
+    # the schema checks the id's form, not a list: a malformed id is refused
+    broken = json.loads(fix.model_dump_json())
+    broken["recognition"]["kind"] = "Cost Centre"
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.validate(broken, schema)
+
+
+def test_walkthrough_2_the_service_queues_and_counts_the_new_kind(
+    with_cost_centre: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service stores the run under the new id, waits for a review (``auto_apply: false``)
+    and counts the failure by kind in its metrics."""
+    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_cost_centre))
+    service_dir = tmp_path / "service"
+    service_dir.mkdir()
+    harness = harness_for("healthy", service_dir)
+    with harness.client() as client:
+        harness.connect(client)
+        body = harness.failure(message="Fel vid export: Kontot 3001 kräver kostnadsställe")
+        run_id = post_failure(client, body).json()["run_id"]
+        run = wait_for(client, run_id)
+        metrics = client.get("/metrics").text
+    assert (run["kind"], run["state"]) == ("cost_centre_required", "awaiting_review")
+    assert 'remediator_failures_received_total{kind="cost_centre_required"} 1' in metrics.splitlines()
 
 
 def test_the_docs_examples_are_the_ones_tested() -> None:
@@ -365,7 +523,7 @@ def test_the_docs_budget_table_matches_the_files() -> None:
     for row in re.findall(r"^\| (`.+?) \| (\d+) \| (\d+) \|", table, flags=re.MULTILINE):
         for kind in re.findall(r"`(\w+)`", row[0]):
             documented[kind] = (int(row[1]), int(row[2]))
-    shipped = {p.kind.value: (p.budget.plan, p.budget.apply) for p in load_playbooks(DEFAULT_DIR)}
+    shipped = {p.kind: (p.budget.plan, p.budget.apply) for p in load_playbooks(DEFAULT_DIR)}
     assert documented == shipped
 
 

@@ -88,7 +88,7 @@ async def diagnose_access(ctx: Context, _args: dict[str, str]) -> Step:
         "user": _who(me) if me else None,
         "sys_admin": me.sys_admin if me else None,
     }
-    if kind is ErrorKind.LICENSE_MISSING:
+    if kind == ErrorKind.LICENSE_MISSING:
         return step(
             "diagnose_access",
             StepStatus.NEEDS_MANUAL,

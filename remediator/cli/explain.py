@@ -31,7 +31,7 @@ def explain(
     texts = playbook.texts if playbook else None
     values = {lang_: _UNKNOWN_VALUES[lang_] | match.params for lang_ in ("sv", "en")}
     result: dict[str, Any] = {
-        "kind": match.kind.value,
+        "kind": match.kind,
         "params": match.params,
         "matched_by": match.matched_by,
         "playbook": match.playbook,
@@ -55,7 +55,7 @@ def explain(
         echo_json(result)
     else:
         _print(result, lang)
-    sys.exit(EXIT_UNRECOGNIZED if match.kind is ErrorKind.UNRECOGNIZED else EXIT_OK)
+    sys.exit(EXIT_UNRECOGNIZED if match.kind == ErrorKind.UNRECOGNIZED else EXIT_OK)
 
 
 # Explain knows no export: words stand in for what a run would fill in.

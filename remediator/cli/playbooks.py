@@ -7,7 +7,7 @@ import click
 from remediator.catalogue import load_catalogue
 from remediator.cli.output import echo_json, json_option, lang_option
 from remediator.errors import UsageError
-from remediator.kinds import ErrorKind
+from remediator.kinds import is_kind
 from remediator.playbook import Playbook
 from remediator.render import Lang
 
@@ -27,7 +27,7 @@ def list_(as_json: bool, lang: Lang) -> None:
         echo_json(
             [
                 {
-                    "kind": p.kind.value,
+                    "kind": p.kind,
                     "auto_apply": p.auto_apply,
                     "title": p.title.model_dump(),
                     "actions": [a.action for a in p.actions],
@@ -40,7 +40,7 @@ def list_(as_json: bool, lang: Lang) -> None:
         return
     for p in found:
         mode = "auto" if p.auto_apply else "review"
-        click.echo(f"{p.kind.value:28s} {mode:6s} {p.title.sv if lang == 'sv' else p.title.en}")
+        click.echo(f"{p.kind:28s} {mode:6s} {p.title.sv if lang == 'sv' else p.title.en}")
 
 
 @playbooks.command("show")
@@ -49,17 +49,15 @@ def list_(as_json: bool, lang: Lang) -> None:
 @lang_option
 def show(kind: str, as_json: bool, lang: Lang) -> None:
     """One playbook in full."""
-    try:
-        wanted = ErrorKind(kind)
-    except ValueError:
-        raise UsageError(f"unknown kind {kind!r}; see: remediator playbooks list") from None
-    playbook = load_catalogue().playbook(wanted)
+    if not is_kind(kind):
+        raise UsageError(f"{kind!r} is not a kind id; see: remediator playbooks list")
+    playbook = load_catalogue().playbook(kind)
     if playbook is None:
-        raise UsageError(f"no playbook for {kind!r}")
+        raise UsageError(f"no playbook for {kind!r}; see: remediator playbooks list")
     if as_json:
         echo_json(playbook.model_dump(mode="json", by_alias=True) | {"file": playbook.source})
         return
-    click.echo(f"{playbook.kind.value}  ({playbook.source})")
+    click.echo(f"{playbook.kind}  ({playbook.source})")
     click.echo(f"  {playbook.title.sv} / {playbook.title.en}")
     click.echo(
         f"  auto_apply: {playbook.auto_apply}; budget: plan {playbook.budget.plan}, "

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from remediator.fortnox import RequestRecord
+from remediator.kinds import Kind
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -97,7 +98,7 @@ class Metrics:
             DURATION_BUCKETS,
         )
 
-    def failure_received(self, kind: str) -> None:
+    def failure_received(self, kind: Kind) -> None:
         with self._lock:
             self.failures.inc(kind=kind)
 

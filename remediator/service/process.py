@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from remediator.failure import ExportFailure
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.plans import differences
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Outcome, Report, StepStatus
@@ -38,7 +38,7 @@ class Session:
     """A connection's recent work: the run of each kind that was applied leads later ones."""
 
     connection_id: str
-    leaders: dict[str, str] = field(default_factory=dict)
+    leaders: dict[Kind, str] = field(default_factory=dict)
     last_active: float = field(default_factory=time.monotonic)
 
 
@@ -125,7 +125,7 @@ class Processor:
             )
         report = await engine.run(failure, mode="apply", run_id=row.id)
         if report.outcome in SETTLED_OUTCOMES:
-            session.leaders[report.kind.value] = row.id
+            session.leaders[report.kind] = row.id
         return await self._after(row, report)
 
     async def _broken(self, row: QueuedRun, reason: str) -> Settled:
@@ -162,7 +162,7 @@ class Processor:
     async def _recently_fixed(self, row: QueuedRun) -> bool:
         """The same kind was fixed and verified for the connection shortly before this
         failure arrived."""
-        if not row.kind or row.kind == ErrorKind.UNRECOGNIZED.value:
+        if not row.kind or row.kind == ErrorKind.UNRECOGNIZED:
             return False
         fixed_at = await asyncio.to_thread(self.queue.last_fix, row.connection_id, row.kind)
         if fixed_at is None or row.created_at <= fixed_at:
@@ -182,7 +182,7 @@ class Processor:
             self.queue.finish,
             row.id,
             report_json=report.model_dump_json(),
-            kind=report.kind.value,
+            kind=report.kind,
             outcome=report.outcome.value,
             records=[],
         )
@@ -215,7 +215,7 @@ class Processor:
 
     def _retry_unavailable(self, row: QueuedRun, report: Report) -> bool:
         return (
-            report.kind is ErrorKind.FORTNOX_UNAVAILABLE
+            report.kind == ErrorKind.FORTNOX_UNAVAILABLE
             and report.outcome is Outcome.FAILED
             and (row.attempts or 0) < self.settings.unavailable_retry_attempts
         )

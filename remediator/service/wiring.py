@@ -50,7 +50,7 @@ class Service:
             run_id=run_id,
             event_id=failure.event_id,
             connection_id=failure.connection_id,
-            kind=self.runtime.catalogue.classify_failure(failure).kind.value,
+            kind=self.runtime.catalogue.classify_failure(failure).kind,
             export_date=failure.export.date.isoformat(),
             failure_json=failure.model_dump_json(by_alias=True),
             callback_url=str(failure.callback_url) if failure.callback_url else None,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.fortnox import RequestRecord
+from remediator.kinds import Kind
 from remediator.storage.connections import ConnectionStatus
 from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
 from remediator.storage.runs import RunState, RunStore, UnknownRunError, _audit_row
@@ -93,7 +94,7 @@ class Intake:
     run_id: str
     event_id: str
     connection_id: str
-    kind: str
+    kind: Kind
     export_date: str
     failure_json: str
     callback_url: str | None

@@ -11,7 +11,7 @@ import pytest
 
 from remediator.actions import ACTIONS, Context
 from remediator.failure import ExportFailure
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.policy import Policy
 from remediator.report import Mode, Recognition, Step
 from remediator.sandbox import SandboxState
@@ -38,7 +38,7 @@ class Bench:
         mode: Mode = "apply",
         *,
         failure: ExportFailure | None = None,
-        kind: ErrorKind = ErrorKind.SERIES_NOT_MANUAL,
+        kind: Kind = ErrorKind.SERIES_NOT_MANUAL,
         policy: Policy | None = None,
         reviewed: bool = False,
     ) -> Context:
@@ -46,7 +46,7 @@ class Bench:
         connection = runtime.store.get(self.rig.connection.id)
         return Context(
             failure=failure or self.failure(),
-            recognition=Recognition(kind=kind, matched_by="code", playbook=kind.value),
+            recognition=Recognition(kind=kind, matched_by="code", playbook=kind),
             connection=connection,
             client=runtime.connector.client(connection, read_only=mode == "plan"),
             connector=runtime.connector,

@@ -12,8 +12,9 @@ from remediator.catalogue import load_catalogue
 from remediator.kinds import ErrorKind
 from remediator.playbook import DEFAULT_DIR
 from tests.cli.conftest import run
+from tests.shipped import shipped_kinds
 
-KINDS = sorted(k.value for k in ErrorKind if k is not ErrorKind.UNRECOGNIZED)
+KINDS = shipped_kinds(unrecognized=False)
 
 
 def test_list() -> None:
@@ -72,8 +73,9 @@ def test_show_json_round_trips_the_file() -> None:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
-        ("nope", "error: unknown kind 'nope'; see: remediator playbooks list\n"),
-        ("unrecognized", "error: no playbook for 'unrecognized'\n"),
+        ("Nope!", "error: 'Nope!' is not a kind id; see: remediator playbooks list\n"),
+        ("nope", "error: no playbook for 'nope'; see: remediator playbooks list\n"),
+        ("unrecognized", "error: no playbook for 'unrecognized'; see: remediator playbooks list\n"),
     ],
 )
 def test_show_unknown(kind: str, message: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from remediator.failure import ExportFailure
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.sandbox import SandboxState
 from tests.e2e.support import Rig, Wrap, state_for
 
@@ -31,11 +31,11 @@ async def open_rig(tmp_path: Path) -> AsyncIterator[OpenRig]:
         await rig.close()
 
 
-async def rig_for(open_rig: OpenRig, kind: ErrorKind) -> Rig:
+async def rig_for(open_rig: OpenRig, kind: Kind) -> Rig:
     return await open_rig(state_for(kind))
 
 
-async def provoke(open_rig: OpenRig, kind: ErrorKind) -> tuple[Rig, ExportFailure]:
+async def provoke(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
     """A rig in which the Z-report export really failed with ``kind``, and that failure."""
     rig = await rig_for(open_rig, kind)
-    return rig, await rig.export(outage=kind is ErrorKind.FORTNOX_UNAVAILABLE)
+    return rig, await rig.export(outage=kind == ErrorKind.FORTNOX_UNAVAILABLE)

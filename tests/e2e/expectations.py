@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.report import Outcome, Report, StepStatus
 
 Write = tuple[str, str]
@@ -27,7 +27,7 @@ MANUAL = Expect(
 )
 FIXABLE = (Outcome.WOULD_FIX, Outcome.FIXED, Outcome.NOTHING_TO_FIX)
 
-EXPECTED: dict[ErrorKind, Expect] = {
+EXPECTED: dict[Kind, Expect] = {
     ErrorKind.SERIES_NOT_MANUAL: Expect(
         *FIXABLE, writes=(("PUT", "/3/voucherseries/F"), VOUCHER_POST)
     ),
@@ -55,7 +55,7 @@ EXPECTED: dict[ErrorKind, Expect] = {
 def assert_honest(report: Report) -> None:
     """Step statuses say what happened: ``ok`` only after a check, reasons for the rest."""
     for step in report.steps:
-        where = f"{report.kind.value}/{step.action}: {step.status.value}"
+        where = f"{report.kind}/{step.action}: {step.status.value}"
         if step.status is StepStatus.OK:
             assert step.observed, f"{where} without anything observed"
             assert not step.calls, f"{where} with calls"

@@ -26,7 +26,7 @@ from remediator.fortnox import (
     Voucher,
     WriteOutcomeUnknown,
 )
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.playbook import Playbook
 from remediator.report import Mode, Report
 from remediator.runtime import Runtime, open_runtime
@@ -80,7 +80,7 @@ def _unbalanced(state: SandboxState) -> None:
     rows[0]["Debit"] += 100.0  # "verifikation balanserar ej": no playbook knows it
 
 
-BUILT: dict[ErrorKind, Callable[[SandboxState], None]] = {
+BUILT: dict[Kind, Callable[[SandboxState], None]] = {
     ErrorKind.FINANCIAL_YEAR_MISSING: _no_year_for_the_export,
     ErrorKind.PERIOD_LOCKED: _locked_through_march,
     ErrorKind.SCOPE_MISSING: _without_bookkeeping_scope,
@@ -90,16 +90,16 @@ BUILT: dict[ErrorKind, Callable[[SandboxState], None]] = {
 }
 
 
-def state_for(kind: ErrorKind) -> SandboxState:
+def state_for(kind: Kind) -> SandboxState:
     """The sandbox state in which exporting the example Z-report fails with ``kind``.
 
     ``fortnox_unavailable`` starts healthy: the outage is a fault set while exporting.
     """
-    if kind is ErrorKind.FORTNOX_UNAVAILABLE:
+    if kind == ErrorKind.FORTNOX_UNAVAILABLE:
         return healthy_state()
     builder = BUILT.get(kind)
     if builder is None:
-        return load_scenario(kind.value)
+        return load_scenario(kind)
     state = healthy_state()
     builder(state)
     return SandboxState.model_validate(state.model_dump(mode="json", by_alias=True))
@@ -145,7 +145,7 @@ class Rig:
         body: dict[str, Any] = copy.deepcopy(self.example["voucher"])
         return body | changes
 
-    def playbook(self, kind: ErrorKind) -> Playbook:
+    def playbook(self, kind: Kind) -> Playbook:
         found = self.runtime.catalogue.playbook(kind)
         assert found is not None, kind
         return found

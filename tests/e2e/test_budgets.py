@@ -15,18 +15,19 @@ from typing import Any
 import pytest
 
 from remediator.failure import ExportFailure
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.report import Report
 from remediator.sandbox.state import Account
 from tests.e2e.conftest import OpenRig, provoke
 from tests.e2e.expectations import EXPECTED
 from tests.e2e.support import Rig, healthy_state, state_for
+from tests.shipped import shipped_kinds
 
 ByMethod = dict[str, int]
 
 # The typical case of each kind: the error exactly as the sandbox (Fortnox) gives it for the
 # shipped example Z-report (6 accounts). Plan, then the first fix.
-TYPICAL: dict[ErrorKind, tuple[ByMethod, ByMethod]] = {
+TYPICAL: dict[Kind, tuple[ByMethod, ByMethod]] = {
     ErrorKind.SERIES_NOT_MANUAL: ({"GET": 3}, {"GET": 3, "PUT": 1, "POST": 1}),
     ErrorKind.CHART_OF_ACCOUNTS_MISSING: ({"GET": 2}, {"GET": 2}),
     ErrorKind.ACCOUNT_INACTIVE: ({"GET": 3}, {"GET": 3, "PUT": 1, "POST": 1}),
@@ -57,14 +58,14 @@ async def _plan_and_fix(
     return plan, fix, _api_counts(during_plan), _api_counts(during_fix)
 
 
-@pytest.mark.parametrize("kind", list(ErrorKind), ids=[k.value for k in ErrorKind])
-async def test_typical_requests_by_method_within_budget(open_rig: OpenRig, kind: ErrorKind) -> None:
+@pytest.mark.parametrize("kind", shipped_kinds())
+async def test_typical_requests_by_method_within_budget(open_rig: OpenRig, kind: Kind) -> None:
     rig, failure = await provoke(open_rig, kind)
     plan, fix, planned, fixed = await _plan_and_fix(rig, failure, reviewed=EXPECTED[kind].reviewed)
     assert (planned, fixed) == TYPICAL[kind]
     playbook = rig.runtime.catalogue.playbook(kind)
     if playbook is None:
-        assert kind is ErrorKind.UNRECOGNIZED
+        assert kind == ErrorKind.UNRECOGNIZED
         return
     assert sum(planned.values()) <= playbook.budget.plan
     assert sum(fixed.values()) <= playbook.budget.apply
@@ -96,17 +97,17 @@ def full_voucher(rig: Rig) -> dict[str, Any]:
     return rig.voucher_body(VoucherRows=rows)
 
 
-async def _account_without_number(open_rig: OpenRig, kind: ErrorKind) -> tuple[Rig, ExportFailure]:
+async def _account_without_number(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
     rig = await open_rig(state_for(kind))
     error = (
         {"message": "Kontot är inaktivt", "code": 2000550}
-        if kind is ErrorKind.ACCOUNT_INACTIVE
+        if kind == ErrorKind.ACCOUNT_INACTIVE
         else {"message": "Kunde inte hitta konto", "code": 2001304}
     )
     return rig, rig.failure(error, full_voucher(rig))
 
 
-async def _big_chart(open_rig: OpenRig, kind: ErrorKind) -> tuple[Rig, ExportFailure]:
+async def _big_chart(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
     state = state_for(kind)
     chart = state.tenants[0].charts["2"]
     present = len(chart.expand())
@@ -119,7 +120,7 @@ async def _big_chart(open_rig: OpenRig, kind: ErrorKind) -> tuple[Rig, ExportFai
 
 
 async def _revoked_while_holding_a_token(
-    open_rig: OpenRig, _kind: ErrorKind
+    open_rig: OpenRig, _kind: Kind
 ) -> tuple[Rig, ExportFailure]:
     rig = await open_rig(healthy_state())
     await rig.runtime.connector.client(rig.connection, read_only=True).company_information()
@@ -127,7 +128,7 @@ async def _revoked_while_holding_a_token(
     return rig, rig.failure({"message": "Kopplingen har invaliderats av Fortnox"}, None)
 
 
-Provoke = Callable[[OpenRig, ErrorKind], Awaitable[tuple[Rig, ExportFailure]]]
+Provoke = Callable[[OpenRig, Kind], Awaitable[tuple[Rig, ExportFailure]]]
 
 
 @dataclass(frozen=True)
@@ -136,19 +137,17 @@ class Worst:
     why: str
 
 
-WORST: dict[ErrorKind, Worst] = {
+WORST: dict[Kind, Worst] = {
     ErrorKind.ACCOUNT_INACTIVE: Worst(_account_without_number, "no account named, 12 accounts"),
     ErrorKind.ACCOUNT_MISSING: Worst(_account_without_number, "no account named, 12 accounts"),
     ErrorKind.CHART_OF_ACCOUNTS_MISSING: Worst(_big_chart, "a 1,500-account chart: 3 pages"),
     ErrorKind.CONNECTION_INVALIDATED: Worst(_revoked_while_holding_a_token, "401, refresh"),
 }
-PLAYBOOK_KINDS = [k for k in ErrorKind if k is not ErrorKind.UNRECOGNIZED]
+PLAYBOOK_KINDS = shipped_kinds(unrecognized=False)
 
 
-@pytest.mark.parametrize("kind", PLAYBOOK_KINDS, ids=[k.value for k in PLAYBOOK_KINDS])
-async def test_the_worst_case_reaches_the_budget_exactly(
-    open_rig: OpenRig, kind: ErrorKind
-) -> None:
+@pytest.mark.parametrize("kind", PLAYBOOK_KINDS)
+async def test_the_worst_case_reaches_the_budget_exactly(open_rig: OpenRig, kind: Kind) -> None:
     worst = WORST.get(kind)
     counted: dict[str, int] = {}
     for mode in ("plan", "apply"):  # each on a fresh rig: a plan may change what a fix finds

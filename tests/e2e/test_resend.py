@@ -54,7 +54,7 @@ async def test_an_export_that_timed_out_but_was_stored_is_not_booked_again(
     failure = await rig.export()  # the Backoffice's own POST: stored, never answered
     assert failure.error.message == "Fel vid export: Timeout (ReadTimeout)"
     report, requests = await rig.run(failure, "apply")
-    assert report.kind is ErrorKind.FORTNOX_UNAVAILABLE
+    assert report.kind == ErrorKind.FORTNOX_UNAVAILABLE
     assert (report.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
     assert report.voucher is not None
     assert report.voucher.already_booked

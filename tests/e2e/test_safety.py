@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from remediator.failure import ExportFailure
-from remediator.kinds import ErrorKind
+from remediator.kinds import ErrorKind, Kind
 from remediator.plans import SavedPlan, StalePlanError
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Outcome, Report, StepStatus
@@ -32,7 +32,7 @@ def step_of(report: Report, action: str) -> tuple[StepStatus, str | None]:
 class Stop:
     """A change a policy can stop: in which error, by which action, after which writes."""
 
-    kind: ErrorKind
+    kind: Kind
     change: Change
     action: str
     before_stop: tuple[tuple[str, str], ...] = ()
@@ -53,9 +53,7 @@ STOPPABLE = [
 
 
 @pytest.mark.parametrize("rule", [Rule.NEVER, Rule.REVIEW])
-@pytest.mark.parametrize(
-    "stop", STOPPABLE, ids=[f"{s.kind.value}-{s.change.value}" for s in STOPPABLE]
-)
+@pytest.mark.parametrize("stop", STOPPABLE, ids=[f"{s.kind}-{s.change.value}" for s in STOPPABLE])
 async def test_a_policy_stops_the_change_and_the_report_says_which(
     open_rig: OpenRig, stop: Stop, rule: Rule
 ) -> None:
@@ -137,7 +135,7 @@ async def test_without_a_named_account_only_the_exports_accounts_are_checked(
     body = rig.voucher_body()
     failure = rig.failure({"message": "Kontot är inaktivt", "code": 2000550}, body)
     report, requests = await rig.run(failure, "apply")
-    assert report.kind is ErrorKind.ACCOUNT_INACTIVE
+    assert report.kind == ErrorKind.ACCOUNT_INACTIVE
     used = {row["Account"] for row in body["VoucherRows"]}
     read = {int(p.rsplit("/", 1)[1]) for m, p in api_calls(requests) if "/accounts/" in p}
     assert read == used
