@@ -31,6 +31,11 @@ from remediator.storage.connections import (
 
 log = logging.getLogger(__name__)
 
+# How old a read of the connection may be for handing out its access token without reading
+# the database again (writes through the same store are seen at once, another process's
+# within this; Fortnox refusing a token always leads to a fresh read).
+RECENT_SECONDS = 2.0
+
 
 class RefreshLocks:
     """In-process locks, one per connection; share one instance per process."""
@@ -55,12 +60,14 @@ class TokenManager:
         locks: RefreshLocks,
         margin_seconds: float = 300,
         lease_seconds: float = 60,
+        recent_seconds: float = RECENT_SECONDS,
         clock: Callable[[], float] = time.time,
         on_refresh: Callable[[str], None] | None = None,
     ) -> None:
         self.connection_id = connection_id
         self._store, self._oauth, self._locks = store, oauth, locks
         self._margin, self._lease, self._clock = margin_seconds, lease_seconds, clock
+        self._recent = recent_seconds
         self._on_refresh = on_refresh
 
     def __repr__(self) -> str:
@@ -70,7 +77,20 @@ class TokenManager:
         return await asyncio.to_thread(self._store.get, self.connection_id)
 
     async def access_token(self) -> SecretStr:
-        """A token valid for more than the margin, refreshed under the lock if need be."""
+        """A token valid for more than the margin, refreshed under the lock if need be.
+
+        The fast path takes the connection as the store read it at most ``recent_seconds``
+        ago (no database read, no thread: every API request passes here). Whatever it hands
+        out is checked again by Fortnox: a rejected token goes to ``refresh_after_rejection``,
+        which reads storage under the lock, as does every refresh decision.
+        """
+        recent = self._store.recent(self.connection_id, self._recent)
+        if (
+            recent is not None
+            and recent.status is ConnectionStatus.ACTIVE
+            and recent.access_valid_for(self._clock()) > self._margin
+        ):
+            return _token(recent)
         current = await self._usable(await self.connection())
         if current.access_valid_for(self._clock()) > self._margin:
             return _token(current)

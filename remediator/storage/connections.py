@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -75,11 +76,19 @@ class TokenSet(BaseModel):
 
 
 class ConnectionStore:
-    """Reads and writes connections; every method is one short transaction."""
+    """Reads and writes connections; every method is one short transaction.
+
+    The store also remembers what its last read of each connection saw, for ``recent``: a
+    read that may skip the database. Every write through this store forgets the connection
+    at once; a write by another process is seen after ``max_age`` seconds at the latest.
+    """
 
     def __init__(self, database: Database, cipher: TokenCipher) -> None:
         self._db = database
         self._cipher = cipher
+        self._seen: dict[str, tuple[float, Connection]] = {}
+        self._writes: dict[str, int] = {}  # per connection: writes made through this store
+        self._seen_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ConnectionStore({self._db!r})"
@@ -94,9 +103,10 @@ class ConnectionStore:
             if exists:
                 raise UsageError(f"connection {connection.id!r} already exists")
             conn.execute(connections.insert().values(**row))
+        self._written(connection.id)
         return self.get(connection.id)
 
-    def get(self, connection_id: str) -> Connection:
+    def _read(self, connection_id: str) -> Connection:
         with self._db.engine.connect() as conn:
             row = (
                 conn.execute(sa.select(connections).where(connections.c.id == connection_id))
@@ -106,6 +116,37 @@ class ConnectionStore:
         if row is None:
             raise UnknownConnectionError(connection_id)
         return self._from_row(row)
+
+    def get(self, connection_id: str) -> Connection:
+        """The connection as stored now (always reads the database)."""
+        with self._seen_lock:
+            writes = self._writes.get(connection_id, 0)
+        read_at = time.monotonic()
+        connection = self._read(connection_id)
+        with self._seen_lock:
+            # A write that committed meanwhile may or may not be in what was read: keep
+            # nothing then, so that ``recent`` never hands out what a write replaced.
+            if self._writes.get(connection_id, 0) == writes:
+                self._seen[connection_id] = (read_at, connection)
+        return connection
+
+    def recent(self, connection_id: str, max_age: float) -> Connection | None:
+        """The connection as read or written through this store at most ``max_age`` seconds
+        ago, and not written through it since; ``None`` when there is no such read (no I/O:
+        callers on the event loop may use it directly). For hot paths that can live with
+        another process's write being seen up to ``max_age`` later, such as the token
+        manager's fast path; anything deciding on a refresh reads with ``get``."""
+        with self._seen_lock:
+            seen = self._seen.get(connection_id)
+        if seen is None or time.monotonic() - seen[0] > max_age:
+            return None
+        return seen[1]
+
+    def _written(self, connection_id: str) -> None:
+        """Forget what was read of ``connection_id``: it has just been written."""
+        with self._seen_lock:
+            self._writes[connection_id] = self._writes.get(connection_id, 0) + 1
+            self._seen.pop(connection_id, None)
 
     def all(self) -> list[Connection]:
         with self._db.engine.connect() as conn:
@@ -122,8 +163,11 @@ class ConnectionStore:
             return [self._from_row(row) for row in rows]
 
     def remove(self, connection_id: str) -> None:
-        with self._db.engine.begin() as conn:
-            result = conn.execute(connections.delete().where(connections.c.id == connection_id))
+        try:
+            with self._db.engine.begin() as conn:
+                result = conn.execute(connections.delete().where(connections.c.id == connection_id))
+        finally:
+            self._written(connection_id)
         if result.rowcount == 0:
             raise UnknownConnectionError(connection_id)
 
@@ -175,18 +219,21 @@ class ConnectionStore:
 
     def import_refresh_token(self, connection_id: str, refresh_token: SecretStr) -> None:
         """Take over an existing refresh token, once: refused when one is stored already."""
-        with write_transaction(self._db.engine) as conn:
-            result = conn.execute(
-                connections.update()
-                .where(connections.c.id == connection_id, connections.c.refresh_token.is_(None))
-                .values(
-                    refresh_token=self._cipher.encrypt(refresh_token),
-                    refresh_expires_at=None,
-                    status=ConnectionStatus.ACTIVE.value,
-                    status_reason=None,
-                    updated_at=time.time(),
+        try:
+            with write_transaction(self._db.engine) as conn:
+                result = conn.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id, connections.c.refresh_token.is_(None))
+                    .values(
+                        refresh_token=self._cipher.encrypt(refresh_token),
+                        refresh_expires_at=None,
+                        status=ConnectionStatus.ACTIVE.value,
+                        status_reason=None,
+                        updated_at=time.time(),
+                    )
                 )
-            )
+        finally:
+            self._written(connection_id)
         if result.rowcount == 0:
             self.get(connection_id)  # raises for an unknown connection
             raise UsageError(
@@ -220,10 +267,13 @@ class ConnectionStore:
 
     def _update(self, connection_id: str, values: dict[str, Any]) -> None:
         values = values | {"updated_at": time.time()}
-        with write_transaction(self._db.engine) as conn:
-            result = conn.execute(
-                connections.update().where(connections.c.id == connection_id).values(**values)
-            )
+        try:
+            with write_transaction(self._db.engine) as conn:
+                result = conn.execute(
+                    connections.update().where(connections.c.id == connection_id).values(**values)
+                )
+        finally:
+            self._written(connection_id)
         if result.rowcount == 0:
             raise UnknownConnectionError(connection_id)
 

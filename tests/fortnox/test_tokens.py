@@ -14,8 +14,16 @@ import respx
 from pydantic import SecretStr
 
 from remediator.fortnox import ConsentRequired, FortnoxConnector, TokenError, Unauthorized
+from remediator.fortnox._tokens import TokenManager
 from remediator.settings import Settings
-from remediator.storage import ConnectionKind, ConnectionStatus, ConnectionStore, TokenSet
+from remediator.storage import (
+    Connection,
+    ConnectionKind,
+    ConnectionStatus,
+    ConnectionStore,
+    Database,
+    TokenSet,
+)
 from tests.conftest import API, connection
 from tests.fortnox.conftest import TOKEN_URL, Recorder, invalid_grant, jwt, token_response
 from tests.fortnox.token_server import TokenServer
@@ -32,6 +40,43 @@ async def test_a_valid_token_is_used_without_refreshing(
     refresh = respx.post(TOKEN_URL)
     assert await connector.tokens("rest-1").access_token() == SecretStr("access-token-old")
     assert refresh.call_count == 0
+
+
+@respx.mock
+async def test_a_valid_token_read_moments_ago_is_handed_out_without_reading_storage(
+    connector: FortnoxConnector, store: ConnectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add(connection(valid_for=3600))
+    reads: list[str] = []
+    read = store.get
+
+    def counted(connection_id: str) -> Connection:
+        reads.append(connection_id)
+        return read(connection_id)
+
+    monkeypatch.setattr(store, "get", counted)
+    tokens = connector.tokens("rest-1")
+    assert await tokens.access_token() == SecretStr("access-token-old")
+    assert await tokens.access_token() == SecretStr("access-token-old")
+    assert reads == []  # ``add`` read it; writes through the store are seen at once
+    store.mark_needs_reconnect("rest-1", "elsewhere")
+    with pytest.raises(ConsentRequired):
+        await tokens.access_token()
+    assert reads == ["rest-1"]
+
+
+@respx.mock
+async def test_a_token_another_process_replaced_is_seen_once_the_read_is_old(
+    connector: FortnoxConnector, store: ConnectionStore, settings: Settings
+) -> None:
+    store.add(connection(valid_for=3600))
+    other = ConnectionStore(Database(settings.database_url), store._cipher)
+    other.save_tokens(
+        "rest-1", TokenSet(access_token=SecretStr("newer"), expires_at=time.time() + 3600)
+    )
+    assert await connector.tokens("rest-1").access_token() == SecretStr("access-token-old")
+    fresh = TokenManager(store, connector.oauth, "rest-1", locks=connector.locks, recent_seconds=0)
+    assert await fresh.access_token() == SecretStr("newer")
 
 
 @respx.mock

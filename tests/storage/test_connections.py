@@ -127,3 +127,18 @@ def test_refresh_lease_is_exclusive_until_released_or_expired(store: ConnectionS
     assert store.try_lock("rest-1", "p2", lease_seconds=0.01)
     time.sleep(0.02)
     assert store.try_lock("rest-1", "p3", lease_seconds=30)
+
+
+def test_recent_is_the_last_read_and_a_write_through_the_store_forgets_it(
+    store: ConnectionStore,
+) -> None:
+    assert store.recent("rest-1", max_age=60) is None
+    store.add(connection())
+    assert store.recent("rest-1", max_age=60) == store.get("rest-1")
+    assert store.recent("rest-1", max_age=0) is None  # older than asked for
+    store.mark_needs_reconnect("rest-1", "invalid_grant")
+    assert store.recent("rest-1", max_age=60) is None
+    assert store.get("rest-1").status is ConnectionStatus.NEEDS_RECONNECT
+    assert store.recent("rest-1", max_age=60) == store.get("rest-1")
+    store.remove("rest-1")
+    assert store.recent("rest-1", max_age=60) is None
