@@ -19,6 +19,7 @@ from remediator.fortnox import (
     Voucher,
     WriteOutcomeUnknown,
 )
+from remediator.fortnox._connector import POOLS
 from remediator.storage import ConnectionStore
 from tests.conftest import API, connection
 from tests.fortnox.conftest import Recorder
@@ -368,3 +369,22 @@ def test_client_repr_names_tenant_and_mode(
 ) -> None:
     assert repr(client) == "FortnoxClient(tenant='111111', read-write)"
     assert "read-only" in repr(dry_client)
+
+
+@respx.mock
+async def test_tenants_share_a_few_connection_pools_and_each_keeps_its_own(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    respx.get(f"{API}/me").mock(return_value=httpx.Response(200, json={"Me": {"Id": "1"}}))
+    clients = [
+        connector.client(
+            store.add(connection(f"rest-{n}", tenant=str(100_000 + n))), read_only=True
+        )
+        for n in range(64)
+    ]
+    pools = {id(client._http) for client in clients}
+    assert 1 < len(pools) <= POOLS
+    again = connector.client(store.get("rest-3"), read_only=True)
+    assert again._http is clients[3]._http
+    for client in clients:
+        assert (await client.me()).id == "1"
