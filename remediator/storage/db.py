@@ -180,18 +180,32 @@ def _engine_for(url: str) -> Engine:
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, record: Any) -> None:
     # Take transaction control from pysqlite so that BEGIN is emitted where SQLAlchemy says.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+    record.info[_SYNCHRONOUS] = "FULL"
+
+
+# In WAL mode, synchronous=FULL syncs the log to disk at every commit: a committed transaction
+# survives a power loss. NORMAL syncs only at checkpoints: a committed transaction survives the
+# process being killed (kill -9: the log is in the OS's hands) but the last ones may roll back
+# after a power loss or an OS crash. The next FULL commit syncs everything committed before it.
+_SYNCHRONOUS = "remediator_synchronous"
 
 
 def _sqlite_on_begin(conn: SAConnection) -> None:
-    immediate = conn.get_execution_options().get("immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    wanted = "FULL" if options.get("durable", True) else "NORMAL"
+    info = conn.connection.info
+    if info.get(_SYNCHRONOUS) != wanted:
+        conn.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+        info[_SYNCHRONOUS] = wanted
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate", False) else "BEGIN")
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -204,13 +218,18 @@ def _writer(engine: Engine) -> threading.RLock:
 
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[SAConnection]:
+def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[SAConnection]:
     """A transaction that takes SQLite's write lock at once (a no-op option elsewhere).
 
     Writers of one process take turns on a lock first: waiting there is a wake-up when the
     writer before finishes, where SQLite's own busy handler would sleep up to 100 ms a time.
+
+    ``durable=False`` (SQLite): the commit is not synced to disk (synchronous=NORMAL). It
+    survives the process being killed, not a power loss. Only for writes whose loss a later
+    run repairs: never an acknowledged intake, a token, or a person's decision.
     """
-    with _writer(engine), engine.execution_options(immediate=True).begin() as conn:
+    options = {"immediate": True} if durable else {"immediate": True, "durable": False}
+    with _writer(engine), engine.execution_options(**options).begin() as conn:
         yield conn
 
 

@@ -5,6 +5,11 @@ batches (``accept_many``). A worker claims a connection's due run (oldest export
 the engine's ``create`` and ``finish`` for a claimed run are kept in memory, and ``settle``
 writes the report, the audit trail and the run's new state in one transaction. A crash before
 that leaves the run ``running``, and ``recover`` queues it again at the next start.
+
+Intake, approvals, requeues and callback results are synced to disk when they commit. Claims
+and settlements are not (``durable=False``): they survive the process being killed, and a
+power loss can only take the last of them back to ``queued`` or ``running``, which redoes the
+run; the next synced commit makes them durable too.
 """
 
 from __future__ import annotations
@@ -362,7 +367,7 @@ class QueueStore(RunStore):
     def claim(self, connection_id: str) -> QueuedRun | None:
         """Take the connection's due run with the oldest export date (``running``)."""
         now = time.time()
-        with write_transaction(self._engine) as conn:
+        with write_transaction(self._engine, durable=False) as conn:
             row = (
                 conn.execute(
                     sa.select(runs)
@@ -397,7 +402,7 @@ class QueueStore(RunStore):
         with self._lock:
             done = self._passes.pop(run_id, None) or _Pass()
         values = _settled_values(settled, now) | done.values()
-        with write_transaction(self._engine) as conn:
+        with write_transaction(self._engine, durable=False) as conn:
             if done.records:
                 first = conn.execute(
                     sa.select(sa.func.count()).where(run_requests.c.run_id == run_id)

@@ -76,7 +76,7 @@ class RunStore:
         failure_json: str,
         state: RunState = RunState.RUNNING,
     ) -> None:
-        with write_transaction(self._db.engine) as conn:
+        with write_transaction(self._db.engine, durable=False) as conn:
             conn.execute(
                 runs.insert().values(
                     id=run_id,
@@ -100,7 +100,7 @@ class RunStore:
         state: RunState = RunState.DONE,
     ) -> None:
         rows = [_audit_row(run_id, seq, record) for seq, record in enumerate(records)]
-        with write_transaction(self._db.engine) as conn:
+        with write_transaction(self._db.engine, durable=False) as conn:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
