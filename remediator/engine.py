@@ -27,6 +27,7 @@ from remediator.fortnox import (
     ReadOnlyViolation,
     RequestRecord,
 )
+from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
 from remediator.outcome import decide, summary
@@ -107,8 +108,14 @@ class Engine:
     @asynccontextmanager
     async def _turn(self, connection_id: str) -> AsyncIterator[None]:
         """Wait for the company's turn: runs on one Fortnox company never overlap (two fixes
-        would both create the same series), even through two restaurants' connections."""
-        connection = await asyncio.to_thread(self.connector.store.get, connection_id)
+        would both create the same series), even through two restaurants' connections.
+
+        Only the tenant is needed here, so a read of the last seconds will do (a write through
+        the store is seen at once); the run itself reads the connection afresh in its turn."""
+        store = self.connector.store
+        connection = store.recent(connection_id, RECENT_SECONDS)
+        if connection is None:
+            connection = await asyncio.to_thread(store.get, connection_id)
         key = f"tenant:{connection.tenant_id}" if connection.tenant_id else connection_id
         async with self._locks.setdefault(key, asyncio.Lock()):
             yield

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Setting = Literal["ALLOWED", "MANDATORY", "NOTALLOWED"]
 
+# Per model class: each key's lower-case spelling -> the alias it is matched onto.
+_KEYS: dict[type, dict[str, str]] = {}
+
 
 class FortnoxModel(BaseModel):
     """Base of every model: Fortnox aliases, any key case, unknown keys ignored."""
@@ -27,19 +30,24 @@ class FortnoxModel(BaseModel):
     def _match_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        fields = cls.model_fields.items()
-        aliases = {(f.alias or name).lower(): f.alias or name for name, f in fields}
-        alternatives = {k.lower(): v for k, v in cls.alternatives.items()}
+        keys = _KEYS.get(cls) or _key_map(cls)
         matched: dict[str, Any] = {}
         for key, value in data.items():
-            lowered = str(key).lower()
-            target = aliases.get(lowered) or alternatives.get(lowered) or key
-            matched.setdefault(target, value)
+            matched.setdefault(keys.get(str(key).lower()) or key, value)
         return matched
 
     def payload(self) -> dict[str, Any]:
         """The JSON body Fortnox expects: aliases, ISO dates, unset fields left out."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _key_map(cls: type[FortnoxModel]) -> dict[str, str]:
+    """Made once per class (every item of every answer passes ``_match_keys``)."""
+    fields = cls.model_fields.items()
+    aliases = {(f.alias or name).lower(): f.alias or name for name, f in fields}
+    alternatives = {k.lower(): v for k, v in cls.alternatives.items()}
+    keys = _KEYS[cls] = alternatives | aliases  # an alias wins over an alternative
+    return keys
 
 
 class MetaInformation(FortnoxModel):
