@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
@@ -45,6 +46,7 @@ from remediator import signing
 from remediator.sandbox import SandboxState
 from remediator.service import Service, create_app
 from remediator.settings import Settings
+from remediator.storage.db import runs
 
 SECRET = "bench-intake-secret"  # noqa: S105 - a throwaway secret of the benchmark
 
@@ -66,6 +68,15 @@ def _settings(state: SandboxState, target: Target, workdir: Path, tenants: int) 
     )
 
 
+def _done(service: Service) -> int:
+    """Runs done: one count on the state index, 20 times a second. (``queue.page`` counts
+    through the rows, whose later columns sit behind the stored reports: ~9 ms a look, a
+    load on the service under test that is not the service's.)"""
+    query = sa.select(sa.func.count()).select_from(runs).where(runs.c.state == "done")
+    with service.queue._engine.connect() as conn:  # noqa: SLF001 - the bench's own look
+        return int(conn.execute(query).scalar_one())
+
+
 async def _drive(service: Service, app: object, bodies: list[bytes]) -> float:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
@@ -85,7 +96,7 @@ async def _drive(service: Service, app: object, bodies: list[bytes]) -> float:
                 )
                 assert all(a.status_code == 202 for a in answers)  # noqa: S101 - a bench check
             print(f"intake of {len(bodies)} failures done after {time.monotonic() - started:.1f} s")
-            while (await asyncio.to_thread(service.queue.page, state="done"))[1] < len(bodies):  # noqa: ASYNC110 - the state is in the database
+            while await asyncio.to_thread(_done, service) < len(bodies):  # noqa: ASYNC110 - the state is in the database
                 await asyncio.sleep(0.05)
             return time.monotonic() - started
         finally:
