@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from remediator.errors import ConfigError, StorageError, UnknownConnectionError, UsageError
 from remediator.storage import ConnectionStatus, ConnectionStore, Database, TokenSet, load_cipher
-from remediator.storage.db import SCHEMA_VERSION, schema_version
+from remediator.storage.db import SCHEMA_VERSION, schema_version, write_transaction
 from tests.conftest import connection
 
 
@@ -142,3 +142,16 @@ def test_recent_is_the_last_read_and_a_write_through_the_store_forgets_it(
     assert store.recent("rest-1", max_age=60) == store.get("rest-1")
     store.remove("rest-1")
     assert store.recent("rest-1", max_age=60) is None
+
+
+def test_only_writes_marked_not_durable_skip_the_sync_to_disk(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'sync.db'}")
+    full, normal = 2, 1  # PRAGMA synchronous
+    with write_transaction(database.engine, durable=False) as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == normal
+    with write_transaction(database.engine) as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == full
+    with write_transaction(database.engine, durable=False) as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == normal
+    with database.engine.begin() as conn:  # any other transaction is synced
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == full
