@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import date
 from typing import Any
@@ -210,7 +211,7 @@ class FortnoxClient:
         try:
             response = await self._http.request(
                 method,
-                f"{self._api_url}{path}",
+                _url(self._api_url, path),
                 params=params or None,
                 json=body,
                 auth=self._auth,
@@ -275,6 +276,13 @@ class FortnoxClient:
                 code=code,
             )
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _url(api_url: str, path: str) -> httpx.URL:
+    """The parsed URL of ``path`` (httpx parses a URL given as text on every request; a
+    parsed one it takes as it is). URLs are immutable; the paths of a run repeat across runs."""
+    return httpx.URL(f"{api_url}{path}")
 
 
 def _meta(data: Any) -> MetaInformation | None:
