@@ -32,7 +32,19 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (explain, plan, apply_, fix, check, runs, connections, playbooks, demo, sandbox, serve):
+for command in (
+    explain,
+    plan,
+    apply_,
+    fix,
+    check,
+    runs,
+    connections,
+    playbooks,
+    demo,
+    sandbox,
+    serve,
+):
     cli.add_command(command)
 
 
