@@ -3,7 +3,10 @@ codes and HTTP status; anything else is ``unrecognized``."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,8 @@ class Catalogue:
             (p.kind, re.compile(rx)) for p in playbooks for rx in p.recognise.messages
         ]
         self._oauth_errors = [e.lower() for p in playbooks for e in p.recognise.oauth_errors]
+        self._recent: OrderedDict[tuple[object, ...], Match] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def playbook(self, kind: Kind) -> Playbook | None:
         return self._by_kind.get(kind)
@@ -93,10 +98,26 @@ class Catalogue:
         return sorted(self._by_kind.values(), key=lambda p: p.kind)
 
     def classify_failure(self, failure: ExportFailure) -> Match:
+        """``classify`` for a failure; the last few errors' answers are kept, as a failure is
+        recognised at intake and again when it is worked."""
         error = failure.error
-        return self.classify(
+        key = _error_key(error.message, error.code, error.http_status, error.body)
+        if key is not None:
+            with self._recent_lock:
+                found = self._recent.get(key)
+                if found is not None:
+                    self._recent.move_to_end(key)
+            if found is not None:
+                return _copy(found)
+        match = self.classify(
             error.message, code=error.code, http_status=error.http_status, body=error.body
         )
+        if key is not None:
+            with self._recent_lock:
+                self._recent[key] = _copy(match)
+                if len(self._recent) > _RECENT_ERRORS:
+                    self._recent.popitem(last=False)
+        return match
 
     def classify(
         self,
@@ -170,6 +191,27 @@ class Catalogue:
             if status in playbook.recognise.http_statuses:
                 return self._match(playbook.kind, "http_status", texts)
         return None
+
+
+_RECENT_ERRORS = 256
+
+
+def _error_key(
+    message: str, code: int | None, http_status: int | None, body: Any
+) -> tuple[object, ...] | None:
+    """What recognition depends on, as a key; None when the body cannot be written as JSON."""
+    if body is None:
+        return (message, code, http_status, None)
+    try:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return (message, code, http_status, text)
+
+
+def _copy(match: Match) -> Match:
+    """A match of its own (``params`` is a dict a caller may change)."""
+    return Match(match.kind, match.matched_by, dict(match.params), match.playbook)
 
 
 def _clean(groups: dict[str, str | None]) -> dict[str, str]:
