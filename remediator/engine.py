@@ -192,6 +192,7 @@ class Engine:
             kind=report.recognition.kind,
             outcome=report.outcome.value,
             records=audit.records,
+            mode=report.mode,
         )
 
     async def _act(

@@ -256,15 +256,17 @@ class QueueStore(RunStore):
         outcome: str,
         records: list[RequestRecord],
         state: RunState = RunState.DONE,
+        mode: str | None = None,
     ) -> None:
         """The engine's report: kept with the worker's pass and written when it is settled, in
-        the same transaction as the run's new state (a crash before that redoes the pass)."""
+        the same transaction as the run's new state (a crash before that redoes the pass).
+        ``mode``: the report's mode, read from ``report_json`` when not given."""
         with self._lock:
             current = self._passes.get(run_id)
             if current is not None:
-                current.report = _Report(
-                    report_json, kind, outcome, json.loads(report_json)["mode"]
-                )
+                if mode is None:
+                    mode = json.loads(report_json)["mode"]
+                current.report = _Report(report_json, kind, outcome, mode)
                 current.records.extend(records)
                 return
         super().finish(
@@ -274,6 +276,7 @@ class QueueStore(RunStore):
             outcome=outcome,
             records=records,
             state=state,
+            mode=mode,
         )
 
     # -- reads -----------------------------------------------------------------------

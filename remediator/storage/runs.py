@@ -98,7 +98,9 @@ class RunStore:
         outcome: str,
         records: list[RequestRecord],
         state: RunState = RunState.DONE,
+        mode: str | None = None,  # noqa: ARG002 - the mode is in report_json here
     ) -> None:
+        """A run's report and audit trail (``mode``: the report's, for stores that keep it)."""
         rows = [_audit_row(run_id, seq, record) for seq, record in enumerate(records)]
         with write_transaction(self._db.engine, durable=False) as conn:
             conn.execute(

@@ -79,6 +79,20 @@ def test_a_claimed_run_s_report_is_written_with_its_new_state(tmp_path: Path) ->
     assert settled.callback_state is None  # no callback_url
 
 
+def test_a_claimed_run_s_mode_is_taken_as_given_without_reading_the_report(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'q.db'}")
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    queue = QueueStore(database)
+    queue.accept(Intake("r1", "e1", "c", "series_missing", "2026-03-02", "{}", None))
+    assert queue.claim("c") is not None
+    queue.finish("r1", report_json="{}", kind="k", outcome="fixed", records=[], mode="apply")
+    assert queue.settle("r1", Settled(RunState.DONE)).mode == "apply"
+
+
 def test_runs_of_other_doors_are_stored_as_by_the_run_store(tmp_path: Path) -> None:
     queue = QueueStore(Database(f"sqlite:///{tmp_path / 'q.db'}"))
     queue.create("r1", event_id="e", connection_id="c", mode="plan", failure_json="{}")
