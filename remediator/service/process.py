@@ -68,7 +68,7 @@ def verified_fix(report: Report) -> bool:
 
 
 def _nothing() -> None:
-    """The default ``on_settled``."""
+    """The default ``on_settled`` (called when a settled run has a callback to deliver)."""
 
 
 def backoff(attempt: int, first: float, cap: float) -> float:
@@ -95,7 +95,8 @@ class Processor:
             log.exception("run could not be completed", extra=fields)
             settled = await self._broken(row, str(err))
         done = await asyncio.to_thread(self.queue.settle, row.id, settled)
-        self.on_settled()
+        if done.callback_state == "pending":  # a run without a callback_url has nothing to send
+            self.on_settled()
         seconds = time.monotonic() - started
         if done.state is RunState.DONE:
             self.metrics.run_finished(done.outcome or "failed", seconds)
