@@ -6,7 +6,7 @@ The CLI, the service and the demo are doors into ``Engine.run``; none holds reme
 from __future__ import annotations
 
 import asyncio
-import uuid
+import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -135,7 +135,7 @@ class Engine:
         for the re-check of a saved plan before it is applied). Runs for one Fortnox company
         take turns; runs for different companies go on at the same time.
         """
-        run_id = run_id or uuid.uuid4().hex
+        run_id = run_id or secrets.token_hex(16)
         started = datetime.now(UTC)
         async with self._turn(failure.connection_id):  # an unknown connection stops here
             if record:
@@ -166,7 +166,7 @@ class Engine:
                     + "; ".join(changed)
                     + ". Make a new plan."
                 )
-            run_id, started = uuid.uuid4().hex, datetime.now(UTC)
+            run_id, started = secrets.token_hex(16), datetime.now(UTC)
             await self._started(run_id, failure, "apply")
             report, audit = await self._act(
                 failure, mode="apply", reviewed=True, run_id=run_id, started=started

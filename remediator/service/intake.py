@@ -8,7 +8,7 @@ stored as a queued run and only then answered (202).
 from __future__ import annotations
 
 import logging
-import uuid
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -46,7 +46,7 @@ FAILURE_BODY = {
 
 async def _stored(running: Service, body: bytes) -> tuple[Accepted, int]:
     failure = parse_failure(body, source="the body")
-    result = await running.accept(uuid.uuid4().hex, failure)
+    result = await running.accept(secrets.token_hex(16), failure)
     run = result.run
     fields = ids(run_id=run.id, event_id=run.event_id, connection_id=run.connection_id)
     log.info("failure accepted" if result.created else "failure received again", extra=fields)
