@@ -84,6 +84,8 @@ runs = sa.Table(
     sa.Column("callback_attempts", sa.Integer, nullable=True),
     sa.Column("callback_next_at", sa.Float, nullable=True),
     sa.Column("callback_error", sa.Text, nullable=True),
+    # Version 4: a worker's claim reads only its connection's queued runs.
+    sa.Index("ix_runs_connection_state", "connection_id", "state"),
 )
 
 oauth_states = sa.Table(
@@ -157,6 +159,13 @@ def _add_service_queue(conn: SAConnection) -> None:
     oauth_states.create(conn, checkfirst=True)
 
 
+def _add_claim_index(conn: SAConnection) -> None:
+    """Version 4: an index on runs (connection_id, state) for the workers' claims."""
+    for index in runs.indexes:
+        if index.name == "ix_runs_connection_state":
+            index.create(conn, checkfirst=True)
+
+
 # MIGRATIONS[n] upgrades a database at version n to version n + 1. Version 0 is empty.
 # The table objects above describe the latest version; a migration must not rely on columns
 # that a later migration adds.
@@ -164,6 +173,7 @@ MIGRATIONS: list[Migration] = [
     connections.create,
     _add_runs_and_policy,
     _add_service_queue,
+    _add_claim_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

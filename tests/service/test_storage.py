@@ -1,5 +1,5 @@
-"""Storage for the service: schema version 3 migrates a version 2 database in place, and the
-queue's store keeps RunStore's API for the engine and the CLI."""
+"""Storage for the service: schema versions 3 and 4 migrate a version 2 or 3 database in place,
+and the queue's store keeps RunStore's API for the engine and the CLI."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 from remediator.fortnox import RequestRecord
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
-from remediator.storage.db import SCHEMA_VERSION
+from remediator.storage.db import SCHEMA_VERSION, schema_version, write_transaction
 from remediator.storage.queue import Intake, QueueStore, Settled
 from remediator.storage.runs import RunState, RunStore
 
@@ -42,7 +42,8 @@ def test_a_version_2_database_is_migrated_in_place(tmp_path: Path) -> None:
     raw.executescript(V2)
     raw.close()
     database = Database(f"sqlite:///{path}")
-    assert database.version() == SCHEMA_VERSION == 3
+    assert database.version() == SCHEMA_VERSION == 4
+    assert "ix_runs_connection_state" in _indexes(path)
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(runs)")}
     assert {"origin", "export_date", "callback_state", "joined_to"} <= columns
     tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
@@ -51,6 +52,32 @@ def test_a_version_2_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert RunStore(database).get("cli-run").state is RunState.DONE
     assert queue.page() == ([], 0)  # runs made by the CLI are not the service's
     assert queue.recover() == []
+
+
+def _indexes(path: Path) -> set[str]:
+    rows = sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    return {row[0] for row in rows}
+
+
+def test_a_version_3_database_gets_the_claim_index_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    database = Database(f"sqlite:///{path}")
+    queue = QueueStore(database)
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    queue.accept(Intake("r1", "e1", "c", "series_missing", "2026-03-02", "{}", None))
+    with write_transaction(database.engine) as conn:  # as version 3 left it
+        conn.exec_driver_sql("DROP INDEX ix_runs_connection_state")
+        conn.execute(schema_version.update().values(version=3))
+    database.dispose()
+    assert "ix_runs_connection_state" not in _indexes(path)
+    reopened = Database(f"sqlite:///{path}")
+    assert reopened.version() == SCHEMA_VERSION == 4
+    assert "ix_runs_connection_state" in _indexes(path)
+    claimed = QueueStore(reopened).claim("c")
+    assert claimed is not None
+    assert claimed.id == "r1"
 
 
 def test_a_claimed_run_s_report_is_written_with_its_new_state(tmp_path: Path) -> None:
