@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.fortnox import RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.connections import ConnectionStatus
 from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
-from remediator.storage.runs import RunState, RunStore, UnknownRunError, _audit_row
+from remediator.storage.runs import RunRow, RunState, RunStore, UnknownRunError, _audit_row
 
 SERVICE = "service"
 
@@ -37,23 +36,9 @@ class RunConflictError(UsageError):
     """The run is not in a state that allows what was asked."""
 
 
-class QueuedRun(BaseModel):
-    """A run of the service, with its queue and callback fields."""
+class QueuedRun(RunRow):
+    """A run of the service: a stored run with its queue and callback fields."""
 
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    event_id: str
-    connection_id: str
-    mode: str
-    state: RunState
-    kind: str | None
-    outcome: str | None
-    failure: str
-    report: str | None
-    approved_by: str | None
-    created_at: float
-    finished_at: float | None
     export_date: str | None
     attempts: int | None
     not_before: float | None
