@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediator.kinds import Kind
+
+if TYPE_CHECKING:
+    from remediator.failure import ExportFailure
 
 Mode = Literal["plan", "apply"]
 
@@ -105,12 +108,23 @@ class Restaurant(ReportModel):
     id: str
     name: str
 
+    @classmethod
+    def of(cls, failure: ExportFailure) -> Restaurant:
+        return cls(id=failure.restaurant.id, name=failure.restaurant.name)
+
 
 class ExportRef(ReportModel):
     kind: str
     id: str
     date: date
     voucher_series: str
+
+    @classmethod
+    def of(cls, failure: ExportFailure) -> ExportRef:
+        export = failure.export
+        return cls(
+            kind=export.kind, id=export.id, date=export.date, voucher_series=export.voucher_series
+        )
 
 
 class Report(ReportModel):

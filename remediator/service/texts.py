@@ -60,13 +60,8 @@ def could_not_run(failure: ExportFailure, run_id: str, match: Match, reason: str
         run_id=run_id,
         event_id=failure.event_id,
         connection_id=failure.connection_id,
-        restaurant=Restaurant(id=failure.restaurant.id, name=failure.restaurant.name),
-        export=ExportRef(
-            kind=failure.export.kind,
-            id=failure.export.id,
-            date=failure.export.date,
-            voucher_series=failure.export.voucher_series,
-        ),
+        restaurant=Restaurant.of(failure),
+        export=ExportRef.of(failure),
         mode="plan",
         recognition=Recognition(
             kind=match.kind, matched_by=match.matched_by, params=dict(match.params)
