@@ -26,17 +26,13 @@ import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from bench._loopback import free_port
 from remediator import signing
 
 SECRET, TOKEN = "bench-intake-secret", "bench-api-token"
 TARGET_RATE, TARGET_P99 = 500.0, 0.050
 CONNECTION = "bench-restaurant"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _serve(port: int, database: str) -> subprocess.Popen[bytes]:
@@ -122,7 +118,7 @@ def _persisted(database: str) -> int:
 def run(seconds: float = 10.0, concurrency: int = 8) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{Path(tmp) / 'intake.db'}"
-        port = _free_port()
+        port = free_port()
         process = _serve(port, database)
         try:
             accepted, latencies, elapsed = asyncio.run(

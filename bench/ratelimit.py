@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench._loopback import free_port
 from remediator.fortnox import FortnoxConnector, tenant_of
 from remediator.runtime import open_store
 from remediator.settings import Settings
@@ -64,11 +64,6 @@ class CountingServer:
         seen = self.arrivals[tenant]
         return max((bisect_left(seen, t + WINDOW) - i for i, t in enumerate(seen)), default=0)
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(server: CountingServer, port: int) -> uvicorn.Server:
@@ -108,7 +103,7 @@ async def _drive(settings: Settings, tenants: int, seconds: float, workers: int)
 
 def run(seconds: float = 15.0, tenants: int = 10, workers: int = 4) -> dict[str, float]:
     server = CountingServer()
-    port = _free_port()
+    port = free_port()
     running = _start(server, port)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from bench._loopback import free_port
 from remediator.failure import ExportFailure
 from remediator.report import Outcome, Report
 from remediator.runtime import Runtime, open_runtime
@@ -208,7 +208,7 @@ class Served:
     def __init__(self, state: SandboxState, workdir: Path) -> None:
         path = workdir / "state.json"
         path.write_text(state.model_dump_json(by_alias=True), encoding="utf-8")
-        port = _free_port()
+        port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "remediator", "sandbox", "--state", str(path)]
         self.process = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL)
@@ -241,11 +241,6 @@ class Served:
         self.process.terminate()
         self.process.wait(timeout=10)
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 Target = InProcess | Served

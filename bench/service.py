@@ -28,7 +28,6 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bench.remediation import (
@@ -36,6 +35,7 @@ from bench.remediation import (
     InProcess,
     Served,
     Target,
+    bench_settings,
     bench_state,
     bound_seconds,
     connections,
@@ -52,19 +52,14 @@ SECRET = "bench-intake-secret"  # noqa: S105 - a throwaway secret of the benchma
 
 
 def _settings(state: SandboxState, target: Target, workdir: Path, tenants: int) -> Settings:
-    client = state.clients[0]
-    return Settings(
-        fortnox_api_url=f"{target.base}/3",
-        fortnox_oauth_url=f"{target.base}/oauth-v1",
-        client_id=client.client_id,
-        client_secret=SecretStr(client.client_secret),
-        database_url=f"sqlite:///{workdir / 'service.db'}",
-        secret_key=SecretStr(Fernet.generate_key().decode()),
-        key_file=workdir / "unused.key",
-        intake_secret=SecretStr(SECRET),
-        api_token=SecretStr("bench-token"),
-        worker_concurrency=tenants,
-        worker_poll_seconds=0.05,
+    """The engine bench's settings, plus what the service needs."""
+    return bench_settings(state, target, workdir).model_copy(
+        update={
+            "intake_secret": SecretStr(SECRET),
+            "api_token": SecretStr("bench-token"),
+            "worker_concurrency": tenants,
+            "worker_poll_seconds": 0.05,
+        }
     )
 
 

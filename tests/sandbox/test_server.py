@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from remediator.cli import cli
+from tests.loopback import free_port
 from tests.sandbox.conftest import REFRESH, basic, scenario_data
 from tests.sandbox.openapi import check_answer
 
@@ -47,11 +48,6 @@ def test_an_unknown_scenario_stops_the_command() -> None:
     assert "unknown scenario 'nope'" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def _wait_until_listening(process: subprocess.Popen[str], port: int) -> None:
     deadline = time.monotonic() + START_SECONDS
@@ -68,7 +64,7 @@ def _wait_until_listening(process: subprocess.Popen[str], port: int) -> None:
 
 @pytest.fixture
 def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "remediator", "sandbox", "--scenario", "healthy"]
     process = subprocess.Popen(
         [*command, "--port", str(port)],

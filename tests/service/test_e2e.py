@@ -25,6 +25,7 @@ from cryptography.fernet import Fernet
 
 from remediator import signing
 from remediator.sandbox import load_scenario
+from tests.loopback import free_port
 from tests.service.conftest import (
     API_TOKEN,
     AUTH,
@@ -45,11 +46,6 @@ EXPECTED = {
     "connection_invalidated": ("awaiting_reconnect", "manual_action_required"),
 }
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def merged_state(path: Path) -> dict[str, dict[str, Any]]:
