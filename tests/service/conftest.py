@@ -6,7 +6,9 @@ work on an app whose lifespan has not started, which lets a test queue work befo
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 import time
 import warnings
@@ -31,6 +33,7 @@ from starlette.routing import Route
 from remediator import signing
 from remediator.sandbox import Sandbox
 from remediator.service import create_app
+from remediator.service.logs import JsonFormatter
 from remediator.settings import Settings
 
 with warnings.catch_warnings():
@@ -227,3 +230,18 @@ def harness_for(scenario: str, directory: Path) -> Harness:
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:
     return harness_for("account_inactive", tmp_path)
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Every log line of the test, JSON-formatted as the service writes them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(previous)

@@ -6,14 +6,10 @@ import asyncio
 import contextlib
 import io
 import json
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from remediator.service.logs import JsonFormatter, scrub
+from remediator.service.logs import scrub
 from tests.service.conftest import (
     API_TOKEN,
     AUTH,
@@ -25,20 +21,6 @@ from tests.service.conftest import (
     post_failure,
     wait_for,
 )
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 def metric(text: str, name: str) -> float:

@@ -7,21 +7,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
 from remediator.report import Outcome, Report
-from remediator.service.logs import JsonFormatter
 from remediator.storage.connections import ConnectionStatus
 from tests.e2e.support import Rig, healthy_state
 from tests.service.conftest import (
@@ -39,20 +35,6 @@ from tests.service.conftest import (
 from tests.service.test_reconnect import consent
 
 ASK_AGAIN = ("Be den som skickade den om en ny länk", "Ask whoever sent it for a new link")
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 def waiting_for_reconnect(harness: Harness, client: TestClient) -> tuple[str, str]:
