@@ -27,7 +27,7 @@ from remediator.fortnox import RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.connections import ConnectionStatus
 from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
-from remediator.storage.runs import RunRow, RunState, RunStore, UnknownRunError, _audit_row
+from remediator.storage.runs import RunRow, RunState, RunStore, _audit_row
 
 SERVICE = "service"
 
@@ -266,11 +266,7 @@ class QueueStore(RunStore):
 
     # -- reads -----------------------------------------------------------------------
     def queued(self, run_id: str) -> QueuedRun:
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
-        if row is None:
-            raise UnknownRunError(run_id)
-        return QueuedRun.model_validate(dict(row))
+        return QueuedRun.model_validate(self._row(run_id))
 
     def page(
         self,

@@ -118,11 +118,15 @@ class RunStore:
                 conn.execute(run_requests.insert(), rows)
 
     def get(self, run_id: str) -> RunRow:
+        return RunRow.model_validate(self._row(run_id))
+
+    def _row(self, run_id: str) -> dict[str, Any]:
+        """The run's stored columns, all of them."""
         with self._db.engine.connect() as conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise UnknownRunError(run_id)
-        return RunRow.model_validate(dict(row))
+        return dict(row)
 
     def find(
         self,
