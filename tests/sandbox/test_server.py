@@ -4,10 +4,8 @@ loopback port, spoken to over TCP (including faults that only show on a real soc
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from remediator.cli import cli
-from tests.loopback import free_port
+from tests.loopback import free_port, stop, wait_until_listening
 from tests.sandbox.conftest import REFRESH, basic, scenario_data
 from tests.sandbox.openapi import check_answer
 
@@ -49,19 +47,6 @@ def test_an_unknown_scenario_stops_the_command() -> None:
 
 
 
-def _wait_until_listening(process: subprocess.Popen[str], port: int) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the sandbox exited before listening"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            time.sleep(0.1)
-        else:
-            return
-    pytest.fail(f"the sandbox did not listen on port {port} within {START_SECONDS} s")
-
-
 @pytest.fixture
 def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
@@ -73,15 +58,10 @@ def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
         text=True,
     )
     try:
-        _wait_until_listening(process, port)
+        wait_until_listening(process, port, START_SECONDS)
         yield f"http://127.0.0.1:{port}", process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def _checked(response: httpx.Response) -> httpx.Response:

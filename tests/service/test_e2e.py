@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from cryptography.fernet import Fernet
 
 from remediator import signing
 from remediator.sandbox import load_scenario
-from tests.loopback import free_port
+from tests.loopback import free_port, stop, wait_until_listening
 from tests.service.conftest import (
     API_TOKEN,
     AUTH,
@@ -97,27 +96,8 @@ def start(args: list[str], env: dict[str, str], port: int, log: Path) -> subproc
             stdout=sink,
             stderr=sink,
         )
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return process
-    process.kill()
-    pytest.fail(f"{args[0]} did not listen within {START_SECONDS} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    wait_until_listening(process, port, START_SECONDS, log.read_text)
+    return process
 
 
 @dataclass
