@@ -127,27 +127,24 @@ class Engine:
         mode: Mode,
         reviewed: bool = False,
         run_id: str | None = None,
-        record: bool = True,
     ) -> Report:
         """Recognise, act per the playbook in ``mode``, store and return the report.
 
-        ``reviewed``: a person approved this run's changes. ``record``: store the run (off
-        for the re-check of a saved plan before it is applied). Runs for one Fortnox company
-        take turns; runs for different companies go on at the same time.
+        ``reviewed``: a person approved this run's changes. Runs for one Fortnox company take
+        turns; runs for different companies go on at the same time.
         """
         run_id = run_id or secrets.token_hex(16)
         started = datetime.now(UTC)
         async with self._turn(failure.connection_id):  # an unknown connection stops here
-            if record:
-                await self._started(run_id, failure, mode)
+            await self._started(run_id, failure, mode)
             report, audit = await self._act(
                 failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started
             )
-        if record:  # stored after the company's turn: the next run need not wait for it
-            await self._finished(report, audit)
+        # Stored after the company's turn: the next run need not wait for it.
+        await self._finished(report, audit)
         return report
 
-    async def apply_saved(self, saved: SavedPlan) -> Report:
+    async def apply_saved(self, saved: SavedPlan, *, run_id: str | None = None) -> Report:
         """Apply a reviewed saved plan if Fortnox still looks as it did when it was made.
 
         Fortnox is read again first (not recorded); when anything the plan observed has
@@ -156,23 +153,32 @@ class Engine:
         """
         failure = saved.failure
         async with self._turn(failure.connection_id):
-            now, _ = await self._act(
-                failure, mode="plan", reviewed=False, run_id="recheck", started=datetime.now(UTC)
-            )
-            changed = differences(saved.report, now)
+            changed = await self._changes(saved.report, failure)
             if changed:
                 raise StalePlanError(
                     "Fortnox changed since the plan was made, so it is not applied: "
                     + "; ".join(changed)
                     + ". Make a new plan."
                 )
-            run_id, started = secrets.token_hex(16), datetime.now(UTC)
+            run_id, started = run_id or secrets.token_hex(16), datetime.now(UTC)
             await self._started(run_id, failure, "apply")
             report, audit = await self._act(
                 failure, mode="apply", reviewed=True, run_id=run_id, started=started
             )
         await self._finished(report, audit)
         return report
+
+    async def changes_since(self, planned: Report, failure: ExportFailure) -> list[str]:
+        """What differs in Fortnox now from what ``planned`` observed (empty: the plan still
+        holds). Reads only, and is not recorded as a run."""
+        async with self._turn(failure.connection_id):
+            return await self._changes(planned, failure)
+
+    async def _changes(self, planned: Report, failure: ExportFailure) -> list[str]:
+        now, _ = await self._act(
+            failure, mode="plan", reviewed=False, run_id="recheck", started=datetime.now(UTC)
+        )
+        return differences(planned, now)
 
     async def _started(self, run_id: str, failure: ExportFailure, mode: Mode) -> None:
         await asyncio.to_thread(

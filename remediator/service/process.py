@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind, Kind
-from remediator.plans import differences
+from remediator.plans import SavedPlan, StalePlanError
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
@@ -140,18 +140,22 @@ class Processor:
 
     async def _apply_reviewed(self, row: QueuedRun, failure: ExportFailure) -> Settled:
         """Apply an approved plan, unless Fortnox changed since: then plan again for review."""
-        engine = self.runtime.engine
-        now = await engine.run(failure, mode="plan", record=False)
-        planned = Report.model_validate_json(row.report) if row.report else None
-        if planned is None or differences(planned, now):
-            await engine.run(failure, mode="plan", run_id=row.id)
-            return Settled(
-                RunState.AWAITING_REVIEW,
-                reason="Fortnox changed after the approval; review the new plan",
-                notify=True,
-            )
-        report = await engine.run(failure, mode="apply", reviewed=True, run_id=row.id)
+        if row.report is None:
+            return await self._replan(row, failure)
+        saved = SavedPlan(failure=failure, report=Report.model_validate_json(row.report))
+        try:
+            report = await self.runtime.engine.apply_saved(saved, run_id=row.id)
+        except StalePlanError:
+            return await self._replan(row, failure)
         return await self._after(row, report)
+
+    async def _replan(self, row: QueuedRun, failure: ExportFailure) -> Settled:
+        await self.runtime.engine.run(failure, mode="plan", run_id=row.id)
+        return Settled(
+            RunState.AWAITING_REVIEW,
+            reason="Fortnox changed after the approval; review the new plan",
+            notify=True,
+        )
 
     async def _needs_review(self, plan: Report) -> bool:
         playbook = self.runtime.catalogue.playbook(plan.kind)

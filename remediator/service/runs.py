@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from remediator.failure import ExportFailure
-from remediator.plans import differences
 from remediator.report import Report
 from remediator.service.logs import ids
 from remediator.service.schemas import Approval, Problem, RunOut, RunsPage, RunSummary, Stale
@@ -70,8 +69,7 @@ async def apply_run(run_id: str, approval: Approval, running: Running) -> JSONRe
         raise RunConflictError(f"run {run_id!r} is {run.state.value}, not awaiting_review")
     planned = Report.model_validate_json(run.report)
     failure = ExportFailure.model_validate_json(run.failure)
-    now = await running.runtime.engine.run(failure, mode="plan", record=False)
-    changed = differences(planned, now)
+    changed = await running.runtime.engine.changes_since(planned, failure)
     if changed:
         await asyncio.to_thread(running.queue.replan, run_id)
         running.wake()
