@@ -1,4 +1,4 @@
-"""``/v1/runs``: run status and reports, listing, and applying a reviewed plan."""
+"""``/v1/runs``: run status and reports, listing, and reviewing a plan (apply or reject)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from remediator.failure import ExportFailure
-from remediator.report import Report
+from remediator import review
 from remediator.service.logs import ids
-from remediator.service.schemas import Approval, Problem, RunOut, RunsPage, RunSummary, Stale
+from remediator.service.schemas import (
+    Approval,
+    Problem,
+    Rejection,
+    RunOut,
+    RunsPage,
+    RunSummary,
+    Stale,
+)
 from remediator.service.security import require_token, service
 from remediator.service.wiring import Service
-from remediator.storage.queue import RunConflictError
+from remediator.storage.audit import Actor, Via
+from remediator.storage.queue import QueuedRun
 from remediator.storage.runs import RunState
 
 log = logging.getLogger(__name__)
@@ -64,22 +72,36 @@ async def list_runs(  # noqa: PLR0917 - FastAPI passes query parameters by name
 )
 async def apply_run(run_id: str, approval: Approval, running: Running) -> JSONResponse:
     """Apply a reviewed plan: refused when Fortnox no longer looks as it did when planned."""
-    run = await asyncio.to_thread(running.queue.queued, run_id)
-    if run.state is not RunState.AWAITING_REVIEW or run.report is None:
-        raise RunConflictError(f"run {run_id!r} is {run.state.value}, not awaiting_review")
-    planned = Report.model_validate_json(run.report)
-    failure = ExportFailure.model_validate_json(run.failure)
-    changed = await running.runtime.engine.changes_since(planned, failure)
-    if changed:
-        await asyncio.to_thread(running.queue.replan, run_id)
+    actor = Actor(approval.approved_by, Via.API)
+    try:
+        approved = await review.approve(running.queue, running.runtime.engine, run_id, actor)
+    except review.StaleReviewError as stale:
         running.wake()
         detail = (
             "Fortnox changed since the plan was made, so it is not applied; the run is queued "
             "for a new plan (review it again once it is awaiting_review)."
         )
-        return JSONResponse(Stale(detail=detail, differences=changed).model_dump(), status_code=409)
-    approved = await asyncio.to_thread(running.queue.approve, run_id, approval.approved_by)
-    fields = ids(run_id=run_id, event_id=run.event_id, connection_id=run.connection_id)
-    log.info("plan approved", extra=fields)
+        body = Stale(detail=detail, differences=stale.differences).model_dump()
+        return JSONResponse(body, status_code=409)
+    log.info("plan approved", extra=_fields(approved))
     running.wake()
     return JSONResponse(RunOut.of(approved).model_dump(mode="json"), status_code=202)
+
+
+@router.post(
+    "/{run_id}/reject",
+    response_model=RunOut,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+async def reject_run(run_id: str, rejection: Rejection, running: Running) -> RunOut:
+    """Reject a reviewed plan with a reason: the run ends ``rejected``, nothing is written,
+    and the callback (if any) is sent."""
+    actor = Actor(rejection.rejected_by, Via.API)
+    rejected = await review.reject(running.queue, run_id, actor, rejection.reason)
+    log.info("plan rejected", extra=_fields(rejected))
+    running.wake()
+    return RunOut.of(rejected)
+
+
+def _fields(run: QueuedRun) -> dict[str, object]:
+    return ids(run_id=run.id, event_id=run.event_id, connection_id=run.connection_id)

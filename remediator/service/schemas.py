@@ -14,6 +14,8 @@ from remediator.storage import Connection, ConnectionKind
 from remediator.storage.queue import QueuedRun
 from remediator.storage.runs import RunState
 
+_FINAL = frozenset({RunState.DONE, RunState.REJECTED})
+
 
 def _time(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
@@ -71,7 +73,7 @@ class RunSummary(BaseModel):
             approved_at=_time(run.approved_at),
             received_at=datetime.fromtimestamp(run.created_at, tz=UTC),
             started_at=_time(run.started_at),
-            finished_at=_time(run.finished_at) if run.state is RunState.DONE else None,
+            finished_at=_time(run.finished_at) if run.state in _FINAL else None,
             callback=Callback(
                 state=run.callback_state or "none",
                 attempts=run.callback_attempts or 0,
@@ -103,6 +105,13 @@ class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approved_by: str = Field(min_length=1, max_length=200, description="Who reviewed the plan.")
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rejected_by: str = Field(min_length=1, max_length=200, description="Who reviewed the plan.")
+    reason: str = Field(min_length=1, max_length=1000, description="Why it is rejected.")
 
 
 class Stale(BaseModel):

@@ -113,6 +113,45 @@ run_requests = sa.Table(
     sa.Column("error", sa.String(100), nullable=True),
 )
 
+# Version 5: the web console's people, their sessions, and the trail of their decisions.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("email", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("invite_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("invite_expires_at", sa.Float, nullable=True),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_login_at", sa.Float, nullable=True),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(100), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("via", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=True, index=True),
+    sa.Column("connection_id", sa.String(100), nullable=True, index=True),
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
 Migration = Callable[[SAConnection], None]
 
 
@@ -166,6 +205,11 @@ def _add_claim_index(conn: SAConnection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _add_console(conn: SAConnection) -> None:
+    """Version 5: the console's users and sessions, and the audit log of people's decisions."""
+    metadata.create_all(conn, tables=[users, console_sessions, audit_log])
+
+
 # MIGRATIONS[n] upgrades a database at version n to version n + 1. Version 0 is empty.
 # The table objects above describe the latest version; a migration must not rely on columns
 # that a later migration adds.
@@ -174,6 +218,7 @@ MIGRATIONS: list[Migration] = [
     _add_runs_and_policy,
     _add_service_queue,
     _add_claim_index,
+    _add_console,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

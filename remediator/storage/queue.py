@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.fortnox import RequestRecord
 from remediator.kinds import Kind
+from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
 from remediator.storage.connections import ConnectionStatus
 from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
 from remediator.storage.runs import RunRow, RunState, RunStore, _audit_row
@@ -274,18 +276,23 @@ class QueueStore(RunStore):
         connection_id: str | None = None,
         state: str | None = None,
         outcome: str | None = None,
+        states: Sequence[str] = (),
+        export_date: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[QueuedRun], int]:
-        """Service runs, newest first, and how many match in all."""
+        """Service runs, newest first, and how many match in all. ``states``: any of them."""
         where = [_service()]
         for column, value in (
             (runs.c.connection_id, connection_id),
             (runs.c.state, state),
             (runs.c.outcome, outcome),
+            (runs.c.export_date, export_date),
         ):
             if value is not None:
                 where.append(column == value)
+        if states:
+            where.append(runs.c.state.in_(list(states)))
         query = sa.select(runs).where(*where)
         ordered = query.order_by(runs.c.created_at.desc(), runs.c.id).limit(limit).offset(offset)
         with self._engine.connect() as conn:
@@ -408,27 +415,63 @@ class QueueStore(RunStore):
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().one()
         return QueuedRun.model_validate(dict(row))
 
-    def approve(self, run_id: str, approved_by: str) -> QueuedRun:
-        """A person approved the plan: the run is queued to be applied."""
+    def approve(self, run_id: str, actor: Actor) -> QueuedRun:
+        """A person approved the plan: the run is queued to be applied (and it is audited)."""
+        now = time.time()
         with write_transaction(self._engine) as conn:
             result = conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id, runs.c.state == RunState.AWAITING_REVIEW.value)
                 .values(
                     state=RunState.QUEUED.value,
-                    approved_by=approved_by,
-                    approved_at=time.time(),
-                    not_before=time.time(),
+                    approved_by=actor.name,
+                    approved_at=now,
+                    not_before=now,
                     state_reason=None,
                 )
             )
+            if result.rowcount:
+                record_in(conn, audit_row(actor, AuditAction.APPROVE, run_id=run_id))
         if result.rowcount == 0:
-            state = self.queued(run_id).state.value
-            raise RunConflictError(f"run {run_id!r} is {state}, not awaiting_review")
+            raise self._not_awaiting(run_id)
         return self.queued(run_id)
 
-    def replan(self, run_id: str) -> None:
-        """A stale plan: the run goes back to the queue to be planned again."""
+    def reject(self, run_id: str, actor: Actor, reason: str) -> QueuedRun:
+        """A person rejected the plan: the run ends ``rejected``, audited, with a callback."""
+        now = time.time()
+        with write_transaction(self._engine) as conn:
+            result = conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.state == RunState.AWAITING_REVIEW.value)
+                .values(
+                    state=RunState.REJECTED.value,
+                    state_reason=f"rejected by {actor.name}: {reason}",
+                    finished_at=now,
+                )
+            )
+            if result.rowcount:
+                record_in(conn, audit_row(actor, AuditAction.REJECT, run_id=run_id, detail=reason))
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, runs.c.callback_url.is_not(None))
+                    .values(
+                        callback_state="pending",
+                        callback_attempts=0,
+                        callback_next_at=now,
+                        callback_error=None,
+                    )
+                )
+        if result.rowcount == 0:
+            raise self._not_awaiting(run_id)
+        return self.queued(run_id)
+
+    def _not_awaiting(self, run_id: str) -> RunConflictError:
+        state = self.queued(run_id).state.value
+        return RunConflictError(f"run {run_id!r} is {state}, not awaiting_review")
+
+    def replan(self, run_id: str, actor: Actor | None = None, differences: str = "") -> None:
+        """A stale plan: the run goes back to the queue to be planned again. ``actor``: the
+        person whose approval was refused for it (audited with the differences)."""
         with write_transaction(self._engine) as conn:
             conn.execute(
                 runs.update()
@@ -439,6 +482,17 @@ class QueueStore(RunStore):
                     state_reason="the plan was stale; planning again",
                 )
             )
+            if actor is not None:
+                row = audit_row(
+                    actor, AuditAction.APPROVE_REFUSED_STALE, run_id=run_id, detail=differences
+                )
+                record_in(conn, row)
+
+    def counts(self) -> dict[str, int]:
+        """How many service runs are in each state."""
+        query = sa.select(runs.c.state, sa.func.count()).where(_service()).group_by(runs.c.state)
+        with self._engine.connect() as conn:
+            return {str(state): int(n) for state, n in conn.execute(query).all()}
 
     def requeue_reconnected(self, connection_id: str) -> list[str]:
         """The connection works again: its runs that waited for that go back to the queue."""

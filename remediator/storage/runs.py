@@ -20,6 +20,7 @@ class RunState(StrEnum):
     AWAITING_REVIEW = "awaiting_review"
     AWAITING_RECONNECT = "awaiting_reconnect"
     DONE = "done"
+    REJECTED = "rejected"  # a person rejected the plan: final, nothing was written
 
 
 class UnknownRunError(UsageError):

@@ -42,12 +42,12 @@ def test_a_version_2_database_is_migrated_in_place(tmp_path: Path) -> None:
     raw.executescript(V2)
     raw.close()
     database = Database(f"sqlite:///{path}")
-    assert database.version() == SCHEMA_VERSION == 4
+    assert database.version() == SCHEMA_VERSION == 5
     assert "ix_runs_connection_state" in _indexes(path)
     columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(runs)")}
     assert {"origin", "export_date", "callback_state", "joined_to"} <= columns
     tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
-    assert "oauth_states" in tables
+    assert {"oauth_states", "users", "console_sessions", "audit_log"} <= tables
     queue = QueueStore(database)
     assert RunStore(database).get("cli-run").state is RunState.DONE
     assert queue.page() == ([], 0)  # runs made by the CLI are not the service's
@@ -73,7 +73,7 @@ def test_a_version_3_database_gets_the_claim_index_in_place(tmp_path: Path) -> N
     database.dispose()
     assert "ix_runs_connection_state" not in _indexes(path)
     reopened = Database(f"sqlite:///{path}")
-    assert reopened.version() == SCHEMA_VERSION == 4
+    assert reopened.version() == SCHEMA_VERSION == 5
     assert "ix_runs_connection_state" in _indexes(path)
     claimed = QueueStore(reopened).claim("c")
     assert claimed is not None
