@@ -6,6 +6,7 @@ The CLI, the service and the demo are doors into ``Engine.run``; none holds reme
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ from remediator.fortnox import (
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
-from remediator.outcome import decide, summary
+from remediator.outcome import could_not_complete, decide, summary
 from remediator.plans import SavedPlan, StalePlanError, differences
 from remediator.playbook import Playbook
 from remediator.policy import Policy
@@ -50,6 +51,7 @@ from remediator.report import (
 from remediator.storage.runs import RunStore
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
+log = logging.getLogger(__name__)
 
 
 _CURRENT_AUDIT: ContextVar[Audit | None] = ContextVar("remediator_audit", default=None)
@@ -137,7 +139,7 @@ class Engine:
         started = datetime.now(UTC)
         async with self._turn(failure.connection_id):  # an unknown connection stops here
             await self._started(run_id, failure, mode)
-            report, audit = await self._act(
+            report, audit = await self._act_or_fail(
                 failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started
             )
         # Stored after the company's turn: the next run need not wait for it.
@@ -162,7 +164,7 @@ class Engine:
                 )
             run_id, started = run_id or secrets.token_hex(16), datetime.now(UTC)
             await self._started(run_id, failure, "apply")
-            report, audit = await self._act(
+            report, audit = await self._act_or_fail(
                 failure, mode="apply", reviewed=True, run_id=run_id, started=started
             )
         await self._finished(report, audit)
@@ -176,9 +178,55 @@ class Engine:
 
     async def _changes(self, planned: Report, failure: ExportFailure) -> list[str]:
         now, _ = await self._act(
-            failure, mode="plan", reviewed=False, run_id="recheck", started=datetime.now(UTC)
+            failure,
+            mode="plan",
+            reviewed=False,
+            run_id="recheck",
+            started=datetime.now(UTC),
+            audit=Audit(),
         )
         return differences(planned, now)
+
+    async def _act_or_fail(
+        self,
+        failure: ExportFailure,
+        *,
+        mode: Mode,
+        reviewed: bool,
+        run_id: str,
+        started: datetime,
+    ) -> tuple[Report, Audit]:
+        """``_act``, or, when something outside the actions raises, a ``failed`` report that
+        says why: a started run always ends with an outcome."""
+        audit = Audit()
+        try:
+            return await self._act(
+                failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started, audit=audit
+            )
+        except Exception as err:
+            log.exception("run %s could not be completed", run_id)
+            report = could_not_complete(
+                failure,
+                run_id=run_id,
+                mode=mode,
+                recognition=self._recognition_or_none(failure),
+                reason=unexpected(err),
+                started=started,
+                requests=audit.counts(),
+            )
+            return report, audit
+
+    def _recognition_or_none(self, failure: ExportFailure) -> Recognition:
+        try:
+            match = self.catalogue.classify_failure(failure)
+        except Exception:  # noqa: BLE001 - the report of a broken run must still be written
+            return Recognition(kind=ErrorKind.UNRECOGNIZED.value, matched_by="none")
+        return Recognition(
+            kind=match.kind,
+            matched_by=match.matched_by,
+            params=dict(match.params),
+            playbook=match.playbook,
+        )
 
     async def _started(self, run_id: str, failure: ExportFailure, mode: Mode) -> None:
         await asyncio.to_thread(
@@ -209,8 +257,9 @@ class Engine:
         reviewed: bool,
         run_id: str,
         started: datetime,
+        audit: Audit,
     ) -> tuple[Report, Audit]:
-        """Recognise and run the playbook: the report and the requests it made."""
+        """Recognise and run the playbook: the report and the requests it made (in ``audit``)."""
         connection = await asyncio.to_thread(self.connector.store.get, failure.connection_id)
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
@@ -220,7 +269,6 @@ class Engine:
             params=dict(match.params),
             playbook=playbook.kind if playbook else None,
         )
-        audit = Audit()
         ctx = Context(
             failure=failure,
             recognition=recognition,
@@ -308,7 +356,18 @@ async def guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
         return [_failed(name, f"refused a write during a dry run (a bug): {err}")]
     except (FortnoxError, MissingPrerequisiteError) as err:
         return [_failed(name, str(err))]
+    except Exception as err:
+        # Not a Fortnox error (an answer of a shape no client expects, a bug): the step fails
+        # with its reason and the run goes on to its report instead of crashing.
+        log.exception("action %s raised", name)
+        return [_failed(name, unexpected(err))]
     return result if isinstance(result, list) else [result]
+
+
+def unexpected(err: Exception) -> str:
+    """The reason for an error no one expected: its type and message (never a token: the
+    exceptions of the connector keep tokens out of their messages)."""
+    return f"unexpected error ({type(err).__name__}: {err})"
 
 
 def _failed(action: str, reason: str) -> Step:

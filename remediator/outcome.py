@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from remediator.kinds import ErrorKind, Kind
-from remediator.report import Mode, Outcome, Step, StepStatus, Text, VoucherResult
+from remediator.report import (
+    ExportRef,
+    Mode,
+    Outcome,
+    Recognition,
+    Report,
+    Requests,
+    Restaurant,
+    Step,
+    Steps,
+    StepStatus,
+    Text,
+    VoucherResult,
+)
+
+if TYPE_CHECKING:
+    from remediator.failure import ExportFailure
 
 
 def decide(mode: Mode, kind: Kind, steps: list[Step]) -> Outcome:
@@ -67,3 +84,55 @@ def summary(
         sv.append(f"Orsak: {failed[0]}")
         en.append(f"Reason: {failed[0]}")
     return Text(sv=" ".join(sv), en=" ".join(en))
+
+
+def _unfinished(requests: Requests) -> Text:
+    if not any(method in requests.by_method for method in ("POST", "PUT", "DELETE")):
+        return Text(
+            sv="Remediatorn kunde inte arbeta klart med felet; ingenting ändrades i Fortnox.",
+            en="The remediator could not finish working on the error; nothing was changed in "
+            "Fortnox.",
+        )
+    return Text(
+        sv="Remediatorn kunde inte arbeta klart med felet efter att ha skrivit till Fortnox; "
+        "se stegen i granskningsloggen (remediator runs show --audit).",
+        en="The remediator could not finish working on the error after writing to Fortnox; "
+        "see the audit trail (remediator runs show --audit).",
+    )
+
+
+def could_not_complete(
+    failure: ExportFailure,
+    *,
+    run_id: str,
+    mode: Mode,
+    recognition: Recognition,
+    reason: str,
+    started: datetime | None = None,
+    requests: Requests | None = None,
+) -> Report:
+    """The final ``failed`` report of a run that could not be completed (an error outside
+    any action, or a connection gone before the run): every run ends with an outcome."""
+    now = datetime.now(UTC)
+    return Report(
+        run_id=run_id,
+        event_id=failure.event_id,
+        connection_id=failure.connection_id,
+        restaurant=Restaurant.of(failure),
+        export=ExportRef.of(failure),
+        mode=mode,
+        recognition=recognition,
+        outcome=Outcome.FAILED,
+        manual_steps=Steps(
+            sv=["Kontakta supporten och bifoga den här rapporten."],
+            en=["Contact support and attach this report."],
+        ),
+        summary=Text(
+            sv=f"Misslyckades: körningen kunde inte genomföras ({reason}).",
+            en=f"Failed: the run could not be completed ({reason}).",
+        ),
+        explanation=_unfinished(requests or Requests()),
+        requests=requests or Requests(),
+        started_at=started or now,
+        finished_at=now,
+    )

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from remediator.catalogue import Match
 from remediator.failure import ExportFailure
-from remediator.report import (
-    ExportRef,
-    Outcome,
-    Recognition,
-    Report,
-    Restaurant,
-    Steps,
-    Text,
-)
+from remediator.outcome import could_not_complete
+from remediator.report import Outcome, Recognition, Report, Steps, Text
 
 
 def fix_did_not_hold(plan: Report, seconds: float) -> Report:
@@ -55,30 +46,9 @@ def fix_did_not_hold(plan: Report, seconds: float) -> Report:
 
 def could_not_run(failure: ExportFailure, run_id: str, match: Match, reason: str) -> Report:
     """A final report for a run the engine could not complete (e.g. its connection is gone)."""
-    now = datetime.now(UTC)
-    return Report(
-        run_id=run_id,
-        event_id=failure.event_id,
-        connection_id=failure.connection_id,
-        restaurant=Restaurant.of(failure),
-        export=ExportRef.of(failure),
-        mode="plan",
-        recognition=Recognition(
-            kind=match.kind, matched_by=match.matched_by, params=dict(match.params)
-        ),
-        outcome=Outcome.FAILED,
-        manual_steps=Steps(
-            sv=["Kontakta supporten och bifoga den här rapporten."],
-            en=["Contact support and attach this report."],
-        ),
-        summary=Text(
-            sv=f"Misslyckades: körningen kunde inte genomföras ({reason}).",
-            en=f"Failed: the run could not be completed ({reason}).",
-        ),
-        explanation=Text(
-            sv="Remediatorn kunde inte arbeta med felet; ingenting ändrades i Fortnox.",
-            en="The remediator could not work on the error; nothing was changed in Fortnox.",
-        ),
-        started_at=now,
-        finished_at=now,
+    recognition = Recognition(
+        kind=match.kind, matched_by=match.matched_by, params=dict(match.params)
+    )
+    return could_not_complete(
+        failure, run_id=run_id, mode="plan", recognition=recognition, reason=reason
     )

@@ -7,10 +7,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from remediator.cli import remediate
 from remediator.plans import SavedPlan
+from remediator.runtime import open_runtime
 from tests.cli.conftest import Company, run
 
 Make = Callable[[str], Company]
@@ -282,3 +284,37 @@ def test_plan_out_to_an_unwritable_place(company: Make, tmp_path: Path) -> None:
     result = c.invoke("plan", str(c.failure_file), "--out", str(out))
     assert result.exit_code == 2
     assert one_line(result.stderr) == f"error: cannot write plan {out}: No such file or directory"
+
+
+class OddEnvelope(httpx.AsyncBaseTransport):
+    """Answers every ``/3/financialyears`` with an envelope no Fortnox client expects."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/3/financialyears":
+            return httpx.Response(200, json={"Unexpected": []}, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("command", [["plan"], ["fix", "--yes"]])
+def test_an_unexpected_answer_ends_the_run_failed_never_running(
+    company: Make, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    c = company("series_not_manual")
+    monkeypatch.setattr(
+        remediate,
+        "open_runtime",
+        lambda: open_runtime(transport=OddEnvelope(c.sandbox.transport())),
+    )
+    before = len(c.writes())
+    result = c.invoke(*command, str(c.failure_file), "--json")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    report = json.loads(result.stdout)
+    assert (result.exit_code, report["outcome"]) == (4, "failed")
+    assert report["steps"][0]["status"] == "failed"
+    assert "FinancialYears" in report["steps"][0]["reason"]
+    assert len(c.writes()) == before
+    rows = c.json("runs", "list")
+    assert [(r["state"], r["outcome"]) for r in rows] == [("done", "failed")]
