@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from remediator.failure import ExportFailure
+from remediator.fortnox import parse_error_body
 from remediator.kinds import ErrorKind, Kind
 from remediator.playbook import Playbook, load_playbooks
 
@@ -39,44 +40,6 @@ class Match:
     matched_by: str
     params: dict[str, str] = field(default_factory=dict)
     playbook: str | None = None
-
-
-def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:
-    return {str(k).lower(): v for k, v in data.items()}
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def body_code(body: Any) -> int | None:
-    """The Fortnox code in an ErrorInformation body, in any key case."""
-    if not isinstance(body, dict):
-        return None
-    info = _lower_keys(body).get("errorinformation")
-    return _as_int(_lower_keys(info).get("code")) if isinstance(info, dict) else None
-
-
-def body_oauth_error(body: Any) -> str | None:
-    if isinstance(body, dict):
-        error = _lower_keys(body).get("error")
-        if isinstance(error, str):
-            return error.lower()
-    return None
-
-
-def body_message(body: Any) -> str:
-    if isinstance(body, dict):
-        info = _lower_keys(body).get("errorinformation")
-        if isinstance(info, dict):
-            return str(_lower_keys(info).get("message", ""))
-        lowered = _lower_keys(body)
-        return str(lowered.get("error_description") or lowered.get("message") or "")
-    return body if isinstance(body, str) else ""
 
 
 class Catalogue:
@@ -128,9 +91,11 @@ class Catalogue:
         body: Any = None,
     ) -> Match:
         """Recognise an error from what the Backoffice knows about it."""
-        texts = [t for t in (normalise(message), normalise(body_message(body))) if t]
-        code = code if code is not None else body_code(body)
-        oauth = body_oauth_error(body) or self._oauth_in(texts)
+        said = parse_error_body(body)
+        raw = body if isinstance(body, str) else ""  # a pasted text is a message too
+        texts = [t for t in dict.fromkeys(map(normalise, (message, said.message, raw))) if t]
+        code = code if code is not None else said.code
+        oauth = (said.oauth_error or "").lower() or self._oauth_in(texts)
         for found in (
             self._by_code(code, texts, fallback=False),
             self._by_oauth(oauth, texts),

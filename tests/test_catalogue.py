@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from remediator.catalogue import Catalogue, body_code, load_catalogue, normalise
+from remediator.catalogue import Catalogue, load_catalogue, normalise
 from remediator.failure import ExportFailure
 from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind, Kind
 from remediator.playbook import DEFAULT_DIR, load_playbooks
@@ -375,20 +375,6 @@ def test_classify_failure_uses_every_field(catalogue: Catalogue) -> None:
 )
 def test_normalise(raw: str, normalised: str) -> None:
     assert normalise(raw) == normalised
-
-
-@pytest.mark.parametrize(
-    ("body", "code"),
-    [
-        ({"ErrorInformation": {"code": 2001940}}, 2001940),
-        ({"ERRORINFORMATION": {"CODE": " 2000550 "}}, 2000550),
-        ({"ErrorInformation": {"code": True}}, None),
-        ({"ErrorInformation": "x"}, None),
-        ("text", None),
-    ],
-)
-def test_body_code(body: Any, code: int | None) -> None:
-    assert body_code(body) == code
 
 
 def test_any_oauth_error_a_playbook_names_is_found_in_the_message(tmp_path: Path) -> None:

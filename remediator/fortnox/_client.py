@@ -154,10 +154,12 @@ class FortnoxClient:
         data = await self._get(f"/vouchers/{series}/{number}", {"financialyear": year_id})
         return Voucher.model_validate(unwrap(data, "Voucher"))
 
-    async def create_voucher(self, voucher: Voucher, year_id: int) -> Voucher:
-        """Post a voucher. Never retried blind: a timeout raises ``WriteOutcomeUnknown``."""
+    async def create_voucher(self, voucher: Voucher, year_id: int | None) -> Voucher:
+        """Post a voucher into financial year ``year_id`` (``None``: the year Fortnox finds for
+        its date). Never retried blind: a timeout raises ``WriteOutcomeUnknown``."""
         body = {"Voucher": voucher.new_voucher_payload()}
-        data = await self._send("POST", "/vouchers", {"financialyear": year_id}, body)
+        params = {} if year_id is None else {"financialyear": year_id}
+        data = await self._send("POST", "/vouchers", params, body)
         return Voucher.model_validate(unwrap(data, "Voucher"))
 
     # -- company -----------------------------------------------------------------------

@@ -42,10 +42,7 @@ class ErrorBody:
 
 def json_body(response: httpx.Response) -> Any:
     """The body parsed as JSON whatever the Content-Type says; ``None`` when it is not JSON."""
-    try:
-        return json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
-        return None
+    return _json(response.content)
 
 
 def _lower_keys(data: dict[str, Any]) -> dict[str, Any]:
@@ -62,27 +59,52 @@ def _as_code(value: Any) -> int | None:
     return None
 
 
-def parse_error_body(response: httpx.Response) -> ErrorBody:
-    """Read ErrorInformation (any key case), OAuth errors, bare messages, HTML and empty bodies."""
-    data = json_body(response)
-    if isinstance(data, dict):
-        top = _lower_keys(data)
-        info = top.get("errorinformation")
-        if isinstance(info, dict):
-            fields = _lower_keys(info)
-            return ErrorBody(str(fields.get("message", "")), _as_code(fields.get("code")))
-        if isinstance(top.get("error"), str):
-            description = top.get("error_description") or top["error"]
-            return ErrorBody(str(description), oauth_error=top["error"])
-        if "message" in top:
-            return ErrorBody(str(top["message"]))
-    return _non_json_body(response)
+def parse_error_body(answer: httpx.Response | Any) -> ErrorBody:
+    """What an error answer says: ErrorInformation (any key case, the code as a number or
+    text), OAuth errors, bare messages, HTML and empty bodies.
+
+    ``answer`` is Fortnox's response, or an error body someone passed on (the Backoffice's
+    failure carries one): parsed JSON, or its text. The one place such bodies are read.
+    """
+    if isinstance(answer, httpx.Response):
+        found = _read(json_body(answer))
+        return found or _non_json_body(answer.content, answer.status_code)
+    if isinstance(answer, bytes | str):
+        content = answer.encode() if isinstance(answer, str) else answer
+        found = _read(_json(content))
+        return found or _non_json_body(content, None)
+    return _read(answer) or ErrorBody("")
 
 
-def _non_json_body(response: httpx.Response) -> ErrorBody:
-    text = response.content.decode("utf-8", "replace").strip()
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _read(data: Any) -> ErrorBody | None:
+    """The error in a JSON body, or ``None`` when it carries none of Fortnox's shapes."""
+    if not isinstance(data, dict):
+        return None
+    top = _lower_keys(data)
+    info = top.get("errorinformation")
+    if isinstance(info, dict):
+        fields = _lower_keys(info)
+        return ErrorBody(str(fields.get("message", "")), _as_code(fields.get("code")))
+    if isinstance(top.get("error"), str):
+        description = top.get("error_description") or top["error"]
+        return ErrorBody(str(description), oauth_error=top["error"])
+    if "message" in top:
+        return ErrorBody(str(top["message"]))
+    return None
+
+
+def _non_json_body(content: bytes, status: int | None) -> ErrorBody:
+    text = content.decode("utf-8", "replace").strip()
     if not text:
-        return ErrorBody(f"empty answer with HTTP {response.status_code}")
+        where = f" with HTTP {status}" if status is not None else ""
+        return ErrorBody(f"empty answer{where}")
     if "<html" in text[:500].lower() or "<!doctype" in text[:100].lower():
         title = _TITLE.search(text)
         label = title.group(1).strip() if title else "no title"

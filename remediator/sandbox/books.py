@@ -188,17 +188,28 @@ def _balanced(rows: list[dict[str, Any]]) -> bool:
     return abs(debit - credit) < 0.005  # noqa: PLR2004 - half an öre
 
 
+def _voucher_year(company: Company, day: date, asked: int | None) -> int:
+    """The year a voucher dated ``day`` is booked in: the one asked for (``financialyear``),
+    which must hold the date, else the one covering the date."""
+    year = company.year_for(day)
+    if year is None:
+        raise Refused(codes.NO_FINANCIAL_YEAR)
+    if asked is not None and asked != year:
+        raise Refused(codes.DATE_OUTSIDE_YEAR)
+    return year
+
+
 def create_voucher(
-    company: Company, token: Token, body: dict[str, Any]
+    company: Company, token: Token, body: dict[str, Any], asked: int | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """Every precondition Fortnox checks, in order; returns the year and the stored voucher."""
+    """Every precondition Fortnox checks, in order; returns the year and the stored voucher.
+
+    ``asked``: the ``financialyear`` of the request, if it named one."""
     check_fields(body, VOUCHER_FIELDS)
     if not _user(company, token).may_book:
         raise Refused(codes.MAY_NOT_BOOK)
     day = _day(body)
-    year = company.year_for(day)
-    if year is None:
-        raise Refused(codes.NO_FINANCIAL_YEAR)
+    year = _voucher_year(company, day, asked)
     code = str(body.get("VoucherSeries", ""))
     series = company.series[year].get(code)
     if series is None:

@@ -7,6 +7,7 @@ sandbox's own choice where REFERENCE.md gives a text but no code (or a text of l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,19 @@ class Refusal:
     status: int
     code: int
     message: str
+
+    def body(self) -> dict[str, Any]:
+        """The ErrorInformation answer in the key case Fortnox uses for the status: 404s come
+        with ``Error``/``Message``/``Code``, other refusals with lower-case keys."""
+        keys = (
+            ("Error", "Message", "Code")
+            if self.status == NOT_FOUND
+            else ("error", "message", "code")
+        )
+        return {"ErrorInformation": dict(zip(keys, (1, self.message, self.code), strict=True))}
+
+
+NOT_FOUND = 404
 
 
 def refusal(status: int, code: int, message: str) -> Refusal:
@@ -27,6 +41,9 @@ MAY_NOT_BOOK = refusal(
     403, 2002455, "Saknar behörighet för att bokföra verifikationer"
 )  # [REF] code [L]
 NO_FINANCIAL_YEAR = refusal(400, 2000930, "Räkenskapsår saknas för valt datum")  # [OWN] code
+DATE_OUTSIDE_YEAR = refusal(
+    400, 2000931, "Verifikationsdatum ligger utanför angivet räkenskapsår"
+)  # [OWN]
 SERIES_MISSING = refusal(400, 2001939, "Ogiltig verifikationsserie angiven")  # [REF] [L-M]
 ACCOUNT_INVALID = refusal(400, 2001265, "Ogiltigt konto")  # [REF] code (spec), text [OWN]
 ACCOUNT_NOT_FOUND = refusal(400, 2001304, "Kunde inte hitta konto")  # [REF]

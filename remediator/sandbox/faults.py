@@ -65,8 +65,7 @@ async def _disconnected(receive: Receive) -> None:
 
 
 def error_answer(refusal: codes.Refusal) -> JSONResponse:
-    body = {"ErrorInformation": {"error": 1, "message": refusal.message, "code": refusal.code}}
-    return JSONResponse(body, status_code=refusal.status)
+    return JSONResponse(refusal.body(), status_code=refusal.status)
 
 
 async def injected(faults: Faults, path: str, *, in_burst: bool) -> Response | None:

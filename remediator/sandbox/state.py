@@ -211,6 +211,12 @@ class Faults(StateModel):
         ge=0,
         description="The next N accepted voucher POSTs are stored but never answered.",
     )
+    ignore_voucher_filters: bool = Field(
+        default=False,
+        description="GET /3/vouchers ignores voucherseries, fromdate and todate and lists "
+        "every voucher of the financial year (Fortnox honours one resource-specific filter "
+        "per call).",
+    )
 
 
 class RateLimit(StateModel):

@@ -171,7 +171,7 @@ class Rig:
         client = self.runtime.connector.client(self.connection, read_only=False)
         try:
             year = await client.financial_year_for(voucher.transaction_date)
-            await client.create_voucher(voucher, year.id if year else 0)
+            await client.create_voucher(voucher, year.id if year else None)
         except ConsentRequired:
             return {"message": "Kopplingen har invaliderats av Fortnox"}
         except WriteOutcomeUnknown as err:

@@ -50,6 +50,35 @@ def test_error_information_in_any_key_case(content: bytes, message: str, code: i
     assert (body.message, body.code, body.oauth_error) == (message, code, None)
 
 
+@pytest.mark.parametrize(
+    ("body", "message", "code", "oauth_error"),
+    [
+        ({"ErrorInformation": {"code": 2001940}}, "", 2001940, None),
+        ({"ERRORINFORMATION": {"CODE": " 2000550 ", "MESSAGE": "m"}}, "m", 2000550, None),
+        ({"ErrorInformation": {"code": True}}, "", None, None),
+        ({"ErrorInformation": "x"}, "", None, None),
+        ({"error": "invalid_grant"}, "invalid_grant", None, "invalid_grant"),
+        ('{"ErrorInformation": {"Message": "m", "Code": "7"}}', "m", 7, None),
+        (b'{"message": "unauthorized"}', "unauthorized", None, None),
+        ("Kunde inte hitta konto", "Kunde inte hitta konto", None, None),
+        (["not", "an", "object"], "", None, None),
+        (None, "", None, None),
+        (42, "", None, None),
+    ],
+)
+def test_a_body_passed_on_is_read_the_same_way(
+    body: object, message: str, code: int | None, oauth_error: str | None
+) -> None:
+    said = parse_error_body(body)
+    assert (said.message, said.code, said.oauth_error) == (message, code, oauth_error)
+
+
+def test_a_passed_on_html_page_is_recognised_as_one() -> None:
+    said = parse_error_body("<html><head><title>502 Bad Gateway</title></head></html>")
+    assert said.is_html
+    assert said.message.endswith("502 Bad Gateway")
+
+
 def test_oauth_error_read_even_when_content_type_says_html() -> None:
     body = parse_error_body(
         response(

@@ -107,6 +107,7 @@ def z_report(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def error_of(response: httpx.Response) -> tuple[int, int, str]:
-    """Status, Fortnox code and message of an ErrorInformation answer."""
-    info = response.json()["ErrorInformation"]
+    """Status, Fortnox code and message of an ErrorInformation answer (its key case, which
+    differs by status as in Fortnox, is checked by ``CheckedTransport``)."""
+    info = {key.lower(): value for key, value in response.json()["ErrorInformation"].items()}
     return response.status_code, info["code"], info["message"]

@@ -11,9 +11,9 @@ Tightenings (so a check can fail at all; the spec leaves objects open):
 Relaxations (each documented in shared/fortnox/REFERENCE.md):
 - List answers may carry ``MetaInformation`` (``@TotalResources``, ``@TotalPages``,
   ``@CurrentPage``): Fortnox sends it on paged lists, the spec's list schemas omit it.
-- ``ErrorInformation`` keys are accepted in either case: the spec names them ``Error``/
-  ``Message``/``Code``, Fortnox answers ``error``/``message``/``code`` (and varies). The three
-  lowercase keys are required, as Fortnox sends them on business errors.
+- ``ErrorInformation`` keys: the spec names them ``Error``/``Message``/``Code``, and Fortnox
+  answers 404s so; its other refusals (400, 403, 500) come with ``error``/``message``/``code``.
+  All three keys are required, in the case Fortnox uses for the status.
 - ``LockedPeriod.EndDate`` may be ``null`` when nothing is locked (the spec says string).
 
 The spec's ``required`` lists are kept as they are: no relaxation was needed.
@@ -102,13 +102,15 @@ def _strict(schema: Any) -> Any:
     return out
 
 
-def _error_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = _strict(SCHEMAS["fortnox_ErrorInformationWrap"])
+@cache
+def error_schema(status: int) -> dict[str, Any]:
+    """An error answer: the spec's capitalised keys on a 404, lower case on other statuses."""
+    schema: dict[str, Any] = copy.deepcopy(_strict(SCHEMAS["fortnox_ErrorInformationWrap"]))
     inner = schema["properties"]["ErrorInformation"]
-    for name, prop in list(inner["properties"].items()):
-        inner["properties"][name.lower()] = prop  # relaxation: either key case
-    inner["required"] = ["error", "message", "code"]
-    inner["properties"]["message"] = {"type": "string", "minLength": 1}
+    spec = inner["properties"] | {"Message": {"type": "string", "minLength": 1}}
+    if status != 404:
+        spec = {name.lower(): prop for name, prop in spec.items()}
+    inner["properties"], inner["required"] = spec, sorted(spec)
     schema["required"] = ["ErrorInformation"]
     return schema
 
@@ -117,7 +119,7 @@ def _error_schema() -> dict[str, Any]:
 def wrap_schema(name: str) -> dict[str, Any]:
     """A spec wrap schema, strict, its envelope required, MetaInformation allowed on lists."""
     if name == "fortnox_ErrorInformationWrap":
-        return _error_schema()
+        return error_schema(400)
     schema: dict[str, Any] = copy.deepcopy(_strict(SCHEMAS[name]))
     envelopes = list(schema["properties"])
     schema["required"] = envelopes
@@ -187,7 +189,7 @@ def _check_api(method: str, path: str, response: httpx.Response) -> None:
         validate(NOT_SERVED, body)
         return
     if status >= 400:
-        validate(wrap_schema("fortnox_ErrorInformationWrap"), body)
+        validate(error_schema(status), body)
         return
     validate(schema, body)
 

@@ -276,6 +276,39 @@ async def test_voucher_filters_leave_out_what_does_not_match(
     assert (await api.get("/3/vouchers", params=params)).json()["Vouchers"] == []
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"voucherseries": "A"},
+        {"fromdate": "2026-03-03"},
+        {"todate": "2026-03-01"},
+        {"voucherseries": "A", "fromdate": "2026-03-03", "todate": "2026-03-03"},
+    ],
+)
+async def test_the_ignore_filters_fault_lists_every_voucher_of_the_year(
+    sandbox: Sandbox, api: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    await api.post("/3/vouchers", json={"Voucher": z_report(sandbox)})
+    sandbox.set_faults(ignore_voucher_filters=True)
+    listed = (await api.get("/3/vouchers", params=params | {"financialyear": "2"})).json()
+    assert [(v["VoucherSeries"], v["VoucherNumber"]) for v in listed["Vouchers"]] == [("F", 61)]
+    other_year = await api.get("/3/vouchers", params=params | {"financialyear": "1"})
+    assert other_year.json()["Vouchers"] == []  # the year is still honoured
+
+
+async def test_404s_answer_with_capitalised_keys_other_refusals_lower_case(
+    api: httpx.AsyncClient,
+) -> None:
+    missing = await api.get("/3/accounts/1234", params={"financialyear": 2})
+    assert missing.json() == {
+        "ErrorInformation": {"Error": 1, "Message": "Kan inte hitta kontot.", "Code": 2000423}
+    }
+    refused = await api.post("/3/vouchers", content=b"{")
+    assert refused.json() == {
+        "ErrorInformation": {"error": 1, "message": "Felaktigt formaterad JSON.", "code": 2002115}
+    }
+
+
 async def test_an_unknown_voucher_is_404(api: httpx.AsyncClient) -> None:
     assert (await api.get("/3/vouchers/F/61")).status_code == 404
 

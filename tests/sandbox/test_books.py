@@ -140,6 +140,30 @@ async def test_the_date_decides_the_year_and_numbering_is_per_year_and_series(
 
 
 @pytest.mark.parametrize(
+    ("financialyear", "status", "code"),
+    [("2", 201, None), ("1", 400, 2000931), ("9", 404, 2000565)],
+)
+async def test_financialyear_on_a_voucher_post_is_honoured(
+    sandbox: Sandbox, financialyear: str, status: int, code: int | None
+) -> None:
+    async with client_for(sandbox) as http:
+        http.headers.update(await bearer(http))
+        answer = await http.post(
+            "/3/vouchers",
+            params={"financialyear": financialyear},
+            json={"Voucher": z_report(sandbox)},
+        )
+    assert answer.status_code == status
+    stored = sandbox.world.companies["100001"].vouchers
+    if code is None:
+        assert answer.json()["Voucher"]["Year"] == 2
+        assert [v["Year"] for v in stored[2]] == [2]
+    else:
+        assert error_of(answer)[:2] == (status, code)
+        assert stored == {1: [], 2: []}
+
+
+@pytest.mark.parametrize(
     "voucher",
     [
         {"VoucherSeries": "F", "TransactionDate": "2 mars", "VoucherRows": []},

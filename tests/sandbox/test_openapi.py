@@ -27,6 +27,14 @@ def _check(method: str, path: str, status: int, body: Any) -> None:
         ("GET", "/3/vouchers/F/1", 200, {"MetaInformation": {}, "Voucher": {}}),
         ("POST", "/3/vouchers", 200, {"Voucher": {}}),
         ("GET", "/3/me", 400, {"ErrorInformation": {"error": 1, "message": "x"}}),
+        ("GET", "/3/me", 400, {"ErrorInformation": {"Error": 1, "Message": "x", "Code": 7}}),
+        ("GET", "/3/me", 404, {"ErrorInformation": {"error": 1, "message": "x", "code": 7}}),
+        (
+            "GET",
+            "/3/me",
+            404,
+            {"ErrorInformation": {"Error": 1, "error": 1, "Message": "x", "Code": 7}},
+        ),
         ("GET", "/3/me", 401, {"message": "Unauthorized"}),
     ],
     ids=[
@@ -39,6 +47,9 @@ def _check(method: str, path: str, status: int, body: Any) -> None:
         "meta-on-a-single-item",
         "post-answered-200",
         "error-without-code",
+        "400-capitalised",
+        "404-lower-case",
+        "404-both-cases",
         "401-other-text",
     ],
 )
@@ -53,10 +64,5 @@ def test_the_checks_accept_the_documented_relaxations() -> None:
     meta = {"@TotalResources": 0, "@TotalPages": 1, "@CurrentPage": 1}
     _check("GET", "/3/accounts", 200, {"MetaInformation": meta, "Accounts": []})
     _check("GET", "/3/settings/lockedperiod", 200, {"LockedPeriod": {"EndDate": None}})
-    _check("GET", "/3/me", 404, {"ErrorInformation": {"error": 1, "message": "x", "code": 7}})
-    _check(
-        "GET",
-        "/3/me",
-        404,
-        {"ErrorInformation": {"Error": 1, "error": 1, "message": "x", "code": 7}},
-    )
+    _check("GET", "/3/me", 404, {"ErrorInformation": {"Error": 1, "Message": "x", "Code": 7}})
+    _check("GET", "/3/me", 400, {"ErrorInformation": {"error": 1, "message": "x", "code": 7}})

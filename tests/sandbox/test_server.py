@@ -46,7 +46,6 @@ def test_an_unknown_scenario_stops_the_command() -> None:
     assert "unknown scenario 'nope'" in result.stderr
 
 
-
 @pytest.fixture
 def served() -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
