@@ -7,13 +7,14 @@ Its JSON Schema is committed at ``docs/report.schema.json``; regenerate it with
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediator.kinds import Kind
+from remediator.timestamps import Timestamp
 
 if TYPE_CHECKING:
     from remediator.failure import ExportFailure
@@ -146,8 +147,8 @@ class Report(ReportModel):
     resent: bool = False
     voucher: VoucherResult | None = None
     requests: Requests = Field(default_factory=Requests)
-    started_at: datetime
-    finished_at: datetime
+    started_at: Timestamp
+    finished_at: Timestamp
 
     @property
     def kind(self) -> Kind:

@@ -14,6 +14,7 @@ from remediator.errors import UsageError
 from remediator.runtime import open_connector, open_store
 from remediator.settings import load_settings
 from remediator.storage import Connection, ConnectionKind
+from remediator.timestamps import iso_epoch
 
 
 def describe(connection: Connection) -> dict[str, Any]:
@@ -28,10 +29,10 @@ def describe(connection: Connection) -> dict[str, Any]:
         "client_id": connection.client_id,
         "scopes": list(connection.scopes),
         "has_refresh_token": connection.refresh_token is not None,
-        "access_expires_at": Connection.timestamp(connection.access_expires_at),
-        "last_refresh_at": Connection.timestamp(connection.last_refresh_at),
-        "created_at": Connection.timestamp(connection.created_at),
-        "updated_at": Connection.timestamp(connection.updated_at),
+        "access_expires_at": iso_epoch(connection.access_expires_at),
+        "last_refresh_at": iso_epoch(connection.last_refresh_at),
+        "created_at": iso_epoch(connection.created_at),
+        "updated_at": iso_epoch(connection.updated_at),
     }
 
 

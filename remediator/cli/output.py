@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+from rich.console import Console
 
 from remediator.errors import RemediatorError
 
@@ -47,3 +50,20 @@ lang_option = click.option(
     show_default=True,
     help="Language of the human output.",
 )
+
+
+def people_console(*, stderr: bool = False) -> Console:
+    """A Rich console for people: as wide as the terminal (80 columns when not one), links
+    kept whole, no guessed highlighting."""
+    return Console(stderr=stderr, highlight=False)
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner on stderr while something slow runs (only on a terminal; nothing otherwise)."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(message):
+        yield

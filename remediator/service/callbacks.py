@@ -32,6 +32,7 @@ def payload(run: QueuedRun) -> bytes:
         "run_id": run.id,
         "event_id": run.event_id,
         "state": run.state.value,
+        "state_reason": run.state_reason,
         "outcome": run.outcome,
         "report": report,
     }

@@ -13,12 +13,12 @@ from remediator.report import Report
 from remediator.storage import Connection, ConnectionKind
 from remediator.storage.queue import QueuedRun
 from remediator.storage.runs import RunState
+from remediator.timestamps import Timestamp, from_epoch
 
 _FINAL = frozenset({RunState.DONE, RunState.REJECTED})
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+_time = from_epoch
 
 
 class Accepted(BaseModel):
@@ -32,7 +32,7 @@ class Accepted(BaseModel):
 class Callback(BaseModel):
     state: Literal["none", "pending", "delivered", "failed"]
     attempts: int = 0
-    next_attempt_at: datetime | None = None
+    next_attempt_at: Timestamp | None = None
     last_error: str | None = None
 
 
@@ -49,10 +49,10 @@ class RunSummary(BaseModel):
     attempts: int
     joined_to: str | None = Field(description="The run of the same kind this one joined.")
     approved_by: str | None
-    approved_at: datetime | None
-    received_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    approved_at: Timestamp | None
+    received_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     callback: Callback
 
     @classmethod
@@ -158,8 +158,8 @@ class ConnectionOut(BaseModel):
     policy: Policy
     policy_is_default: bool
     has_refresh_token: bool
-    last_refresh_at: datetime | None
-    access_expires_at: datetime | None
+    last_refresh_at: Timestamp | None
+    access_expires_at: Timestamp | None
     reconnect_url: str = Field(
         description="A fresh signed link the restaurant opens to reconnect, without the api "
         "token; it expires after reconnect_link_seconds."
@@ -193,12 +193,12 @@ class ConnectionOut(BaseModel):
 class AccessToken(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a token type, not a secret
-    expires_at: datetime | None
+    expires_at: Timestamp | None
 
 
 class Authorize(BaseModel):
     authorize_url: str
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 class Problem(BaseModel):

@@ -47,7 +47,6 @@ class QueuedRun(RunRow):
     started_at: float | None
     approved_at: float | None
     joined_to: str | None
-    state_reason: str | None
     fix_verified_at: float | None
     callback_url: str | None
     callback_state: str | None

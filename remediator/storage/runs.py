@@ -28,6 +28,21 @@ class UnknownRunError(UsageError):
         super().__init__(f"unknown run {run_id!r}")
 
 
+MAX_CANDIDATES = 10
+
+
+class AmbiguousRunError(UsageError):
+    """A run id prefix that more than one run starts with."""
+
+    def __init__(self, prefix: str, candidates: list[str]) -> None:
+        shown = ", ".join(candidates[:MAX_CANDIDATES])
+        more = ", …" if len(candidates) > MAX_CANDIDATES else ""
+        super().__init__(
+            f"run id {prefix!r} is ambiguous; it starts {shown}{more} (give more characters)"
+        )
+        self.candidates = candidates[:MAX_CANDIDATES]
+
+
 class RunRow(BaseModel):
     """A stored run. ``failure`` and ``report`` are JSON text as stored."""
 
@@ -45,6 +60,7 @@ class RunRow(BaseModel):
     approved_by: str | None
     created_at: float
     finished_at: float | None
+    state_reason: str | None = None
 
 
 class AuditEntry(BaseModel):
@@ -128,6 +144,27 @@ class RunStore:
         if row is None:
             raise UnknownRunError(run_id)
         return dict(row)
+
+    def resolve(self, prefix: str) -> str:
+        """The id of the one run whose id starts with ``prefix`` (like git's short ids)."""
+        cleaned = prefix.strip()
+        if not cleaned:
+            raise UnknownRunError(prefix)
+        query = (
+            sa.select(runs.c.id)
+            .where(runs.c.id.startswith(cleaned, autoescape=True))
+            .order_by(runs.c.id)
+            .limit(MAX_CANDIDATES + 1)
+        )
+        with self._db.engine.connect() as conn:
+            found = [str(run_id) for run_id in conn.execute(query).scalars()]
+        if cleaned in found:
+            return cleaned
+        if not found:
+            raise UnknownRunError(prefix)
+        if len(found) > 1:
+            raise AmbiguousRunError(prefix, found)
+        return found[0]
 
     def find(
         self,

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from remediator.runtime import open_store
+from remediator.settings import load_settings
+from remediator.storage import Database
+from remediator.storage.runs import RunStore
 from tests.cli.conftest import Company, run
+
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
 
 Make = Callable[[str], Company]
 
@@ -40,20 +48,42 @@ def assert_no_secret(c: Company, output: str) -> None:
     assert "client_secret" not in output.lower()
 
 
-def test_list(history: Company) -> None:
+@pytest.fixture
+def stockholm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's time zone is Stockholm's (tables show local times)."""
+    monkeypatch.setenv("TZ", "Europe/Stockholm")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("stockholm")
+@pytest.mark.parametrize("columns", [80, 100])
+def test_list_is_a_table_with_headers_and_local_times(
+    history: Company, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
     result = history.invoke("runs", "list")
     assert result.exit_code == 0
-    rows = [line.split("\t") for line in result.stdout.splitlines()]
-    assert [row[1:] for row in rows] == [
-        [history.connection_id, "apply", "done", "series_not_manual", "fixed"],
-        [history.connection_id, "plan", "done", "series_not_manual", "would_fix"],
-    ]
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["run", "received", "connection", "state", "kind", "outcome"]
+    assert all(len(line) <= columns for line in lines)
+    rows = history.json("runs", "list")
+    when = datetime.fromisoformat(rows[0]["created_at"]).astimezone().strftime("%Y-%m-%d %H:%M")
+    assert lines[1].startswith(f"{rows[0]['id'][:8]}  {when}")
+    assert "fixed" in lines[1]
+    assert "would fix" in result.stdout
     assert_no_secret(history, result.stdout)
 
 
 def test_list_json_and_filters(history: Company) -> None:
     rows: list[dict[str, Any]] = history.json("runs", "list")
     assert [(r["mode"], r["outcome"]) for r in rows] == [("apply", "fixed"), ("plan", "would_fix")]
+    assert ISO.fullmatch(rows[0]["created_at"])
+    assert ISO.fullmatch(rows[0]["finished_at"])
+    assert [r["mode"] for r in history.json("runs", "list", "--state", "done")] == ["apply", "plan"]
+    assert history.json("runs", "list", "--state", "awaiting_review") == []
     assert all(r["event_id"] == history.failure.event_id for r in rows)
     assert "report" not in rows[0]
     assert "failure" not in rows[0]
@@ -64,7 +94,7 @@ def test_list_json_and_filters(history: Company) -> None:
 
 def test_show_renders_the_report(history: Company) -> None:
     run_id = history.json("runs", "list", "--outcome", "fixed")[0]["id"]
-    result = history.invoke("runs", "show", run_id, "--lang", "en")
+    result = history.invoke("runs", "show", run_id[:7], "--lang", "en")
     assert result.exit_code == 0
     out = result.stdout
     assert "Fixed: The voucher series is not open for manual entry." in out
@@ -123,3 +153,21 @@ def test_unknown_run(env: None) -> None:
 def test_no_runs_yet(env: None) -> None:
     result = run("runs", "list", "--json")
     assert (result.exit_code, json.loads(result.stdout)) == (0, [])
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(env: None) -> None:
+    store = RunStore(Database(load_settings().database_url))
+    for run_id in ("abcd01", "abcd02", "abce03"):
+        store.create(run_id, event_id="e", connection_id="c", mode="plan", failure_json="{}")
+    result = run("runs", "show", "abcd")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: run id 'abcd' is ambiguous; it starts abcd01, abcd02 (give more characters)\n"
+    )
+    assert run("runs", "show", "abcd02", "--json").exit_code == 0
+    assert json.loads(run("runs", "show", "abce", "--json").stdout)["run"]["id"] == "abce03"
+
+
+def test_a_prefix_of_no_run_is_unknown(history: Company) -> None:
+    result = history.invoke("runs", "show", "zz")
+    assert (result.exit_code, result.stderr) == (2, "error: unknown run 'zz'\n")

@@ -51,6 +51,8 @@ def test_the_final_report_is_posted_signed(harness: Harness) -> None:
     )
     assert sent["report"]["run_id"] == run_id
     assert sent["report"]["resent"] is True
+    assert sent["state_reason"] is None  # a rejection's reason, a fix that did not hold…
+    assert sent["report"]["finished_at"].endswith("+00:00")
 
 
 def test_a_refused_callback_is_retried_with_backoff(harness: Harness) -> None:
