@@ -16,9 +16,14 @@ from remediator.storage import ConnectionStore, Database, TokenCipher, load_ciph
 from remediator.storage.runs import RunStore
 
 
+def open_database(settings: Settings) -> Database:
+    """The deployment's database, upgraded on opening only if ``database_upgrade`` says so."""
+    return Database(settings.database_url, upgrade=settings.database_upgrade)
+
+
 def open_store(settings: Settings | None = None) -> ConnectionStore:
     settings = settings or load_settings()
-    database = Database(settings.database_url)
+    database = open_database(settings)
     return ConnectionStore(database, load_cipher(settings.secret_key, settings.key_file))
 
 
@@ -68,7 +73,7 @@ def open_runtime(
     hook: RequestHook = no_hook,
 ) -> Runtime:
     settings = settings or load_settings()
-    database = Database(settings.database_url)
+    database = open_database(settings)
     cipher = load_cipher(settings.secret_key, settings.key_file)
     store = ConnectionStore(database, cipher)
     runs = RunStore(database)

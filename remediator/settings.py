@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["bookkeeping", "companyinformation", "settings", "profile"]
     )
     database_url: str = "sqlite:///remediator.db"
+    database_upgrade: bool = False
     secret_key: SecretStr = SecretStr("")
     key_file: Path = Path(".remediator.key")
     http_timeout: float = Field(default=30.0, gt=0)

@@ -1,8 +1,10 @@
-"""Shared fixtures: isolated settings, an encrypted store on a temporary SQLite file."""
+"""Shared fixtures: isolated settings, an encrypted store on a temporary SQLite file, and
+``database_url``: a fresh database on each dialect (SQLite, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ from pydantic import SecretStr
 
 from remediator.runtime import open_store
 from remediator.settings import Settings
-from remediator.storage import Connection, ConnectionStore
+from remediator.storage import Connection, ConnectionStore, Database
+from tests import postgres
 
 API = "https://api.fortnox.test/3"
 OAUTH = "https://apps.fortnox.test/oauth-v1"
@@ -24,6 +27,40 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("REMEDIATOR_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a schema of its own on the test PostgreSQL server
+    (dropped after the test). Storage tests take this to run on both dialects."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'remediator.db'}"
+        return
+    with postgres.fresh_schema(postgres.require()) as url:
+        yield url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """``database_url`` opened (created at the newest schema), on each dialect."""
+    opened = Database(database_url)
+    yield opened
+    opened.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if postgres.SKIPPED in str(report.longrepr)
+    ]
+    if not skipped:
+        return
+    terminalreporter.section("PostgreSQL tests SKIPPED", sep="!", red=True, bold=True)
+    terminalreporter.line(
+        f"{len(skipped)} tests on PostgreSQL did not run: {postgres.ENV} is not set.", red=True
+    )
+    terminalreporter.line(f"To run them: {postgres.HOW_TO_RUN}", bold=True)
 
 
 @pytest.fixture

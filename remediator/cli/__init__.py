@@ -10,6 +10,7 @@ import click
 from remediator import __version__
 from remediator.cli.check import check
 from remediator.cli.connections import connections
+from remediator.cli.db import db
 from remediator.cli.demo import demo
 from remediator.cli.explain import explain
 from remediator.cli.output import RemediatorGroup
@@ -40,6 +41,7 @@ for command in (
     check,
     runs,
     connections,
+    db,
     playbooks,
     demo,
     sandbox,

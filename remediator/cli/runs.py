@@ -18,9 +18,8 @@ from remediator.cli import remediate
 from remediator.cli.output import echo_json, json_option, lang_option, people_console, working
 from remediator.render import Lang, render
 from remediator.report import Outcome, Report
-from remediator.runtime import Runtime
+from remediator.runtime import Runtime, open_database
 from remediator.settings import load_settings
-from remediator.storage import Database
 from remediator.storage.audit import Actor, Via
 from remediator.storage.queue import QueuedRun, QueueStore
 from remediator.storage.runs import RunRow, RunState
@@ -28,7 +27,7 @@ from remediator.timestamps import iso_epoch, local
 
 
 def _queue() -> QueueStore:
-    return QueueStore(Database(load_settings().database_url))
+    return QueueStore(open_database(load_settings()))
 
 
 def describe(row: RunRow) -> dict[str, Any]:

@@ -10,14 +10,14 @@ import httpx
 from remediator.catalogue import load_catalogue
 from remediator.engine import Engine
 from remediator.failure import ExportFailure
-from remediator.runtime import Runtime, open_connector, reconnect_links
+from remediator.runtime import Runtime, open_connector, open_database, reconnect_links
 from remediator.service.callbacks import Deliverer
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor
 from remediator.service.worker import Workers
 from remediator.service.writer import IntakeWriter
 from remediator.settings import Settings
-from remediator.storage import ConnectionStore, Database, load_cipher
+from remediator.storage import ConnectionStore, load_cipher
 from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 
@@ -90,7 +90,7 @@ def open_service(
     callback_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Service:
     """Wire the service; ``transport`` replaces the network to Fortnox (the sandbox in tests)."""
-    database = Database(settings.database_url)
+    database = open_database(settings)
     queue = QueueStore(database)
     metrics = Metrics(queue.depth)
     cipher = load_cipher(settings.secret_key, settings.key_file)

@@ -1,15 +1,17 @@
-"""The database: one SQLAlchemy Core engine, the schema, and its version.
+"""The database: one SQLAlchemy Core engine and the schema, on SQLite or PostgreSQL.
 
-SQLite by default; the schema uses only portable types so that PostgreSQL is a change of URL.
-The schema is created on first use and carries a version in ``schema_version`` so that later
-changes can migrate an existing database in place.
+SQLite by default (``sqlite:///remediator.db``); PostgreSQL is a change of URL
+(``postgresql+psycopg://…``). The same Core statements run on both; only SQLite gets PRAGMAs
+and a writers' turn inside the process. The tables below describe the newest schema; its
+history is a chain of Alembic revisions in ``remediator/storage/migrations`` (see there and
+docs/deploy.md for how a database is brought up to date, and how to change the schema).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from remediator.errors import StorageError
+from remediator.storage import migrations
 
 metadata = sa.MetaData()
-
-schema_version = sa.Table(
-    "schema_version",
-    metadata,
-    sa.Column("version", sa.Integer, nullable=False),
-)
 
 connections = sa.Table(
     "connections",
@@ -69,7 +66,7 @@ runs = sa.Table(
     sa.Column("approved_by", sa.String(200), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
-    # The service's queue (version 3): NULL on runs made by the CLI.
+    # The service's queue: NULL on runs made by the CLI.
     sa.Column("origin", sa.String(20), nullable=True),
     sa.Column("export_date", sa.String(10), nullable=True),
     sa.Column("attempts", sa.Integer, nullable=True),
@@ -84,7 +81,7 @@ runs = sa.Table(
     sa.Column("callback_attempts", sa.Integer, nullable=True),
     sa.Column("callback_next_at", sa.Float, nullable=True),
     sa.Column("callback_error", sa.Text, nullable=True),
-    # Version 4: a worker's claim reads only its connection's queued runs.
+    # A worker's claim reads only its connection's queued runs.
     sa.Index("ix_runs_connection_state", "connection_id", "state"),
 )
 
@@ -113,7 +110,7 @@ run_requests = sa.Table(
     sa.Column("error", sa.String(100), nullable=True),
 )
 
-# Version 5: the web console's people, their sessions, and the trail of their decisions.
+# The web console's people, their sessions, and the trail of their decisions (revision 0002).
 users = sa.Table(
     "users",
     metadata,
@@ -152,84 +149,23 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=True),
 )
 
-Migration = Callable[[SAConnection], None]
 
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` as the remediator uses it; the schema is left as it is.
 
-def _add_runs_and_policy(conn: SAConnection) -> None:
-    columns = {column["name"] for column in sa.inspect(conn).get_columns("connections")}
-    if "policy" not in columns:  # databases made by version 1
-        conn.execute(sa.text("ALTER TABLE connections ADD COLUMN policy TEXT"))
-    metadata.create_all(conn, tables=[runs, run_requests])
-
-
-def _add_columns(conn: SAConnection, table: sa.Table, names: list[str]) -> None:
-    present = {column["name"] for column in sa.inspect(conn).get_columns(table.name)}
-    for name in names:
-        if name not in present:
-            kind = table.c[name].type.compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
-
-
-_SERVICE_RUN_COLUMNS = [
-    "origin",
-    "export_date",
-    "attempts",
-    "not_before",
-    "started_at",
-    "approved_at",
-    "joined_to",
-    "state_reason",
-    "fix_verified_at",
-    "callback_url",
-    "callback_state",
-    "callback_attempts",
-    "callback_next_at",
-    "callback_error",
-]
-
-
-def _add_service_queue(conn: SAConnection) -> None:
-    """Version 3: the service's queue columns on runs, restaurants, and OAuth states."""
-    _add_columns(conn, connections, ["restaurant_id", "restaurant_name"])
-    _add_columns(conn, runs, _SERVICE_RUN_COLUMNS)
-    for index in runs.indexes:
-        if index.name == "ix_runs_callback_state":
-            index.create(conn, checkfirst=True)
-    oauth_states.create(conn, checkfirst=True)
-
-
-def _add_claim_index(conn: SAConnection) -> None:
-    """Version 4: an index on runs (connection_id, state) for the workers' claims."""
-    for index in runs.indexes:
-        if index.name == "ix_runs_connection_state":
-            index.create(conn, checkfirst=True)
-
-
-def _add_console(conn: SAConnection) -> None:
-    """Version 5: the console's users and sessions, and the audit log of people's decisions."""
-    metadata.create_all(conn, tables=[users, console_sessions, audit_log])
-
-
-# MIGRATIONS[n] upgrades a database at version n to version n + 1. Version 0 is empty.
-# The table objects above describe the latest version; a migration must not rely on columns
-# that a later migration adds.
-MIGRATIONS: list[Migration] = [
-    connections.create,
-    _add_runs_and_policy,
-    _add_service_queue,
-    _add_claim_index,
-    _add_console,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _engine_for(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True)
-    database = sa.engine.make_url(url).database
+    ``postgresql://`` means psycopg 3 (``postgresql+psycopg://``), the driver installed with
+    the remediator.
+    """
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() != "sqlite":
+        # Each instance: 5 connections kept, up to 20 at once (docs/deploy.md, sizing).
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=15)
+    database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
     return engine
@@ -272,60 +208,57 @@ def _writer(engine: Engine) -> threading.RLock:
         return _WRITERS.setdefault(engine, threading.RLock())
 
 
+def is_sqlite(engine: Engine | SAConnection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
 @contextmanager
 def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[SAConnection]:
-    """A transaction that takes SQLite's write lock at once (a no-op option elsewhere).
+    """A transaction that takes SQLite's write lock at once (a plain transaction elsewhere).
 
-    Writers of one process take turns on a lock first: waiting there is a wake-up when the
-    writer before finishes, where SQLite's own busy handler would sleep up to 100 ms a time.
+    On SQLite, writers of one process take turns on a lock first: waiting there is a wake-up
+    when the writer before finishes, where SQLite's own busy handler would sleep up to 100 ms
+    a time. PostgreSQL locks rows, not the database: its writers do not take turns.
 
     ``durable=False`` (SQLite): the commit is not synced to disk (synchronous=NORMAL). It
     survives the process being killed, not a power loss. Only for writes whose loss a later
     run repairs: never an acknowledged intake, a token, or a person's decision.
     """
+    if not is_sqlite(engine):
+        with engine.begin() as conn:
+            yield conn
+        return
     options = {"immediate": True} if durable else {"immediate": True, "durable": False}
     with _writer(engine), engine.execution_options(**options).begin() as conn:
         yield conn
 
 
 class Database:
-    """An engine with the schema brought to the current version on first use."""
+    """An engine whose schema is at the newest revision (see ``migrations.prepare``).
 
-    def __init__(self, url: str) -> None:
+    ``upgrade=True`` brings an older schema up to date; without it an older schema is refused
+    with a message naming ``remediator db upgrade``. A database without tables is created.
+    """
+
+    def __init__(self, url: str, *, upgrade: bool = False) -> None:
         self.url = url
+        self.engine = open_engine(url)
         try:
-            self.engine = _engine_for(url)
-            self._migrate()
+            migrations.prepare(self.engine, metadata, upgrade=upgrade)
         except SQLAlchemyError as err:
+            self.engine.dispose()
             raise StorageError(f"cannot open the database: {type(err).__name__}") from err
+        except StorageError:
+            self.engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    def version(self) -> int:
+    def revision(self) -> str | None:
+        """The schema's Alembic revision."""
         with self.engine.connect() as conn:
-            return _current_version(conn)
-
-    def _migrate(self) -> None:
-        with write_transaction(self.engine) as conn:
-            schema_version.create(conn, checkfirst=True)
-            current = _current_version(conn)
-            if current > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database has schema version {current}, newer than this "
-                    f"remediator ({SCHEMA_VERSION}): upgrade the remediator"
-                )
-            for step in MIGRATIONS[current:]:
-                step(conn)
-            if current == 0:
-                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
-            elif current < SCHEMA_VERSION:
-                conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
+            return migrations.current(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _current_version(conn: SAConnection) -> int:
-    value = conn.execute(sa.select(schema_version.c.version)).scalar()
-    return int(value) if value is not None else 0

@@ -1,21 +1,17 @@
-"""The run store: reports and audit trails, filtered and paged; schema migration from v1."""
+"""The run store, on both dialects: reports and audit trails, filtered and paged."""
 
 from __future__ import annotations
-
-import sqlite3
-from pathlib import Path
 
 import pytest
 
 from remediator.fortnox import RequestRecord
 from remediator.storage import Database
-from remediator.storage.db import SCHEMA_VERSION
 from remediator.storage.runs import RunState, RunStore, UnknownRunError
 
 
 @pytest.fixture
-def runs(tmp_path: Path) -> RunStore:
-    return RunStore(Database(f"sqlite:///{tmp_path / 'runs.db'}"))
+def runs(database: Database) -> RunStore:
+    return RunStore(database)
 
 
 def test_create_finish_get_and_audit(runs: RunStore) -> None:
@@ -73,29 +69,3 @@ def test_find_filters_and_pages(runs: RunStore) -> None:
 def test_unknown_run(runs: RunStore) -> None:
     with pytest.raises(UnknownRunError, match="unknown run 'nope'"):
         runs.get("nope")
-
-
-def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    raw = sqlite3.connect(path)
-    raw.executescript("""
-        CREATE TABLE schema_version (version INTEGER NOT NULL);
-        INSERT INTO schema_version VALUES (1);
-        CREATE TABLE connections (id VARCHAR(100) PRIMARY KEY, label VARCHAR(200) NOT NULL,
-          tenant_id VARCHAR(50), client_id VARCHAR(200) NOT NULL, scopes TEXT NOT NULL,
-          kind VARCHAR(20) NOT NULL, status VARCHAR(20) NOT NULL, access_token TEXT,
-          access_expires_at FLOAT, refresh_token TEXT, refresh_expires_at FLOAT,
-          last_refresh_at FLOAT, status_reason TEXT, lock_owner VARCHAR(100), lock_until FLOAT,
-          created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL);
-        INSERT INTO connections (id, label, client_id, scopes, kind, status, created_at,
-          updated_at) VALUES ('old', 'Old', 'c', '', 'refresh_token', 'active', 0, 0);
-    """)
-    raw.commit()
-    raw.close()
-    database = Database(f"sqlite:///{path}")
-    assert database.version() == SCHEMA_VERSION
-    columns = [row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(connections)")]
-    assert "policy" in columns
-    RunStore(database).create(
-        "r", event_id="e", connection_id="old", mode="plan", failure_json="{}"
-    )

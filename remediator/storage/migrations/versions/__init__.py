@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first; ``r<id>_<what>.py``."""
