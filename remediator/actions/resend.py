@@ -1,9 +1,9 @@
 """Re-send the failed export's voucher, never twice.
 
-The voucher carries the export's key in ``Comments``. Before posting, that day's vouchers of
-the series are searched for the key (or for the failed voucher's own description, which the
-Backoffice's POST carried); when a POST's outcome is unknown (timeout, 5xx), they are searched
-again instead of posting blind.
+The voucher carries the export's key on a line of its own in ``Comments``. Before posting, the
+export is looked for among the vouchers in Fortnox (``booked.find_booked``: what makes a voucher
+"the same export"); when a POST's outcome is unknown (timeout, 5xx), it is looked for again
+instead of posting blind.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from remediator.actions.base import (
     step,
     text,
 )
-from remediator.fortnox import FinancialYear, Voucher, WriteOutcomeUnknown
+from remediator.actions.booked import find_booked, key_line
+from remediator.fortnox import Voucher, WriteOutcomeUnknown
 from remediator.policy import Change
 from remediator.report import Step, StepStatus, VoucherResult
 
@@ -28,30 +29,13 @@ COMMENTS_MAX = 1000
 
 
 def keyed(voucher: Voucher, key: str) -> Voucher:
-    """The voucher with the export key in its comments (kept within Fortnox's 1000 chars)."""
+    """The voucher with the export key on a line of its own at the end of its comments (kept
+    within Fortnox's 1000 characters, the key whole)."""
     comments = voucher.comments or ""
-    if key in comments:
+    if key_line(comments, key):
         return voucher
     joined = f"{comments}\n{key}" if comments else key
     return voucher.model_copy(update={"comments": joined[-COMMENTS_MAX:]})
-
-
-def is_this_export(booked: Voucher, voucher: Voucher, key: str) -> bool:
-    """Whether ``booked`` (same series and day) is the export: it carries the export key (we
-    sent it), or the failed voucher's own description (the Backoffice's POST was stored after
-    all: an export that timed out on its side)."""
-    if key in (booked.comments or "") or key in (booked.description or ""):
-        return True
-    own = (voucher.description or "").strip()
-    return bool(own) and (booked.description or "").strip() == own
-
-
-async def find_booked(
-    ctx: Context, voucher: Voucher, year: FinancialYear, key: str
-) -> Voucher | None:
-    day = voucher.transaction_date
-    found = await ctx.client.vouchers(year.id, voucher.voucher_series, day, day)
-    return next((v for v in found if is_this_export(v, voucher, key)), None)
 
 
 async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
@@ -72,7 +56,7 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
             ),
         )
     year, key = ctx.require_year(), ctx.failure.export_key
-    booked = await find_booked(ctx, voucher, year, key)
+    booked = await find_booked(ctx.client, voucher, year, key)
     observed = {"booked": booked.voucher_number if booked else None}
     if booked is not None:
         ctx.facts["voucher"] = VoucherResult(
@@ -99,7 +83,7 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
             created = await ctx.client.create_voucher(to_send, year.id)
         except WriteOutcomeUnknown as err:
             # Fortnox may have stored it: look instead of posting again.
-            found = await find_booked(ctx, voucher, year, key)
+            found = await find_booked(ctx.client, voucher, year, key)
             if found is None:
                 raise UnconfirmedWrite(
                     f"{err.cause} on the voucher POST, and the voucher is not among the day's "

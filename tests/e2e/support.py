@@ -218,8 +218,19 @@ class Rig:
         return next(iter(self.sandbox.world.companies.values()))
 
     def vouchers(self, key: str) -> list[dict[str, Any]]:
-        """The vouchers of the 2026 year whose comments carry ``key`` (the export key)."""
-        return [v for v in self.company.vouchers.get(2, []) if key in v["Comments"]]
+        """The vouchers of the 2026 year whose comments carry ``key`` (the export key) on a
+        line of its own."""
+        return [v for v in self.company.vouchers.get(2, []) if key in _lines(v["Comments"])]
+
+    async def book(self, voucher: dict[str, Any]) -> dict[str, Any]:
+        """Book ``voucher`` in Fortnox directly (someone else did: a person, another export)."""
+        client = self.runtime.connector.client(self.connection, read_only=False)
+        booked = await client.create_voucher(Voucher.model_validate(voucher), None)
+        return booked.model_dump(by_alias=True)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines()]
 
 
 def writes(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -1,0 +1,135 @@
+"""The duplicate check on the sandbox: a voucher already in Fortnox is "the same export" only
+when it is of the export's series and day and carries the export's key on a line of its own,
+or carries its description and the same rows (docs/duplicates.md). Every case runs with
+Fortnox honouring the voucher filters and with the sandbox ignoring them."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from remediator.failure import ExportFailure
+from remediator.report import Outcome
+from tests.e2e.conftest import OpenRig
+from tests.e2e.support import Rig, api_calls, healthy_state, writes
+
+POST = ("POST", "/3/vouchers")
+UNAVAILABLE = {"message": "Fel vid export: System exception", "code": 1000003}
+
+FILTERS = pytest.mark.parametrize("ignored", [False, True], ids=["filtered", "filters-ignored"])
+
+
+async def _rig(open_rig: OpenRig, *, ignored: bool) -> Rig:
+    rig = await open_rig(healthy_state())
+    rig.sandbox.set_faults(ignore_voucher_filters=ignored)
+    return rig
+
+
+def _export(rig: Rig, export_id: str, **voucher: Any) -> ExportFailure:
+    body = rig.voucher_body(Description=f"Z-rapport {export_id}") | voucher
+    return rig.failure(UNAVAILABLE, body, id=export_id)
+
+
+def _booked_once(rig: Rig, failure: ExportFailure) -> None:
+    assert len(rig.vouchers(failure.export_key)) == 1, failure.export_key
+
+
+@FILTERS
+async def test_a_key_that_is_the_prefix_of_another_is_not_that_export(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    z12, z1 = _export(rig, "z-12"), _export(rig, "z-1")
+    assert z12.export_key.startswith(z1.export_key)
+    first, _ = await rig.run(z12, "apply")
+    assert (first.outcome, first.resent) == (Outcome.FIXED, True)
+    report, requests = await rig.run(z1, "apply")
+    assert (report.outcome, report.resent) == (Outcome.FIXED, True)
+    assert writes(requests) == [POST]
+    _booked_once(rig, z12)
+    _booked_once(rig, z1)
+    again, requests = await rig.run(z1, "apply")
+    assert (again.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
+    assert again.voucher is not None
+    assert again.voucher.already_booked
+    assert len(rig.company.vouchers[2]) == 2
+
+
+@FILTERS
+async def test_a_key_inside_a_longer_line_is_not_the_export(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    failure = _export(rig, "z-7")
+    note = f"Rättelse av {failure.export_key} (se bilaga)"
+    await rig.book(rig.voucher_body(Description="Rättelse", Comments=note))
+    report, requests = await rig.run(failure, "apply")
+    assert (report.outcome, writes(requests)) == (Outcome.FIXED, [POST])
+    _booked_once(rig, failure)
+
+
+@FILTERS
+async def test_the_same_description_with_other_rows_is_not_the_export(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    failure = _export(rig, "z-8")
+    other = copy.deepcopy(rig.voucher_body(Description="Z-rapport z-8"))
+    other["VoucherRows"][0]["Debit"] += 100.0
+    other["VoucherRows"][1]["Debit"] -= 100.0
+    await rig.book(other)
+    report, requests = await rig.run(failure, "apply")
+    assert (report.outcome, report.resent) == (Outcome.FIXED, True)
+    calls = api_calls(requests)
+    assert ("GET", "/3/vouchers/F/61") in calls, "the description's voucher was read"
+    assert writes(requests) == [POST]
+    _booked_once(rig, failure)
+
+
+@FILTERS
+@pytest.mark.parametrize(
+    "elsewhere",
+    [{"TransactionDate": "2026-03-05"}, {"VoucherSeries": "A"}],
+    ids=["another-day", "another-series"],
+)
+async def test_the_same_description_and_rows_elsewhere_is_not_the_export(
+    open_rig: OpenRig, ignored: bool, elsewhere: dict[str, str]
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    failure = _export(rig, "z-9")
+    await rig.book(rig.voucher_body(Description="Z-rapport z-9") | elsewhere)
+    report, requests = await rig.run(failure, "apply")
+    assert (report.outcome, writes(requests)) == (Outcome.FIXED, [POST])
+    _booked_once(rig, failure)
+    assert len(rig.company.vouchers[2]) == 2
+
+
+@FILTERS
+async def test_the_same_description_and_rows_that_day_is_the_export(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    failure = _export(rig, "z-10")
+    await rig.book(rig.voucher_body(Description="Z-rapport z-10"))  # the Backoffice's own POST
+    report, requests = await rig.run(failure, "apply")
+    assert (report.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
+    assert report.voucher is not None
+    assert (report.voucher.number, report.voucher.already_booked) == (61, True)
+    assert len(rig.company.vouchers[2]) == 1
+
+
+@FILTERS
+async def test_a_lost_answer_is_looked_for_whatever_the_filters(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    await rig.book(rig.voucher_body(Description="Z-rapport z-1", TransactionDate="2026-03-04"))
+    failure = _export(rig, "z-11")
+    rig.sandbox.set_faults(ignore_voucher_filters=ignored, timeout_after_write=1)
+    report, requests = await rig.run(failure, "apply")
+    assert report.outcome is Outcome.FIXED
+    assert api_calls(requests).count(POST) == 1
+    _booked_once(rig, failure)
+    assert len(rig.company.vouchers[2]) == 2
