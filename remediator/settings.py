@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+import sqlalchemy as sa
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.exc import ArgumentError
 
 from remediator.errors import ConfigError
 from remediator.policy import Policy
 
 DEFAULT_CONFIG_FILE = Path("config/remediator.toml")
+PREFIX = "REMEDIATOR_"
+# Variables with the prefix that are not settings: which file to read, where playbooks are.
+NOT_SETTINGS = frozenset({"REMEDIATOR_CONFIG", "REMEDIATOR_PLAYBOOKS_DIR"})
+# Prefixes left to the project's own test and benchmark tooling (never read by the remediator).
+TOOLING_PREFIXES = ("REMEDIATOR_TEST_", "REMEDIATOR_BENCH_")
 
 
 def config_file() -> Path | None:
@@ -77,6 +88,18 @@ class Settings(BaseSettings):
     reconnect_link_seconds: int = Field(default=604_800, ge=60)
     policy: Policy = Field(default_factory=Policy)
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_url(cls, value: str) -> str:
+        try:
+            sa.engine.make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL (sqlite:///path/remediator.db or "
+                "postgresql+psycopg://user@host/db)"
+            ) from None
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -93,15 +116,56 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``REMEDIATOR_*`` variables that are no setting (a typo is refused, not ignored), each
+    with the nearest setting's variable when one is close."""
+    known = {PREFIX + name.upper() for name in Settings.model_fields} | NOT_SETTINGS
+    found = []
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name in known or name.startswith(TOOLING_PREFIXES):
+            continue
+        near = difflib.get_close_matches(name, sorted(known), n=1)
+        found.append(f"{name} (did you mean {near[0]}?)" if near else name)
+    return found
+
+
+def _read_toml(path: Path) -> None:
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+
+
 def load_settings() -> Settings:
     """Read the settings now (environment and file as they are at this moment)."""
     named = os.environ.get("REMEDIATOR_CONFIG")
     if named and not Path(named).is_file():
         raise ConfigError(f"REMEDIATOR_CONFIG names {named}, which is not a readable file")
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise ConfigError(f"unknown setting in the environment: {', '.join(unknown)}")
+    path = config_file()
+    if path is not None:
+        _read_toml(path)
     try:
         return Settings()
+    except SettingsError as err:
+        raise ConfigError(_not_json(err)) from None
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def _not_json(err: SettingsError) -> str:
+    """A list or table setting given in the environment must be JSON."""
+    field = str(err).split('"')[1] if '"' in str(err) else "?"
+    return (
+        f"invalid settings: {PREFIX}{field.upper()} must be JSON for a list or table setting, "
+        f"e.g. {PREFIX}SCOPES='[\"bookkeeping\", \"settings\"]' or "
+        f"{PREFIX}POLICY='{{\"create_account\": \"review\"}}'"
+    )

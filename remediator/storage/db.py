@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from remediator.errors import StorageError
+from remediator.errors import ConfigError, StorageError
 from remediator.storage import migrations
 
 metadata = sa.MetaData()
@@ -163,8 +163,13 @@ def open_engine(url: str) -> Engine:
         # Each instance: 5 connections kept, up to 20 at once (docs/deploy.md, sizing).
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=15)
     database = parsed.database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).parent
+        if not folder.is_dir():
+            raise ConfigError(
+                f"the database's folder {folder} does not exist (database_url): create it, "
+                "or point REMEDIATOR_DATABASE_URL at an existing folder"
+            )
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
@@ -242,7 +247,13 @@ class Database:
 
     def __init__(self, url: str, *, upgrade: bool = False) -> None:
         self.url = url
-        self.engine = open_engine(url)
+        try:
+            self.engine = open_engine(url)
+        except (ArgumentError, NoSuchModuleError):
+            raise ConfigError(
+                "database_url is not a database URL this remediator can use "
+                "(sqlite:///path/remediator.db or postgresql+psycopg://user@host/db)"
+            ) from None
         try:
             migrations.prepare(self.engine, metadata, upgrade=upgrade)
         except SQLAlchemyError as err:
