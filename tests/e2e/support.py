@@ -120,6 +120,7 @@ class Rig:
     @classmethod
     def open(cls, state: SandboxState, workdir: Path, wrap: Wrap | None = None) -> Rig:
         """``wrap``: put a transport of the test's own between the connector and the sandbox."""
+        workdir.mkdir(parents=True, exist_ok=True)  # the database's folder must exist
         sandbox = Sandbox(state)
         transport: httpx.AsyncBaseTransport = sandbox.transport()
         if wrap is not None:
