@@ -20,6 +20,8 @@ from remediator.actions import ACTIONS, Context
 from remediator.actions.base import MissingPrerequisiteError
 from remediator.actions.connection import reconnect_steps
 from remediator.catalogue import Catalogue
+from remediator.companies import Companies, Turn
+from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure
 from remediator.fortnox import (
     ConsentRequired,
@@ -48,6 +50,7 @@ from remediator.report import (
     Text,
     VoucherResult,
 )
+from remediator.storage.leases import Leases
 from remediator.storage.runs import RunStore
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
@@ -96,11 +99,12 @@ class Engine:
         *,
         default_policy: Policy,
         links: ReconnectLinks,
+        leases: Leases,
     ) -> None:
         self.connector, self.catalogue, self.runs = connector, catalogue, runs
         self.default_policy = default_policy
         self.links = links
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.companies = Companies(connector, leases)
 
     def reconnect_url(self, connection_id: str) -> str:
         """The signed, expiring link that lets a person reconnect ``connection_id`` (and do
@@ -108,19 +112,24 @@ class Engine:
         return self.links.url(connection_id)
 
     @asynccontextmanager
-    async def _turn(self, connection_id: str) -> AsyncIterator[None]:
-        """Wait for the company's turn: runs on one Fortnox company never overlap (two fixes
-        would both create the same series), even through two restaurants' connections.
+    async def turn(self, connection_id: str) -> AsyncIterator[Turn]:
+        """Hold the lease of the connection's Fortnox company while the body acts on it: one
+        actor per company at a time, across every process sharing the database (two fixes
+        would both post the same voucher), even through two restaurants' connections."""
+        async with self.companies.turn(connection_id) as turn:
+            yield turn
 
-        Only the tenant is needed here, so a read of the last seconds will do (a write through
-        the store is seen at once); the run itself reads the connection afresh in its turn."""
-        store = self.connector.store
-        connection = store.recent(connection_id, RECENT_SECONDS)
-        if connection is None:
-            connection = await asyncio.to_thread(store.get, connection_id)
-        key = f"tenant:{connection.tenant_id}" if connection.tenant_id else connection_id
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            yield
+    @asynccontextmanager
+    async def _turn_for(self, connection_id: str, mode: Mode) -> AsyncIterator[Turn | None]:
+        """An apply's turn at the company; a plan only reads and needs none (but an unknown
+        connection stops both here, before anything is stored)."""
+        if mode == "apply":
+            async with self.turn(connection_id) as turn:
+                yield turn
+            return
+        if self.connector.store.recent(connection_id, RECENT_SECONDS) is None:
+            await asyncio.to_thread(self.connector.store.get, connection_id)
+        yield None
 
     async def run(
         self,
@@ -132,29 +141,31 @@ class Engine:
     ) -> Report:
         """Recognise, act per the playbook in ``mode``, store and return the report.
 
-        ``reviewed``: a person approved this run's changes. Runs for one Fortnox company take
-        turns; runs for different companies go on at the same time.
+        ``reviewed``: a person approved this run's changes. Applies to one Fortnox company take
+        turns (its lease); runs for different companies go on at the same time. Raises
+        ``LeaseLost`` (after storing the ``failed`` report) when the company's lease was lost
+        before a write: that write and everything after it were not made.
         """
         run_id = run_id or secrets.token_hex(16)
         started = datetime.now(UTC)
-        async with self._turn(failure.connection_id):  # an unknown connection stops here
+        async with self._turn_for(failure.connection_id, mode) as turn:
             await self._started(run_id, failure, mode)
             report, audit = await self._act_or_fail(
-                failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started
+                failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started, turn=turn
             )
         # Stored after the company's turn: the next run need not wait for it.
         await self._finished(report, audit)
-        return report
+        return _unless_refused(report, turn)
 
     async def apply_saved(self, saved: SavedPlan, *, run_id: str | None = None) -> Report:
         """Apply a reviewed saved plan if Fortnox still looks as it did when it was made.
 
         Fortnox is read again first (not recorded); when anything the plan observed has
         changed, ``StalePlanError`` is raised and nothing is written. The check and the apply
-        hold the company's turn together, so no other run slips in between.
+        hold the company's lease together, so no other run slips in between.
         """
         failure = saved.failure
-        async with self._turn(failure.connection_id):
+        async with self.turn(failure.connection_id) as turn:
             changed = await self._changes(saved.report, failure)
             if changed:
                 raise StalePlanError(
@@ -165,15 +176,16 @@ class Engine:
             run_id, started = run_id or secrets.token_hex(16), datetime.now(UTC)
             await self._started(run_id, failure, "apply")
             report, audit = await self._act_or_fail(
-                failure, mode="apply", reviewed=True, run_id=run_id, started=started
+                failure, mode="apply", reviewed=True, run_id=run_id, started=started, turn=turn
             )
         await self._finished(report, audit)
-        return report
+        return _unless_refused(report, turn)
 
     async def changes_since(self, planned: Report, failure: ExportFailure) -> list[str]:
         """What differs in Fortnox now from what ``planned`` observed (empty: the plan still
-        holds). Reads only, and is not recorded as a run."""
-        async with self._turn(failure.connection_id):
+        holds). Reads only, and is not recorded as a run; holds the company's lease, as the
+        apply it decides on will."""
+        async with self.turn(failure.connection_id):
             return await self._changes(planned, failure)
 
     async def _changes(self, planned: Report, failure: ExportFailure) -> list[str]:
@@ -195,13 +207,20 @@ class Engine:
         reviewed: bool,
         run_id: str,
         started: datetime,
+        turn: Turn | None = None,
     ) -> tuple[Report, Audit]:
         """``_act``, or, when something outside the actions raises, a ``failed`` report that
         says why: a started run always ends with an outcome."""
         audit = Audit()
         try:
             return await self._act(
-                failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started, audit=audit
+                failure,
+                mode=mode,
+                reviewed=reviewed,
+                run_id=run_id,
+                started=started,
+                audit=audit,
+                turn=turn,
             )
         except Exception as err:
             log.exception("run %s could not be completed", run_id)
@@ -258,8 +277,10 @@ class Engine:
         run_id: str,
         started: datetime,
         audit: Audit,
+        turn: Turn | None = None,
     ) -> tuple[Report, Audit]:
-        """Recognise and run the playbook: the report and the requests it made (in ``audit``)."""
+        """Recognise and run the playbook: the report and the requests it made (in ``audit``).
+        Writes go out only while ``turn`` is held."""
         connection = await asyncio.to_thread(self.connector.store.get, failure.connection_id)
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
@@ -273,7 +294,12 @@ class Engine:
             failure=failure,
             recognition=recognition,
             connection=connection,
-            client=self.connector.client(connection, read_only=mode == "plan", hook=audit),
+            client=self.connector.client(
+                connection,
+                read_only=mode == "plan",
+                hook=audit,
+                guard=turn.before_write if turn is not None else None,
+            ),
             connector=self.connector,
             mode=mode,
             policy=connection.policy or self.default_policy,
@@ -354,6 +380,8 @@ async def guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
         ]
     except ReadOnlyViolation as err:
         return [_failed(name, f"refused a write during a dry run (a bug): {err}")]
+    except LeaseLost as err:  # another actor may have the company now: write nothing more
+        return [_failed(name, str(err))]
     except (FortnoxError, MissingPrerequisiteError) as err:
         return [_failed(name, str(err))]
     except Exception as err:
@@ -362,6 +390,13 @@ async def guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
         log.exception("action %s raised", name)
         return [_failed(name, unexpected(err))]
     return result if isinstance(result, list) else [result]
+
+
+def _unless_refused(report: Report, turn: Turn | None) -> Report:
+    """``report``, unless a write of its run was refused for a lost lease: then that."""
+    if turn is not None and turn.refused is not None:
+        raise turn.refused
+    return report
 
 
 def unexpected(err: Exception) -> str:

@@ -5,6 +5,7 @@
     │   ├── ConfigError             settings that cannot work
     │   └── UnknownConnectionError  no such connection in the store
     ├── StorageError                the database or key file cannot be used
+    ├── LeaseLost                   a company's lease ran out or was taken over: stop writing
     └── FortnoxError                everything the connector raises
                                     (tree drawn in remediator.fortnox._exceptions)
 
@@ -40,3 +41,11 @@ class UnknownConnectionError(UsageError):
 
 class StorageError(RemediatorError):
     """The database or the key file cannot be used."""
+
+
+class LeaseLost(RemediatorError):
+    """The lease on ``key`` is no longer ours: the holder must stop before its next write."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"lost the lease on {key}: {reason}")
+        self.key = key

@@ -13,6 +13,7 @@ from remediator.fortnox._events import no_hook
 from remediator.links import ReconnectLinks, link_key
 from remediator.settings import Settings, load_settings
 from remediator.storage import ConnectionStore, Database, TokenCipher, load_cipher
+from remediator.storage.leases import Leases, LeaseStore
 from remediator.storage.runs import RunStore
 
 
@@ -41,6 +42,11 @@ def reconnect_links(settings: Settings, cipher: TokenCipher) -> ReconnectLinks:
     """The signer of reconnect links in reports (the service checks them with the same key)."""
     key = link_key(settings.link_secret.get_secret_value(), cipher)
     return ReconnectLinks(settings.public_url, key, settings.reconnect_link_seconds)
+
+
+def open_leases(settings: Settings, database: Database) -> Leases:
+    """This process's holder of company leases (one per process)."""
+    return Leases(LeaseStore(database), settings.lease_seconds)
 
 
 def fan_out(*hooks: RequestHook) -> RequestHook:
@@ -82,5 +88,12 @@ def open_runtime(
     )
     catalogue = load_catalogue()
     links = reconnect_links(settings, cipher)
-    engine = Engine(connector, catalogue, runs, default_policy=settings.policy, links=links)
+    engine = Engine(
+        connector,
+        catalogue,
+        runs,
+        default_policy=settings.policy,
+        links=links,
+        leases=open_leases(settings, database),
+    )
     return Runtime(settings, store, runs, connector, catalogue, engine)

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=60.0, gt=0)
     refresh_margin_seconds: int = Field(default=300, ge=0)
     refresh_lock_seconds: float = Field(default=60.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
     public_url: str = "http://127.0.0.1:8000"
     # The HTTP service (``remediator serve``).
     intake_secret: SecretStr = SecretStr("")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -37,7 +38,9 @@ PAGE_LIMIT = 500
 
 
 class FortnoxClient:
-    """Reads and writes one Fortnox company. Opened ``read_only`` it refuses every write."""
+    """Reads and writes one Fortnox company. Opened ``read_only`` it refuses every write;
+    ``guard`` (when given) is called before every attempt of a write and may raise to stop it
+    (the engine's check that it still holds the company's lease)."""
 
     def __init__(
         self,
@@ -50,8 +53,10 @@ class FortnoxClient:
         retry: RetryPolicy,
         hook: RequestHook,
         read_only: bool,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.tenant, self.read_only = tenant, read_only
+        self._guard = guard
         self._http, self._api_url = http, api_url.rstrip("/")
         self._limiter, self._retry, self._hook = limiter, retry, hook
         self._auth = FortnoxAuth(tokens, self._pace, self._record)
@@ -209,6 +214,8 @@ class FortnoxClient:
     async def _send_once(
         self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
     ) -> Any:
+        if self._guard is not None and method not in SAFE_METHODS:
+            self._guard()
         started = time.monotonic()
         try:
             response = await self._http.request(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import zlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -114,9 +115,15 @@ class FortnoxConnector:
         )
 
     def client(
-        self, connection: Connection, *, read_only: bool, hook: RequestHook = no_hook
+        self,
+        connection: Connection,
+        *,
+        read_only: bool,
+        hook: RequestHook = no_hook,
+        guard: Callable[[], None] | None = None,
     ) -> FortnoxClient:
-        """A client for ``connection``; ``read_only`` for dry runs refuses POST/PUT/DELETE."""
+        """A client for ``connection``; ``read_only`` for dry runs refuses POST/PUT/DELETE;
+        ``guard`` is called before every write (and may raise to stop it)."""
 
         def both(record: RequestRecord) -> None:
             self._emit(record)
@@ -132,6 +139,7 @@ class FortnoxConnector:
             retry=self.retry,
             hook=both,
             read_only=read_only,
+            guard=guard,
         )
 
     def authorization_url(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind, Kind
 from remediator.plans import SavedPlan, StalePlanError
@@ -91,6 +92,13 @@ class Processor:
         log.info("run started", extra=fields)
         try:
             settled = await self._work(row, session)
+        except LeaseLost as err:  # another process has the company now: nothing more written
+            log.warning("run queued again: %s", err, extra=fields)
+            settled = Settled(
+                RunState.QUEUED,
+                reason=f"{err}; tried again",
+                not_before=time.time() + self.settings.worker_poll_seconds,
+            )
         except Exception as err:
             log.exception("run could not be completed", extra=fields)
             settled = await self._broken(row, str(err))

@@ -10,7 +10,13 @@ import httpx
 from remediator.catalogue import load_catalogue
 from remediator.engine import Engine
 from remediator.failure import ExportFailure
-from remediator.runtime import Runtime, open_connector, open_database, reconnect_links
+from remediator.runtime import (
+    Runtime,
+    open_connector,
+    open_database,
+    open_leases,
+    reconnect_links,
+)
 from remediator.service.callbacks import Deliverer
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor
@@ -98,7 +104,14 @@ def open_service(
     connector = open_connector(settings, store, transport=transport, hook=metrics.fortnox_request)
     catalogue = load_catalogue()
     links = reconnect_links(settings, cipher)
-    engine = Engine(connector, catalogue, queue, default_policy=settings.policy, links=links)
+    engine = Engine(
+        connector,
+        catalogue,
+        queue,
+        default_policy=settings.policy,
+        links=links,
+        leases=open_leases(settings, database),
+    )
     runtime = Runtime(settings, store, queue, connector, catalogue, engine)
     processor = Processor(runtime, queue, settings, metrics)
     workers = Workers(

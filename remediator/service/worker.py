@@ -4,7 +4,9 @@ One dispatcher looks at the queue when woken (new work stored, a run settled) or
 ``poll_seconds``, and gives each connection with due runs its own drain, at most
 ``concurrency`` at a time. A drain works its connection's due runs oldest export date first,
 so re-sent vouchers reach Fortnox in date order and runs of a kind join the one applied before
-them; a connection is never drained twice at once. The per-tenant rate limit is the
+them. A drain holds its company's lease (``Engine.turn``) from before its first claim to after
+its last run, so no other drain, instance or ``remediator fix`` acts on that company meanwhile,
+and a connection is never drained twice at once. The per-tenant rate limit is the
 connector's, shared by every drain.
 """
 
@@ -14,7 +16,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from remediator.companies import Turn
+from remediator.errors import LeaseLost
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
 from remediator.service.waiting import woken
@@ -113,19 +119,35 @@ class Workers:
     async def _drain(self, connection_id: str) -> None:
         session = self._session(connection_id)
         try:
-            while not self._stopping:
-                row = await asyncio.to_thread(self.queue.claim, connection_id)
-                if row is None:
-                    break
-                await self.processor.process(row, session)
-                session.last_active = time.monotonic()
+            async with self._turn(connection_id) as turn:
+                while not self._stopping:
+                    if turn is not None:
+                        turn.ensure_held()
+                    row = await asyncio.to_thread(self.queue.claim, connection_id)
+                    if row is None:
+                        break
+                    await self.processor.process(row, session)
+                    session.last_active = time.monotonic()
         except asyncio.CancelledError:
             raise
+        except LeaseLost as err:
+            log.warning("drain stopped: %s", err, extra=ids(connection_id=connection_id))
         except Exception:
             log.exception("drain error", extra=ids(connection_id=connection_id))
         finally:
             self._drains.pop(connection_id, None)
             self._wake.set()
+
+    @asynccontextmanager
+    async def _turn(self, connection_id: str) -> AsyncIterator[Turn | None]:
+        """The company's turn; none for a connection the store does not know (its runs are
+        settled as failed one by one, as they would be anyway)."""
+        engine = self.processor.runtime.engine
+        if not await asyncio.to_thread(engine.connector.store.exists, connection_id):
+            yield None
+            return
+        async with engine.turn(connection_id) as turn:
+            yield turn
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

@@ -149,6 +149,16 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=True),
 )
 
+# Who acts on a Fortnox company now (remediator.storage.leases); times on the database's clock.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` as the remediator uses it; the schema is left as it is.

@@ -269,6 +269,8 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
 
 
 def test_kill_9_mid_run_loses_nothing_and_posts_no_voucher_twice(stack: Stack) -> None:
+    # The killed process's company leases stay until they expire: the restarted one waits.
+    stack.env["REMEDIATOR_LEASE_SECONDS"] = "2"
     service = stack.serve()
     days = [f"2026-02-{day:02d}" for day in range(10, 15)]
     faults = {"latency": 0.1}

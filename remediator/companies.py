@@ -1,0 +1,117 @@
+"""Whose turn it is at a Fortnox company: one lease per company (tenant), in the database.
+
+Whoever acts on a company — a service worker's drain, ``fix``, ``apply``, the service's apply of
+a reviewed plan — holds the lease ``tenant:<id>`` first, in whatever process or machine it runs
+(``remediator.storage.leases``). Two restaurants' connections to one company share it.
+
+The key is the company from the first moment. A connection whose tenant is not yet stored (an
+imported refresh token, a connection added without one) learns it before anything acts on it:
+under the lease ``connection:<id>``, from the tenant claim of its access token (fetching one
+refreshes, and a refresh stores the claim), else from ``GET /3/companyinformation``'s
+DatabaseNumber. If Fortnox cannot tell (the connection needs a reconnect, Fortnox is down), the
+turn is held on ``connection:<id>`` and refuses every write: such a run can read and report,
+and a later run, once the company is known, writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from remediator.errors import LeaseLost
+from remediator.fortnox import FortnoxConnector, FortnoxError, tenant_of
+from remediator.fortnox._tokens import RECENT_SECONDS
+from remediator.storage.leases import Lease, Leases
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Turn:
+    """A held turn at one company (or, while its company is unknown, at one connection)."""
+
+    lease: Lease
+    connection_id: str
+    company_known: bool
+    refused: LeaseLost | None = None  # the first write this turn refused
+
+    def ensure_held(self) -> None:
+        """Raise ``LeaseLost`` once the lease is gone (before taking on more work)."""
+        self.lease.ensure_held()
+
+    def before_write(self) -> None:
+        """Raise ``LeaseLost`` unless a write to Fortnox may go out now."""
+        try:
+            self.lease.ensure_held()
+        except LeaseLost as err:
+            self.refused = self.refused or err
+            raise
+        if not self.company_known:
+            self.refused = self.refused or LeaseLost(
+                self.lease.key,
+                f"the Fortnox company of connection {self.connection_id!r} is not known yet, "
+                "so its lease cannot be held; nothing is written until it is",
+            )
+            raise self.refused
+
+
+def company_key(tenant_id: str) -> str:
+    return f"tenant:{tenant_id}"
+
+
+def connection_key(connection_id: str) -> str:
+    return f"connection:{connection_id}"
+
+
+class Companies:
+    """Learns each connection's company and hands out turns on it."""
+
+    def __init__(self, connector: FortnoxConnector, leases: Leases) -> None:
+        self.connector, self.leases = connector, leases
+
+    def __repr__(self) -> str:
+        return f"Companies({self.leases!r})"
+
+    @asynccontextmanager
+    async def turn(self, connection_id: str) -> AsyncIterator[Turn]:
+        """Hold the company's lease for ``connection_id``, waiting for it (re-entrant in one
+        task). Raises ``UnknownConnectionError`` for a connection the store does not know."""
+        tenant = await self.tenant(connection_id)
+        key = connection_key(connection_id) if tenant is None else company_key(tenant)
+        async with self.leases.hold(key) as lease:
+            yield Turn(lease, connection_id, company_known=tenant is not None)
+
+    async def tenant(self, connection_id: str) -> str | None:
+        """The connection's Fortnox company, learnt (and stored) now if need be; ``None``
+        when Fortnox cannot tell at the moment."""
+        store = self.connector.store
+        connection = store.recent(connection_id, RECENT_SECONDS)
+        if connection is None:
+            connection = await asyncio.to_thread(store.get, connection_id)
+        if connection.tenant_id:
+            return connection.tenant_id
+        async with self.leases.hold(connection_key(connection_id)):
+            return await self._learn(connection_id)
+
+    async def _learn(self, connection_id: str) -> str | None:
+        store = self.connector.store
+        connection = await asyncio.to_thread(store.get, connection_id)
+        if connection.tenant_id:  # learnt by the holder before us
+            return connection.tenant_id
+        try:
+            token = await self.connector.tokens(connection_id).access_token()
+            tenant = tenant_of(token.get_secret_value())
+            if tenant is None:
+                client = self.connector.client(connection, read_only=True)
+                number = (await client.company_information()).database_number
+                tenant = None if number is None else str(number)
+        except FortnoxError as err:
+            log.warning("the company of connection %s is not known yet: %s", connection_id, err)
+            return None
+        if tenant is not None:
+            await asyncio.to_thread(store.set_tenant, connection_id, tenant)
+            log.info("connection %s works on Fortnox company %s", connection_id, tenant)
+        return tenant

@@ -1,0 +1,260 @@
+"""Leases: one holder at a time per key (a Fortnox company), across processes and machines.
+
+A lease is a row ``(key, owner, acquired_at, expires_at)`` in the ``leases`` table. It is taken
+with one conditional statement inside a write transaction — an UPDATE of a row that is expired
+or already ours, else an INSERT of a row that does not exist yet — so the database decides who
+holds it: on SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer at a time); on
+PostgreSQL a concurrent UPDATE of the same row waits for the other transaction and then
+re-checks its WHERE on the committed row, and a concurrent INSERT of the same key fails on the
+primary key. The same SQLAlchemy Core statements run on both.
+
+Time: expiry is measured with **the database's clock** (``db_now``: ``julianday('now')`` on
+SQLite, ``clock_timestamp()`` on PostgreSQL), never a process's wall clock. Processes on
+several machines share one database but not one wall clock; a skewed clock on one machine would
+otherwise let it take a lease early or hold one too long. The holder itself keeps a
+conservative copy of its expiry on its own monotonic clock, started *before* each acquire or
+renew statement was sent: that is never later than the expiry the database wrote, so the holder
+stops writing no later than the database lets another process take over.
+
+``hold`` is what callers use: wait (polling, with a backoff capped at one second) until the
+lease is ours, renew it in the background every ``ttl / 3`` while the body runs, release it at
+the end. A lease that could not be renewed is *lost*: ``Lease.ensure_held`` raises ``LeaseLost``
+from then on, and writers call it before every write. A process that dies simply stops
+renewing; its lease expires after ``ttl`` and the next waiter takes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from remediator.errors import LeaseLost
+from remediator.storage.db import Database, leases, write_transaction
+
+log = logging.getLogger(__name__)
+
+# Waiting for a lease someone else holds: first poll after this, doubling up to the cap.
+FIRST_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 1.0
+
+
+class db_now(FunctionElement[float]):  # noqa: N801 - reads like the SQL function it is
+    """The database server's clock, in seconds since the epoch (a float)."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(db_now)
+def _db_now(element: db_now, compiler: Any, **kw: Any) -> str:  # noqa: ARG001
+    return "EXTRACT(EPOCH FROM CLOCK_TIMESTAMP())"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:  # noqa: ARG001
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
+@dataclass(frozen=True)
+class LeaseRow:
+    """A lease as stored (times on the database's clock)."""
+
+    key: str
+    owner: str
+    acquired_at: float
+    expires_at: float
+
+
+def new_owner() -> str:
+    """An owner id unique to this process and this holder: host, pid and 8 random hex."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeaseStore:
+    """The ``leases`` table: each method is one short transaction; ``True`` means ours."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def __repr__(self) -> str:
+        return f"LeaseStore({self._db!r})"
+
+    def acquire(self, key: str, owner: str, ttl: float) -> bool:
+        """Take ``key`` for ``ttl`` seconds if it is free, expired or already ``owner``'s."""
+        now, expires = db_now(), db_now() + ttl
+        takeable = sa.or_(leases.c.owner == owner, leases.c.expires_at < now)
+        try:
+            with write_transaction(self._db.engine) as conn:
+                taken = conn.execute(
+                    leases.update()
+                    .where(leases.c.key == key, takeable)
+                    .values(
+                        owner=owner,
+                        expires_at=expires,
+                        acquired_at=sa.case(
+                            (leases.c.owner == owner, leases.c.acquired_at), else_=now
+                        ),
+                    )
+                )
+                if taken.rowcount == 1:
+                    return True
+                exists = conn.execute(sa.select(leases.c.key).where(leases.c.key == key)).first()
+                if exists is not None:
+                    return False
+                conn.execute(
+                    leases.insert().values(
+                        key=key, owner=owner, acquired_at=now, expires_at=expires
+                    )
+                )
+        except IntegrityError:  # PostgreSQL: another process inserted the key meanwhile
+            return False
+        return True
+
+    def renew(self, key: str, owner: str, ttl: float) -> bool:
+        """Extend ``owner``'s lease by ``ttl`` from now; ``False`` when it is not ours any more
+        (taken over, released, or expired: an expired lease is lost even if nobody took it)."""
+        with write_transaction(self._db.engine) as conn:
+            result = conn.execute(
+                leases.update()
+                .where(
+                    leases.c.key == key, leases.c.owner == owner, leases.c.expires_at >= db_now()
+                )
+                .values(expires_at=db_now() + ttl)
+            )
+        return bool(result.rowcount == 1)
+
+    def release(self, key: str, owner: str) -> None:
+        """Give ``key`` up if ``owner`` holds it (a no-op otherwise)."""
+        with write_transaction(self._db.engine) as conn:
+            conn.execute(leases.delete().where(leases.c.key == key, leases.c.owner == owner))
+
+    def holder(self, key: str) -> LeaseRow | None:
+        """The stored lease of ``key``, expired or not; ``None`` when there is none."""
+        with self._db.engine.connect() as conn:
+            row = conn.execute(sa.select(leases).where(leases.c.key == key)).mappings().first()
+        return None if row is None else LeaseRow(**row)
+
+    def now(self) -> float:
+        """The database's clock (what expiry is measured with)."""
+        with self._db.engine.connect() as conn:
+            return float(conn.execute(sa.select(db_now())).scalar_one())
+
+
+@dataclass
+class Lease:
+    """A held lease. ``ensure_held`` before every write: it raises ``LeaseLost`` once a renewal
+    failed, or when less than a third of ``ttl`` is left by the holder's own clock (a write
+    started then still lands before the database lets anyone else in)."""
+
+    key: str
+    owner: str
+    ttl: float
+    deadline: float = 0.0  # time.monotonic() by which the database's expiry has surely passed
+    lost: str | None = None  # why it was lost; None while held
+
+    def remaining(self) -> float:
+        return 0.0 if self.lost else max(0.0, self.deadline - time.monotonic())
+
+    def ensure_held(self) -> None:
+        if self.lost is None and self.remaining() < self.ttl / 3:
+            self.lost = f"its {self.ttl:g} s ran out before it could be renewed"
+        if self.lost is not None:
+            raise LeaseLost(self.key, self.lost)
+
+
+_HELD: ContextVar[dict[str, Lease] | None] = ContextVar("remediator_leases", default=None)
+
+
+def held(key: str) -> Lease | None:
+    """The lease on ``key`` that the current task (or a task it started) holds, if any."""
+    return (_HELD.get() or {}).get(key)
+
+
+class Leases:
+    """One process's way to hold leases: one per key per task, taking turns inside the process
+    on an asyncio lock (woken at once) and across processes on the database (polled)."""
+
+    def __init__(self, store: LeaseStore, ttl: float) -> None:
+        if ttl <= 0:
+            raise ValueError("a lease's ttl must be positive")
+        self.store, self.ttl = store, ttl
+        self._local: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"Leases(ttl={self.ttl:g})"
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[Lease]:
+        """Wait for ``key``, hold it while the body runs (renewed every ``ttl / 3``), then
+        release it. Re-entrant: inside a body that holds ``key`` already, it yields that lease."""
+        mine = held(key)
+        if mine is not None:
+            yield mine
+            return
+        async with self._local.setdefault(key, asyncio.Lock()):
+            lease = await self._wait(key)
+            token = _HELD.set((_HELD.get() or {}) | {key: lease})
+            renewer = asyncio.create_task(self._renew(lease), name=f"lease-{key}")
+            try:
+                yield lease
+            finally:
+                _HELD.reset(token)
+                renewer.cancel()
+                await asyncio.gather(renewer, return_exceptions=True)
+                await self._release(lease)
+
+    async def _wait(self, key: str) -> Lease:
+        lease = Lease(key=key, owner=new_owner(), ttl=self.ttl)
+        pause = FIRST_POLL_SECONDS
+        while not await self._take(lease, self.store.acquire):
+            await asyncio.sleep(pause * (0.5 + secrets.randbelow(1000) / 2000))
+            pause = min(MAX_POLL_SECONDS, self.ttl / 3, pause * 2)
+        return lease
+
+    async def _take(self, lease: Lease, statement: Any) -> bool:
+        """Run ``acquire`` or ``renew``; on success, move the holder's deadline."""
+        sent = time.monotonic()
+        ok = bool(await asyncio.to_thread(statement, lease.key, lease.owner, lease.ttl))
+        if ok:
+            lease.deadline = sent + lease.ttl
+        return ok
+
+    async def _renew(self, lease: Lease) -> None:
+        """Renew every ``ttl / 3``; a database error is retried sooner, until the deadline."""
+        every = lease.ttl / 3
+        pause = every
+        while lease.lost is None:
+            await asyncio.sleep(pause)
+            try:
+                if not await self._take(lease, self.store.renew):
+                    lease.lost = "another holder took it, or it expired"
+                pause = every
+            except SQLAlchemyError as err:
+                log.warning("could not renew lease %s: %s", lease.key, type(err).__name__)
+                pause = min(every, 1.0)
+            if lease.lost is None and lease.remaining() <= 0:
+                lease.lost = f"it could not be renewed within {lease.ttl:g} s"
+        log.warning("lost lease %s: %s", lease.key, lease.lost)
+
+    async def _release(self, lease: Lease) -> None:
+        try:
+            await asyncio.to_thread(self.store.release, lease.key, lease.owner)
+        except SQLAlchemyError as err:  # it expires by itself after ttl
+            log.warning("could not release lease %s: %s", lease.key, type(err).__name__)
+
+
+__all__ = ["Lease", "LeaseLost", "LeaseRow", "LeaseStore", "Leases", "db_now", "held", "new_owner"]

@@ -1,0 +1,209 @@
+"""Leases: acquire, contend, expire, renew, release and lose, on each dialect."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+
+from remediator.errors import LeaseLost, RemediatorError
+from remediator.storage import Database
+from remediator.storage.db import leases
+from remediator.storage.leases import Leases, LeaseStore, held, new_owner
+
+
+@pytest.fixture
+def store(database: Database) -> LeaseStore:
+    return LeaseStore(database)
+
+
+def test_a_free_key_is_taken_and_then_refused_to_others(store: LeaseStore) -> None:
+    assert store.acquire("tenant:1", "a", 30)
+    assert not store.acquire("tenant:1", "b", 30)
+    assert store.acquire("tenant:2", "b", 30)  # another company is another lease
+    row = store.holder("tenant:1")
+    assert row is not None
+    assert row.owner == "a"
+    assert row.expires_at - row.acquired_at == pytest.approx(30, abs=0.5)
+
+
+def test_the_holder_taking_it_again_extends_it_and_keeps_acquired_at(store: LeaseStore) -> None:
+    assert store.acquire("k", "a", 5)
+    first = store.holder("k")
+    time.sleep(0.05)
+    assert store.acquire("k", "a", 60)
+    again = store.holder("k")
+    assert first is not None
+    assert again is not None
+    assert again.acquired_at == first.acquired_at
+    assert again.expires_at > first.expires_at + 50
+
+
+def test_an_expired_lease_goes_to_the_next_and_its_old_holder_cannot_renew(
+    store: LeaseStore,
+) -> None:
+    assert store.acquire("k", "a", 0.2)
+    assert not store.acquire("k", "b", 30)
+    time.sleep(0.3)
+    assert store.acquire("k", "b", 30)
+    assert not store.renew("k", "a", 30)
+    row = store.holder("k")
+    assert row is not None
+    assert row.owner == "b"
+
+
+def test_an_expired_lease_nobody_took_is_lost_all_the_same(store: LeaseStore) -> None:
+    assert store.acquire("k", "a", 0.1)
+    time.sleep(0.2)
+    assert not store.renew("k", "a", 30)
+
+
+def test_renew_extends_only_the_owners_lease(store: LeaseStore) -> None:
+    assert store.acquire("k", "a", 1)
+    before = store.holder("k")
+    assert not store.renew("k", "b", 60)
+    assert store.renew("k", "a", 60)
+    after = store.holder("k")
+    assert before is not None
+    assert after is not None
+    assert after.expires_at > before.expires_at + 50
+    assert not store.renew("missing", "a", 60)
+
+
+def test_release_frees_the_key_and_ignores_other_owners(store: LeaseStore) -> None:
+    assert store.acquire("k", "a", 30)
+    store.release("k", "b")
+    assert not store.acquire("k", "b", 30)
+    store.release("k", "a")
+    assert store.holder("k") is None
+    assert store.acquire("k", "b", 30)
+
+
+def test_expiry_is_on_the_databases_clock(store: LeaseStore) -> None:
+    assert store.now() == pytest.approx(time.time(), abs=5)
+    assert store.acquire("k", "a", 10)
+    row = store.holder("k")
+    assert row is not None
+    assert row.expires_at == pytest.approx(store.now() + 10, abs=1)
+
+
+def test_owners_are_unique_per_holder() -> None:
+    owners = {new_owner() for _ in range(100)}
+    assert len(owners) == 100
+
+
+def test_of_many_racing_for_a_free_key_exactly_one_wins(database: Database) -> None:
+    """Each thread has its own engine, like a process of its own."""
+    winners: list[str] = []
+    start = threading.Barrier(6)
+
+    def race(owner: str) -> None:
+        own = Database(database.url)
+        try:
+            start.wait()
+            if LeaseStore(own).acquire("tenant:race", owner, 30):
+                winners.append(owner)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=race, args=(f"o{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+
+
+# -- holding ---------------------------------------------------------------------------------
+
+
+async def test_hold_takes_turns_across_holders_and_releases(store: LeaseStore) -> None:
+    """Two ``Leases`` are two processes: the second waits for the first's release."""
+    first, second = Leases(store, ttl=5), Leases(store, ttl=5)
+    inside: list[str] = []
+    events: list[str] = []
+
+    async def work(leases: Leases, name: str) -> None:
+        async with leases.hold("tenant:1") as lease:
+            inside.append(name)
+            assert len(inside) == 1, "two holders at once"
+            events.append(f"{name} in")
+            lease.ensure_held()
+            await asyncio.sleep(0.2)
+            events.append(f"{name} out")
+            inside.remove(name)
+
+    await asyncio.gather(work(first, "a"), work(second, "b"))
+    assert events in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+    assert store.holder("tenant:1") is None
+
+
+async def test_hold_is_reentrant_in_one_task(store: LeaseStore) -> None:
+    leases = Leases(store, ttl=5)
+    async with leases.hold("k") as outer:
+        assert held("k") is outer
+        async with leases.hold("k") as inner:
+            assert inner is outer
+        row = store.holder("k")
+        assert row is not None
+        assert row.owner == outer.owner  # the inner exit did not release it
+    assert held("k") is None
+    assert store.holder("k") is None
+
+
+async def test_a_dead_holders_lease_is_taken_after_it_expires(store: LeaseStore) -> None:
+    assert store.acquire("k", "dead-process", 0.5)
+    started = time.monotonic()
+    async with Leases(store, ttl=5).hold("k") as lease:
+        waited = time.monotonic() - started
+        assert lease.owner != "dead-process"
+    assert 0.4 < waited < 3
+
+
+async def test_the_lease_is_renewed_while_the_body_runs(store: LeaseStore) -> None:
+    async with Leases(store, ttl=0.6).hold("k") as lease:
+        await asyncio.sleep(1.5)  # well past one ttl
+        lease.ensure_held()
+        assert not store.acquire("k", "other", 5)
+
+
+async def test_a_lease_taken_over_is_lost_and_refuses_writes(
+    store: LeaseStore, database: Database
+) -> None:
+    async with Leases(store, ttl=0.6).hold("k") as lease:
+        with database.engine.begin() as conn:  # another holder, as after an expiry
+            conn.execute(leases.update().where(leases.c.key == "k").values(owner="thief"))
+        await asyncio.sleep(0.5)  # the next renewal finds out
+        assert lease.lost is not None
+        with pytest.raises(LeaseLost) as caught:
+            lease.ensure_held()
+        assert isinstance(caught.value, RemediatorError)
+        assert "k" in str(caught.value)
+    row = store.holder("k")
+    assert row is not None
+    assert row.owner == "thief"  # leaving did not release another's lease
+
+
+async def test_a_lease_that_cannot_be_renewed_refuses_writes_before_it_expires(
+    store: LeaseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(key: str, owner: str, ttl: float) -> bool:
+        raise OperationalError("UPDATE leases", {}, Exception("database is locked"))
+
+    async with Leases(store, ttl=0.9).hold("k") as lease:
+        monkeypatch.setattr(store, "renew", broken)
+        lease.ensure_held()
+        await asyncio.sleep(0.7)  # under a third of the ttl left, by the holder's clock
+        with pytest.raises(LeaseLost):
+            lease.ensure_held()
+        row = store.holder("k")
+        assert row is not None
+        assert row.expires_at > store.now()  # the database's expiry is still ahead
+
+
+def test_the_leases_table_is_in_the_schema(database: Database) -> None:
+    assert "leases" in sa.inspect(database.engine).get_table_names()
