@@ -9,6 +9,7 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
+from remediator.cli import remediate
 from remediator.cli.output import echo_json
 from remediator.errors import UsageError
 from remediator.runtime import open_connector, open_store
@@ -109,9 +110,22 @@ def show(connection_id: str, as_json: bool) -> None:
 
 @connections.command("remove")
 @click.argument("connection_id")
-def remove(connection_id: str) -> None:
-    """Forget a connection and its tokens."""
-    open_store().remove(connection_id)
+@click.option("--yes", is_flag=True, help="Remove without asking.")
+def remove(connection_id: str, yes: bool) -> None:
+    """Forget a connection and its tokens (asks first on a terminal; --yes to skip)."""
+    store = open_store()
+    connection = store.get(connection_id)
+    if not yes:
+        if not remediate.interactive():
+            raise UsageError("not a terminal, so nobody can confirm: pass --yes to remove")
+        question = (
+            f"Remove connection {connection_id} ({connection.label}) and its tokens? "
+            "It must be authorized again in Fortnox to be used"
+        )
+        if not click.confirm(question, default=False, err=True):
+            click.echo("Nothing was removed.", err=True)
+            return
+    store.remove(connection_id)
     click.echo(f"removed connection {connection_id}")
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 
 import click
-import uvicorn
 
+from remediator.cli.listen import bind, run
 from remediator.errors import UsageError
 from remediator.sandbox import Sandbox, load_scenario, scenario_names
 from remediator.sandbox.faults import Dropped
@@ -35,7 +36,7 @@ def _quiet_injected_faults(record: logging.LogRecord) -> bool:
     show_default=True,
     help="Address to bind; loopback unless you mean otherwise.",
 )
-@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-admin", is_flag=True, help="Do not serve the /_sandbox/ admin endpoints.")
 def sandbox(
     state_file: Path | None, scenario: str | None, host: str, port: int, no_admin: bool
@@ -45,15 +46,22 @@ def sandbox(
         raise UsageError("give exactly one of --state FILE or --scenario NAME")
     state = load_state(state_file) if state_file is not None else load_scenario(scenario or "")
     running = Sandbox(state, admin=not no_admin, served=True)
+    listening = bind(host, port)
     logging.getLogger("uvicorn.error").addFilter(_quiet_injected_faults)
     base = f"http://{host}:{port}"
     where = "loopback only" if host in LOOPBACK else "reachable from other machines"
     click.echo(f"sandbox listening on {base} ({where})")
-    click.echo(f"  REMEDIATOR_FORTNOX_API_URL={base}/3")
-    click.echo(f"  REMEDIATOR_FORTNOX_OAUTH_URL={base}/oauth-v1")
     client = state.clients[0]
-    click.echo(f"  REMEDIATOR_CLIENT_ID={client.client_id}")
-    click.echo(f"  REMEDIATOR_CLIENT_SECRET={client.client_secret}  (a sandbox secret)")
+    click.echo(
+        "Point the remediator at it (the client secret is the sandbox's own, not a real one):"
+    )
+    for name, value in (
+        ("REMEDIATOR_FORTNOX_API_URL", f"{base}/3"),
+        ("REMEDIATOR_FORTNOX_OAUTH_URL", f"{base}/oauth-v1"),
+        ("REMEDIATOR_CLIENT_ID", client.client_id),
+        ("REMEDIATOR_CLIENT_SECRET", client.client_secret),
+    ):
+        click.echo(f"  export {name}={shlex.quote(value)}")
     if not no_admin:
-        click.echo(f"  admin: {base}/_sandbox/ (state, requests, reset, faults, grants, clock)")
-    uvicorn.run(running.app, host=host, port=port, log_level="warning")
+        click.echo(f"admin: {base}/_sandbox/ (state, requests, reset, faults, grants, clock)")
+    run(running.app, listening, log_level="warning")

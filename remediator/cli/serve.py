@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import click
-import uvicorn
 
+from remediator.cli.listen import bind, run
 from remediator.errors import ConfigError
 from remediator.service import create_app
 from remediator.service.logs import configure
@@ -26,7 +26,7 @@ def check_service_settings(settings: Settings) -> None:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -37,7 +37,8 @@ def serve(host: str, port: int, log_level: str) -> None:
     """Run the service: signed intake, queue and workers, reconnect flow, metrics."""
     settings = load_settings()
     check_service_settings(settings)
+    listening = bind(host, port)
     configure(getattr(logging, log_level.upper()))
     app = create_app(settings)
     click.echo(f"remediator service on http://{host}:{port} (OpenAPI page: /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
+    run(app, listening, log_config=None, access_log=False, log_level=log_level)

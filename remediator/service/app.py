@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -110,28 +112,58 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
 ]
 
 
+REQUEST_ID = "x-request-id"
+_REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` when it is a plain token, otherwise a new one."""
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID.encode():
+            given = str(value.decode("latin-1"))
+            if _REQUEST_ID_SHAPE.fullmatch(given):
+                return given
+    return secrets.token_hex(8)
+
+
 class RequestLog:
-    """Logs each request's method, path (never the query), status and time, at debug level."""
+    """Logs every request once it is answered, refused ones (401, 413, 422…) included: method,
+    path (never the query), status, duration and request id; never a header or a body. The
+    request id is answered in ``X-Request-ID``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not log.isEnabledFor(logging.DEBUG):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        rid = request_id(scope)
         status: list[int] = []
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
+                headers = [*message.get("headers", []), (REQUEST_ID.encode(), rid.encode())]
+                message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, sending)
-        elapsed = (time.perf_counter() - started) * 1000
-        fields = ids(path=scope["path"], status=status[0] if status else None)
-        log.debug("%s %s %.1f ms", scope["method"], scope["path"], elapsed, extra=fields)
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
+            fields = ids(
+                method=scope["method"],
+                path=scope["path"],
+                status=status[0] if status else 500,
+                duration_ms=elapsed,
+                request_id=rid,
+            )
+            answer = status[0] if status else "no answer"
+            log.info(
+                "%s %s %s %.1f ms", scope["method"], scope["path"], answer, elapsed, extra=fields
+            )
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -13,7 +13,19 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-FIELDS = ("run_id", "event_id", "connection_id", "state", "outcome", "kind", "status", "path")
+FIELDS = (
+    "run_id",
+    "event_id",
+    "connection_id",
+    "state",
+    "outcome",
+    "kind",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "request_id",
+)
 _SCRUB = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 <hidden>"),
     (

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
-from remediator.cli import cli
+from remediator.cli import cli, remediate
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_add_list_show_remove(runner: CliRunner) -> None:
     assert "label: Bistro Ljus" in shown.output
     for output in (added.output, listed.output, shown.output):
         assert "imported-refresh-token" not in output
-    assert runner.invoke(cli, ["connections", "remove", "bistro"]).exit_code == 0
+    assert runner.invoke(cli, ["connections", "remove", "bistro", "--yes"]).exit_code == 0
     assert json.loads(runner.invoke(cli, ["connections", "list", "--json"]).output) == []
 
 
@@ -59,3 +59,23 @@ def test_authorize_url(runner: CliRunner) -> None:
     assert query["state"] == ["s1"]
     assert query["client_id"] == ["client-1"]
     assert query["access_type"] == ["offline"]
+
+
+def test_remove_asks_on_a_terminal_and_refuses_without_one(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(cli, ["connections", "add", "bistro", "--label", "Bistro"]).exit_code == 0
+    blind = runner.invoke(cli, ["connections", "remove", "bistro"])
+    assert (blind.exit_code, blind.stderr) == (
+        2,
+        "error: not a terminal, so nobody can confirm: pass --yes to remove\n",
+    )
+    monkeypatch.setattr(remediate, "interactive", lambda: True)
+    kept = runner.invoke(cli, ["connections", "remove", "bistro"], input="n\n")
+    assert kept.exit_code == 0
+    assert "Remove connection bistro (Bistro) and its tokens?" in kept.stderr
+    assert "Nothing was removed." in kept.stderr
+    assert runner.invoke(cli, ["connections", "show", "bistro"]).exit_code == 0
+    gone = runner.invoke(cli, ["connections", "remove", "bistro"], input="y\n")
+    assert (gone.exit_code, gone.stdout) == (0, "removed connection bistro\n")
+    assert runner.invoke(cli, ["connections", "show", "bistro"]).exit_code == 2

@@ -4,6 +4,7 @@ loopback port, spoken to over TCP (including faults that only show on a real soc
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -117,4 +118,8 @@ def test_the_real_server_answers_over_tcp_and_drops_connections_for_real(
     out, err = process.communicate(timeout=10)
     assert f"sandbox listening on {base} (loopback only)" in out
     assert f"REMEDIATOR_FORTNOX_API_URL={base}/3" in out
+    exports = [shlex.split(line) for line in out.splitlines() if "REMEDIATOR_" in line]
+    assert len(exports) == 4
+    assert all(len(words) == 2 and words[0] == "export" for words in exports)  # pastes whole
+    assert ["export", "REMEDIATOR_CLIENT_SECRET=demo-secret"] in exports
     assert "Traceback" not in err  # injected faults are not server errors

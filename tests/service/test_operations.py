@@ -149,3 +149,40 @@ def test_healthz_is_503_when_the_database_does_not_answer(harness: Harness) -> N
         answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["database"] == "unreachable"
+
+
+def test_every_request_is_logged_refused_ones_too(tmp_path: Path, log_lines: io.StringIO) -> None:
+    harness = harness_for("healthy", tmp_path)
+    body = json.dumps(harness.failure()).encode()
+    with harness.client(harness.app(worker_concurrency=0)) as client:
+        unsigned = client.post("/v1/failures", content=body)
+        huge = post_failure(client, b"x" * 2_000_000)
+        invalid = post_failure(client, b'{"event_id": "secret-looking-body"}')
+        no_token = client.get("/v1/runs?connection=private-query")
+        traced = client.get("/v1/runs", headers={**AUTH, "X-Request-ID": "backoffice-42"})
+    assert [a.status_code for a in (unsigned, huge, invalid, no_token, traced)] == [
+        401,
+        413,
+        422,
+        401,
+        200,
+    ]
+    assert traced.headers["x-request-id"] == "backoffice-42"
+    assert re.fullmatch(r"[0-9a-f]{16}", unsigned.headers["x-request-id"])
+    entries = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    requests = [e for e in entries if "request_id" in e]
+    assert [(e["method"], e["path"], e["status"]) for e in requests] == [
+        ("POST", "/v1/failures", 401),
+        ("POST", "/v1/failures", 413),
+        ("POST", "/v1/failures", 422),
+        ("GET", "/v1/runs", 401),
+        ("GET", "/v1/runs", 200),
+    ]
+    assert all(e["level"] == "info" and e["duration_ms"] >= 0 for e in requests)
+    assert requests[0]["request_id"] == unsigned.headers["x-request-id"]
+    assert requests[-1]["request_id"] == "backoffice-42"
+    # The service's own lines (the test's HTTP client logs its URLs; `serve` silences httpx).
+    text = "\n".join(json.dumps(e) for e in entries if e["logger"] != "httpx")
+    assert "secret-looking-body" not in text  # no bodies
+    assert "private-query" not in text  # no query strings
+    assert API_TOKEN not in text
