@@ -17,7 +17,7 @@ from string import Formatter
 from typing import Any
 
 from remediator.actions import ACTIONS, Context
-from remediator.actions.base import MissingPrerequisiteError
+from remediator.actions.base import Instructions, MissingPrerequisiteError
 from remediator.actions.connection import reconnect_steps
 from remediator.catalogue import Catalogue
 from remediator.companies import Companies, Turn
@@ -25,6 +25,7 @@ from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure
 from remediator.fortnox import (
     ConsentRequired,
+    FortnoxAPIError,
     FortnoxConnector,
     FortnoxError,
     ReadOnlyViolation,
@@ -52,6 +53,7 @@ from remediator.report import (
 )
 from remediator.storage.leases import Leases
 from remediator.storage.runs import RunStore
+from remediator.texts import render_lines, render_text
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
 log = logging.getLogger(__name__)
@@ -306,6 +308,7 @@ class Engine:
             reviewed=reviewed,
             reconnect_url=self.reconnect_url(connection.id),
         )
+        ctx.instructions = self.instructions_for(ctx)
         running = _CURRENT_AUDIT.set(audit)
         try:
             steps = await self._steps(ctx, playbook) if playbook else []
@@ -316,6 +319,18 @@ class Engine:
         )
         return report, audit
 
+    def instructions_for(self, ctx: Context) -> Instructions:
+        """The playbooks' instructions for people, rendered with ``ctx``'s values."""
+
+        def instructions(kind: str, params: dict[str, str]) -> Steps:
+            playbook = self.catalogue.playbook(kind)
+            if playbook is None:
+                return Steps()
+            manual = playbook.texts.manual
+            return render_lines(manual.sv, manual.en, placeholders(ctx) | params)
+
+        return instructions
+
     async def _steps(self, ctx: Context, playbook: Playbook) -> list[Step]:
         steps: list[Step] = []
         for spec in playbook.actions:
@@ -323,7 +338,7 @@ class Engine:
                 steps.append(_skipped(spec.action))
                 continue
             args = {key: fill(value, placeholders(ctx)) for key, value in spec.with_.items()}
-            steps.extend(await guarded(ctx, spec.action, args))
+            steps.extend(await guarded(ctx, spec.action, args, self.catalogue))
         return steps
 
     def _report(
@@ -361,8 +376,15 @@ class Engine:
         )
 
 
-async def guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
-    """Run one action; Fortnox errors become honest steps instead of crashing the run."""
+async def guarded(
+    ctx: Context, name: str, args: dict[str, str], catalogue: Catalogue | None = None
+) -> list[Step]:
+    """Run one action; Fortnox errors become honest steps instead of crashing the run.
+
+    With ``catalogue``, a refusal Fortnox gives on the way (the re-send refused because the user
+    still may not book, a read refused for want of a licence) is recognised: a known cause is a
+    step for a person with that cause's instructions, not a bare failure.
+    """
     try:
         result = await ACTIONS[name](ctx, args)
     except ConsentRequired as err:
@@ -382,6 +404,8 @@ async def guarded(ctx: Context, name: str, args: dict[str, str]) -> list[Step]:
         return [_failed(name, f"refused a write during a dry run (a bug): {err}")]
     except LeaseLost as err:  # another actor may have the company now: write nothing more
         return [_failed(name, str(err))]
+    except FortnoxAPIError as err:
+        return [refused(ctx, name, err, catalogue)]
     except (FortnoxError, MissingPrerequisiteError) as err:
         return [_failed(name, str(err))]
     except Exception as err:
@@ -397,6 +421,35 @@ def _unless_refused(report: Report, turn: Turn | None) -> Report:
     if turn is not None and turn.refused is not None:
         raise turn.refused
     return report
+
+
+TRANSIENT = frozenset({ErrorKind.FORTNOX_UNAVAILABLE, ErrorKind.UNRECOGNIZED})
+
+
+def refused(ctx: Context, action: str, err: FortnoxAPIError, catalogue: Catalogue | None) -> Step:
+    """The step for a refusal: a cause a playbook knows (still there, or another one) needs a
+    person, with that playbook's instructions; anything else is a failed step."""
+    match = (
+        catalogue.classify(err.message, code=err.code, http_status=err.status)
+        if catalogue
+        else None
+    )
+    playbook = catalogue.playbook(match.kind) if catalogue and match else None
+    if match is None or playbook is None or match.kind in TRANSIENT:
+        return _failed(action, str(err))
+    same = match.kind == ctx.recognition.kind
+    title = playbook.title
+    return Step(
+        action=action,
+        status=StepStatus.NEEDS_MANUAL,
+        reason=f"Fortnox refused ({match.kind}): {err}",
+        summary=Text(
+            sv=("Fortnox nekar fortfarande: " if same else "Fortnox nekade: ") + f"{title.sv}.",
+            en=("Fortnox still refuses: " if same else "Fortnox refused: ") + f"{title.en}.",
+        ),
+        observed={"refused": {"kind": match.kind, "code": err.code, "status": err.status}},
+        manual=ctx.instructions(match.kind, match.params),
+    )
 
 
 def unexpected(err: Exception) -> str:
@@ -436,6 +489,7 @@ def placeholders(ctx: Context) -> dict[str, str]:
         "reconnect_url": ctx.reconnect_url,
         "year": f"{ctx.year.from_date} – {ctx.year.to_date}" if ctx.year else "",
         "locked_until": str(ctx.facts.get("locked_until", "")),
+        "user": str(ctx.facts.get("user", "")),
     }
     return values | {k: v for k, v in ctx.recognition.params.items() if v}
 
@@ -453,7 +507,7 @@ def explanation(playbook: Playbook | None, values: dict[str, str]) -> Text:
             en="The error is not recognised; there is no automatic remedy.",
         )
     meaning = playbook.texts.meaning
-    return Text(sv=fill(meaning.sv, values), en=fill(meaning.en, values))
+    return render_text(meaning.sv, meaning.en, values)
 
 
 def manual_steps(
@@ -462,8 +516,8 @@ def manual_steps(
     sv = [line for step in steps for line in step.manual.sv]
     en = [line for step in steps for line in step.manual.en]
     if not sv and playbook is not None and outcome.value == "manual_action_required":
-        sv = [fill(line, values) for line in playbook.texts.manual.sv]
-        en = [fill(line, values) for line in playbook.texts.manual.en]
+        rendered = render_lines(playbook.texts.manual.sv, playbook.texts.manual.en, values)
+        sv, en = rendered.sv, rendered.en
     if playbook is None:
         sv = ["Kontakta supporten och bifoga den här rapporten."]
         en = ["Contact support and attach this report."]

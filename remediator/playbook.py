@@ -21,7 +21,7 @@ from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind, Kind
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 COMMON_PLACEHOLDERS = frozenset(
-    {"series", "date", "year", "restaurant", "reconnect_url", "locked_until", "account"}
+    {"series", "date", "year", "restaurant", "reconnect_url", "locked_until", "account", "user"}
 )
 
 

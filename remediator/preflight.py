@@ -99,6 +99,7 @@ async def preflight(
         reviewed=False,
         reconnect_url=runtime.engine.reconnect_url(connection_id),
     )
+    ctx.instructions = runtime.engine.instructions_for(ctx)
     findings: list[Finding] = []
     for name in CHECKS:
         steps = await guarded(ctx, name, {})

@@ -127,12 +127,22 @@ def test_account_and_series_actions_resolve_the_year_first(path: Path) -> None:
             assert "financial_year" in names[:index], f"{name} runs before financial_year"
 
 
-def test_fixing_playbooks_resend_and_diagnosing_ones_do_not() -> None:
+def test_every_cause_that_can_clear_resends_and_explaining_ones_do_not() -> None:
     by_kind = {p.kind: [a.action for a in p.actions] for p in load_playbooks(DEFAULT_DIR)}
-    for kind in ("series_not_manual", "account_inactive", "series_missing", "account_missing"):
-        assert by_kind[kind][-1] == "resend_voucher"
-    for kind in ("access_denied", "scope_missing", "license_missing", "period_locked"):
-        assert "resend_voucher" not in by_kind[kind]
+    for kind in (
+        "series_not_manual",
+        "account_inactive",
+        "series_missing",
+        "account_missing",
+        "access_denied",
+        "scope_missing",
+        "license_missing",
+        "period_locked",
+        "financial_year_missing",
+        "fortnox_unavailable",
+    ):
+        assert by_kind[kind][-1] == "resend_voucher", kind
+    assert "resend_voucher" not in by_kind["chart_of_accounts_missing"]
 
 
 def test_account_creation_is_never_automatic() -> None:

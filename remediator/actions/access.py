@@ -1,101 +1,46 @@
-"""Access denied, scope or licence missing: diagnose who must do what; nothing to change."""
+"""Access denied, scope or licence missing: look whether the cause is still there.
+
+Nothing here changes Fortnox. The connection's scopes show a missing scope at once; a missing
+licence shows when the next step reads the books (Fortnox refuses the read); whether the user
+may book shows only when the voucher is sent (Fortnox refuses the POST, which books nothing).
+Such a refusal is recognised by the engine as its cause and reported with that cause's
+instructions, so the re-send after this step is also the check.
+"""
 
 from __future__ import annotations
 
-from remediator.actions.base import Context, manual, step, text
+from remediator.actions.base import Context, step, text
 from remediator.fortnox import FortnoxAPIError, Me
 from remediator.kinds import ErrorKind
-from remediator.report import Step, Steps, StepStatus
+from remediator.report import Step, StepStatus
 
 REQUIRED_SCOPE = "bookkeeping"
-USERS_MENU = "Inställningar → Användare"
 
 
 async def _me(ctx: Context) -> Me | None:
     try:
         return await ctx.client.me()
-    except FortnoxAPIError:  # without the profile scope /3/me is refused too
+    except FortnoxAPIError:  # without the profile scope (or any licence) /3/me is refused too
         return None
 
 
 def _who(me: Me | None) -> str:
     if me is None:
-        return "den användare som kopplade Fortnox / the user who connected Fortnox"
+        return ""
     return " ".join(part for part in (me.name, f"<{me.email}>" if me.email else None) if part)
 
 
-def _licence_steps() -> Steps:
-    return manual(
-        [
-            (
-                "Företaget saknar licens för Fortnox-modulen som exporten behöver (Bokföring och "
-                "integrationslicens). Beställ licensen i Fortnox (kontots administratör), och kör "
-                "sedan exporten igen."
-            )
-        ],
-        [
-            (
-                "The company lacks the Fortnox licence the export needs (Bookkeeping and the "
-                "integration licence). Order it in Fortnox (the account's administrator), then export "
-                "again."
-            )
-        ],
-    )
-
-
-def _scope_steps(ctx: Context) -> Steps:
-    return manual(
-        [
-            (
-                f'Kopplingen saknar behörigheten "{REQUIRED_SCOPE}". Godkänn kopplingen på nytt via '
-                f"länken: {ctx.reconnect_url}"
-            )
-        ],
-        [
-            (
-                f'The connection lacks the "{REQUIRED_SCOPE}" scope. Approve the connection again '
-                f"through the link: {ctx.reconnect_url}"
-            )
-        ],
-    )
-
-
-def _rights_steps(who: str) -> Steps:
-    return manual(
-        [
-            (
-                f"Be Fortnox-administratören ge {who} behörighet till Bokföring (att bokföra "
-                f"verifikationer) under {USERS_MENU}."
-            ),
-            "Kör sedan exporten igen.",
-        ],
-        [
-            (
-                f"Ask the Fortnox administrator to give {who} the Bookkeeping right (to book "
-                f"vouchers) under {USERS_MENU} (Settings → Users)."
-            ),
-            "Then export again.",
-        ],
-    )
-
-
 async def diagnose_access(ctx: Context, _args: dict[str, str]) -> Step:
-    kind = ctx.recognition.kind
     scopes = list(ctx.connection.scopes)
     me = await _me(ctx)
+    who = _who(me)
+    if who:
+        ctx.facts["user"] = who
     observed = {
         "scopes": scopes,
-        "user": _who(me) if me else None,
+        "user": who or None,
         "sys_admin": me.sys_admin if me else None,
     }
-    if kind == ErrorKind.LICENSE_MISSING:
-        return step(
-            "diagnose_access",
-            StepStatus.NEEDS_MANUAL,
-            text("Företaget saknar licens i Fortnox.", "The company lacks a licence in Fortnox."),
-            observed=observed,
-            manual=_licence_steps(),
-        )
     if scopes and REQUIRED_SCOPE not in scopes:
         return step(
             "diagnose_access",
@@ -104,16 +49,20 @@ async def diagnose_access(ctx: Context, _args: dict[str, str]) -> Step:
                 "Kopplingen saknar behörigheten för bokföring.",
                 "The connection lacks the bookkeeping scope.",
             ),
+            reason=f"the connection's scopes lack {REQUIRED_SCOPE}",
             observed=observed,
-            manual=_scope_steps(ctx),
+            manual=ctx.instructions(ErrorKind.SCOPE_MISSING, {}),
         )
     return step(
         "diagnose_access",
-        StepStatus.NEEDS_MANUAL,
+        StepStatus.OK,
         text(
-            f"Fortnox-användaren {_who(me)} saknar rätt att bokföra.",
-            f"The Fortnox user {_who(me)} lacks the right to book vouchers.",
+            "Kopplingen har behörigheten för bokföring. Saknas licensen eller användarens rätt "
+            "att bokföra fortfarande, visar Fortnox det när bokföringen läses eller "
+            "Z-rapporten skickas.",
+            "The connection has the bookkeeping scope. Should the licence or the user's right "
+            "to book still be missing, Fortnox shows it when the books are read or the Z-report "
+            "is sent.",
         ),
         observed=observed,
-        manual=_rights_steps(_who(me)),
     )

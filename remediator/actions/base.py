@@ -13,9 +13,22 @@ from remediator.report import Call, Mode, Recognition, Step, Steps, StepStatus, 
 from remediator.storage import Connection
 
 
+def no_instructions(_kind: str, _params: dict[str, str]) -> Steps:
+    return Steps()
+
+
+Instructions = Callable[[str, dict[str, str]], Steps]
+"""What a person must do about a kind of error, as its playbook says, rendered for this run
+with ``params`` besides the run's values (``remediator.texts``)."""
+
+
 @dataclass
 class Context:
-    """One run: the failure, what it was recognised as, and the means to act."""
+    """One run: the failure, what it was recognised as, and the means to act.
+
+    ``instructions``: the playbooks' instructions for people; an action that finds a cause a
+    person must remove takes them from there instead of writing its own.
+    """
 
     failure: ExportFailure
     recognition: Recognition
@@ -28,6 +41,7 @@ class Context:
     reconnect_url: str
     year: FinancialYear | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    instructions: Instructions = no_instructions
 
     @property
     def applying(self) -> bool:

@@ -1,8 +1,10 @@
-"""Locked period: Fortnox has no API to unlock, so explain what a person can do."""
+"""Locked period: Fortnox has no API to unlock; read how far it is locked (the playbook's
+instructions say what a person can do)."""
 
 from __future__ import annotations
 
-from remediator.actions.base import Context, manual, step, text
+from remediator.actions.base import Context, step, text
+from remediator.kinds import ErrorKind
 from remediator.report import Step, StepStatus
 
 
@@ -30,20 +32,6 @@ async def locked_period(ctx: Context, _args: dict[str, str]) -> Step:
             f"The books are locked up to {until}; the Z-report for {day} cannot be booked.",
         ),
         observed=observed,
-        manual=manual(
-            [
-                (
-                    f"Perioden t.o.m. {until} är låst i Fortnox och kan inte låsas upp via API. Be er "
-                    "redovisningskonsult låsa upp perioden (eller bokföra dagen för hand), och kör "
-                    "sedan exporten igen."
-                )
-            ],
-            [
-                (
-                    f"The period up to {until} is locked in Fortnox and cannot be unlocked through the "
-                    "API. Ask your accountant to unlock it (or to book the day by hand), then export "
-                    "again."
-                )
-            ],
-        ),
+        reason=f"the books are locked up to {until}",
+        manual=ctx.instructions(ErrorKind.PERIOD_LOCKED, {}),
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from remediator.actions.base import Context, manual, step, text
+from remediator.actions.base import Context, step, text
+from remediator.kinds import ErrorKind
 from remediator.report import Step, StepStatus
 
 
@@ -18,21 +19,8 @@ async def financial_year(ctx: Context, _args: dict[str, str]) -> Step:
                 f"Fortnox has no financial year covering {day}.",
             ),
             observed={"financial_year": None},
-            manual=manual(
-                [
-                    (
-                        f"Lägg upp räkenskapsåret som omfattar {day} i Fortnox (Fortnox rekommenderar "
-                        "att räkenskapsår skapas i Fortnox, inte via integrationer), och kör sedan "
-                        "exporten igen."
-                    )
-                ],
-                [
-                    (
-                        f"Create the financial year covering {day} in Fortnox (Fortnox advises creating "
-                        "years in its own interface, not through integrations), then export again."
-                    )
-                ],
-            ),
+            reason="no financial year covers the date",
+            manual=ctx.instructions(ErrorKind.FINANCIAL_YEAR_MISSING, {}),
         )
     ctx.year = year
     span = f"{year.from_date} – {year.to_date}"

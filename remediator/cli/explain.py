@@ -10,9 +10,9 @@ from rich.console import Console
 
 from remediator.catalogue import load_catalogue
 from remediator.cli.output import EXIT_OK, EXIT_UNRECOGNIZED, echo_json, json_option, lang_option
-from remediator.engine import fill
 from remediator.kinds import ErrorKind
 from remediator.render import Lang
+from remediator.texts import LANGS, render
 
 
 @click.command()
@@ -29,7 +29,7 @@ def explain(
     match = catalogue.classify(message, code=code, http_status=http_status)
     playbook = catalogue.playbook(match.kind)
     texts = playbook.texts if playbook else None
-    values = {lang_: _UNKNOWN_VALUES[lang_] | match.params for lang_ in ("sv", "en")}
+    values = dict(match.params)  # explain knows no export: stand-ins fill the rest
     result: dict[str, Any] = {
         "kind": match.kind,
         "params": match.params,
@@ -37,18 +37,22 @@ def explain(
         "playbook": match.playbook,
         "auto_apply": playbook.auto_apply if playbook else False,
         "explanation": {
-            lang_: fill(getattr(texts.meaning, lang_), values[lang_]) if texts else _UNKNOWN[lang_]
-            for lang_ in ("sv", "en")
+            lang_: render(getattr(texts.meaning, lang_), values, lang_)
+            if texts
+            else _UNKNOWN[lang_]
+            for lang_ in LANGS
         },
         "remedy": {
-            lang_: fill(getattr(texts.remedy, lang_), values[lang_]) if texts else _NO_REMEDY[lang_]
-            for lang_ in ("sv", "en")
+            lang_: render(getattr(texts.remedy, lang_), values, lang_)
+            if texts
+            else _NO_REMEDY[lang_]
+            for lang_ in LANGS
         },
         "manual_steps": {
-            lang_: [fill(line, values[lang_]) for line in getattr(texts.manual, lang_)]
+            lang_: [render(line, values, lang_) for line in getattr(texts.manual, lang_)]
             if texts
             else []
-            for lang_ in ("sv", "en")
+            for lang_ in LANGS
         },
     }
     if as_json:
@@ -58,23 +62,6 @@ def explain(
     sys.exit(EXIT_UNRECOGNIZED if match.kind == ErrorKind.UNRECOGNIZED else EXIT_OK)
 
 
-# Explain knows no export: words stand in for what a run would fill in.
-_UNKNOWN_VALUES = {
-    "sv": {
-        "date": "exportdatumet",
-        "series": "F",
-        "account": "kontot",
-        "reconnect_url": "kopplingslänken",
-        "year": "räkenskapsåret",
-    },
-    "en": {
-        "date": "the export date",
-        "series": "F",
-        "account": "the account",
-        "reconnect_url": "the reconnect link",
-        "year": "the financial year",
-    },
-}
 _UNKNOWN = {"sv": "Felet känns inte igen.", "en": "The error is not recognised."}
 _NO_REMEDY = {
     "sv": "Ingen automatisk åtgärd; kontakta supporten.",

@@ -44,7 +44,7 @@ class Bench:
     ) -> Context:
         runtime = self.rig.runtime
         connection = runtime.store.get(self.rig.connection.id)
-        return Context(
+        ctx = Context(
             failure=failure or self.failure(),
             recognition=Recognition(kind=kind, matched_by="code", playbook=kind),
             connection=connection,
@@ -55,6 +55,8 @@ class Bench:
             reviewed=reviewed,
             reconnect_url="https://remediator.test/reconnect",
         )
+        ctx.instructions = runtime.engine.instructions_for(ctx)
+        return ctx
 
     async def act(
         self, ctx: Context, action: str, args: dict[str, str] | None = None

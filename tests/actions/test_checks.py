@@ -65,19 +65,29 @@ async def test_fortnox_status_tells_up_from_down(open_bench: OpenBench) -> None:
     assert down[0].reason
 
 
-async def test_access_is_diagnosed_by_kind_scopes_and_user(open_bench: OpenBench) -> None:
+def _without_bookkeeping_scope(state: SandboxState) -> None:
+    state.grants[0].scopes = ["companyinformation", "settings", "profile"]
+
+
+async def test_access_is_diagnosed_from_the_scopes_and_the_user(open_bench: OpenBench) -> None:
     bench = open_bench()
-    await bench.rig.runtime.connector.client(bench.rig.connection, read_only=True).me()
-    rights, written = await bench.act(
-        bench.context(kind=ErrorKind.ACCESS_DENIED), "diagnose_access"
-    )
+    ctx = bench.context(kind=ErrorKind.ACCESS_DENIED)
+    rights, written = await bench.act(ctx, "diagnose_access")
     assert written == []
-    assert rights[0].status is StepStatus.NEEDS_MANUAL
+    # Nothing readable says the user may not book: the re-send after it is the check.
+    assert rights[0].status is StepStatus.OK
     assert rights[0].observed["user"] == "Anna Ek <anna@example.se>"
-    assert any("Anna Ek" in line for line in rights[0].manual.sv)
-    licence, _ = await bench.act(bench.context(kind=ErrorKind.LICENSE_MISSING), "diagnose_access")
-    assert any("licens" in line for line in licence[0].manual.sv)
-    assert any("licence" in line for line in licence[0].manual.en)
+    assert ctx.facts["user"] == "Anna Ek <anna@example.se>"
+
+    scopeless = open_bench(_without_bookkeeping_scope)
+    await scopeless.rig.runtime.connector.client(scopeless.rig.connection, read_only=True).me()
+    ctx = scopeless.context(kind=ErrorKind.LICENSE_MISSING)
+    missing, written = await scopeless.act(ctx, "diagnose_access")
+    assert written == []
+    assert missing[0].status is StepStatus.NEEDS_MANUAL
+    assert missing[0].reason == "the connection's scopes lack bookkeeping"
+    assert any("https://remediator.test/reconnect" in line for line in missing[0].manual.sv)
+    assert any("bookkeeping" in line for line in missing[0].manual.en)
 
 
 async def test_the_chart_review_lists_what_the_voucher_used(open_bench: OpenBench) -> None:

@@ -144,7 +144,7 @@ def test_fix_without_a_terminal_needs_yes(company: Make) -> None:
 def test_fix_does_not_ask_when_nothing_would_change(
     company: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    c = company("access_denied")
+    c = company("chart_of_accounts_missing")
     monkeypatch.setattr(remediate, "interactive", lambda: True)
     result = c.invoke("fix", str(c.failure_file), "--lang", "en")
     assert result.exit_code == 3

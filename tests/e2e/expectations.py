@@ -20,6 +20,17 @@ class Expect:
     again: Outcome
     writes: tuple[Write, ...] = ()
     reviewed: bool = False  # the fix needs a person's review (policy ``review``)
+    refused: bool = False  # the fix's writes are refused by Fortnox: nothing changes, each time
+
+    @property
+    def books(self) -> bool:
+        """Whether the fix books the Z-report."""
+        return VOUCHER_POST in self.writes and not self.refused
+
+    @property
+    def again_writes(self) -> tuple[Write, ...]:
+        """The writes of a second fix: none, unless the first one was refused."""
+        return self.writes if self.refused else ()
 
 
 MANUAL = Expect(
@@ -36,7 +47,14 @@ EXPECTED: dict[Kind, Expect] = {
         *FIXABLE, writes=(("PUT", "/3/accounts/3001"), VOUCHER_POST)
     ),
     ErrorKind.SERIES_MISSING: Expect(*FIXABLE, writes=(("POST", "/3/voucherseries"), VOUCHER_POST)),
-    ErrorKind.ACCESS_DENIED: MANUAL,
+    # Whether the user may book shows only when the voucher is sent: a refused POST, each time.
+    ErrorKind.ACCESS_DENIED: Expect(
+        Outcome.WOULD_FIX,
+        Outcome.MANUAL_ACTION_REQUIRED,
+        Outcome.MANUAL_ACTION_REQUIRED,
+        writes=(VOUCHER_POST,),
+        refused=True,
+    ),
     ErrorKind.CONNECTION_INVALIDATED: MANUAL,
     ErrorKind.FINANCIAL_YEAR_MISSING: MANUAL,
     ErrorKind.PERIOD_LOCKED: MANUAL,

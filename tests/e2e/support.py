@@ -8,7 +8,7 @@ refusal. Kinds without a shipped scenario get their state built here from ``heal
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,6 +31,7 @@ from remediator.playbook import Playbook
 from remediator.report import Mode, Report
 from remediator.runtime import Runtime, open_runtime
 from remediator.sandbox import Sandbox, SandboxState, load_scenario
+from remediator.sandbox.state import Consent
 from remediator.sandbox.world import Company
 from remediator.settings import Settings
 from remediator.storage import Connection
@@ -245,3 +246,41 @@ def writes(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def api_calls(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(r["method"], r["path"]) for r in requests if r["path"].startswith("/3/")]
+
+
+# -- causes that clear: what a person did in Fortnox after the export failed ----------------
+
+
+async def _books_as_healthy(rig: Rig) -> None:
+    """The year exists, nothing is locked, every licence is there (as in ``healthy``)."""
+    tenant = healthy_state().tenants[0]
+    rig.sandbox.world.companies[tenant.tenant_id] = Company.from_tenant(tenant)
+
+
+async def _may_book(rig: Rig) -> None:
+    for user in rig.company.tenant.users:
+        user.may_book = True
+
+
+async def _scope_granted(rig: Rig) -> None:
+    """The restaurant approved the connection again, this time with the bookkeeping scope
+    (a consent in the sandbox, its code exchanged by the remediator as the service does)."""
+    tenant = rig.company.tenant
+    rig.sandbox.world.state.consent = Consent(
+        tenant_id=tenant.tenant_id, user_id=tenant.users[0].id
+    )
+    client = rig.sandbox.world.state.clients[0].client_id
+    code = rig.sandbox.world.new_code(
+        client, ["bookkeeping", "companyinformation", "settings", "profile"]
+    )
+    assert code is not None
+    await rig.runtime.connector.connect(rig.connection.id, code)
+
+
+CLEARS: dict[Kind, Callable[[Rig], Awaitable[None]]] = {
+    ErrorKind.FINANCIAL_YEAR_MISSING: _books_as_healthy,
+    ErrorKind.PERIOD_LOCKED: _books_as_healthy,
+    ErrorKind.LICENSE_MISSING: _books_as_healthy,
+    ErrorKind.ACCESS_DENIED: _may_book,
+    ErrorKind.SCOPE_MISSING: _scope_granted,
+}

@@ -150,14 +150,21 @@ def test_a_stale_plan_is_refused_and_planned_again(tmp_path: object) -> None:
     assert harness.sandbox.writes() == []
 
 
-def test_a_playbook_that_may_not_run_alone_ends_with_its_manual_steps(tmp_path: object) -> None:
+def test_access_still_denied_ends_with_who_must_grant_what_and_books_nothing(
+    tmp_path: object,
+) -> None:
+    """The re-send is the only check of the user's right: Fortnox refuses it (nothing booked)
+    and the run ends with the instructions."""
     harness = harness_for("access_denied", tmp_path)  # type: ignore[arg-type]
     with harness.client() as client:
         harness.connect(client)
         run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
     assert (run["state"], run["outcome"]) == ("done", "manual_action_required")
-    assert run["report"]["manual_steps"]["sv"]
-    assert harness.sandbox.writes() == []
+    assert any("Bokföring" in line for line in run["report"]["manual_steps"]["sv"])
+    assert [(w["method"], w["path"], w["status"]) for w in harness.sandbox.writes()] == [
+        ("POST", "/3/vouchers", 403)
+    ]
+    assert harness.vouchers() == []
 
 
 def test_fortnox_unavailable_is_retried_with_a_cap(tmp_path: object) -> None:
