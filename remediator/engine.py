@@ -387,33 +387,35 @@ async def guarded(
     """
     try:
         result = await ACTIONS[name](ctx, args)
-    except ConsentRequired as err:
-        return [
-            Step(
-                action=name,
-                status=StepStatus.NEEDS_MANUAL,
-                reason=str(err),
-                summary=Text(
-                    sv="Kopplingen till Fortnox måste godkännas på nytt.",
-                    en="The connection to Fortnox must be approved again.",
-                ),
-                manual=reconnect_steps(ctx),
-            )
-        ]
-    except ReadOnlyViolation as err:
-        return [_failed(name, f"refused a write during a dry run (a bug): {err}")]
-    except LeaseLost as err:  # another actor may have the company now: write nothing more
-        return [_failed(name, str(err))]
-    except FortnoxAPIError as err:
-        return [refused(ctx, name, err, catalogue)]
-    except (FortnoxError, MissingPrerequisiteError) as err:
-        return [_failed(name, str(err))]
-    except Exception as err:
-        # Not a Fortnox error (an answer of a shape no client expects, a bug): the step fails
-        # with its reason and the run goes on to its report instead of crashing.
-        log.exception("action %s raised", name)
-        return [_failed(name, unexpected(err))]
+    except Exception as err:  # noqa: BLE001 - every error becomes a step (_error_step says how)
+        return [_error_step(ctx, name, err, catalogue)]
     return result if isinstance(result, list) else [result]
+
+
+def _error_step(ctx: Context, name: str, err: Exception, catalogue: Catalogue | None) -> Step:
+    """The honest step for an error an action raised."""
+    if isinstance(err, ConsentRequired):
+        return Step(
+            action=name,
+            status=StepStatus.NEEDS_MANUAL,
+            reason=str(err),
+            summary=Text(
+                sv="Kopplingen till Fortnox måste godkännas på nytt.",
+                en="The connection to Fortnox must be approved again.",
+            ),
+            manual=reconnect_steps(ctx),
+        )
+    if isinstance(err, ReadOnlyViolation):
+        return _failed(name, f"refused a write during a dry run (a bug): {err}")
+    if isinstance(err, FortnoxAPIError):
+        return refused(ctx, name, err, catalogue)
+    if isinstance(err, (LeaseLost, FortnoxError, MissingPrerequisiteError)):
+        # LeaseLost: another actor may have the company now; nothing more is written.
+        return _failed(name, str(err))
+    # Not a Fortnox error (an answer of a shape no client expects, a bug): the step fails
+    # with its reason and the run goes on to its report instead of crashing.
+    log.error("action %s raised", name, exc_info=err)
+    return _failed(name, unexpected(err))
 
 
 def _unless_refused(report: Report, turn: Turn | None) -> Report:
