@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
+from datetime import date
 from pathlib import Path
 
 import click
 
+from remediator.cli import remediate
 from remediator.cli.listen import bind, run
+from remediator.cli.output import working
 from remediator.errors import UsageError
+from remediator.runtime import Runtime
 from remediator.sandbox import Sandbox, load_scenario, scenario_names
+from remediator.sandbox.capture import GRANT, Books, read_books, to_state
 from remediator.sandbox.faults import Dropped
-from remediator.sandbox.state import load_state
+from remediator.sandbox.state import load_state, parse_state
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -22,7 +28,7 @@ def _quiet_injected_faults(record: logging.LogRecord) -> bool:
     return not (record.exc_info and isinstance(record.exc_info[1], Dropped))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--state",
     "state_file",
@@ -38,10 +44,18 @@ def _quiet_injected_faults(record: logging.LogRecord) -> bool:
 )
 @click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-admin", is_flag=True, help="Do not serve the /_sandbox/ admin endpoints.")
-def sandbox(
-    state_file: Path | None, scenario: str | None, host: str, port: int, no_admin: bool
+@click.pass_context
+def sandbox(  # noqa: PLR0917 - click passes options by name
+    ctx: click.Context,
+    state_file: Path | None,
+    scenario: str | None,
+    host: str,
+    port: int,
+    no_admin: bool,
 ) -> None:
-    """Run the sandbox (a local, stateful Fortnox) on HOST:PORT."""
+    """Run the sandbox (a local, stateful Fortnox) on HOST:PORT; or capture a company."""
+    if ctx.invoked_subcommand is not None:
+        return
     if (state_file is None) == (scenario is None):
         raise UsageError("give exactly one of --state FILE or --scenario NAME")
     state = load_state(state_file) if state_file is not None else load_scenario(scenario or "")
@@ -65,3 +79,43 @@ def sandbox(
     if not no_admin:
         click.echo(f"admin: {base}/_sandbox/ (state, requests, reset, faults, grants, clock)")
     run(running.app, listening, log_level="warning")
+
+
+@sandbox.command("capture")
+@click.option("--connection", "connection_id", required=True, help="The company's connection.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="The state file to write."
+)
+def capture(connection_id: str, out: Path) -> None:
+    """Copy a company's setup from Fortnox into a sandbox state file (reads only).
+
+    Financial years, voucher series, chart of accounts, locked period and the company's name;
+    no vouchers and no other data about people or the company. Start it with
+    `remediator sandbox --state FILE`.
+    """
+
+    async def read(runtime: Runtime) -> Books:
+        connection = runtime.store.get(connection_id)
+        client = runtime.connector.client(connection, read_only=True)
+        with working(f"Reading {connection_id}'s setup from Fortnox…"):
+            return await read_books(client, connection.tenant_id)
+
+    books = remediate.with_runtime(read)
+    state = to_state(books, today=date.today())  # noqa: DTZ011 - the sandbox's local today
+    text = json.dumps(state.model_dump(mode="json", by_alias=True, exclude_none=True), indent=2)
+    parse_state(text, str(out))  # the file must load as it is written
+    try:
+        out.write_text(text + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {out}: {err.strerror}") from None
+    accounts = sum(len(found) for found in books.accounts.values())
+    click.echo(
+        f"captured {books.company_name}: {len(books.years)} financial year(s), "
+        f"{sum(len(s) for s in books.series.values())} voucher series, {accounts} accounts, "
+        f"locked until {books.locked_until or '-'} → {out}"
+    )
+    click.echo(f"start it with: remediator sandbox --state {shlex.quote(str(out))}")
+    click.echo(
+        f"(the sandbox's grant {GRANT!r} stands for the restaurant's connection; "
+        "connect to it with connections authorize-url / connect)"
+    )
