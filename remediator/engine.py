@@ -312,6 +312,7 @@ class Engine:
         running = _CURRENT_AUDIT.set(audit)
         try:
             steps = await self._steps(ctx, playbook) if playbook else []
+            playbook, steps = await self._handed_over(ctx, playbook, steps)
         finally:
             _CURRENT_AUDIT.reset(running)
         report = self._report(
@@ -331,9 +332,32 @@ class Engine:
 
         return instructions
 
-    async def _steps(self, ctx: Context, playbook: Playbook) -> list[Step]:
+    async def _handed_over(
+        self, ctx: Context, playbook: Playbook | None, steps: list[Step]
+    ) -> tuple[Playbook | None, list[Step]]:
+        """Go on with the playbook an action handed the run to (``ctx.handoff``): the report
+        then carries that kind and playbook, and the steps of both. Steps already done are not
+        done again."""
+        handed = self.catalogue.playbook(ctx.handoff) if ctx.handoff else None
+        if handed is None or any(step.status in BLOCKING for step in steps):
+            return playbook, steps
+        ctx.recognition = ctx.recognition.model_copy(
+            update={
+                "kind": handed.kind,
+                "playbook": handed.kind,
+                "matched_by": f"{ctx.recognition.matched_by}+{steps[-1].action}",
+            }
+        )
+        done = {step.action for step in steps if step.status is StepStatus.OK}
+        return handed, steps + await self._steps(ctx, handed, done)
+
+    async def _steps(
+        self, ctx: Context, playbook: Playbook, done: frozenset[str] | set[str] = frozenset()
+    ) -> list[Step]:
         steps: list[Step] = []
         for spec in playbook.actions:
+            if spec.action in done:
+                continue
             if any(step.status in BLOCKING for step in steps):
                 steps.append(_skipped(spec.action))
                 continue

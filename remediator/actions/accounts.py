@@ -1,4 +1,11 @@
-"""Accounts the export uses: active in its year; a missing one created only after review."""
+"""Accounts the export uses: every one exists and is active in the voucher's year.
+
+All the accounts the failed voucher uses are checked in one pass, against the year's chart read
+once (all pages) and shared by the account steps of the run; every inactive one is activated
+and every missing one created (only after review), each under the connection's policy, before
+the voucher is sent again. Fortnox names only the first account it refuses, so the error's
+account alone is not enough. An account the voucher does not use is never changed.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +18,41 @@ from remediator.policy import Change
 from remediator.report import Step, StepStatus
 
 MENU = "Inställningar → Bokföring → Kontoplan"
+FIRST, LAST = 1000, 9999  # account numbers Fortnox accepts
+PLANNED_NEW = "accounts_planned_new"  # ctx.facts: accounts a plan would create
+
+
+def is_account_number(number: int | None) -> bool:
+    return number is not None and FIRST <= number <= LAST
 
 
 def target_accounts(ctx: Context, args: dict[str, str]) -> list[int]:
-    """The error's account if it names one, else the accounts the failed voucher uses.
-
-    An account is only ever changed when the error names it or the export uses it.
-    """
-    named = (args.get("account") or "").strip()
-    if named.isdigit():
-        return [int(named)]
+    """The accounts the failed voucher uses (real numbers only); without a voucher, the
+    account the error names. An account the voucher does not use is never a target."""
     voucher = ctx.failure.export.voucher
-    return voucher.accounts() if voucher is not None else []
+    if voucher is not None:
+        return [number for number in voucher.accounts() if is_account_number(number)]
+    named = (args.get("account") or "").strip()
+    return [int(named)] if named.isdigit() and is_account_number(int(named)) else []
+
+
+async def chart(ctx: Context) -> dict[int, Account]:
+    """The chart of the voucher's year by number, read once per run (all pages)."""
+    found: dict[int, Account] | None = ctx.facts.get("chart")
+    if found is None:
+        accounts = await ctx.client.accounts(ctx.require_year().id)
+        found = ctx.facts["chart"] = {account.number: account for account in accounts}
+    return found
 
 
 def _state(account: Account | None) -> dict[str, Any]:
     if account is None:
         return {"exists": False}
     return {"exists": True, "active": bool(account.active), "description": account.description}
+
+
+def _observed(numbers: list[int], known: dict[int, Account]) -> dict[str, Any]:
+    return {f"account:{number}": _state(known.get(number)) for number in numbers}
 
 
 def _no_target(action: str) -> Step:
@@ -47,17 +71,37 @@ def _no_target(action: str) -> Step:
     )
 
 
+def _all_right(
+    action: str, numbers: list[int], known: dict[int, Account], *, sv: str, en: str
+) -> Step:
+    listed = ", ".join(map(str, numbers))
+    return step(
+        action,
+        StepStatus.OK,
+        text(f"Konto {listed}: {sv}.", f"Account {listed}: {en}."),
+        observed=_observed(numbers, known),
+    )
+
+
 async def account_active(ctx: Context, args: dict[str, str]) -> list[Step]:
+    """Every account the voucher uses is active in its year; inactive ones are activated."""
     numbers = target_accounts(ctx, args)
     if not numbers:
         return [_no_target("account_active")]
-    return [await _activate(ctx, number) for number in numbers]
+    known = await chart(ctx)
+    planned = ctx.facts.get(PLANNED_NEW, set())  # created active, in a plan: nothing to activate
+    numbers = [n for n in numbers if n not in planned]
+    fine = [n for n in numbers if n in known and known[n].active]
+    steps = [await _activate(ctx, n, known) for n in numbers if n not in fine]
+    if fine:
+        steps.insert(0, _all_right("account_active", fine, known, sv="aktivt", en="active"))
+    return steps
 
 
-async def _activate(ctx: Context, number: int) -> Step:
+async def _activate(ctx: Context, number: int, known: dict[int, Account]) -> Step:
     year = ctx.require_year()
-    account = await ctx.client.account(number, year.id)
-    observed = {f"account:{number}": _state(account)}
+    account = known.get(number)
+    observed = _observed([number], known)
     if account is None:
         return step(
             "account_active",
@@ -73,16 +117,11 @@ async def _activate(ctx: Context, number: int) -> Step:
                 [f"Add account {number} under {MENU} in Fortnox."],
             ),
         )
-    if account.active:
-        return step(
-            "account_active",
-            StepStatus.OK,
-            text(f"Konto {number} är aktivt.", f"Account {number} is active."),
-            observed=observed,
-        )
 
     async def activate() -> dict[str, Any]:
-        return _state(await ctx.client.update_account(number, year.id, active=True))
+        updated = await ctx.client.update_account(number, year.id, active=True)
+        known[number] = updated
+        return _state(updated)
 
     return await make_change(
         ctx,
@@ -125,26 +164,26 @@ async def _activate(ctx: Context, number: int) -> Step:
 
 
 async def account_exists(ctx: Context, args: dict[str, str]) -> list[Step]:
+    """Every account the voucher uses exists in its year; missing ones are created."""
     numbers = target_accounts(ctx, args)
     if not numbers:
         return [_no_target("account_exists")]
-    return [await _create(ctx, number) for number in numbers]
-
-
-async def _create(ctx: Context, number: int) -> Step:
-    year = ctx.require_year()
-    account = await ctx.client.account(number, year.id)
-    observed = {f"account:{number}": _state(account)}
-    if account is not None:
-        return step(
-            "account_exists",
-            StepStatus.OK,
-            text(
-                f"Konto {number} finns i kontoplanen.",
-                f"Account {number} is in the chart of accounts.",
+    known = await chart(ctx)
+    present = [n for n in numbers if n in known]
+    steps = [await _create(ctx, n, known) for n in numbers if n not in present]
+    if present:
+        steps.insert(
+            0,
+            _all_right(
+                "account_exists", present, known, sv="finns i kontoplanen", en="in the chart"
             ),
-            observed=observed,
         )
+    return steps
+
+
+async def _create(ctx: Context, number: int, known: dict[int, Account]) -> Step:
+    year = ctx.require_year()
+    observed = _observed([number], known)
     name = name_of(number)
     by_hand = manual(
         [f"Lägg upp konto {number} under {MENU} i Fortnox."],
@@ -166,9 +205,11 @@ async def _create(ctx: Context, number: int) -> Step:
         )
 
     async def create() -> dict[str, Any]:
-        return _state(await ctx.client.create_account(number, name, year.id))
+        created = await ctx.client.create_account(number, name, year.id)
+        known[number] = created
+        return _state(created)
 
-    return await make_change(
+    created = await make_change(
         ctx,
         Planned(
             action="account_exists",
@@ -190,3 +231,6 @@ async def _create(ctx: Context, number: int) -> Step:
         ),
         create,
     )
+    if created.status is StepStatus.WOULD_CHANGE:
+        ctx.facts.setdefault(PLANNED_NEW, set()).add(number)
+    return created

@@ -42,6 +42,9 @@ class Context:
     year: FinancialYear | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     instructions: Instructions = no_instructions
+    # Set by an action that found the error to be another kind: the engine goes on with
+    # that kind's playbook (``chart_review`` hands "Ogiltigt konto" on real accounts over).
+    handoff: str | None = None
 
     @property
     def applying(self) -> bool:

@@ -1,10 +1,18 @@
-"""No chart of accounts in the Backoffice: nothing to change in Fortnox, only to explain."""
+"""No chart of accounts in the Backoffice: nothing to change in Fortnox, only to explain.
+
+"Ogiltigt konto" (2001265) also comes when the voucher's accounts are real numbers that are
+inactive or missing in Fortnox. Then the Backoffice's chart is not the problem: the run is
+handed over to the account playbook (``Context.handoff``), which checks and fixes them.
+"""
 
 from __future__ import annotations
 
+from remediator.actions.accounts import chart as year_chart
+from remediator.actions.accounts import is_account_number
 from remediator.actions.base import Context, manual, step, text
 from remediator.bas import RESTAURANT_ACCOUNTS
 from remediator.fortnox import Account
+from remediator.kinds import ErrorKind
 from remediator.report import Step, StepStatus
 
 
@@ -24,14 +32,47 @@ def _describe(number: int | None, chart: dict[int, Account]) -> tuple[str, str]:
     return f"{number} {account.description}: aktivt", f"{number} {account.description}: active"
 
 
+def _handoff(
+    used: list[int | None], chart: dict[int, Account]
+) -> tuple[ErrorKind, list[int]] | None:
+    """The account kind that takes over when every account the voucher uses is a real
+    number, and the accounts it is about; ``None`` when the Backoffice's chart is at fault."""
+    if not used or not all(is_account_number(number) for number in used):
+        return None
+    numbers = [number for number in dict.fromkeys(used) if number is not None]
+    missing = [number for number in numbers if number not in chart]
+    if missing:
+        return ErrorKind.ACCOUNT_MISSING, missing
+    return ErrorKind.ACCOUNT_INACTIVE, [n for n in numbers if not chart[n].active]
+
+
+def _handed_over(ctx: Context, kind: ErrorKind, about: list[int], states: list[str]) -> Step:
+    ctx.handoff = kind
+    if about:
+        ctx.recognition.params.setdefault("account", ", ".join(map(str, about)))
+    return step(
+        "chart_review",
+        StepStatus.OK,
+        text(
+            "Verifikationens konton är riktiga kontonummer, så Backofficens kontoplan är inte "
+            "felet; kontona kontrolleras i Fortnox.",
+            "The voucher's accounts are real account numbers, so the Backoffice's chart is "
+            "not at fault; the accounts are checked in Fortnox.",
+        ),
+        observed={"voucher_accounts": states, "handed_over_to": kind.value},
+    )
+
+
 async def chart_review(ctx: Context, _args: dict[str, str]) -> Step:
-    year = ctx.require_year()
-    chart = {account.number: account for account in await ctx.client.accounts(year.id)}
+    known = await year_chart(ctx)
     voucher = ctx.failure.export.voucher
     used = [row.account for row in voucher.voucher_rows] if voucher is not None else []
-    states = [_describe(number, chart) for number in dict.fromkeys(used)]
+    states = [_describe(number, known) for number in dict.fromkeys(used)]
+    handoff = _handoff(used, known)
+    if handoff is not None:
+        return _handed_over(ctx, *handoff, [e for _, e in states])
     suggested = [
-        f"{n} {chart[n].description}" for n in RESTAURANT_ACCOUNTS if n in chart and chart[n].active
+        f"{n} {known[n].description}" for n in RESTAURANT_ACCOUNTS if n in known and known[n].active
     ]
     sv = [
         (

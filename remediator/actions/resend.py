@@ -23,9 +23,25 @@ from remediator.actions.base import (
 from remediator.actions.booked import find_booked, key_line
 from remediator.fortnox import Voucher, WriteOutcomeUnknown
 from remediator.policy import Change
-from remediator.report import Step, StepStatus, VoucherResult
+from remediator.report import Step, Steps, StepStatus, VoucherResult
 
 COMMENTS_MAX = 1000
+# Where a person exports a day again in the Backoffice.
+BACKOFFICE_EXPORT = "Rapporter → Z-rapporter → Exportera till Fortnox"
+
+
+def export_again(ctx: Context) -> Steps:
+    """The manual step that books the day when the remediator cannot send it."""
+    day = ctx.failure.export.date
+    return manual(
+        [f"Exportera Z-rapporten för {day} igen i Backoffice: {BACKOFFICE_EXPORT}."],
+        [
+            (
+                f"Export the Z-report for {day} again in the Backoffice: {BACKOFFICE_EXPORT} "
+                "(Reports → Z-reports → Export to Fortnox)."
+            )
+        ],
+    )
 
 
 def keyed(voucher: Voucher, key: str) -> Voucher:
@@ -43,17 +59,15 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
     if voucher is None:
         return step(
             "resend_voucher",
-            StepStatus.SKIPPED,
+            StepStatus.NEEDS_MANUAL,
             text(
-                "Felet skickades utan verifikation; dagen måste exporteras om från Backoffice.",
-                "The failure carried no voucher; the day must be exported again from "
-                "the Backoffice.",
+                f"Felet skickades utan verifikation, så Z-rapporten för {ctx.failure.export.date} "
+                "kan inte skickas härifrån; dagen är inte bokförd förrän den exporteras igen.",
+                f"The failure carried no voucher, so the Z-report for {ctx.failure.export.date} "
+                "cannot be sent from here; the day is not booked until it is exported again.",
             ),
             reason="no voucher in the failure",
-            manual=manual(
-                ["Exportera dagen igen från Backoffice."],
-                ["Export the day again from the Backoffice."],
-            ),
+            manual=export_again(ctx),
         )
     year, key = ctx.require_year(), ctx.failure.export_key
     booked = await find_booked(ctx.client, voucher, year, key)
@@ -116,10 +130,7 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
                 f"Z-rapporten för {voucher.transaction_date} är bokförd.",
                 f"The Z-report for {voucher.transaction_date} is booked.",
             ),
-            by_hand=manual(
-                ["Exportera dagen igen från Backoffice."],
-                ["Export the day again from the Backoffice."],
-            ),
+            by_hand=export_again(ctx),
             observed=observed,
         ),
         send,

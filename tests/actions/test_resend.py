@@ -64,7 +64,12 @@ async def test_without_a_voucher_nothing_is_sent_and_the_step_says_why(
     ctx = await bench.with_year(bench.context(failure=bench.failure(voucher=False)))
     steps, written = await bench.act(ctx, "resend_voucher")
     assert (steps[0].status, steps[0].reason, written) == (
-        StepStatus.SKIPPED,
+        StepStatus.NEEDS_MANUAL,
         "no voucher in the failure",
         [],
     )
+    expected = (
+        "Export the Z-report for 2026-03-02 again in the Backoffice: Rapporter → Z-rapporter → "
+        "Exportera till Fortnox (Reports → Z-reports → Export to Fortnox)."
+    )
+    assert steps[0].manual.en == [expected]

@@ -39,7 +39,7 @@ TYPICAL: dict[Kind, tuple[ByMethod, ByMethod]] = {
     ErrorKind.PERIOD_LOCKED: ({"GET": 1}, {"GET": 1}),
     ErrorKind.SCOPE_MISSING: ({"GET": 1}, {"GET": 1}),
     ErrorKind.LICENSE_MISSING: ({"GET": 2}, {"GET": 2}),  # me, the year's read refused
-    ErrorKind.ACCOUNT_MISSING: ({"GET": 8}, {"GET": 8, "POST": 2}),  # 6 accounts read
+    ErrorKind.ACCOUNT_MISSING: ({"GET": 3}, {"GET": 3, "POST": 2}),
     ErrorKind.FORTNOX_UNAVAILABLE: ({"GET": 3}, {"GET": 3, "POST": 1}),
     ErrorKind.UNRECOGNIZED: ({}, {}),
 }
@@ -98,25 +98,32 @@ def full_voucher(rig: Rig) -> dict[str, Any]:
     return rig.voucher_body(VoucherRows=rows)
 
 
-async def _account_without_number(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
-    rig = await open_rig(state_for(kind))
-    error = (
-        {"message": "Kontot är inaktivt", "code": 2000550}
-        if kind == ErrorKind.ACCOUNT_INACTIVE
-        else {"message": "Kunde inte hitta konto", "code": 2001304}
-    )
-    return rig, rig.failure(error, full_voucher(rig))
+def _chart_of(state: Any, pages: int) -> None:
+    """Year 2's chart padded to ``pages`` pages of 500 accounts."""
+    chart = state.tenants[0].charts["2"]
+    present = len(chart.expand())
+    chart.accounts = [
+        Account(number=n, description=f"Konto {n}")
+        for n in range(8500, 8500 + 500 * pages - present)
+    ]
+    assert len(chart.expand()) == 500 * pages
+
+
+async def _two_accounts_on_a_big_chart(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
+    """A full BAS-sized chart (three pages), the 12-account Z-report, and two accounts it uses
+    to fix: 3001 and 2611 inactive, or 3001 missing and 2611 inactive."""
+    state = state_for(kind)
+    _chart_of(state, 3)
+    chart = state.tenants[0].charts["2"]
+    chart.inactive = [3001, 2611] if kind == ErrorKind.ACCOUNT_INACTIVE else [2611]
+    rig = await open_rig(state)
+    return rig, await rig.export(full_voucher(rig))
 
 
 async def _big_chart(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
     state = state_for(kind)
-    chart = state.tenants[0].charts["2"]
-    present = len(chart.expand())
-    chart.accounts = [
-        Account(number=n, description=f"Konto {n}") for n in range(8500, 8500 + 1500 - present)
-    ]
+    _chart_of(state, 3)
     rig = await open_rig(state)
-    assert len(chart.expand()) == 1500  # three pages of 500
     return rig, await rig.export()
 
 
@@ -150,12 +157,15 @@ class Worst:
     why: str
     outcome: Outcome | None = None  # when not the kind's usual fix outcome
 
+
 CLEARED = "the cause cleared: re-checked, the voucher searched and re-sent"
 
 
 WORST: dict[Kind, Worst] = {
-    ErrorKind.ACCOUNT_INACTIVE: Worst(_account_without_number, "no account named, 12 accounts"),
-    ErrorKind.ACCOUNT_MISSING: Worst(_account_without_number, "no account named, 12 accounts"),
+    ErrorKind.ACCOUNT_INACTIVE: Worst(_two_accounts_on_a_big_chart, "3 pages, 2 inactive"),
+    ErrorKind.ACCOUNT_MISSING: Worst(
+        _two_accounts_on_a_big_chart, "3 pages, 1 missing, 1 inactive"
+    ),
     ErrorKind.CHART_OF_ACCOUNTS_MISSING: Worst(_big_chart, "a 1,500-account chart: 3 pages"),
     ErrorKind.CONNECTION_INVALIDATED: Worst(_revoked_while_holding_a_token, "401, refresh"),
     ErrorKind.FORTNOX_UNAVAILABLE: Worst(
