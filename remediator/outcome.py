@@ -50,7 +50,7 @@ _HEADLINES: dict[Outcome, tuple[str, str]] = {
 
 
 def _counted(steps: list[Step], status: StepStatus) -> int:
-    return sum(1 for step in steps if step.status is status and step.action != "resend_voucher")
+    return sum(1 for step in steps if step.status is status and not step.resend)
 
 
 def summary(

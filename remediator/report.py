@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediator.kinds import Kind
+from remediator.policy import Change
 from remediator.timestamps import Timestamp
 
 if TYPE_CHECKING:
@@ -75,7 +76,17 @@ class Step(ReportModel):
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     calls: list[Call] = Field(default_factory=list)
-    policy: str | None = None
+    change: Change | None = Field(
+        default=None,
+        description="The kind of change (a policy key) the step made, would make, or was "
+        "stopped from making by the policy; null for steps that only read.",
+    )
+    resend: bool = Field(
+        default=False, description="Whether the step's change is the re-send of the failed voucher."
+    )
+    policy: str | None = Field(
+        default=None, description="For people: the rule that governed the change, and its verdict."
+    )
     reason: str | None = None
     observed: dict[str, Any] = Field(default_factory=dict)
     manual: Steps = Field(default_factory=Steps)

@@ -118,6 +118,8 @@ async def make_change(
     common = {
         "before": plan.before,
         "calls": [plan.call],
+        "change": plan.change,
+        "resend": plan.change is Change.RESEND_VOUCHER,
         "policy": note,
         "observed": plan.observed,
     }

@@ -34,37 +34,62 @@ log = logging.getLogger(__name__)
 SETTLED_OUTCOMES = frozenset({Outcome.FIXED, Outcome.NOTHING_TO_FIX})
 
 
+@dataclass(frozen=True)
+class Leader:
+    """An applied run of a kind: later runs of that kind join it while its fix is fresh."""
+
+    run_id: str
+    fixed_at: float  # wall-clock time, as a queued run's created_at
+    changes: frozenset[Change]  # what it changed besides re-sending its voucher
+
+
 @dataclass
 class Session:
     """A connection's recent work: the run of each kind that was applied leads later ones."""
 
     connection_id: str
-    leaders: dict[Kind, str] = field(default_factory=dict)
+    leaders: dict[Kind, Leader] = field(default_factory=dict)
     last_active: float = field(default_factory=time.monotonic)
+
+    def leader_for(self, row: QueuedRun, window: float) -> Leader | None:
+        """The run ``row`` joins: one of its kind applied at most ``window`` seconds before
+        ``row`` arrived (or after: it arrived while the fix was being made). The window runs
+        from the fix, not from the last run, so a steady stream of failures does not keep it
+        open."""
+        leader = self.leaders.get(row.kind or "")
+        if leader is None or leader.run_id == row.id or row.created_at - leader.fixed_at > window:
+            return None
+        return leader
+
+    def lead(self, report: Report) -> None:
+        """``report``'s run, applied and settled, leads later runs of its kind."""
+        changes = frozenset(
+            step.change
+            for step in report.steps
+            if step.status is StepStatus.CHANGED and step.change is not None and not step.resend
+        )
+        self.leaders[report.kind] = Leader(report.run_id, time.time(), changes)
 
 
 def waits_for_review(plan: Report, policy: Policy) -> bool:
     """Whether a planned change is one the policy lets through only after a person's review."""
-    review = {policy.explain(change) for change in Change if policy.rule(change) is Rule.REVIEW}
     return any(
-        step.status is StepStatus.WOULD_CHANGE and (step.policy or "").split(":")[0] in review
+        step.status is StepStatus.WOULD_CHANGE
+        and step.change is not None
+        and policy.rule(step.change) is Rule.REVIEW
         for step in plan.steps
     )
 
 
 def needs_fixing_again(plan: Report) -> bool:
     """The plan would change something besides re-sending the voucher."""
-    return any(
-        step.status is StepStatus.WOULD_CHANGE and step.action != "resend_voucher"
-        for step in plan.steps
-    )
+    return any(step.status is StepStatus.WOULD_CHANGE and not step.resend for step in plan.steps)
 
 
 def verified_fix(report: Report) -> bool:
     """An applied run changed something besides re-sending the voucher, and verified it."""
     return report.mode == "apply" and any(
-        step.status is StepStatus.CHANGED and step.action != "resend_voucher"
-        for step in report.steps
+        step.status is StepStatus.CHANGED and not step.resend for step in report.steps
     )
 
 
@@ -118,11 +143,11 @@ class Processor:
         engine = self.runtime.engine
         if row.approved_by:
             return await self._apply_reviewed(row, failure)
-        leader = session.leaders.get(row.kind or "")
-        if leader is not None and leader != row.id:
+        leader = session.leader_for(row, self.settings.join_seconds)
+        if leader is not None and await self._may_join(row, leader):
             report = await engine.run(failure, mode="apply", run_id=row.id)
             settled = await self._after(row, report)
-            return dataclasses.replace(settled, joined_to=leader)
+            return dataclasses.replace(settled, joined_to=leader.run_id)
         plan = await engine.run(failure, mode="plan", run_id=row.id)
         if needs_fixing_again(plan) and await self._recently_fixed(row):
             return await self._not_held(row, plan)
@@ -134,7 +159,7 @@ class Processor:
             )
         report = await engine.run(failure, mode="apply", run_id=row.id)
         if report.outcome in SETTLED_OUTCOMES:
-            session.leaders[report.kind] = row.id
+            session.lead(report)
         return await self._after(row, report)
 
     async def _broken(self, row: QueuedRun, reason: str) -> Settled:
@@ -164,6 +189,19 @@ class Processor:
             reason="Fortnox changed after the approval; review the new plan",
             notify=True,
         )
+
+    async def _may_join(self, row: QueuedRun, leader: Leader) -> bool:
+        """Whether ``row`` may be applied without a plan: its playbook may run unreviewed and
+        the connection's policy lets through, without review, the re-send and whatever the
+        leader changed (the fix may be needed again). Otherwise it is planned like any run,
+        and stops for review where the policy says so."""
+        playbook = self.runtime.catalogue.playbook(row.kind or "")
+        if playbook is None or not playbook.auto_apply:
+            return False
+        connection = await asyncio.to_thread(self.runtime.store.get, row.connection_id)
+        policy = connection.policy or self.settings.policy
+        needed = leader.changes | {Change.RESEND_VOUCHER}
+        return all(policy.allows(change, reviewed=False) for change in needed)
 
     async def _needs_review(self, plan: Report) -> bool:
         playbook = self.runtime.catalogue.playbook(plan.kind)

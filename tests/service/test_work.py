@@ -242,3 +242,28 @@ def test_a_failure_soon_after_a_run_of_its_kind_joins_it_without_planning(
         ("POST", "/3/vouchers"),
         ("POST", "/3/vouchers"),
     ]
+
+
+def test_runs_joining_a_fix_still_stop_for_review_when_the_policy_says_so(
+    harness: Harness,
+) -> None:
+    """A fix applied, then the restaurant's policy asks for review of re-sends: failures that
+    would join the fix wait for a person instead of ending manual_action_required."""
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1")).json()["run_id"]
+        assert wait_for(client, first)["outcome"] == "fixed"
+        answer = client.put(
+            f"/v1/connections/{harness.connection_id}",
+            headers=AUTH,
+            json={"policy": {"resend_voucher": "review"}},
+        )
+        assert answer.status_code == 200, answer.text
+        later = [
+            post_failure(client, harness.failure(f"evt-{n}", day=f"2026-03-0{n}")).json()
+            for n in (3, 4, 5)
+        ]
+        runs = [wait_for(client, run["run_id"]) for run in later]
+    assert [(r["state"], r["joined_to"]) for r in runs] == [("awaiting_review", None)] * 3
+    assert writes(harness) == [("PUT", "/3/accounts/3001"), ("POST", "/3/vouchers")]
+    assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
