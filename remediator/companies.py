@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from remediator.errors import LeaseLost
 from remediator.fortnox import FortnoxConnector, FortnoxError, tenant_of
 from remediator.fortnox._tokens import RECENT_SECONDS
+from remediator.storage import ConnectionStore
 from remediator.storage.leases import Lease, Leases
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,10 @@ def connection_key(connection_id: str) -> str:
 class Companies:
     """Learns each connection's company and hands out turns on it."""
 
-    def __init__(self, connector: FortnoxConnector, leases: Leases) -> None:
-        self.connector, self.leases = connector, leases
+    def __init__(
+        self, connector: FortnoxConnector, store: ConnectionStore, leases: Leases
+    ) -> None:
+        self.connector, self.store, self.leases = connector, store, leases
 
     def __repr__(self) -> str:
         return f"Companies({self.leases!r})"
@@ -87,7 +90,7 @@ class Companies:
     async def tenant(self, connection_id: str) -> str | None:
         """The connection's Fortnox company, learnt (and stored) now if need be; ``None``
         when Fortnox cannot tell at the moment."""
-        store = self.connector.store
+        store = self.store
         connection = store.recent(connection_id, RECENT_SECONDS)
         if connection is None:
             connection = await asyncio.to_thread(store.get, connection_id)
@@ -97,7 +100,7 @@ class Companies:
             return await self._learn(connection_id)
 
     async def _learn(self, connection_id: str) -> str | None:
-        store = self.connector.store
+        store = self.store
         connection = await asyncio.to_thread(store.get, connection_id)
         if connection.tenant_id:  # learnt by the holder before us
             return connection.tenant_id

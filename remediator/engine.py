@@ -18,7 +18,7 @@ from typing import Any
 
 from remediator.actions import ACTIONS, Context
 from remediator.actions.base import Instructions, MissingPrerequisiteError
-from remediator.actions.connection import reconnect_steps
+from remediator.actions.connection import consent_step
 from remediator.catalogue import Catalogue
 from remediator.companies import Companies, Turn
 from remediator.errors import LeaseLost
@@ -51,6 +51,7 @@ from remediator.report import (
     Text,
     VoucherResult,
 )
+from remediator.storage import ConnectionStore
 from remediator.storage.leases import Leases
 from remediator.storage.runs import RunStore
 from remediator.texts import render_lines, render_text
@@ -99,14 +100,16 @@ class Engine:
         catalogue: Catalogue,
         runs: RunStore,
         *,
+        store: ConnectionStore,
         default_policy: Policy,
         links: ReconnectLinks,
         leases: Leases,
     ) -> None:
         self.connector, self.catalogue, self.runs = connector, catalogue, runs
+        self.store = store
         self.default_policy = default_policy
         self.links = links
-        self.companies = Companies(connector, leases)
+        self.companies = Companies(connector, store, leases)
 
     def reconnect_url(self, connection_id: str) -> str:
         """The signed, expiring link that lets a person reconnect ``connection_id`` (and do
@@ -129,8 +132,8 @@ class Engine:
             async with self.turn(connection_id) as turn:
                 yield turn
             return
-        if self.connector.store.recent(connection_id, RECENT_SECONDS) is None:
-            await asyncio.to_thread(self.connector.store.get, connection_id)
+        if self.store.recent(connection_id, RECENT_SECONDS) is None:
+            await asyncio.to_thread(self.store.get, connection_id)
         yield None
 
     async def run(
@@ -283,7 +286,7 @@ class Engine:
     ) -> tuple[Report, Audit]:
         """Recognise and run the playbook: the report and the requests it made (in ``audit``).
         Writes go out only while ``turn`` is held."""
-        connection = await asyncio.to_thread(self.connector.store.get, failure.connection_id)
+        connection = await asyncio.to_thread(self.store.get, failure.connection_id)
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
         recognition = Recognition(
@@ -303,6 +306,7 @@ class Engine:
                 guard=turn.before_write if turn is not None else None,
             ),
             connector=self.connector,
+            connections=self.store,
             mode=mode,
             policy=connection.policy or self.default_policy,
             reviewed=reviewed,
@@ -419,16 +423,7 @@ async def guarded(
 def _error_step(ctx: Context, name: str, err: Exception, catalogue: Catalogue | None) -> Step:
     """The honest step for an error an action raised."""
     if isinstance(err, ConsentRequired):
-        return Step(
-            action=name,
-            status=StepStatus.NEEDS_MANUAL,
-            reason=str(err),
-            summary=Text(
-                sv="Kopplingen till Fortnox måste godkännas på nytt.",
-                en="The connection to Fortnox must be approved again.",
-            ),
-            manual=reconnect_steps(ctx),
-        )
+        return consent_step(ctx, name, err)
     if isinstance(err, ReadOnlyViolation):
         return _failed(name, f"refused a write during a dry run (a bug): {err}")
     if isinstance(err, FortnoxAPIError):

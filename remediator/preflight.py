@@ -94,6 +94,7 @@ async def preflight(
         connection=connection,
         client=runtime.connector.client(connection, read_only=True, hook=Audit()),
         connector=runtime.connector,
+        connections=runtime.store,
         mode="plan",
         policy=connection.policy or runtime.settings.policy,
         reviewed=False,

@@ -92,6 +92,7 @@ def open_runtime(
         connector,
         catalogue,
         runs,
+        store=store,
         default_policy=settings.policy,
         links=links,
         leases=open_leases(settings, database),

@@ -10,7 +10,7 @@ from remediator.failure import ExportFailure
 from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Call, Mode, Recognition, Step, Steps, StepStatus, Text
-from remediator.storage import Connection
+from remediator.storage import Connection, ConnectionStore
 
 
 def no_instructions(_kind: str, _params: dict[str, str]) -> Steps:
@@ -35,6 +35,7 @@ class Context:
     connection: Connection
     client: FortnoxClient
     connector: FortnoxConnector
+    connections: ConnectionStore
     mode: Mode
     policy: Policy
     reviewed: bool

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from remediator.cli import remediate
 from remediator.cli.output import echo_json
 from remediator.errors import UsageError
+from remediator.fortnox import StoredConnection
 from remediator.runtime import open_connector, open_store
 from remediator.settings import load_settings
 from remediator.storage import Connection, ConnectionKind
@@ -26,6 +27,7 @@ def describe(connection: Connection) -> dict[str, Any]:
         "kind": connection.kind.value,
         "status": connection.status.value,
         "status_reason": connection.status_reason,
+        "status_cause": connection.status_cause.value if connection.status_cause else None,
         "tenant_id": connection.tenant_id,
         "client_id": connection.client_id,
         "scopes": list(connection.scopes),
@@ -155,7 +157,7 @@ def connect(connection_id: str, code: str | None) -> None:
     store = open_store(settings)
     connection = store.get(connection_id)
 
-    async def exchange() -> Connection:
+    async def exchange() -> StoredConnection:
         async with open_connector(settings, store) as connector:
             if connection.kind is ConnectionKind.SERVICE_ACCOUNT:
                 return await connector.connect_service_account(connection_id)

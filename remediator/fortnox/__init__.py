@@ -18,6 +18,14 @@ from remediator.fortnox._exceptions import (
     Unauthorized,
     WriteOutcomeUnknown,
 )
+from remediator.fortnox._grants import (
+    ConnectionKind,
+    ConnectionStatus,
+    ReconnectCause,
+    StoredConnection,
+    TokenSet,
+    TokenStore,
+)
 from remediator.fortnox._jwt import claims, scopes_of, tenant_of
 from remediator.fortnox._models import (
     Account,
@@ -34,12 +42,14 @@ from remediator.fortnox._oauth import OAuthClient
 from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._responses import ErrorBody, parse_error_body
 from remediator.fortnox._retry import RetryPolicy
-from remediator.fortnox._tokens import RefreshLocks, TokenManager
+from remediator.fortnox._tokens import RefreshLocks, StoreRetry, TokenManager
 
 __all__ = [
     "Account",
     "BadRequest",
     "CompanyInformation",
+    "ConnectionKind",
+    "ConnectionStatus",
     "ConsentRequired",
     "ErrorBody",
     "FinancialYear",
@@ -56,14 +66,19 @@ __all__ = [
     "OAuthClient",
     "RateLimited",
     "ReadOnlyViolation",
+    "ReconnectCause",
     "RefreshLocks",
     "RequestHook",
     "RequestRecord",
     "RetryPolicy",
     "ServerError",
     "SlidingWindowLimiter",
+    "StoreRetry",
+    "StoredConnection",
     "TokenError",
     "TokenManager",
+    "TokenSet",
+    "TokenStore",
     "Unauthorized",
     "Voucher",
     "VoucherRow",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import zlib
 from collections.abc import Callable
@@ -12,12 +13,13 @@ import httpx
 
 from remediator.fortnox._client import FortnoxClient
 from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
+from remediator.fortnox._exceptions import TokenError
+from remediator.fortnox._grants import ConnectionKind, StoredConnection, TokenSet, TokenStore
 from remediator.fortnox._oauth import OAuthClient
 from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._retry import RetryPolicy
-from remediator.fortnox._tokens import RefreshLocks, TokenManager
+from remediator.fortnox._tokens import RefreshLocks, StoreRetry, TokenManager
 from remediator.settings import Settings
-from remediator.storage.connections import Connection, ConnectionKind, ConnectionStore
 
 _HEADERS = {"Accept": "application/json"}
 
@@ -56,7 +58,7 @@ class FortnoxConnector:
     def __init__(
         self,
         settings: Settings,
-        store: ConnectionStore,
+        store: TokenStore,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         hook: RequestHook = no_hook,
@@ -72,6 +74,7 @@ class FortnoxConnector:
             attempts=settings.retry_attempts, max_seconds=settings.retry_max_seconds
         )
         self.locks = RefreshLocks()
+        self.store_retry = StoreRetry()
         self._pools = _pools(settings, transport)
         self.oauth = OAuthClient(
             oauth_url=settings.fortnox_oauth_url,
@@ -112,11 +115,12 @@ class FortnoxConnector:
             locks=self.locks,
             margin_seconds=self.settings.refresh_margin_seconds,
             lease_seconds=self.settings.refresh_lock_seconds,
+            store_retry=self.store_retry,
         )
 
     def client(
         self,
-        connection: Connection,
+        connection: StoredConnection,
         *,
         read_only: bool,
         hook: RequestHook = no_hook,
@@ -156,17 +160,29 @@ class FortnoxConnector:
         )
         return url, state
 
-    async def connect(self, connection_id: str, code: str) -> Connection:
-        """Exchange a consent code and store the tokens on the connection."""
+    async def exchange(self, connection_id: str, code: str) -> TokenSet:
+        """Exchange a consent code for ``connection_id``'s tokens (not stored yet). An answer
+        without a refresh token is refused for a connection that lives on one."""
         tokens = await self.oauth.exchange_code(code)
-        return self.store.save_tokens(connection_id, tokens)
+        connection = await asyncio.to_thread(self.store.get, connection_id)
+        if connection.kind is ConnectionKind.REFRESH_TOKEN and tokens.refresh_token is None:
+            raise TokenError(
+                "Fortnox answered the consent without a refresh token: nothing was stored",
+                error="refresh_token_missing",
+            )
+        return tokens
 
-    async def connect_service_account(self, connection_id: str) -> Connection:
+    async def connect(self, connection_id: str, code: str) -> StoredConnection:
+        """Exchange a consent code and store the tokens on the connection."""
+        tokens = await self.exchange(connection_id, code)
+        return await asyncio.to_thread(self.store.save_tokens, connection_id, tokens)
+
+    async def connect_service_account(self, connection_id: str) -> StoredConnection:
         """Fetch a first token for a service-account connection (needs its tenant id)."""
         connection = self.store.get(connection_id)
         if connection.kind is not ConnectionKind.SERVICE_ACCOUNT:
             raise ValueError("not a service-account connection")
-        return await self.tokens(connection_id).refresh_now()
+        return await self.tokens(connection_id).refresh_now(revive=True)
 
     def _emit(self, record: RequestRecord) -> None:
         self._hook(record)

@@ -21,6 +21,7 @@ and never a token.
 from __future__ import annotations
 
 from remediator.errors import RemediatorError
+from remediator.fortnox._grants import ReconnectCause
 
 
 class FortnoxError(RemediatorError):
@@ -113,4 +114,18 @@ class TokenError(FortnoxError):
 
 
 class ConsentRequired(TokenError):
-    """The grant is dead (invalid_grant, revoked, expired): a person must reconnect."""
+    """The grant is dead (invalid_grant, revoked, expired): a person must reconnect.
+
+    ``cause`` says why when it is known: Fortnox invalidated it, or the remediator lost the
+    rotated refresh token (a refresh that never finished)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        cause: ReconnectCause | None = None,
+    ) -> None:
+        super().__init__(message, error=error, status=status)
+        self.cause = cause

@@ -19,8 +19,8 @@ with warnings.catch_warnings():
 
 from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import ConsentRequired, TokenError
+from remediator.fortnox._grants import TokenSet
 from remediator.fortnox._jwt import scopes_of, tenant_of
-from remediator.storage.connections import TokenSet
 
 REFRESH_TOKEN_LIFETIME = 45 * 24 * 3600  # Fortnox: 45 days (older pages say 31)
 _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
@@ -82,12 +82,17 @@ class OAuthClient:
         )
 
     async def refresh(self, refresh_token: SecretStr) -> TokenSet:
-        return await self._call(
+        """Refresh with ``refresh_token``. An answer without a refresh token comes back with
+        ``refresh_token=None``: authlib fills in the one sent, which Fortnox has used up."""
+        tokens = await self._call(
             "refresh_token",
             self._client.refresh_token(
                 self._token_url, refresh_token=refresh_token.get_secret_value()
             ),
         )
+        if tokens.refresh_token == refresh_token:
+            return tokens.model_copy(update={"refresh_token": None, "refresh_expires_at": None})
+        return tokens
 
     async def client_credentials(self, tenant_id: str) -> TokenSet:
         return await self._call(

@@ -217,6 +217,12 @@ class Faults(StateModel):
         "every voucher of the financial year (Fortnox honours one resource-specific filter "
         "per call).",
     )
+    refresh_without_refresh_token: int = Field(
+        default=0,
+        ge=0,
+        description="The token endpoint: the next N refresh_token grants answer 200 with an "
+        "access token but no refresh_token; the presented refresh token stays valid.",
+    )
 
 
 class RateLimit(StateModel):

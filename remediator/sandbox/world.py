@@ -168,6 +168,11 @@ class World:
         grant = next((g for g in self.grants.values() if g.refresh_token == refresh_token), None)
         if grant is None or grant.revoked or grant.client_id != client_id:
             raise InvalidGrant
+        if self.faults.refresh_without_refresh_token:
+            self.faults.refresh_without_refresh_token -= 1
+            answer = self._issue(grant, rotate=False)
+            del answer["refresh_token"]
+            return answer
         return self._issue(grant, rotate=True)
 
     def client_credentials(self, tenant_id: str, client_id: str) -> dict[str, Any]:

@@ -5,8 +5,10 @@
 connection (or answers it as JSON for ``Accept: application/json``). A link that is altered or
 expired gets a 403 page telling the person to ask for a new one.
 ``GET /oauth/callback`` is where Fortnox sends the person's browser back: the state is used up,
-the code exchanged, the tokens stored, the connection marked active, and the runs that waited
-for the reconnect are queued again.
+the code exchanged (an answer without a refresh token is refused), the tokens stored, the
+connection marked active, and the runs that waited for the reconnect are queued again; the page
+says what happens next to each Z-report that waited (sent again now, or to be exported again
+from the Backoffice when the failure carried no voucher).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.security import HTTPAuthorizationCredentials
 
 from remediator.errors import UnknownConnectionError
+from remediator.failure import ExportFailure
 from remediator.fortnox import TokenError
 from remediator.links import InvalidLinkError
 from remediator.service.logs import ids
 from remediator.service.schemas import Authorize, Problem
 from remediator.service.security import bearer, has_token, service, token_required
+from remediator.service.texts import reconnected
 from remediator.service.wiring import Service
 from remediator.storage import ConnectionKind
 from remediator.storage.oauth_states import InvalidStateError
@@ -158,9 +162,18 @@ async def _connect(running: Service, connection_id: str, code: str) -> HTMLRespo
     store = running.runtime.store
     before = await asyncio.to_thread(store.get, connection_id)
     try:
-        tokens = await running.runtime.connector.oauth.exchange_code(code)
+        tokens = await running.runtime.connector.exchange(connection_id, code)
     except TokenError as err:
         log.warning("code exchange refused: %s", err.error, extra=fields)
+        if err.error == "refresh_token_missing":
+            return _page(
+                502,
+                "Fortnox svarade utan förnyelsenyckel, så inget sparades och kopplingen är som "
+                "förut. Be om en ny länk och försök igen; kontakta supporten om det upprepas.",
+                "Fortnox answered without a refresh token, so nothing was stored and the "
+                "connection is as it was. Ask for a new link and try again; contact support if "
+                "it repeats.",
+            )
         return _page(
             400,
             "Fortnox godtog inte inloggningen. Be om en ny länk och försök igen.",
@@ -177,17 +190,10 @@ async def _connect(running: Service, connection_id: str, code: str) -> HTMLRespo
     requeued = await asyncio.to_thread(running.queue.requeue_reconnected, connection_id)
     running.wake()
     log.info("connection reconnected; %d run(s) queued again", len(requeued), extra=fields)
-    return _page(200, *_connected(len(requeued)))
+    failures = [await asyncio.to_thread(_failure, running, run_id) for run_id in requeued]
+    page = reconnected(failures)
+    return _page(200, page.sv, page.en)
 
 
-def _connected(waiting: int) -> tuple[str, str]:
-    """What the person reads once the consent went through (Swedish, English)."""
-    sv = "Klart: kopplingen till Fortnox fungerar igen."
-    en = "Done: the connection to Fortnox works again."
-    if waiting == 1:
-        sv += " Z-rapporten som väntade på kopplingen behandlas nu igen."
-        en += " The Z-report that waited for the connection is being processed again now."
-    elif waiting > 1:
-        sv += f" De {waiting} Z-rapporterna som väntade på kopplingen behandlas nu igen."
-        en += f" The {waiting} Z-reports that waited for the connection are being processed again now."
-    return sv + " Du kan stänga fönstret.", en + " You may close this window."
+def _failure(running: Service, run_id: str) -> ExportFailure:
+    return ExportFailure.model_validate_json(running.queue.queued(run_id).failure)

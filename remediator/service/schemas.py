@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Report
-from remediator.storage import Connection, ConnectionKind
+from remediator.storage import Connection, ConnectionKind, ReconnectCause
 from remediator.storage.queue import QueuedRun
 from remediator.storage.runs import RunState
 from remediator.timestamps import Timestamp, from_epoch
@@ -152,6 +152,11 @@ class ConnectionOut(BaseModel):
     kind: ConnectionKind
     status: str
     status_reason: str | None
+    status_cause: ReconnectCause | None = Field(
+        default=None,
+        description="Why it needs reconnecting: invalidated_by_fortnox, lost_by_remediator "
+        "(a refresh never stored its rotated token), no_refresh_token, service_account_refused.",
+    )
     tenant_id: str | None
     scopes: list[str]
     restaurant: RestaurantIn | None
@@ -178,6 +183,7 @@ class ConnectionOut(BaseModel):
             kind=connection.kind,
             status=connection.status.value,
             status_reason=connection.status_reason,
+            status_cause=connection.status_cause,
             tenant_id=connection.tenant_id,
             scopes=list(connection.scopes),
             restaurant=restaurant,

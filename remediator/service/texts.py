@@ -52,3 +52,37 @@ def could_not_run(failure: ExportFailure, run_id: str, match: Match, reason: str
     return could_not_complete(
         failure, run_id=run_id, mode="plan", recognition=recognition, reason=reason
     )
+
+
+def reconnected(failures: list[ExportFailure]) -> Text:
+    """The page after a person approved the connection in Fortnox: what happens next to the
+    Z-reports that waited for it, and what (if anything) is still theirs to do."""
+    sv = ["Klart: kopplingen till Fortnox fungerar igen."]
+    en = ["Done: the connection to Fortnox works again."]
+    resent = _dates([f for f in failures if f.export.voucher is not None])
+    by_hand = _dates([f for f in failures if f.export.voucher is None])
+    if resent:
+        sv.append(
+            f"Z-rapporten för {resent} skickas nu till Fortnox igen (aldrig två gånger); ni "
+            "behöver inte göra något mer för den."
+        )
+        en.append(
+            f"The Z-report for {resent} is being sent to Fortnox again now (never twice); "
+            "nothing more is needed from you for it."
+        )
+    if by_hand:
+        sv.append(
+            f"Z-rapporten för {by_hand} måste exporteras igen från Backoffice: remediatorn fick "
+            "aldrig dess verifikation."
+        )
+        en.append(
+            f"The Z-report for {by_hand} must be exported again from the Backoffice: the "
+            "remediator never got its voucher."
+        )
+    sv.append("Du kan stänga fönstret.")
+    en.append("You may close this window.")
+    return Text(sv=" ".join(sv), en=" ".join(en))
+
+
+def _dates(failures: list[ExportFailure]) -> str:
+    return ", ".join(sorted({str(f.export.date) for f in failures}))

@@ -108,6 +108,7 @@ def open_service(
         connector,
         catalogue,
         queue,
+        store=store,
         default_policy=settings.policy,
         links=links,
         leases=open_leases(settings, database),

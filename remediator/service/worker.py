@@ -143,7 +143,7 @@ class Workers:
         """The company's turn; none for a connection the store does not know (its runs are
         settled as failed one by one, as they would be anyway)."""
         engine = self.processor.runtime.engine
-        if not await asyncio.to_thread(engine.connector.store.exists, connection_id):
+        if not await asyncio.to_thread(engine.store.exists, connection_id):
             yield None
             return
         async with engine.turn(connection_id) as turn:

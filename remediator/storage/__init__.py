@@ -1,12 +1,7 @@
 """Durable state: the database, encryption at rest, and the connection store."""
 
-from remediator.storage.connections import (
-    Connection,
-    ConnectionKind,
-    ConnectionStatus,
-    ConnectionStore,
-    TokenSet,
-)
+from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
+from remediator.storage.connections import Connection, ConnectionStore
 from remediator.storage.crypto import TokenCipher, load_cipher
 from remediator.storage.db import Database
 
@@ -16,6 +11,7 @@ __all__ = [
     "ConnectionStatus",
     "ConnectionStore",
     "Database",
+    "ReconnectCause",
     "TokenCipher",
     "TokenSet",
     "load_cipher",

@@ -5,26 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from remediator.errors import UnknownConnectionError, UsageError
+from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
 from remediator.policy import Policy
 from remediator.storage.crypto import TokenCipher
 from remediator.storage.db import Database, connections, write_transaction
-
-
-class ConnectionKind(StrEnum):
-    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type, not a secret
-    SERVICE_ACCOUNT = "service_account"
-
-
-class ConnectionStatus(StrEnum):
-    ACTIVE = "active"
-    NEEDS_RECONNECT = "needs_reconnect"
 
 
 class Connection(BaseModel):
@@ -38,6 +28,7 @@ class Connection(BaseModel):
     kind: ConnectionKind = ConnectionKind.REFRESH_TOKEN
     status: ConnectionStatus = ConnectionStatus.ACTIVE
     status_reason: str | None = None
+    status_cause: ReconnectCause | None = None  # why it needs reconnecting
     tenant_id: str | None = None
     scopes: tuple[str, ...] = ()
     access_token: SecretStr | None = None
@@ -45,6 +36,7 @@ class Connection(BaseModel):
     refresh_token: SecretStr | None = None
     refresh_expires_at: float | None = None
     last_refresh_at: float | None = None
+    refresh_started_at: float | None = None  # a refresh is (or was left) in progress
     policy: Policy | None = None  # None: the deployment's default policy
     restaurant_id: str | None = None
     restaurant_name: str | None = None
@@ -60,19 +52,6 @@ class Connection(BaseModel):
     @staticmethod
     def timestamp(value: float | None) -> datetime | None:
         return None if value is None else datetime.fromtimestamp(value, tz=UTC)
-
-
-class TokenSet(BaseModel):
-    """Tokens as the token endpoint hands them out, ready to be stored."""
-
-    model_config = ConfigDict(frozen=True)
-
-    access_token: SecretStr
-    expires_at: float
-    refresh_token: SecretStr | None = None
-    refresh_expires_at: float | None = None
-    scopes: tuple[str, ...] = ()
-    tenant_id: str | None = None
 
 
 class ConnectionStore:
@@ -172,7 +151,29 @@ class ConnectionStore:
             raise UnknownConnectionError(connection_id)
 
     def save_tokens(self, connection_id: str, tokens: TokenSet) -> Connection:
-        """Store freshly issued tokens and mark the connection active."""
+        """Store freshly issued tokens (a consent, a service account's first token) and mark
+        the connection active."""
+        self._update(connection_id, self._token_values(tokens))
+        return self.get(connection_id)
+
+    def store_refreshed(
+        self, connection_id: str, owner: str, tokens: TokenSet
+    ) -> Connection | None:
+        """Store rotated tokens only while ``owner`` holds the connection's refresh lock, and
+        clear the "refresh in progress" mark; ``None`` when it does not (nothing written)."""
+        values = self._token_values(tokens) | {"updated_at": time.time()}
+        try:
+            with write_transaction(self._db.engine) as conn:
+                result = conn.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
+                    .values(**values)
+                )
+        finally:
+            self._written(connection_id)
+        return self.get(connection_id) if result.rowcount == 1 else None
+
+    def _token_values(self, tokens: TokenSet) -> dict[str, Any]:
         values: dict[str, Any] = {
             "access_token": self._cipher.encrypt(tokens.access_token),
             "access_expires_at": tokens.expires_at,
@@ -181,20 +182,33 @@ class ConnectionStore:
             ),
             "refresh_expires_at": tokens.refresh_expires_at,
             "last_refresh_at": time.time(),
+            "refresh_started_at": None,
             "status": ConnectionStatus.ACTIVE.value,
             "status_reason": None,
+            "status_cause": None,
         }
         if tokens.scopes:
             values["scopes"] = " ".join(tokens.scopes)
         if tokens.tenant_id:
             values["tenant_id"] = tokens.tenant_id
-        self._update(connection_id, values)
-        return self.get(connection_id)
+        return values
 
-    def mark_needs_reconnect(self, connection_id: str, reason: str) -> None:
+    def mark_needs_reconnect(
+        self,
+        connection_id: str,
+        reason: str,
+        cause: ReconnectCause = ReconnectCause.INVALIDATED,
+    ) -> None:
+        """The connection cannot be used until a person reconnects it; ``cause`` says why
+        (and a refresh left in progress is over)."""
         self._update(
             connection_id,
-            {"status": ConnectionStatus.NEEDS_RECONNECT.value, "status_reason": reason},
+            {
+                "status": ConnectionStatus.NEEDS_RECONNECT.value,
+                "status_reason": reason,
+                "status_cause": cause.value,
+                "refresh_started_at": None,
+            },
         )
 
     def set_policy(self, connection_id: str, policy: Policy | None) -> None:
@@ -229,6 +243,7 @@ class ConnectionStore:
                         refresh_expires_at=None,
                         status=ConnectionStatus.ACTIVE.value,
                         status_reason=None,
+                        status_cause=None,
                         updated_at=time.time(),
                     )
                 )
@@ -265,6 +280,31 @@ class ConnectionStore:
                 .values(lock_owner=None, lock_until=None)
             )
 
+    def mark_refreshing(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
+        """Note durably that a refresh is in progress (before the token request: should the
+        rotated token never get stored, the next ``invalid_grant`` is known as ours) and renew
+        the lease; only while ``owner`` holds the lock."""
+        now = time.time()
+        return self._while_owner(
+            connection_id, owner, {"refresh_started_at": now, "lock_until": now + lease_seconds}
+        )
+
+    def end_refresh(self, connection_id: str, owner: str) -> None:
+        """Clear the "refresh in progress" mark: Fortnox answered and rotated nothing."""
+        self._while_owner(connection_id, owner, {"refresh_started_at": None})
+
+    def _while_owner(self, connection_id: str, owner: str, values: dict[str, Any]) -> bool:
+        try:
+            with write_transaction(self._db.engine) as conn:
+                result = conn.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
+                    .values(**values)
+                )
+        finally:
+            self._written(connection_id)
+        return bool(result.rowcount == 1)
+
     def _update(self, connection_id: str, values: dict[str, Any]) -> None:
         values = values | {"updated_at": time.time()}
         try:
@@ -287,11 +327,13 @@ class ConnectionStore:
             "kind": connection.kind.value,
             "status": connection.status.value,
             "status_reason": connection.status_reason,
+            "status_cause": connection.status_cause.value if connection.status_cause else None,
             "access_token": self._encrypt(connection.access_token),
             "access_expires_at": connection.access_expires_at,
             "refresh_token": self._encrypt(connection.refresh_token),
             "refresh_expires_at": connection.refresh_expires_at,
             "last_refresh_at": connection.last_refresh_at,
+            "refresh_started_at": connection.refresh_started_at,
             "policy": connection.policy.model_dump_json() if connection.policy else None,
             "restaurant_id": connection.restaurant_id,
             "restaurant_name": connection.restaurant_name,
@@ -307,11 +349,13 @@ class ConnectionStore:
             kind=ConnectionKind(row["kind"]),
             status=ConnectionStatus(row["status"]),
             status_reason=row["status_reason"],
+            status_cause=ReconnectCause(row["status_cause"]) if row["status_cause"] else None,
             access_token=self._decrypt(row["access_token"]),
             access_expires_at=row["access_expires_at"],
             refresh_token=self._decrypt(row["refresh_token"]),
             refresh_expires_at=row["refresh_expires_at"],
             last_refresh_at=row["last_refresh_at"],
+            refresh_started_at=row["refresh_started_at"],
             policy=Policy.model_validate_json(row["policy"]) if row["policy"] else None,
             restaurant_id=row["restaurant_id"],
             restaurant_name=row["restaurant_name"],

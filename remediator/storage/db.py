@@ -49,6 +49,10 @@ connections = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("restaurant_id", sa.String(200), nullable=True),
     sa.Column("restaurant_name", sa.String(200), nullable=True),
+    # A refresh in progress (set before the token request, cleared when the rotated
+    # token is stored), and why a connection needs reconnecting.
+    sa.Column("refresh_started_at", sa.Float, nullable=True),
+    sa.Column("status_cause", sa.String(40), nullable=True),
 )
 
 runs = sa.Table(

@@ -24,10 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from remediator.errors import UnknownConnectionError, UsageError
-from remediator.fortnox import RequestRecord
+from remediator.fortnox import ConnectionStatus, RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
-from remediator.storage.connections import ConnectionStatus
 from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
 from remediator.storage.runs import RunRow, RunState, RunStore, _audit_row
 

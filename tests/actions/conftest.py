@@ -50,6 +50,7 @@ class Bench:
             connection=connection,
             client=runtime.connector.client(connection, read_only=mode == "plan"),
             connector=runtime.connector,
+            connections=runtime.store,
             mode=mode,
             policy=policy or Policy(),
             reviewed=reviewed,

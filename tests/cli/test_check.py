@@ -19,7 +19,7 @@ def test_a_healthy_company_has_no_obstacles(company: Make) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        "✓ The connection to Fortnox works (token refreshed when needed).",
+        "✓ The connection to Fortnox works (renewed just now).",
         "✓ Financial year 2026-01-01 – 2026-12-31 (id 2) covers 2026-03-02.",
         "✓ Voucher series F exists in the financial year.",
         "✓ Series F is open for manual entry.",
@@ -71,7 +71,7 @@ def test_no_financial_year_stops_the_checks(company: Make) -> None:
     )
     assert result.exit_code == 3
     assert result.stdout.splitlines() == [
-        "✓ The connection to Fortnox works (token refreshed when needed).",
+        "✓ The connection to Fortnox works (renewed just now).",
         "✗ Fortnox has no financial year covering 2031-06-01.",
         "1 obstacle(s) found.",
     ]

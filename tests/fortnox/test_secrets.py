@@ -11,8 +11,7 @@ import respx
 from pydantic import SecretStr
 
 from remediator.fortnox import ConsentRequired, FortnoxConnector, RateLimited
-from remediator.storage import ConnectionStore
-from remediator.storage.connections import TokenSet
+from remediator.storage import ConnectionStore, TokenSet
 from tests.conftest import API, connection
 from tests.fortnox.conftest import TOKEN_URL, invalid_grant, jwt, token_response
 

@@ -12,8 +12,16 @@ import httpx
 import pytest
 import respx
 from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
 
-from remediator.fortnox import ConsentRequired, FortnoxConnector, TokenError, Unauthorized
+from remediator.fortnox import (
+    ConsentRequired,
+    FortnoxConnector,
+    ReconnectCause,
+    StoreRetry,
+    TokenError,
+    Unauthorized,
+)
 from remediator.fortnox._tokens import TokenManager
 from remediator.settings import Settings
 from remediator.storage import (
@@ -24,6 +32,7 @@ from remediator.storage import (
     Database,
     TokenSet,
 )
+from remediator.storage.db import connections
 from tests.conftest import API, connection
 from tests.fortnox.conftest import TOKEN_URL, Recorder, invalid_grant, jwt, token_response
 from tests.fortnox.token_server import TokenServer
@@ -316,3 +325,140 @@ async def test_a_lock_held_by_a_live_process_is_waited_for(
         respx.post(TOKEN_URL).mock(return_value=token_response(jwt()))
         await connector.tokens("rest-1").access_token()
     assert time.monotonic() - started >= 0.25  # waited for the other lease to run out
+
+
+@respx.mock
+async def test_refresh_in_progress_is_marked_in_the_database_before_fortnox_is_called(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    seen: list[float | None] = []
+
+    def token_endpoint(_: httpx.Request) -> httpx.Response:
+        row = ConnectionStore(store._db, store._cipher).get("rest-1")  # as another process
+        seen.append(row.refresh_started_at)
+        return token_response(jwt(), "refresh-token-2")
+
+    respx.post(TOKEN_URL).mock(side_effect=token_endpoint)
+    await connector.tokens("rest-1").access_token()
+    assert len(seen) == 1
+    assert seen[0] is not None
+    after = store.get("rest-1")
+    assert after.refresh_started_at is None  # cleared with the rotated token
+    assert after.refresh_token == SecretStr("refresh-token-2")
+
+
+@respx.mock
+async def test_a_rotated_token_is_not_stored_once_another_process_took_the_lock(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+
+    def lock_taken_over(_: httpx.Request) -> httpx.Response:
+        # Our lease ran out during a slow token call and another process took the lock.
+        with store._db.engine.begin() as conn:
+            conn.execute(
+                connections.update()
+                .where(connections.c.id == "rest-1")
+                .values(lock_owner="another-process", lock_until=time.time() + 60)
+            )
+        return token_response(jwt(), "refresh-token-2")
+
+    respx.post(TOKEN_URL).mock(side_effect=lock_taken_over)
+    with pytest.raises(TokenError) as caught:
+        await connector.tokens("rest-1").access_token()
+    assert caught.value.error == "lock_lost"
+    assert store.get("rest-1").refresh_token == SecretStr("refresh-token-1")  # nothing written
+
+
+@respx.mock
+async def test_a_token_answer_without_a_refresh_token_is_refused_and_nothing_stored(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    respx.post(TOKEN_URL).mock(return_value=token_response(jwt(), refresh=None))
+    with pytest.raises(TokenError) as caught:
+        await connector.tokens("rest-1").access_token()
+    assert not isinstance(caught.value, ConsentRequired)
+    assert caught.value.error == "refresh_token_missing"
+    kept = store.get("rest-1")
+    assert (kept.status, kept.refresh_token, kept.access_token) == (
+        ConnectionStatus.ACTIVE,
+        SecretStr("refresh-token-1"),
+        SecretStr("access-token-old"),
+    )
+    assert (kept.refresh_expires_at, kept.refresh_started_at) == (None, None)
+
+
+@respx.mock
+async def test_a_failed_store_is_retried_and_a_store_that_never_works_leaves_the_mark(
+    connector: FortnoxConnector, store: ConnectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add(connection(valid_for=-10))
+    respx.post(TOKEN_URL).mock(
+        side_effect=[token_response(jwt(), "refresh-token-2"), invalid_grant()]
+    )
+    connector.store_retry = StoreRetry(attempts=3, initial_wait=0.001, max_wait=0.001)
+    calls: list[int] = []
+
+    def broken(*_: object) -> None:
+        calls.append(1)
+        raise OperationalError("UPDATE connections", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(store, "store_refreshed", broken)
+    with pytest.raises(TokenError) as caught:
+        await connector.tokens("rest-1").access_token()
+    assert (len(calls), caught.value.error) == (3, "store_failed")
+    assert "refresh-token-2" not in str(caught.value)
+    assert store.get("rest-1").refresh_started_at is not None
+    monkeypatch.undo()
+    with pytest.raises(ConsentRequired) as lost:
+        await connector.tokens("rest-1").access_token()
+    assert lost.value.cause is ReconnectCause.LOST
+    dead = store.get("rest-1")
+    assert (dead.status, dead.status_cause, dead.refresh_started_at) == (
+        ConnectionStatus.NEEDS_RECONNECT,
+        ReconnectCause.LOST,
+        None,
+    )
+
+
+@respx.mock
+async def test_invalid_grant_without_a_refresh_left_in_progress_is_fortnox_s_doing(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    respx.post(TOKEN_URL).mock(return_value=invalid_grant())
+    with pytest.raises(ConsentRequired) as caught:
+        await connector.tokens("rest-1").access_token()
+    assert caught.value.cause is ReconnectCause.INVALIDATED
+    assert store.get("rest-1").status_cause is ReconnectCause.INVALIDATED
+
+
+@respx.mock
+async def test_a_refused_token_request_clears_the_mark_and_a_network_error_keeps_it(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=-10))
+    respx.post(TOKEN_URL).mock(
+        side_effect=[httpx.Response(401, json={"error": "invalid_client"}), httpx.ReadTimeout("")]
+    )
+    with pytest.raises(TokenError):
+        await connector.tokens("rest-1").access_token()
+    assert store.get("rest-1").refresh_started_at is None  # answered: nothing rotated
+    with pytest.raises(TokenError):
+        await connector.tokens("rest-1").access_token()
+    assert store.get("rest-1").refresh_started_at is not None  # it may have rotated
+
+
+async def test_refresh_now_does_not_try_a_connection_already_marked_dead(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(valid_for=3600))
+    store.mark_needs_reconnect("rest-1", "lost earlier", ReconnectCause.LOST)
+    with respx.mock:
+        route = respx.post(TOKEN_URL)
+        with pytest.raises(ConsentRequired) as caught:
+            await connector.tokens("rest-1").refresh_now()
+        assert route.call_count == 0
+    assert caught.value.cause is ReconnectCause.LOST

@@ -239,15 +239,17 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
         answer = http.get(f"{callback.path}?{callback.query}")
         assert answer.status_code == 200
         reconnected = settled(http, runs["connection_invalidated"], ("done",))
-        assert reconnected["outcome"] == "nothing_to_fix"
+        assert reconnected["outcome"] == "fixed"  # the waiting run booked the day
+        assert reconnected["report"]["resent"] is True
         metrics = http.get("/metrics").text
 
     tenants = sandbox_state(stack)["tenants"]
     by_name = {n: tenants[e["grant"]["tenant_id"]] for n, e in stack.examples.items()}
-    for name in ("series_not_manual", "account_inactive", "series_missing"):
+    booked = ("series_not_manual", "account_inactive", "series_missing", "connection_invalidated")
+    for name in booked:
         vouchers = [v for year in by_name[name]["vouchers"].values() for v in year]
         assert len(vouchers) == 1, name
-    for name in ("chart_of_accounts_missing", "access_denied", "connection_invalidated"):
+    for name in ("chart_of_accounts_missing", "access_denied"):
         assert all(not year for year in by_name[name]["vouchers"].values()), name
     assert 3001 not in by_name["account_inactive"]["inactive_accounts"]["2"]
 
@@ -258,7 +260,7 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
         deliveries.setdefault(sent["run_id"], []).append(sent["state"])
     assert {n: deliveries[r][-1] for n, r in runs.items()} == dict.fromkeys(EXPECTED, "done")
     assert deliveries[runs["connection_invalidated"]] == ["awaiting_reconnect", "done"]
-    assert 'remediator_runs_total{outcome="fixed"} 3' in metrics
+    assert 'remediator_runs_total{outcome="fixed"} 4' in metrics  # + the reconnected one
     text = stack.log.read_text()
     lines = [json.loads(line) for line in text.splitlines() if line[:1] == "{"]
     assert any(line.get("run_id") == runs["account_inactive"] for line in lines)

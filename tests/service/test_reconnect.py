@@ -73,12 +73,17 @@ def test_a_dead_connection_waits_then_reconnects_and_its_runs_finish(tmp_path: P
         assert answer.status_code == 200, answer.text
         assert "Klart: kopplingen till Fortnox fungerar igen." in answer.text
         assert "Done: the connection to Fortnox works again." in answer.text
+        assert "Z-rapporten för 2026-03-02 skickas nu till Fortnox igen" in answer.text
+        assert "The Z-report for 2026-03-02 is being sent to Fortnox again now" in answer.text
         connection = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
         assert connection["status"] == "active"
         assert connection["has_refresh_token"] is True
         done = wait_for(client, run_id, ("done",))
-        assert done["outcome"] == "nothing_to_fix"
+        assert done["outcome"] == "fixed"  # the waiting run booked the day
         assert done["attempts"] == 0
+        assert done["report"]["resent"] is True
+        assert "The Z-report for 2026-03-02 was booked as voucher" in done["report"]["summary"]["en"]
+        assert len(harness.vouchers()) == 1
 
         replay = client.get(callback)
         assert replay.status_code == 400
@@ -143,4 +148,5 @@ def test_runs_waiting_for_a_reconnect_done_elsewhere_are_queued_again(tmp_path: 
         tokens = client.portal.call(app_service.runtime.connector.oauth.exchange_code, code)  # type: ignore[union-attr]
         app_service.runtime.store.save_tokens(harness.connection_id, tokens)
         done = wait_for(client, run_id, ("done",))
-    assert done["outcome"] == "nothing_to_fix"
+    assert done["outcome"] == "fixed"
+    assert len(harness.vouchers()) == 1

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
 from remediator.report import Outcome, Report
-from remediator.storage.connections import ConnectionStatus
+from remediator.storage import ConnectionStatus
 from tests.e2e.support import Rig, healthy_state
 from tests.service.conftest import (
     API_TOKEN,
@@ -83,12 +83,13 @@ def test_the_link_in_a_report_reconnects_without_the_api_token(tmp_path: Path) -
         assert answer.status_code == 200, answer.text
         assert "Klart: kopplingen till Fortnox fungerar igen." in answer.text
         assert "Done: the connection to Fortnox works again." in answer.text
-        assert "Z-report that waited for the connection is being processed again" in answer.text
+        assert "The Z-report for 2026-03-02 is being sent to Fortnox again now" in answer.text
         shown = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
         assert shown["status"] == "active"
         assert shown["has_refresh_token"] is True
         done = wait_for(client, run_id, ("done",))
-        assert done["outcome"] == "nothing_to_fix"
+        assert done["outcome"] == "fixed"
+        assert len(harness.vouchers()) == 1
         # the link is not spent by a browser or a mail scanner opening it: still good
         assert client.get(link, follow_redirects=False).status_code == 302
 
