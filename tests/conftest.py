@@ -1,10 +1,11 @@
-"""Shared fixtures: isolated settings, an encrypted store on a temporary SQLite file, and
-``database_url``: a fresh database on each dialect (SQLite, and PostgreSQL when configured)."""
+"""Shared fixtures: isolated settings, an encrypted store on a temporary SQLite file,
+``database_url``: a fresh database on each dialect (SQLite, and PostgreSQL when configured),
+and ``open_rig``: the engine on the in-process sandbox, the one Fortnox stand-in of the suite."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from remediator.runtime import open_store
+from remediator.sandbox import SandboxState
 from remediator.settings import Settings
 from remediator.storage import Connection, ConnectionStore, Database
 from tests import postgres
+from tests.e2e.support import OpenRig, Rig, Wrap
 
 API = "https://api.fortnox.test/3"
 OAUTH = "https://apps.fortnox.test/oauth-v1"
@@ -27,6 +30,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("REMEDIATOR_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+async def open_rig(tmp_path: Path) -> AsyncIterator[OpenRig]:
+    """Opens rigs (engine, runtime and sandbox for one restaurant), closed after the test."""
+    opened: list[Rig] = []
+
+    async def make(state: SandboxState, wrap: Wrap | None = None) -> Rig:
+        workdir = tmp_path / f"rig{len(opened)}"
+        workdir.mkdir()
+        rig = Rig.open(state, workdir, wrap)
+        opened.append(rig)
+        return rig
+
+    yield make
+    for rig in opened:
+        await rig.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,52 +1,26 @@
-"""The engine on a respx stand-in: plans never write, fixes write exactly what is needed and
-verify it, a second fix writes nothing, and a re-sent voucher exists once."""
+"""The engine on the sandbox (the suite's one Fortnox stand-in): plans never write, fixes write
+exactly what is needed and verify it, a second fix writes nothing, and a re-sent voucher exists
+once. The sandbox's request log and books are the oracle."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-import respx
-
-from remediator.failure import ExportFailure
-from remediator.fortnox import RetryPolicy
+from remediator.kinds import ErrorKind
 from remediator.policy import Policy
 from remediator.report import Outcome, StepStatus
-from remediator.runtime import Runtime, open_runtime
-from remediator.settings import Settings
-from tests.conftest import connection
-from tests.engine_support import FakeFortnox, failure_json
+from tests.e2e.conftest import provoke
+from tests.e2e.support import OpenRig, api_calls, healthy_state, state_for, writes
 
-SERIES_NOT_MANUAL = "Fel vid export: Verifikationsserien är inte manuell (F)"
-
-
-@pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    opened = open_runtime(settings)
-    opened.connector.retry = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.01, jitter=0)
-    opened.store.add(connection())
-    yield opened
-    await opened.aclose()
+SERIES_PUT = ("PUT", "/3/voucherseries/F")
+VOUCHER_POST = ("POST", "/3/vouchers")
 
 
-@pytest.fixture
-def fortnox() -> FakeFortnox:
-    return FakeFortnox()
-
-
-def failure(message: str, **kwargs: object) -> ExportFailure:
-    return ExportFailure.model_validate(failure_json(message, **kwargs))  # type: ignore[arg-type]
-
-
-@respx.mock
-async def test_plan_never_writes_and_says_what_it_would_do(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    fortnox.series["F"]["Manual"] = False
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure(SERIES_NOT_MANUAL), mode="plan")
+async def test_plan_never_writes_and_says_what_it_would_do(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    before = rig.sandbox.snapshot()["tenants"]
+    report, requests = await rig.run(failure, "plan")
     assert report.outcome is Outcome.WOULD_FIX
-    assert fortnox.writes == []
+    assert writes(requests) == []
+    assert rig.sandbox.snapshot()["tenants"] == before
     assert [(s.action, s.status) for s in report.steps] == [
         ("financial_year", StepStatus.OK),
         ("series_manual", StepStatus.WOULD_CHANGE),
@@ -58,129 +32,103 @@ async def test_plan_never_writes_and_says_what_it_would_do(
         "/3/voucherseries/F?financialyear=2",
         {"VoucherSeries": {"Manual": True}},
     )
-    assert report.requests.by_method == {"GET": 3}
+    assert report.requests.by_method == {"GET": 3} == {"GET": len(api_calls(requests))}
 
 
-@respx.mock
-async def test_fix_writes_exactly_what_is_needed_verifies_and_resends(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    fortnox.series["F"]["Manual"] = False
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure(SERIES_NOT_MANUAL), mode="apply")
+async def test_fix_writes_exactly_what_is_needed_verifies_and_resends(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    report, requests = await rig.run(failure, "apply")
     assert report.outcome is Outcome.FIXED
-    assert fortnox.writes == [("PUT", "/3/voucherseries/F"), ("POST", "/3/vouchers")]
+    assert writes(requests) == [SERIES_PUT, VOUCHER_POST]
     assert report.steps[1].before == {"exists": True, "manual": False, "description": "Kassa"}
     assert report.steps[1].after is not None
     assert report.steps[1].after["manual"] is True
+    assert rig.company.series[2]["F"].manual is True
+    (booked,) = rig.vouchers(failure.export_key)
+    assert booked["Comments"].splitlines()[-1] == failure.export_key
     assert report.resent
     assert report.voucher is not None
-    assert report.voucher.number == 1
-    assert "zr:r1:z-812" in fortnox.vouchers[0]["Comments"]
-    assert report.requests.total <= runtime.catalogue.playbook(report.kind).budget.apply  # type: ignore[union-attr]
-    again = await runtime.engine.run(failure(SERIES_NOT_MANUAL), mode="apply")
-    assert again.outcome is Outcome.NOTHING_TO_FIX
-    assert len(fortnox.writes) == 2
-    assert len(fortnox.vouchers) == 1
+    assert (report.voucher.number, report.voucher.year) == (booked["VoucherNumber"], 2)
+    assert report.requests.total <= rig.playbook(report.kind).budget.apply
+    again, requests = await rig.run(failure, "apply")
+    assert (again.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
+    assert len(rig.company.vouchers[2]) == 1
     assert again.voucher is not None
     assert again.voucher.already_booked
 
 
-@respx.mock
-async def test_a_voucher_post_that_timed_out_is_looked_for_not_resent(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    fortnox.timeout_after_store = True
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure("Fortnox: Read timed out"), mode="apply")
-    assert report.recognition.kind == "fortnox_unavailable"
+async def test_a_voucher_post_that_timed_out_is_looked_for_not_resent(open_rig: OpenRig) -> None:
+    rig = await open_rig(healthy_state())
+    failure = rig.failure({"message": "Fortnox: Read timed out"}, rig.voucher_body())
+    rig.sandbox.set_faults(timeout_after_write=1)  # stored, but the answer never comes
+    report, requests = await rig.run(failure, "apply")
+    assert report.recognition.kind == ErrorKind.FORTNOX_UNAVAILABLE
     assert report.outcome is Outcome.FIXED
-    assert len(fortnox.vouchers) == 1
-    assert [w for w in fortnox.writes if w[1] == "/3/vouchers"] == [("POST", "/3/vouchers")]
+    assert writes(requests) == [VOUCHER_POST]
+    assert api_calls(requests)[-1] == ("GET", "/3/vouchers"), "after the timeout: a look"
+    assert len(rig.vouchers(failure.export_key)) == 1
 
 
-@respx.mock
-async def test_only_the_named_account_is_activated(runtime: Runtime, fortnox: FakeFortnox) -> None:
-    fortnox.accounts[3001]["Active"] = False
-    fortnox.accounts[3002]["Active"] = False
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure('Konto "3001" är inte aktivt'), mode="apply")
+async def test_only_accounts_the_voucher_uses_are_activated(open_rig: OpenRig) -> None:
+    state = state_for(ErrorKind.ACCOUNT_INACTIVE)
+    state.tenants[0].charts["2"].inactive = [3001, 3003]  # 3003 is not on the Z-report
+    rig = await open_rig(state)
+    report, requests = await rig.run(await rig.export(), "apply")
     assert report.outcome is Outcome.FIXED
-    assert fortnox.accounts[3001]["Active"] is True
-    assert fortnox.accounts[3002]["Active"] is False
-    assert ("PUT", "/3/accounts/3001") in fortnox.writes
+    assert writes(requests) == [("PUT", "/3/accounts/3001"), VOUCHER_POST]
+    assert rig.company.accounts[2][3001].active is True
+    assert rig.company.accounts[2][3003].active is False
 
 
-@respx.mock
-async def test_policy_never_leaves_the_change_to_a_person(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    runtime.store.set_policy("rest-1", Policy.model_validate({"set_manual": "never"}))
-    fortnox.series["F"]["Manual"] = False
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure(SERIES_NOT_MANUAL), mode="apply", reviewed=True)
+async def test_policy_never_leaves_the_change_to_a_person(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    rig.runtime.store.set_policy(rig.connection.id, Policy.model_validate({"set_manual": "never"}))
+    report, requests = await rig.run(failure, "apply", reviewed=True)
     assert report.outcome is Outcome.MANUAL_ACTION_REQUIRED
-    assert fortnox.writes == []
+    assert writes(requests) == []
     step = report.steps[1]
     assert step.status is StepStatus.NEEDS_MANUAL
     assert step.policy == "policy set_manual=never: never allowed"
     assert report.steps[2].status is StepStatus.SKIPPED
     assert any("Manuell kontering" in line for line in report.manual_steps.sv)
+    assert rig.company.series[2]["F"].manual is False
 
 
-@respx.mock
-async def test_account_creation_waits_for_review(runtime: Runtime, fortnox: FakeFortnox) -> None:
-    del fortnox.accounts[3001]
-    fortnox.install(respx.mock)
-    unreviewed = await runtime.engine.run(
-        failure("Kunde inte hitta konto", code=2001304), mode="apply"
-    )
-    assert unreviewed.outcome is Outcome.MANUAL_ACTION_REQUIRED
-    assert fortnox.writes == []
-    reviewed = await runtime.engine.run(
-        failure("Kunde inte hitta konto", code=2001304), mode="apply", reviewed=True
-    )
+async def test_account_creation_waits_for_review(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.ACCOUNT_MISSING)
+    unreviewed, requests = await rig.run(failure, "apply")
+    assert (unreviewed.outcome, writes(requests)) == (Outcome.MANUAL_ACTION_REQUIRED, [])
+    reviewed, requests = await rig.run(failure, "apply", reviewed=True)
     assert reviewed.outcome is Outcome.FIXED
-    assert fortnox.accounts[3001]["Description"] == "Försäljning inom Sverige, 25 % moms"
+    assert writes(requests) == [("POST", "/3/accounts"), VOUCHER_POST]
+    assert rig.company.accounts[2][3001].description == "Försäljning inom Sverige, 25 % moms"
 
 
-@respx.mock
-async def test_chart_of_accounts_missing_changes_nothing_and_explains(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(
-        failure("Fel vid export: Ogiltigt konto", accounts=(0, 0)), mode="apply"
-    )
+async def test_chart_of_accounts_missing_changes_nothing_and_explains(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.CHART_OF_ACCOUNTS_MISSING)
+    report, requests = await rig.run(failure, "apply")
     assert report.outcome is Outcome.MANUAL_ACTION_REQUIRED
-    assert fortnox.writes == []
+    assert writes(requests) == []
     text = "\n".join(report.manual_steps.en)
     assert "0: not a valid account number" in text
-    assert "1910 Konto 1910" in text
+    assert "1910 Kassa" in text
     assert "entered by hand" in text
 
 
-@respx.mock
-async def test_unrecognized_errors_are_reported_as_such(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure("verifikation balanserar ej"), mode="apply")
+async def test_unrecognized_errors_are_reported_as_such(open_rig: OpenRig) -> None:
+    rig = await open_rig(healthy_state())
+    failure = rig.failure({"message": "Något helt annat gick fel"}, rig.voucher_body())
+    report, requests = await rig.run(failure, "apply")
     assert report.outcome is Outcome.UNRECOGNIZED
     assert report.steps == []
-    assert report.requests.total == 0
+    assert (report.requests.total, requests) == (0, [])
 
 
-@respx.mock
-async def test_runs_are_stored_with_their_audit_trail(
-    runtime: Runtime, fortnox: FakeFortnox
-) -> None:
-    fortnox.install(respx.mock)
-    report = await runtime.engine.run(failure(SERIES_NOT_MANUAL), mode="plan")
-    row = runtime.runs.get(report.run_id)
+async def test_runs_are_stored_with_their_audit_trail(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    report, requests = await rig.run(failure, "plan")
+    row = rig.runtime.runs.get(report.run_id)
     assert row.outcome == report.outcome.value
-    trail = runtime.runs.audit(report.run_id)
-    assert [(e.method, e.path) for e in trail][:2] == [
-        ("GET", "/3/financialyears"),
-        ("GET", "/3/voucherseries/F"),
-    ]
+    trail = [(e.method, e.path) for e in rig.runtime.runs.audit(report.run_id)]
+    assert [call for call in trail if call[1].startswith("/3/")] == api_calls(requests)
+    assert trail[:2] == [("GET", "/3/financialyears"), ("GET", "/3/voucherseries/F")]

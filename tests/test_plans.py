@@ -12,7 +12,6 @@ from remediator.errors import UsageError
 from remediator.failure import ExportFailure
 from remediator.plans import SavedPlan, differences, observations
 from remediator.report import Report, Step, StepStatus, Text
-from tests.engine_support import failure_json
 from tests.test_render import make_report
 
 
@@ -36,8 +35,34 @@ def plan_of(steps: list[Step]) -> Report:
     return make_report(mode="plan", steps=steps)
 
 
+FAILURE: dict[str, Any] = {
+    "event_id": "evt-1",
+    "restaurant": {"id": "r1", "name": "Bistro Ljus"},
+    "connection_id": "rest-1",
+    "export": {
+        "kind": "z_report",
+        "id": "z-812",
+        "date": "2026-03-02",
+        "voucher_series": "F",
+        "voucher": {
+            "Voucher": {
+                "VoucherSeries": "F",
+                "TransactionDate": "2026-03-02",
+                "Description": "Z-rapport 812 Bistro Ljus",
+                "VoucherRows": [
+                    {"Account": 1910, "Debit": 1250.0},
+                    {"Account": 3001, "Credit": 1000.0},
+                    {"Account": 2611, "Credit": 250.0},
+                ],
+            }
+        },
+    },
+    "error": {"message": "Verifikationsserien är inte manuell (F)"},
+}
+
+
 def saved() -> SavedPlan:
-    failure = ExportFailure.model_validate(failure_json("Verifikationsserien är inte manuell (F)"))
+    failure = ExportFailure.model_validate(FAILURE)
     return SavedPlan(failure=failure, report=plan_of(PLANNED))
 
 

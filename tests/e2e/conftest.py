@@ -1,34 +1,12 @@
-"""Fixtures of the end-to-end tests: rigs on the sandbox, closed after each test."""
+"""Helpers of the end-to-end tests; ``open_rig`` itself is in tests/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-
-import pytest
-
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind, Kind
-from remediator.sandbox import SandboxState
-from tests.e2e.support import Rig, Wrap, state_for
+from tests.e2e.support import OpenRig, Rig, state_for
 
-OpenRig = Callable[..., Awaitable[Rig]]
-
-
-@pytest.fixture
-async def open_rig(tmp_path: Path) -> AsyncIterator[OpenRig]:
-    opened: list[Rig] = []
-
-    async def make(state: SandboxState, wrap: Wrap | None = None) -> Rig:
-        workdir = tmp_path / f"rig{len(opened)}"
-        workdir.mkdir()
-        rig = Rig.open(state, workdir, wrap)
-        opened.append(rig)
-        return rig
-
-    yield make
-    for rig in opened:
-        await rig.close()
+__all__ = ["OpenRig", "provoke", "rig_for"]
 
 
 async def rig_for(open_rig: OpenRig, kind: Kind) -> Rig:

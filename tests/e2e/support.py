@@ -235,6 +235,9 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines()]
 
 
+OpenRig = Callable[..., Awaitable[Rig]]  # the ``open_rig`` fixture (tests/conftest.py)
+
+
 def writes(requests: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The requests that could change bookkeeping data, as (method, path)."""
     return [
