@@ -4,6 +4,12 @@ Body: ``{"run_id", "event_id", "state", "outcome", "report"}``; header
 ``X-Remediator-Signature: t=…,v1=…`` with the callback secret. A 2xx answer is delivered;
 anything else is retried with a doubling wait, up to ``callback_attempts`` in all. The delivery
 state (``pending``, ``delivered``, ``failed``), attempts and last error are stored on the run.
+
+Several instances share the work: each takes due callbacks from the database before sending
+them (``QueueStore.claim_callbacks``), so one callback is sent by one instance. A process that
+dies between sending and storing the result leaves it to be sent again after
+``HOLD_MARGIN_SECONDS`` past the timeout: delivery is at least once, exactly once unless a
+process dies mid-send. Receivers can tell a repeat by ``run_id`` and ``state``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from remediator.settings import Settings
 from remediator.storage.queue import QueuedRun, QueueStore
 
 log = logging.getLogger(__name__)
+# How long past the request timeout a taken callback stays with the instance that took it.
+HOLD_MARGIN_SECONDS = 30.0
 
 
 def payload(run: QueuedRun) -> bytes:
@@ -117,9 +125,9 @@ class Deliverer:
     async def _loop(self) -> None:
         while True:
             try:
-                due = await asyncio.to_thread(self.queue.due_callbacks)
-                for run in due:
-                    await self.deliver(run)
+                hold = self.settings.callback_timeout + HOLD_MARGIN_SECONDS
+                due = await asyncio.to_thread(self.queue.claim_callbacks, hold)
+                await asyncio.gather(*(self.deliver(run) for run in due))
                 if not due:
                     await woken(self._wake, self.settings.worker_poll_seconds)
             except asyncio.CancelledError:

@@ -14,6 +14,7 @@ run; the next synced commit makes them durable too.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -22,12 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection as SAConnection
 
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.fortnox import ConnectionStatus, RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
-from remediator.storage.db import Database, connections, run_requests, runs, write_transaction
+from remediator.storage.db import (
+    Database,
+    connections,
+    is_sqlite,
+    run_requests,
+    runs,
+    write_transaction,
+)
 from remediator.storage.runs import RunRow, RunState, RunStore, _audit_row
 
 SERVICE = "service"
@@ -151,6 +160,26 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
 
 def _service() -> Any:
     return runs.c.origin == SERVICE
+
+
+def _claim_lock(conn: SAConnection, connection_id: str) -> bool:
+    """The connection's claim lock for this transaction, if free (PostgreSQL; on SQLite the
+    write transaction is the lock)."""
+    if is_sqlite(conn):
+        return True
+    key = int.from_bytes(
+        hashlib.blake2b(f"claim:{connection_id}".encode(), digest_size=8).digest(),
+        "big",
+        signed=True,
+    )
+    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar_one())
+
+
+def _running(conn: SAConnection, connection_id: str) -> bool:
+    query = sa.select(runs.c.id).where(
+        _service(), runs.c.connection_id == connection_id, runs.c.state == RunState.RUNNING.value
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 class QueueStore(RunStore):
@@ -330,14 +359,18 @@ class QueueStore(RunStore):
             if ids:
                 conn.execute(
                     runs.update()
-                    .where(runs.c.id.in_(ids))
+                    .where(runs.c.id.in_(ids), runs.c.state == RunState.RUNNING.value)
                     .values(state=RunState.QUEUED.value, not_before=time.time())
                 )
         return ids
 
     def due_connections(self, busy: set[str], limit: int) -> list[str]:
-        """Connections with due runs, longest waiting first, skipping ``busy`` ones."""
+        """Connections with due runs, longest waiting first, skipping ``busy`` ones and those
+        with a run ``running`` (worked by another drain, here or in another instance)."""
         first = sa.func.min(runs.c.created_at)
+        working = sa.select(runs.c.connection_id).where(
+            _service(), runs.c.state == RunState.RUNNING.value
+        )
         query = (
             sa.select(runs.c.connection_id)
             .where(
@@ -345,6 +378,7 @@ class QueueStore(RunStore):
                 runs.c.state == RunState.QUEUED.value,
                 runs.c.not_before <= time.time(),
                 runs.c.connection_id.not_in(busy) if busy else sa.true(),
+                runs.c.connection_id.not_in(working),
             )
             .group_by(runs.c.connection_id)
             .order_by(first)
@@ -354,24 +388,34 @@ class QueueStore(RunStore):
             return list(conn.execute(query).scalars())
 
     def claim(self, connection_id: str) -> QueuedRun | None:
-        """Take the connection's due run with the oldest export date (``running``)."""
+        """Take the connection's due run with the oldest export date (``running``).
+
+        One claimer per connection at a time, across processes: on PostgreSQL the claim takes
+        the connection's advisory lock without waiting (``pg_try_advisory_xact_lock``) and
+        reads with ``FOR UPDATE SKIP LOCKED``, so instances never claim the same run and never
+        block each other; on SQLite the transaction holds the write lock. Nothing is claimed
+        while another run of the connection is ``running`` (worked elsewhere, or left by a
+        process that died until ``recover`` puts it back), so runs of one connection are worked
+        one at a time and oldest export date first, whichever instance works them.
+        """
         now = time.time()
         with write_transaction(self._engine, durable=False) as conn:
-            row = (
-                conn.execute(
-                    sa.select(runs)
-                    .where(
-                        _service(),
-                        runs.c.connection_id == connection_id,
-                        runs.c.state == RunState.QUEUED.value,
-                        runs.c.not_before <= now,
-                    )
-                    .order_by(runs.c.export_date, runs.c.created_at)
-                    .limit(1)
+            if not _claim_lock(conn, connection_id) or _running(conn, connection_id):
+                return None
+            query = (
+                sa.select(runs)
+                .where(
+                    _service(),
+                    runs.c.connection_id == connection_id,
+                    runs.c.state == RunState.QUEUED.value,
+                    runs.c.not_before <= now,
                 )
-                .mappings()
-                .first()
+                .order_by(runs.c.export_date, runs.c.created_at)
+                .limit(1)
             )
+            if not is_sqlite(conn):
+                query = query.with_for_update(skip_locked=True)
+            row = conn.execute(query).mappings().first()
             if row is None:
                 return None
             conn.execute(
@@ -504,9 +548,10 @@ class QueueStore(RunStore):
                 ).scalars()
             )
             if ids:
+                # Only runs still waiting: another instance may have queued and claimed them.
                 conn.execute(
                     runs.update()
-                    .where(runs.c.id.in_(ids))
+                    .where(runs.c.id.in_(ids), waiting)
                     .values(
                         state=RunState.QUEUED.value,
                         not_before=time.time(),
@@ -532,15 +577,29 @@ class QueueStore(RunStore):
         return [run for connection in sorted(found) for run in self.requeue_reconnected(connection)]
 
     # -- callbacks ---------------------------------------------------------------------
-    def due_callbacks(self, limit: int = 20) -> list[QueuedRun]:
+    def claim_callbacks(self, hold_seconds: float, limit: int = 20) -> list[QueuedRun]:
+        """Take due callbacks to send now: each is held for ``hold_seconds`` (its next attempt
+        moves that far ahead), so no other instance sends it meanwhile; ``callback_result``
+        then stores what happened. A process that dies while sending leaves the callback due
+        again once the hold is over (it is sent again: at least once)."""
+        now = time.time()
         query = (
             sa.select(runs)
-            .where(runs.c.callback_state == "pending", runs.c.callback_next_at <= time.time())
+            .where(runs.c.callback_state == "pending", runs.c.callback_next_at <= now)
             .order_by(runs.c.callback_next_at)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
-            return [QueuedRun.model_validate(dict(r)) for r in conn.execute(query).mappings()]
+        with write_transaction(self._engine, durable=False) as conn:
+            if not is_sqlite(conn):
+                query = query.with_for_update(skip_locked=True)
+            rows = [QueuedRun.model_validate(dict(r)) for r in conn.execute(query).mappings()]
+            if rows:
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id.in_([row.id for row in rows]))
+                    .values(callback_next_at=now + hold_seconds)
+                )
+        return rows
 
     def callback_result(
         self, run_id: str, *, state: str, attempts: int, next_at: float | None, error: str | None

@@ -120,7 +120,7 @@ def test_a_schema_version_4_database_upgrades_without_loss(database_url: str) ->
     assert claimed is not None
     assert (claimed.id, claimed.failure) == ("early-day", '{"day": 2}')  # oldest day first
     assert queue.queued("review").state is RunState.AWAITING_REVIEW
-    assert [run.id for run in queue.due_callbacks()] == ["notify"]
+    assert [run.id for run in queue.claim_callbacks(hold_seconds=60)] == ["notify"]
     assert OAuthStateStore(database).consume(legacy.OAUTH_STATE) == "rest-1"
     database.dispose()
 

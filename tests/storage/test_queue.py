@@ -1,0 +1,113 @@
+"""The service's queue shared by several instances, on both dialects: each run is claimed once,
+a connection's runs one at a time and oldest export date first, a callback is taken by one
+instance. Each "instance" here is a QueueStore on a Database of its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+
+from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
+from remediator.storage.queue import Intake, QueueStore, Settled
+from remediator.storage.runs import RunState
+
+
+@pytest.fixture
+def instances(database: Database) -> Iterator[list[QueueStore]]:
+    """Three queues on one database, as three service instances see it."""
+    others = [Database(database.url) for _ in range(2)]
+    yield [QueueStore(d) for d in (database, *others)]
+    for other in others:
+        other.dispose()
+
+
+def fill(database: Database, connections: int, days: int) -> None:
+    store = ConnectionStore(database, TokenCipher(Fernet.generate_key()))
+    for c in range(connections):
+        store.add(Connection(id=f"c{c}", label=f"C{c}", client_id="x"))
+    queue = QueueStore(database)
+    # Later days arrive first: the claims must still go by export date.
+    intakes = [
+        Intake(
+            f"r{c}-{d}", f"e{c}-{d}", f"c{c}", "series_missing", f"2026-03-{d + 1:02d}", "{}", None
+        )
+        for d in reversed(range(days))
+        for c in range(connections)
+    ]
+    assert all(not isinstance(result, Exception) for result in queue.accept_many(intakes))
+
+
+def test_a_connection_s_runs_are_claimed_one_at_a_time_oldest_day_first(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=1, days=3)
+    first, second, _ = instances
+    claimed = first.claim("c0")
+    assert claimed is not None
+    assert claimed.export_date == "2026-03-01"
+    assert second.claim("c0") is None  # its day 1 is being worked elsewhere
+    assert second.due_connections(set(), 10) == []
+    first.settle(claimed.id, Settled(RunState.DONE))
+    assert second.due_connections(set(), 10) == ["c0"]
+    following = second.claim("c0")
+    assert following is not None
+    assert following.export_date == "2026-03-02"
+
+
+def test_instances_claiming_at_once_take_each_run_once_in_order(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=6, days=5)
+    worked: dict[str, list[str]] = defaultdict(list)
+    running: dict[str, int] = defaultdict(int)
+    overlaps: list[str] = []
+    guard = threading.Lock()
+
+    def work(queue: QueueStore) -> None:
+        while due := queue.due_connections(set(), 3):
+            for connection_id in due:
+                row = queue.claim(connection_id)
+                if row is None:
+                    continue
+                with guard:
+                    running[connection_id] += 1
+                    if running[connection_id] > 1:
+                        overlaps.append(row.id)
+                    worked[connection_id].append(row.export_date or "")
+                time.sleep(0.002)
+                with guard:
+                    running[connection_id] -= 1
+                queue.settle(row.id, Settled(RunState.DONE))
+
+    threads = [threading.Thread(target=work, args=(q,)) for q in instances for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == []
+    days = [f"2026-03-{d:02d}" for d in range(1, 6)]
+    assert dict(worked) == {f"c{c}": days for c in range(6)}
+    assert instances[0].depth() == 0
+
+
+def test_a_callback_is_taken_by_one_instance_and_due_again_after_its_hold(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=1, days=1)
+    first, second, third = instances
+    row = first.claim("c0")
+    assert row is not None
+    first.settle(row.id, Settled(RunState.DONE, notify=True))
+    assert first.queued(row.id).callback_state is None  # no callback_url
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE runs SET callback_state = 'pending', callback_next_at = 0")
+    taken = [q.claim_callbacks(hold_seconds=0.2) for q in instances]
+    assert sorted(len(t) for t in taken) == [0, 0, 1]
+    assert third.claim_callbacks(hold_seconds=0.2) == []
+    time.sleep(0.3)  # the instance that took it died before storing a result
+    assert [r.id for r in second.claim_callbacks(hold_seconds=60)] == [row.id]
