@@ -6,6 +6,12 @@ accepted and persisted per second (every 202 is checked against the database aft
 ratio of the 500/s target, and p50/p99 latency against the 50 ms target.
 
 Run: ``.venv/bin/python -m bench.intake [--seconds 10] [--concurrency 8]``
+
+**Several instances** (``--instances N [--database URL]``): N services on one database (a fresh
+schema of its own on the PostgreSQL server of ``URL``), the clients spread over them; then the
+same load on N processes of a bare endpoint that only answers 202 on the same server
+(``bench._bare``). The figure is the ratio of the services' accepted-and-durable rate to the
+bare endpoint's answered rate, and their p99s.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from bench._instances import fresh_database
 from bench._loopback import free_port
 from remediator import signing
 
@@ -34,17 +41,19 @@ TARGET_RATE, TARGET_P99 = 500.0, 0.050
 CONNECTION = "bench-restaurant"
 
 
-
-def _serve(port: int, database: str) -> subprocess.Popen[bytes]:
+def _serve(port: int, database: str, key: str, *, bare: bool = False) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REMEDIATOR_")} | {
         "REMEDIATOR_DATABASE_URL": database,
-        "REMEDIATOR_SECRET_KEY": Fernet.generate_key().decode(),
+        "REMEDIATOR_SECRET_KEY": key,
         "REMEDIATOR_INTAKE_SECRET": SECRET,
         "REMEDIATOR_API_TOKEN": TOKEN,
         "REMEDIATOR_WORKER_CONCURRENCY": "0",
     }
+    command = ["-m", "bench._bare", str(port)] if bare else ["-m", "remediator", "serve"]
+    if not bare:
+        command += ["--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "remediator", "serve", "--port", str(port)],
+        [sys.executable, *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -87,10 +96,14 @@ async def _client(
     return accepted
 
 
-async def _load(base: str, seconds: float, concurrency: int) -> tuple[int, list[float], float]:
+async def _load(
+    bases: list[str], seconds: float, concurrency: int
+) -> tuple[int, list[float], float]:
+    """``concurrency`` clients, spread over ``bases``, for ``seconds``."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as http:
-        answer = await http.put(
+    clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=10) for base in bases]
+    try:
+        answer = await clients[0].put(
             f"/v1/connections/{CONNECTION}",
             json={"label": "Bench"},
             headers={"Authorization": f"Bearer {TOKEN}"},
@@ -101,9 +114,15 @@ async def _load(base: str, seconds: float, concurrency: int) -> tuple[int, list[
         started = time.monotonic()
         stop_at = started + seconds
         done = await asyncio.gather(
-            *(_client(http, counter, stop_at, latencies) for _ in range(concurrency))
+            *(
+                _client(clients[n % len(clients)], counter, stop_at, latencies)
+                for n in range(concurrency)
+            )
         )
         return sum(done), latencies, time.monotonic() - started
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def _persisted(database: str) -> int:
@@ -118,16 +137,25 @@ def _persisted(database: str) -> int:
 def run(seconds: float = 10.0, concurrency: int = 8) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{Path(tmp) / 'intake.db'}"
-        port = free_port()
-        process = _serve(port, database)
-        try:
-            accepted, latencies, elapsed = asyncio.run(
-                _load(f"http://127.0.0.1:{port}", seconds, concurrency)
-            )
-        finally:
+        return _measure(1, database, seconds, concurrency)
+
+
+def _measure(
+    instances: int, database: str, seconds: float, concurrency: int, *, bare: bool = False
+) -> dict[str, float]:
+    key = Fernet.generate_key().decode()
+    ports = [free_port() for _ in range(instances)]
+    processes = [_serve(port, database, key, bare=bare) for port in ports]
+    try:
+        accepted, latencies, elapsed = asyncio.run(
+            _load([f"http://127.0.0.1:{port}" for port in ports], seconds, concurrency)
+        )
+    finally:
+        for process in processes:
             process.terminate()
+        for process in processes:
             process.wait(timeout=10)
-        persisted = _persisted(database)
+    persisted = accepted if bare else _persisted(database)
     cuts = statistics.quantiles(latencies, n=100)
     rate = persisted / elapsed
     result = {
@@ -139,18 +167,41 @@ def run(seconds: float = 10.0, concurrency: int = 8) -> dict[str, float]:
         "p99_ms": cuts[98] * 1000,
         "p99_ratio": cuts[98] / TARGET_P99,
     }
+    what = "bare 202 endpoint" if bare else "service"
     print(
-        f"{accepted} accepted (202), {persisted} persisted in {elapsed:.1f} s with "
-        f"{concurrency} in flight: {rate:.0f}/s = {result['rate_ratio']:.2f} of the 500/s "
-        f"target; latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms "
-        f"= {result['p99_ratio']:.2f} of the 50 ms target"
+        f"{instances} {what} process(es): {accepted} accepted (202), {persisted} persisted in "
+        f"{elapsed:.1f} s with {concurrency} in flight: {rate:.0f}/s = "
+        f"{result['rate_ratio']:.2f} of the 500/s target; latency p50 {result['p50_ms']:.1f} "
+        f"ms, p99 {result['p99_ms']:.1f} ms = {result['p99_ratio']:.2f} of the 50 ms target"
     )
     return result
+
+
+def run_instances(
+    instances: int, database: str | None, seconds: float = 10.0, concurrency: int = 16
+) -> dict[str, float]:
+    """The services on one database, then the bare endpoint, under the same load."""
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(database, Path(tmp)) as url:
+        service = _measure(instances, url, seconds, concurrency)
+    bare = _measure(instances, "", seconds, concurrency, bare=True)
+    ratio = service["per_second"] / bare["per_second"]
+    print(
+        f"services / bare endpoint: {ratio:.2f} of the rate (target >= 0.5); p99 "
+        f"{service['p99_ms']:.1f} ms vs {bare['p99_ms']:.1f} ms"
+    )
+    return service | {"bare_per_second": bare["per_second"], "ratio": ratio}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--instances", type=int, help="Services on one database (see above).")
+    parser.add_argument("--database", help="postgresql://… for --instances (default: SQLite).")
     arguments = parser.parse_args()
-    run(arguments.seconds, arguments.concurrency)
+    if arguments.instances:
+        run_instances(
+            arguments.instances, arguments.database, arguments.seconds, arguments.concurrency
+        )
+    else:
+        run(arguments.seconds, arguments.concurrency)

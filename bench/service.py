@@ -13,6 +13,15 @@ Fortnox's rate limit. Reported, from one run:
 
 Run: ``.venv/bin/python -m bench.service [--tenants 100] [--per-tenant 10] [--latency 0.05]
 [--served]``
+
+**Several instances** (``--instances N [--database URL]``): N ``remediator serve`` processes on
+one database (a fresh schema of its own on the PostgreSQL server of ``URL``; SQLite without
+it), the sandbox served in its own process, the failures posted over HTTP to the instances in
+turn. Reported: wall time from the first intake to the last run ``done``, CPU seconds of the
+instances and of the sandbox, vouchers booked more than once or not at all, and 429s. Run it
+for N = 1 and N = 2 and divide the wall times for the scaling ratio, e.g.
+``.venv/bin/python -m bench.service --instances 2 --tenants 1000 --per-tenant 10
+--database postgresql+psycopg://postgres@127.0.0.1:5432/test``.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import httpx
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from bench._instances import Instances, count, cpu_seconds, fresh_database
 from bench.remediation import (
     FIRST_DAY,
     InProcess,
@@ -43,9 +53,11 @@ from bench.remediation import (
     minimum_requests,
 )
 from remediator import signing
+from remediator.runtime import open_runtime
 from remediator.sandbox import SandboxState
 from remediator.service import Service, create_app
 from remediator.settings import Settings
+from remediator.storage import Connection
 from remediator.storage.db import runs
 
 SECRET = "bench-intake-secret"  # noqa: S105 - a throwaway secret of the benchmark
@@ -148,11 +160,132 @@ def run(
     return result
 
 
+def _bodies(state: SandboxState, stored: list[Connection], per_tenant: int) -> list[bytes]:
+    return [
+        json.dumps(
+            failure(state, connection, index, FIRST_DAY + timedelta(days=day)).model_dump(
+                mode="json", by_alias=True
+            )
+        ).encode()
+        for day in range(per_tenant)
+        for index, connection in enumerate(stored)
+    ]
+
+
+async def _post_all(bases: list[str], bodies: list[bytes]) -> None:
+    """Every failure, signed, to the instances in turn, 50 in flight."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        for chunk in range(0, len(bodies), 50):
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        f"{bases[(chunk + n) % len(bases)]}/v1/failures",
+                        content=body,
+                        headers={signing.HEADER: signing.sign(body, SECRET)},
+                    )
+                    for n, body in enumerate(bodies[chunk : chunk + 50])
+                )
+            )
+            assert all(a.status_code == 202 for a in answers)  # noqa: S101 - a bench check
+
+
+def _register(settings: Settings, state: SandboxState, per_tenant: int) -> list[bytes]:
+    """The connections, stored through the remediator (it creates the schema), and the bodies."""
+    runtime = open_runtime(settings)
+    try:
+        return _bodies(state, connections(runtime, state), per_tenant)
+    finally:
+        asyncio.run(runtime.aclose())
+        runtime.store._db.dispose()  # noqa: SLF001 - the bench's own handle
+
+
+def _serve_env(settings: Settings, concurrency: int) -> dict[str, str]:
+    return {
+        "fortnox_api_url": settings.fortnox_api_url,
+        "fortnox_oauth_url": settings.fortnox_oauth_url,
+        "client_id": settings.client_id,
+        "client_secret": settings.client_secret.get_secret_value(),
+        "database_url": settings.database_url,
+        "secret_key": settings.secret_key.get_secret_value(),
+        "intake_secret": SECRET,
+        "api_token": "bench-token",
+        "worker_concurrency": str(concurrency),
+        "worker_poll_seconds": "0.2",
+    }
+
+
+def run_instances(
+    instances: int,
+    database: str | None,
+    tenants: int = 1000,
+    per_tenant: int = 10,
+    latency: float = 0.05,
+) -> dict[str, float]:
+    """N ``remediator serve`` processes on one database against a served sandbox."""
+    state = bench_state(tenants)
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(database, Path(tmp)) as url:
+        target = Served(state, Path(tmp))
+        try:
+            target.set_latency(latency)
+            settings = bench_settings(state, target, Path(tmp)).model_copy(
+                update={"database_url": url}
+            )
+            bodies = _register(settings, state, per_tenant)
+            served = Instances(instances, _serve_env(settings, tenants), log_dir=Path(tmp))
+            try:
+                started = time.monotonic()
+                asyncio.run(_post_all(served.bases, bodies))
+                intake = time.monotonic() - started
+                done = "SELECT count(*) FROM runs WHERE state = 'done'"
+                while count(url, done) < len(bodies):
+                    time.sleep(0.2)
+                seconds = time.monotonic() - started
+                cpu = sum(cpu_seconds(p.pid) for p in served.processes)
+            finally:
+                served.stop()
+            sandbox_cpu = cpu_seconds(target.process.pid)
+            vouchers, requests = target.vouchers(), target.requests()
+        finally:
+            target.close()
+    keys = Counter((v.get("Comments") or "") + (v.get("Description") or "") for v in vouchers)
+    result = {
+        "instances": float(instances),
+        "seconds": seconds,
+        "intake_seconds": intake,
+        "instances_cpu": cpu,
+        "sandbox_cpu": sandbox_cpu,
+        "429s": float(sum(1 for r in requests if r["status"] == 429)),
+        "vouchers": float(len(vouchers)),
+        "duplicates": float(sum(n - 1 for n in keys.values())),
+        "missing": float(len(bodies) - len(keys)),
+    }
+    kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    print(
+        f"{instances} instance(s) on {kind}, {len(bodies)} failures, {tenants} tenants, a sandbox "
+        f"process, {latency * 1000:.0f} ms latency: {seconds:.1f} s (intake {intake:.1f} s); "
+        f"CPU instances {cpu:.1f} s, sandbox {sandbox_cpu:.1f} s; 429s {result['429s']:.0f}; "
+        f"vouchers {len(vouchers)}, booked twice {result['duplicates']:.0f}, "
+        f"missing {result['missing']:.0f}"
+    )
+    return result
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--per-tenant", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--served", action="store_true", help="The sandbox as its own process.")
+    parser.add_argument("--instances", type=int, help="remediator serve processes (see above).")
+    parser.add_argument("--database", help="postgresql://… for --instances (default: SQLite).")
     arguments = parser.parse_args()
-    run(arguments.tenants, arguments.per_tenant, arguments.latency, served=arguments.served)
+    if arguments.instances:
+        run_instances(
+            arguments.instances,
+            arguments.database,
+            arguments.tenants,
+            arguments.per_tenant,
+            arguments.latency,
+        )
+    else:
+        run(arguments.tenants, arguments.per_tenant, arguments.latency, served=arguments.served)

@@ -1,0 +1,112 @@
+"""What the multi-instance benchmarks share: a fresh database by URL, and ``remediator serve``
+processes on loopback.
+
+``fresh_database("postgresql://…")`` makes a schema of its own on that server (dropped after),
+so a run never meets an earlier one's rows; ``sqlite`` (or nothing) makes a file in ``workdir``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from bench._loopback import free_port
+from remediator.storage.db import open_engine
+
+
+@contextmanager
+def fresh_database(url: str | None, workdir: Path) -> Iterator[str]:
+    """A URL for an empty database: a SQLite file, or a new schema on the PostgreSQL of ``url``."""
+    if not url or url.startswith("sqlite"):
+        yield f"sqlite:///{workdir / 'bench.db'}"
+        return
+    name = f"bench_{secrets.token_hex(4)}"
+    admin = open_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+        scoped = admin.url.update_query_dict({"options": f"-csearch_path={name}"})
+        yield scoped.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        admin.engine.dispose()
+
+
+def clean_env(settings: dict[str, str]) -> dict[str, str]:
+    """This environment without any REMEDIATOR_* of the caller's, plus ``settings``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("REMEDIATOR_")}
+    return base | {f"REMEDIATOR_{name.upper()}": value for name, value in settings.items()}
+
+
+class Instances:
+    """``count`` ``remediator serve`` processes with the same settings, each on its own port."""
+
+    def __init__(self, count: int, settings: dict[str, str], *, log_dir: Path) -> None:
+        self.ports = [free_port() for _ in range(count)]
+        env = clean_env(settings)
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "remediator", "serve", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=(log_dir / f"serve-{port}.log").open("wb"),
+            )
+            for port in self.ports
+        ]
+        try:
+            for port in self.ports:
+                wait_healthy(f"http://127.0.0.1:{port}")
+        except RuntimeError:
+            self.stop()
+            raise
+
+    @property
+    def bases(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_healthy(base: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{base} did not become healthy")
+
+
+def count(database: str, query: str) -> int:
+    engine = open_engine(database)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
