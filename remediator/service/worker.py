@@ -8,6 +8,10 @@ them. A drain holds its company's lease (``Engine.turn``) from before its first 
 its last run, so no other drain, instance or ``remediator fix`` acts on that company meanwhile,
 and a connection is never drained twice at once. The per-tenant rate limit is the
 connector's, shared by every drain.
+
+Several instances share one database: the dispatcher skips connections another instance (or a
+CLI ``fix``) is working on, claims are taken in the database (``QueueStore.claim``), and every
+look also puts back runs whose process died, once their company's lease has expired.
 """
 
 from __future__ import annotations
@@ -51,9 +55,7 @@ class Workers:
 
     async def start(self) -> None:
         """Put back what a crash left running, then start dispatching."""
-        recovered = await asyncio.to_thread(self.queue.recover)
-        for run_id in recovered:
-            log.warning("run resumed after a restart", extra=ids(run_id=run_id))
+        await self._recover()
         self._wake = asyncio.Event()
         self._stopping = False
         if self.concurrency > 0:
@@ -95,7 +97,15 @@ class Workers:
                 log.exception("dispatch error; continuing")
             await woken(self._wake, self.poll_seconds)
 
+    async def _recover(self) -> None:
+        """Runs whose process is gone (this one before a restart, or another instance) go
+        back to the queue once their company's lease has expired (``QueueStore.recover``)."""
+        grace = self.processor.settings.lease_seconds
+        for run_id in await asyncio.to_thread(self.queue.recover, grace):
+            log.warning("run resumed: the process working it is gone", extra=ids(run_id=run_id))
+
     async def _fill(self) -> None:
+        await self._recover()
         requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
         for run_id in requeued:
             log.info("run queued again: its connection works again", extra=ids(run_id=run_id))

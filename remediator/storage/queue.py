@@ -33,10 +33,12 @@ from remediator.storage.db import (
     Database,
     connections,
     is_sqlite,
+    leases,
     run_requests,
     runs,
     write_transaction,
 )
+from remediator.storage.leases import db_now
 from remediator.storage.runs import RunRow, RunState, RunStore, _audit_row
 
 SERVICE = "service"
@@ -173,6 +175,32 @@ def _claim_lock(conn: SAConnection, connection_id: str) -> bool:
         signed=True,
     )
     return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar_one())
+
+
+def _its_connection() -> Any:
+    return connections.c.id == runs.c.connection_id
+
+
+def _live_lease() -> sa.Select[Any]:
+    """The live lease on the company of the run's connection (correlated to ``runs``). The keys
+    are remediator.companies': ``tenant:<id>``, or ``connection:<id>`` while the company is
+    not known (tests/storage/test_queue.py holds them to those)."""
+    tenant = (
+        sa.select(sa.literal("tenant:") + connections.c.tenant_id)
+        .where(_its_connection())
+        .correlate(runs)
+    )
+    return (
+        sa.select(leases.c.key)
+        .where(
+            leases.c.expires_at >= db_now(),
+            sa.or_(
+                leases.c.key == sa.literal("connection:") + runs.c.connection_id,
+                leases.c.key == tenant.scalar_subquery(),
+            ),
+        )
+        .correlate(runs)
+    )
 
 
 def _running(conn: SAConnection, connection_id: str) -> bool:
@@ -348,25 +376,38 @@ class QueueStore(RunStore):
             conn.execute(sa.text("SELECT 1"))
 
     # -- the workers' queue ------------------------------------------------------------
-    def recover(self) -> list[str]:
-        """Runs a crash left ``running`` go back to the queue; returns their ids."""
+    def recover(self, grace_seconds: float = 60.0) -> list[str]:
+        """Runs left ``running`` by a process that is gone go back to the queue; returns their
+        ids. Gone: nobody holds the lease of the run's company any more (a drain holds it from
+        before its first claim to after its last run, and renews it while it works), or, for a
+        connection the store does not know (claimed without a lease), the run started more than
+        ``grace_seconds`` ago. Safe to call from every instance, at any time."""
+        orphaned = sa.and_(
+            _service(),
+            runs.c.state == RunState.RUNNING.value,
+            ~sa.exists(_live_lease()),
+            sa.or_(
+                sa.exists(sa.select(connections.c.id).where(_its_connection()).correlate(runs)),
+                runs.c.started_at < time.time() - grace_seconds,
+            ),
+        )
+        with self._engine.connect() as conn:  # a read first: most looks find nothing
+            ids = list(conn.execute(sa.select(runs.c.id).where(orphaned)).scalars())
+        if not ids:
+            return []
         with write_transaction(self._engine) as conn:
-            ids = list(
-                conn.execute(
-                    sa.select(runs.c.id).where(_service(), runs.c.state == RunState.RUNNING.value)
-                ).scalars()
+            ids = list(conn.execute(sa.select(runs.c.id).where(orphaned)).scalars())
+            conn.execute(
+                runs.update()
+                .where(runs.c.id.in_(ids), orphaned)
+                .values(state=RunState.QUEUED.value, not_before=time.time())
             )
-            if ids:
-                conn.execute(
-                    runs.update()
-                    .where(runs.c.id.in_(ids), runs.c.state == RunState.RUNNING.value)
-                    .values(state=RunState.QUEUED.value, not_before=time.time())
-                )
         return ids
 
     def due_connections(self, busy: set[str], limit: int) -> list[str]:
-        """Connections with due runs, longest waiting first, skipping ``busy`` ones and those
-        with a run ``running`` (worked by another drain, here or in another instance)."""
+        """Connections with due runs, longest waiting first, skipping ``busy`` ones, those with
+        a run ``running`` and those whose company's lease someone holds (worked by another
+        drain, instance or ``remediator fix``): a drain started for them would only wait."""
         first = sa.func.min(runs.c.created_at)
         working = sa.select(runs.c.connection_id).where(
             _service(), runs.c.state == RunState.RUNNING.value
@@ -379,6 +420,7 @@ class QueueStore(RunStore):
                 runs.c.not_before <= time.time(),
                 runs.c.connection_id.not_in(busy) if busy else sa.true(),
                 runs.c.connection_id.not_in(working),
+                ~sa.exists(_live_lease()),
             )
             .group_by(runs.c.connection_id)
             .order_by(first)

@@ -296,7 +296,7 @@ def test_kill_9_mid_run_loses_nothing_and_posts_no_voucher_twice(stack: Stack) -
     with httpx.Client(base_url=stack.service_url, headers=AUTH, timeout=10) as http:
         final = [settled(http, run_id, ("done",)) for run_id in ids]
     assert {run["outcome"] for run in final} <= {"fixed", "nothing_to_fix"}
-    assert "run resumed after a restart" in stack.log.read_text()
+    assert "run resumed: the process working it is gone" in stack.log.read_text()
     assert all(run["report"] is not None for run in final)
     tenants = sandbox_state(stack)["tenants"]
     for name, count in (("account_inactive", 5), ("series_missing", 3)):

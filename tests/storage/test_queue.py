@@ -1,6 +1,7 @@
 """The service's queue shared by several instances, on both dialects: each run is claimed once,
 a connection's runs one at a time and oldest export date first, a callback is taken by one
-instance. Each "instance" here is a QueueStore on a Database of its own."""
+instance, and a run whose process died goes back to the queue once its company's lease is gone
+(never while it is held). Each "instance" here is a QueueStore on a Database of its own."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 import pytest
 from cryptography.fernet import Fernet
 
+from remediator.companies import company_key, connection_key
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
+from remediator.storage.leases import LeaseStore
 from remediator.storage.queue import Intake, QueueStore, Settled
 from remediator.storage.runs import RunState
 
@@ -111,3 +114,34 @@ def test_a_callback_is_taken_by_one_instance_and_due_again_after_its_hold(
     assert third.claim_callbacks(hold_seconds=0.2) == []
     time.sleep(0.3)  # the instance that took it died before storing a result
     assert [r.id for r in second.claim_callbacks(hold_seconds=60)] == [row.id]
+
+
+def test_a_running_run_goes_back_to_the_queue_only_once_its_company_s_lease_is_gone(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=2, days=1)
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).set_tenant("c0", "555")
+    first, second, _ = instances
+    working, dead = first.claim("c0"), first.claim("c1")
+    assert working is not None
+    assert dead is not None
+    leases = LeaseStore(database)
+    assert leases.acquire(company_key("555"), "instance-a", ttl=60)
+    assert leases.acquire(connection_key("c1"), "instance-a", ttl=0.2)
+    assert second.due_connections(set(), 10) == []  # both are being worked
+    assert second.recover() == []
+    time.sleep(0.3)  # c1's holder died: its lease ran out
+    assert second.recover() == [dead.id]
+    assert second.recover() == []
+    assert second.due_connections(set(), 10) == ["c1"]
+
+
+def test_a_run_of_an_unknown_connection_is_put_back_after_the_grace(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=1, days=1)
+    row = instances[0].claim("c0")
+    assert row is not None
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).remove("c0")
+    assert instances[1].recover(grace_seconds=60) == []
+    assert instances[1].recover(grace_seconds=0) == [row.id]
