@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from rich.console import Console, Group
@@ -74,6 +75,51 @@ def _describe(step: Step, lang: Lang, *, plan: bool) -> str:
     return line
 
 
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+_RECONNECT = re.compile(r"/v1/connections/(?P<id>[^/?#\s]+)/authorize")
+_LINK_MARK = ("länk [{n}] nedan", "link [{n}] below")
+_TERMINAL = (
+    (
+        "Från terminalen (utan tjänsten): kör remediator connections authorize-url {id}, öppna "
+        "länken och godkänn, och kör sedan remediator connections connect {id} --code <koden i "
+        "adressen Fortnox skickar tillbaka till>."
+    ),
+    (
+        "From the terminal (without the service): run remediator connections authorize-url {id}, "
+        "open the link and approve, then run remediator connections connect {id} --code <the code "
+        "in the address Fortnox redirects to>."
+    ),
+)
+
+
+def _pick(pair: tuple[str, str], lang: Lang) -> str:
+    return pair[0] if lang == "sv" else pair[1]
+
+
+def _unlinked(lines: list[str], lang: Lang) -> tuple[list[str], list[str]]:
+    """``lines`` with each link replaced by a numbered mark, and the links: a link is printed
+    whole on a line of its own, never split by the panel's wrapping."""
+    links: list[str] = []
+
+    def mark(match: re.Match[str]) -> str:
+        links.append(match.group(0))
+        return _pick(_LINK_MARK, lang).format(n=len(links))
+
+    return [_URL.sub(mark, line) for line in lines], links
+
+
+def _print_links(console: Console, links: list[str], lang: Lang) -> None:
+    """Each link whole, on its own line (``soft_wrap``: Rich never breaks it; the terminal may
+    show it over two rows but it stays one line to click or copy), then how to reconnect from
+    the terminal when a link is a reconnect link."""
+    for n, link in enumerate(links, 1):
+        console.print(f"[{n}] ", end="", highlight=False)
+        console.print(RichText(link, style=f"link {link}"), soft_wrap=True)
+    connections = {m.group("id") for link in links if (m := _RECONNECT.search(link))}
+    for connection_id in sorted(connections):
+        console.print(_pick(_TERMINAL, lang).format(id=connection_id), highlight=False)
+
+
 def render(report: Report, lang: Lang = "sv", console: Console | None = None) -> None:
     """Print ``report`` for a person: what went wrong, what was done, what is left."""
     console = console or Console()
@@ -82,7 +128,9 @@ def render(report: Report, lang: Lang = "sv", console: Console | None = None) ->
         f"{report.recognition.kind} · {report.mode}"
     )
     summary = report.summary.sv if lang == "sv" else report.summary.en
-    todo = report.manual_steps.sv if lang == "sv" else report.manual_steps.en
+    todo, links = _unlinked(
+        report.manual_steps.sv if lang == "sv" else report.manual_steps.en, lang
+    )
     todo_text = "\n".join(f"{n}. {line}" for n, line in enumerate(todo, 1)) or _label(
         "nothing", lang
     )
@@ -101,3 +149,4 @@ def render(report: Report, lang: Lang = "sv", console: Console | None = None) ->
         ),
     ]
     console.print(Panel(Group(*parts), title=title, subtitle=f"run {report.run_id}"))
+    _print_links(console, links, lang)

@@ -3,52 +3,100 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 import click
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from remediator.catalogue import load_catalogue
-from remediator.cli.output import EXIT_FAILED, EXIT_OK, echo_json, json_option, lang_option
+from remediator.cli.output import (
+    EXIT_FAILED,
+    EXIT_OK,
+    echo_json,
+    json_option,
+    lang_option,
+    people_console,
+)
 from remediator.demo import Episode, run_demo
-from remediator.engine import fill
 from remediator.render import Lang, render
+from remediator.report import StepStatus
+from remediator.texts import render as render_template
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _writes(n: int, lang: Lang) -> str:
+    if lang == "sv":
+        return _count(n, "skrivning", "skrivningar")
+    return _count(n, "write", "writes")
+
+
+def _planned(episode: Episode, lang: Lang) -> str:
+    """The plan's changes counted as the report's summary counts them (the re-sent Z-report
+    apart), so the line and the box below agree."""
+    would = [s for s in episode.plan.steps if s.status is StepStatus.WOULD_CHANGE]
+    changes = sum(1 for s in would if s.action != "resend_voucher")
+    resend = len(would) > changes
+    if lang == "sv":
+        text = _count(changes, "ändring planerad", "ändringar planerade")
+        text += ", sedan skickas Z-rapporten om" if resend else ""
+        return f"{text}; sandlådan såg {_writes(episode.plan_writes, lang)}"
+    text = _count(changes, "change planned", "changes planned")
+    text += ", then the Z-report is sent again" if resend else ""
+    return f"{text}; the sandbox saw {_writes(episode.plan_writes, lang)}"
 
 
 def _episode(console: Console, episode: Episode, lang: Lang) -> None:
     playbook = load_catalogue().playbook(episode.plan.recognition.kind)
     meaning = playbook.texts.meaning if playbook else None
     console.rule(f"[bold]{episode.scenario}")
-    console.print(f"Backoffice: [italic]{episode.error}[/italic]")
+    console.print(f"Backoffice: [italic]{escape(episode.error)}[/italic]")
     if meaning is not None:
-        text = meaning.sv if lang == "sv" else meaning.en
-        params = " ".join(f"{k}={v}" for k, v in episode.plan.recognition.params.items())
-        console.print(
-            f"explain → [bold]{episode.kind}[/bold] {params}: "
-            f"{fill(text, {'date': str(episode.plan.export.date)} | episode.plan.recognition.params)}"
-        )
-    planned = sum(1 for s in episode.plan.steps if s.status.value == "would_change")
-    console.print(
-        f"plan → {episode.plan.outcome.value}: {planned} change(s) planned, "
-        f"the sandbox saw {episode.plan_writes} write(s)"
-    )
-    console.print(f"fix → {episode.fix.outcome.value}: {episode.fix_writes} write(s)")
-    console.print(f"fix again → {episode.again.outcome.value}: {episode.again_writes} write(s)")
+        params = episode.plan.recognition.params
+        values = {"date": str(episode.plan.export.date)} | params
+        found = " ".join([f"[bold]{episode.kind}[/bold]", *(f"{k}={v}" for k, v in params.items())])
+        text = render_template(meaning.sv if lang == "sv" else meaning.en, values, lang)
+        console.print(f"explain → {found}: {escape(text)}")
+    console.print(f"plan → {episode.plan.outcome.value}: {_planned(episode, lang)}")
+    again = "fix igen" if lang == "sv" else "fix again"
+    console.print(f"fix → {episode.fix.outcome.value}: {_writes(episode.fix_writes, lang)}")
+    console.print(f"{again} → {episode.again.outcome.value}: {_writes(episode.again_writes, lang)}")
     render(episode.fix, lang, console)
 
 
-def _table(episodes: list[Episode], seconds: float) -> Table:
-    table = Table(title=f"Six Backoffice errors in {seconds:.1f} s (writes: plan/fix/again)")
-    for column in ("error kind", "plan", "fix", "fix again", "writes", "voucher", "ok"):
-        table.add_column(column, overflow="fold")
+_HEADERS = {
+    "sv": ("feltyp", "plan", "fix", "fix igen", "skrivn.", "verif.", "ok"),
+    "en": ("error kind", "plan", "fix", "fix again", "writes", "voucher", "ok"),
+}
+
+
+def _words(value: str) -> str:
+    """An id as words, so that a narrow column wraps it between words, not inside one."""
+    return value.replace("_", " ")
+
+
+def _table(episodes: list[Episode], seconds: float, lang: Lang) -> Table:
+    title = (
+        f"Sex Backoffice-fel på {seconds:.1f} s (skrivningar: plan/fix/igen)"
+        if lang == "sv"
+        else f"Six Backoffice errors in {seconds:.1f} s (writes: plan/fix/again)"
+    )
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in _HEADERS[lang]:
+        table.add_column(column, min_width=11 if column in _HEADERS[lang][:4] else None)
     for e in episodes:
         voucher = f"{e.fix.voucher.series} {e.fix.voucher.number}" if e.fix.voucher else "–"
         table.add_row(
-            e.kind,
-            e.plan.outcome.value,
-            e.fix.outcome.value,
-            e.again.outcome.value,
+            _words(e.kind),
+            _words(e.plan.outcome.value),
+            _words(e.fix.outcome.value),
+            _words(e.again.outcome.value),
             f"{e.plan_writes}/{e.fix_writes}/{e.again_writes}",
             voucher,
             "✓" if e.as_expected else "✗",
@@ -61,6 +109,8 @@ def _table(episodes: list[Episode], seconds: float) -> Table:
 @lang_option
 def demo(as_json: bool, lang: Lang) -> None:
     """Reproduce the six Backoffice errors in the sandbox and remediate each."""
+    if not logging.getLogger().isEnabledFor(logging.INFO):  # without -v: only the story
+        logging.getLogger("remediator").setLevel(logging.ERROR)
     episodes, seconds = asyncio.run(run_demo())
     if as_json:
         echo_json(
@@ -84,8 +134,8 @@ def demo(as_json: bool, lang: Lang) -> None:
             }
         )
     else:
-        console = Console(width=max(Console().width, 110))
+        console = people_console()
         for episode in episodes:
             _episode(console, episode, lang)
-        console.print(_table(episodes, seconds))
+        console.print(_table(episodes, seconds, lang))
     sys.exit(EXIT_OK if all(e.as_expected for e in episodes) else EXIT_FAILED)

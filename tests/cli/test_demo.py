@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from remediator.demo import SCENARIOS
 from tests.cli.conftest import run
@@ -62,8 +68,47 @@ def test_demo_human_output() -> None:
     out = result.stdout
     for scenario in SIX:
         assert f"explain → {scenario}" in out
-    assert out.count("the sandbox saw 0 write(s)") == 6
+    words = " ".join(out.split())
+    assert words.count("; the sandbox saw 0 writes") == 6
+    assert "1 change planned, then the Z-report is sent again" in words
     assert "Six Backoffice errors in" in out
     assert out.count("✓") >= 6
     assert "✗" not in out
     assert "What the remediator did" in out
+
+
+LINK = re.compile(
+    r"^\[1\] http://127\.0\.0\.1:8000/v1/connections/[^/]+/authorize\?expires=\d+&sig=[0-9a-f]{64}$"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("columns", [80, 100])
+def test_demo_reads_well_in_a_terminal_of(columns: int, tmp_path: Path) -> None:
+    """As a person sees it: its own process, a terminal ``columns`` wide, Swedish."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMEDIATOR_")}
+    env |= {"COLUMNS": str(columns), "LINES": "50"}
+    done = subprocess.run(
+        [sys.executable, "-m", "remediator", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no stray log line before the story
+    lines = done.stdout.splitlines()
+    links = [line for line in lines if line.startswith("[1] http")]
+    assert len(links) == 1
+    assert LINK.match(links[0])  # whole, on one line, to click or copy
+    assert [line for line in lines if len(line) > columns and line not in links] == []
+    assert "Från terminalen (utan tjänsten): kör remediator connections authorize-url" in (
+        " ".join(lines)
+    )
+    story = [line for line in lines if not line.startswith(("│", "╭", "╰"))]
+    english = [line for line in story if re.search(r"\b(write|writes|change|changes)\b", line)]
+    assert english == []  # the lines around Swedish boxes are Swedish too
+    assert " ".join(" ".join(story).split()).count("sandlådan såg 0 skrivningar") == 6
+    assert "{" not in "\n".join(story)
