@@ -22,6 +22,16 @@ _LABELS: dict[str, tuple[str, str]] = {
     "todo": ("Vad ni behöver göra", "What you need to do"),
     "requests": ("Anrop till Fortnox", "Requests to Fortnox"),
     "nothing": ("Inget kvar att göra för hand.", "Nothing left to do by hand."),
+    "retry": (
+        (
+            "Försök igen om en stund. Om Fortnox inte gick att nå: kontrollera nätverket och "
+            "Fortnox driftstatus (status.fortnox.se), och kör sedan kommandot igen."
+        ),
+        (
+            "Try again in a while. If Fortnox could not be reached: check the network and "
+            "Fortnox's status page (status.fortnox.se), then run the command again."
+        ),
+    ),
 }
 _STATUS: dict[StepStatus, tuple[str, str, str]] = {
     StepStatus.OK: ("✓ ok", "✓ ok", "green"),
@@ -131,9 +141,8 @@ def render(report: Report, lang: Lang = "sv", console: Console | None = None) ->
     todo, links = _unlinked(
         report.manual_steps.sv if lang == "sv" else report.manual_steps.en, lang
     )
-    todo_text = "\n".join(f"{n}. {line}" for n, line in enumerate(todo, 1)) or _label(
-        "nothing", lang
-    )
+    nothing = "retry" if report.outcome is Outcome.FAILED else "nothing"
+    todo_text = "\n".join(f"{n}. {line}" for n, line in enumerate(todo, 1)) or _label(nothing, lang)
     counts = ", ".join(f"{m} {n}" for m, n in report.requests.by_method.items()) or "0"
     parts: list[Any] = [
         RichText(summary, style=f"bold {_OUTCOME_STYLE[report.outcome]}"),

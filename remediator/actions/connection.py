@@ -102,6 +102,13 @@ def _dead(cause: ReconnectCause | None) -> Text:
     )
 
 
+def _not_authorized(connection_id: str) -> Text:
+    return text(
+        f"Kopplingen är inte godkänd än: kör `remediator connections authorize-url {connection_id}`.",
+        f"Not authorized yet: run `remediator connections authorize-url {connection_id}`.",
+    )
+
+
 def consent_step(ctx: Context, action: str, err: ConsentRequired, **fields: Any) -> Step:
     """The step of an action that met a dead grant: why, and the reconnect link."""
     manual_steps = fields.pop("manual", reconnect_steps(ctx))
@@ -109,10 +116,11 @@ def consent_step(ctx: Context, action: str, err: ConsentRequired, **fields: Any)
         "consent_required": err.error,
         "cause": err.cause.value if err.cause else None,
     }
+    never = err.error == "not_authorized"
     return step(
         action,
         StepStatus.NEEDS_MANUAL,
-        _dead(err.cause),
+        _not_authorized(ctx.connection.id) if never else _dead(err.cause),
         reason=str(err),
         observed=observed,
         manual=manual_steps,

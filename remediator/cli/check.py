@@ -33,7 +33,9 @@ def _json(finding: Finding) -> dict[str, Any]:
 def check(connection_id: str, day: object, series: str, as_json: bool, lang: Lang) -> None:
     """Preflight: run every playbook's read-only checks for a company and date."""
     when = day.date() if hasattr(day, "date") else date.today()  # noqa: DTZ011 - a local date
-    findings = with_runtime(lambda rt: preflight(rt, connection_id, when, series.upper()))
+    findings = with_runtime(
+        lambda rt: preflight(rt, connection_id, when, series.upper()), "Reading Fortnox…"
+    )
     problems = [f for f in findings if not f.ok]
     if as_json:
         echo_json(

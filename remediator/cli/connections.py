@@ -8,15 +8,16 @@ from typing import Any
 
 import click
 from pydantic import SecretStr
+from rich.table import Table
 
 from remediator.cli import remediate
-from remediator.cli.output import echo_json
+from remediator.cli.output import echo_json, people_console
 from remediator.errors import UsageError
 from remediator.fortnox import StoredConnection
 from remediator.runtime import open_connector, open_store
 from remediator.settings import load_settings
-from remediator.storage import Connection, ConnectionKind
-from remediator.timestamps import iso_epoch
+from remediator.storage import Connection, ConnectionKind, ConnectionStatus
+from remediator.timestamps import iso_epoch, local
 
 
 def describe(connection: Connection) -> dict[str, Any]:
@@ -89,12 +90,34 @@ def add(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json: bool) -> None:
     """List connections and their status."""
-    rows = [describe(c) for c in open_store().all()]
+    found = open_store().all()
     if as_json:
-        echo_json(rows)
+        echo_json([describe(c) for c in found])
         return
-    for row in rows:
-        click.echo(f"{row['id']}\t{row['status']}\t{row['tenant_id'] or '-'}\t{row['label']}")
+    if not found:
+        click.echo("no connections yet: add one with remediator connections add ID --label NAME")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("connection", "status", "tenant", "label", "last refresh"):
+        table.add_column(column, overflow="fold")
+    for c in found:
+        table.add_row(c.id, c.status.value, c.tenant_id or "-", c.label, local(c.last_refresh_at))
+    people_console().print(table)
+    for c in found:
+        if (advice := _advice(c)) is not None:
+            click.echo(f"{c.id}: {advice}")
+
+
+def _advice(connection: Connection) -> str | None:
+    """What to do about a connection that cannot be used as it is."""
+    if connection.status is ConnectionStatus.NOT_AUTHORIZED:
+        return f"not authorized yet: run `remediator connections authorize-url {connection.id}`"
+    if connection.status is ConnectionStatus.NEEDS_RECONNECT:
+        return (
+            "needs reconnecting: run `remediator connections authorize-url "
+            f"{connection.id}` (or send the restaurant the service's reconnect link)"
+        )
+    return None
 
 
 @connections.command("show")
@@ -102,12 +125,15 @@ def list_(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(connection_id: str, as_json: bool) -> None:
     """Show one connection (never its tokens)."""
-    row = describe(open_store().get(connection_id))
+    connection = open_store().get(connection_id)
+    row = describe(connection)
     if as_json:
         echo_json(row)
         return
     for key, value in row.items():
         click.echo(f"{key}: {value if value is not None else '-'}")
+    if (advice := _advice(connection)) is not None:
+        click.echo(advice)
 
 
 @connections.command("remove")

@@ -59,9 +59,9 @@ def people_console(*, stderr: bool = False) -> Console:
 
 
 @contextmanager
-def working(message: str) -> Iterator[None]:
+def working(message: str, console: Console | None = None) -> Iterator[None]:
     """A spinner on stderr while something slow runs (only on a terminal; nothing otherwise)."""
-    console = Console(stderr=True)
+    console = console or Console(stderr=True)
     if not console.is_terminal:
         yield
         return

@@ -11,7 +11,7 @@ from typing import TypeVar
 import click
 from rich.console import Console
 
-from remediator.cli.output import echo_json, exit_code_for, json_option, lang_option
+from remediator.cli.output import echo_json, exit_code_for, json_option, lang_option, working
 from remediator.errors import UsageError
 from remediator.failure import ExportFailure, parse_failure
 from remediator.plans import SavedPlan
@@ -30,11 +30,19 @@ def read_failure(path: Path) -> ExportFailure:
     return parse_failure(data, source=str(path))
 
 
-def with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+FORTNOX = "Working with Fortnox…"
+
+
+def with_runtime(work: Callable[[Runtime], Awaitable[T]], doing: str | None = None) -> T:
+    """Run ``work`` with a runtime; ``doing``: a spinner's text while it runs (on a terminal)."""
+
     async def go() -> T:
         runtime = open_runtime()
         try:
-            return await work(runtime)
+            if doing is None:
+                return await work(runtime)
+            with working(doing):
+                return await work(runtime)
         finally:
             await runtime.aclose()
 
@@ -65,7 +73,7 @@ def interactive() -> bool:
 def plan(failure_file: Path, out: Path | None, as_json: bool, lang: Lang) -> None:
     """Dry run: show what would be done for a failure. Writes nothing to Fortnox."""
     failure = read_failure(failure_file)
-    report = with_runtime(lambda rt: rt.engine.run(failure, mode="plan"))
+    report = with_runtime(lambda rt: rt.engine.run(failure, mode="plan"), "Reading Fortnox…")
     if out is not None:
         SavedPlan(failure=failure, report=report).save(out)
     show(report, as_json, lang)
@@ -81,7 +89,7 @@ def plan(failure_file: Path, out: Path | None, as_json: bool, lang: Lang) -> Non
 def apply_(plan_file: Path, as_json: bool, lang: Lang) -> None:
     """Apply a saved plan, after checking Fortnox still looks as it did when it was made."""
     saved = SavedPlan.read(plan_file)
-    report = with_runtime(lambda rt: rt.engine.apply_saved(saved))
+    report = with_runtime(lambda rt: rt.engine.apply_saved(saved), FORTNOX)
     show(report, as_json, lang)
     finish(report)
 
@@ -103,8 +111,10 @@ def fix(failure_file: Path, yes: bool, as_json: bool, lang: Lang) -> None:
     async def work(rt: Runtime) -> tuple[Report, bool]:
         """The final report, and whether the person has already seen it."""
         if yes:
-            return await rt.engine.run(failure, mode="apply", reviewed=True), False
-        planned = await rt.engine.run(failure, mode="plan")
+            with working(FORTNOX):
+                return await rt.engine.run(failure, mode="apply", reviewed=True), False
+        with working("Reading Fortnox…"):
+            planned = await rt.engine.run(failure, mode="plan")
         if not any(step.status is StepStatus.WOULD_CHANGE for step in planned.steps):
             return planned, False
         # With --json, stdout carries only the final report: the plan goes to stderr.
@@ -112,7 +122,8 @@ def fix(failure_file: Path, yes: bool, as_json: bool, lang: Lang) -> None:
         if not click.confirm("Apply these changes in Fortnox?", default=False, err=True):
             click.echo("Nothing was changed in Fortnox.", err=True)
             return planned, True
-        return await rt.engine.run(failure, mode="apply", reviewed=True), False
+        with working(FORTNOX):
+            return await rt.engine.run(failure, mode="apply", reviewed=True), False
 
     report, seen = with_runtime(work)
     if as_json or not seen:

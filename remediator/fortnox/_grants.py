@@ -22,6 +22,9 @@ class ConnectionKind(StrEnum):
 class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     NEEDS_RECONNECT = "needs_reconnect"
+    # Never authorized: a refresh-token connection that has held no token yet. Not stored: the
+    # store reads an active row without any token so.
+    NOT_AUTHORIZED = "not_authorized"
 
 
 class ReconnectCause(StrEnum):

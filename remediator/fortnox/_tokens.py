@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 # the database again (writes through the same store are seen at once, another process's
 # within this; Fortnox refusing a token always leads to a fresh read).
 RECENT_SECONDS = 2.0
+NOT_AUTHORIZED = "not_authorized"  # ConsentRequired.error: the connection never had a token
 SERVER_ERROR = 500
 
 
@@ -154,6 +155,7 @@ class TokenManager:
             return await self._refresh(current if revive else _usable(current))
 
     async def _refresh(self, current: StoredConnection) -> StoredConnection:
+        _authorized(current)
         if current.kind is ConnectionKind.SERVICE_ACCOUNT:
             return await self._client_credentials(current)
         if current.refresh_token is None:
@@ -304,7 +306,18 @@ class TokenManager:
             await asyncio.sleep(0.05)
 
 
+def _authorized(current: StoredConnection) -> None:
+    """A connection that never held a token is not dead: it was never authorized."""
+    if current.status is ConnectionStatus.NOT_AUTHORIZED:
+        raise ConsentRequired(
+            f"connection {current.id!r} is not authorized yet: run "
+            f"`remediator connections authorize-url {current.id}`",
+            error=NOT_AUTHORIZED,
+        )
+
+
 def _usable(current: StoredConnection) -> StoredConnection:
+    _authorized(current)
     if current.status is ConnectionStatus.NEEDS_RECONNECT:
         cause = current.status_cause
         raise ConsentRequired(

@@ -347,7 +347,7 @@ class ConnectionStore:
             client_id=row["client_id"],
             scopes=tuple(row["scopes"].split()) if row["scopes"] else (),
             kind=ConnectionKind(row["kind"]),
-            status=ConnectionStatus(row["status"]),
+            status=_status(row),
             status_reason=row["status_reason"],
             status_cause=ReconnectCause(row["status_cause"]) if row["status_cause"] else None,
             access_token=self._decrypt(row["access_token"]),
@@ -368,3 +368,13 @@ class ConnectionStore:
 
     def _decrypt(self, stored: str | None) -> SecretStr | None:
         return None if stored is None else self._cipher.decrypt(stored)
+
+
+def _status(row: sa.RowMapping) -> ConnectionStatus:
+    """The stored status; an active refresh-token row that never held a token reads as
+    ``not_authorized``."""
+    stored = ConnectionStatus(row["status"])
+    never = row["refresh_token"] is None and row["access_token"] is None
+    if stored is ConnectionStatus.ACTIVE and never and row["kind"] == "refresh_token":
+        return ConnectionStatus.NOT_AUTHORIZED
+    return stored

@@ -93,3 +93,23 @@ def test_unknown_connection_and_bad_date(env: None) -> None:
     assert result.exit_code == 2
     assert "Invalid value for '--date'" in result.stderr
     assert run("check").exit_code == 2  # --connection is required
+
+
+def test_a_connection_never_authorized_says_so(company: Make) -> None:
+    c = company("series_not_manual")  # its sandbox; the connection checked is a new one
+    assert c.invoke("connections", "add", "new-place", "--label", "New Place").exit_code == 0
+    listed = c.json("connections", "list")
+    assert {r["id"]: r["status"] for r in listed}["new-place"] == "not_authorized"
+    table = c.invoke("connections", "list").stdout
+    assert (
+        "new-place: not authorized yet: run `remediator connections authorize-url new-place`"
+        in table
+    )
+    result = c.invoke("check", "--connection", "new-place", "--lang", "en")
+    assert result.exit_code == 3
+    assert "Not authorized yet: run `remediator connections authorize-url new-place`." in (
+        " ".join(result.stdout.split())
+    )
+    assert "invalidated" not in result.stdout
+    again = c.json("connections", "show", "new-place")
+    assert (again["status"], again["status_reason"]) == ("not_authorized", None)
