@@ -309,10 +309,22 @@ async def test_a_service_account_uses_client_credentials(
 async def test_no_refresh_token_means_consent_required(
     connector: FortnoxConnector, store: ConnectionStore
 ) -> None:
-    store.add(connection(access=None, refresh=None))
+    store.add(connection(valid_for=-10, refresh=None))  # had tokens once; the refresh is gone
     with pytest.raises(ConsentRequired, match="connect it first"):
         await connector.tokens("rest-1").access_token()
     assert store.get("rest-1").status is ConnectionStatus.NEEDS_RECONNECT
+
+
+async def test_a_connection_never_authorized_is_not_declared_dead(
+    connector: FortnoxConnector, store: ConnectionStore
+) -> None:
+    store.add(connection(access=None, refresh=None))
+    assert store.get("rest-1").status is ConnectionStatus.NOT_AUTHORIZED
+    with pytest.raises(ConsentRequired, match="is not authorized yet: run") as caught:
+        await connector.tokens("rest-1").access_token()
+    assert caught.value.error == "not_authorized"
+    assert store.get("rest-1").status is ConnectionStatus.NOT_AUTHORIZED
+    assert store.get("rest-1").status_reason is None
 
 
 async def test_a_lock_held_by_a_live_process_is_waited_for(
