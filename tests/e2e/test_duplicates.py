@@ -133,3 +133,31 @@ async def test_a_lost_answer_is_looked_for_whatever_the_filters(
     assert api_calls(requests).count(POST) == 1
     _booked_once(rig, failure)
     assert len(rig.company.vouchers[2]) == 2
+
+
+async def test_the_search_pages_through_every_voucher_the_year_lists(open_rig: OpenRig) -> None:
+    """With the filters ignored the whole year is listed, 500 a page: the export on the second
+    page is still found."""
+    rig = await _rig(open_rig, ignored=True)
+    failure = _export(rig, "z-20")
+    first, _ = await rig.run(failure, "apply")
+    assert first.outcome is Outcome.FIXED
+    others = [
+        {
+            "VoucherSeries": "A",
+            "VoucherNumber": number,
+            "Year": 2,
+            "TransactionDate": "2026-02-01",
+            "Description": "Hyra",
+            "Comments": "",
+            "ReferenceType": "MANUAL",
+            "ApprovalState": 0,
+            "VoucherRows": [],
+        }
+        for number in range(1, 601)
+    ]
+    rig.company.vouchers[2][:0] = others  # the export is now voucher 601 of the year's list
+    again, requests = await rig.run(failure, "apply")
+    assert (again.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
+    assert [r["query"] for r in requests if r["path"] == "/3/vouchers"][-1].endswith("page=2")
+    _booked_once(rig, failure)
