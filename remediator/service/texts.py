@@ -62,27 +62,33 @@ def reconnected(failures: list[ExportFailure]) -> Text:
     resent = _dates([f for f in failures if f.export.voucher is not None])
     by_hand = _dates([f for f in failures if f.export.voucher is None])
     if resent:
+        one = len(resent) == 1
+        days = ", ".join(resent)
         sv.append(
-            f"Z-rapporten för {resent} skickas nu till Fortnox igen (aldrig två gånger); ni "
-            "behöver inte göra något mer för den."
+            f"{'Z-rapporten' if one else 'Z-rapporterna'} för {days} skickas nu till Fortnox "
+            "igen (aldrig två gånger); ni behöver inte göra något mer för "
+            f"{'den' if one else 'dem'}."
         )
         en.append(
-            f"The Z-report for {resent} is being sent to Fortnox again now (never twice); "
-            "nothing more is needed from you for it."
+            f"{'The Z-report' if one else 'The Z-reports'} for {days} "
+            f"{'is' if one else 'are'} being sent to Fortnox again now (never twice); nothing "
+            f"more is needed from you for {'it' if one else 'them'}."
         )
     if by_hand:
+        one = len(by_hand) == 1
+        days = ", ".join(by_hand)
         sv.append(
-            f"Z-rapporten för {by_hand} måste exporteras igen från Backoffice: remediatorn fick "
-            "aldrig dess verifikation."
+            f"{'Z-rapporten' if one else 'Z-rapporterna'} för {days} måste exporteras igen från "
+            f"Backoffice: remediatorn fick aldrig {'dess verifikation' if one else 'deras verifikationer'}."
         )
         en.append(
-            f"The Z-report for {by_hand} must be exported again from the Backoffice: the "
-            "remediator never got its voucher."
+            f"{'The Z-report' if one else 'The Z-reports'} for {days} must be exported again "
+            f"from the Backoffice: the remediator never got {'its voucher' if one else 'their vouchers'}."
         )
     sv.append("Du kan stänga fönstret.")
     en.append("You may close this window.")
     return Text(sv=" ".join(sv), en=" ".join(en))
 
 
-def _dates(failures: list[ExportFailure]) -> str:
-    return ", ".join(sorted({str(f.export.date) for f in failures}))
+def _dates(failures: list[ExportFailure]) -> list[str]:
+    return sorted({str(f.export.date) for f in failures})

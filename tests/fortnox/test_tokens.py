@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -35,7 +32,6 @@ from remediator.storage import (
 from remediator.storage.db import connections
 from tests.conftest import API, connection
 from tests.fortnox.conftest import TOKEN_URL, Recorder, invalid_grant, jwt, token_response
-from tests.fortnox.token_server import TokenServer
 
 UNAUTHORIZED = httpx.Response(401, json={"message": "unauthorized"})
 ME = httpx.Response(200, json={"MeInformation": {"Id": "1"}})
@@ -137,42 +133,6 @@ async def test_fifty_concurrent_tasks_make_exactly_one_token_request(
     client = connector.client(store.get("rest-1"), read_only=True)
     await asyncio.gather(*(client.me() for _ in range(50)))
     assert route.call_count == 1
-
-
-@pytest.mark.slow
-def test_two_processes_with_an_expired_token_make_exactly_one_token_request(
-    settings: Settings, store: ConnectionStore, tmp_path: Path
-) -> None:
-    store.add(connection(valid_for=-10, refresh="rt-0"))
-    root = Path(__file__).parents[2]
-    with TokenServer("rt-0") as server:
-        start_at = time.time() + 1.5
-        workers = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.fortnox.refresh_worker",
-                    settings.database_url,
-                    settings.secret_key.get_secret_value(),
-                    server.url,
-                    str(start_at),
-                ],
-                cwd=root,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = [worker.communicate(timeout=60) for worker in workers]
-    for worker, (_, err) in zip(workers, outputs, strict=True):
-        assert worker.returncode == 0, err
-    tokens = {line for out, _ in outputs for line in out.split()}
-    assert server.requests == 1
-    assert len(tokens) == 1
-    assert store.get("rest-1").refresh_token == SecretStr("rt-1")
-    assert store.get("rest-1").status is ConnectionStatus.ACTIVE
 
 
 @respx.mock
