@@ -1,0 +1,85 @@
+"""The company's turn on the sandbox: the lease is keyed on the tenant from the first moment,
+an apply waits while another process holds it, and a lost lease stops the writes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from pydantic import SecretStr
+
+from remediator.errors import LeaseLost
+from remediator.kinds import ErrorKind
+from remediator.storage import Connection
+from remediator.storage.leases import LeaseStore
+from tests.e2e.conftest import OpenRig, provoke
+from tests.e2e.support import Rig, state_for, writes
+
+
+def lease_store(rig: Rig) -> LeaseStore:
+    return rig.runtime.engine.companies.leases.store
+
+
+async def test_a_connection_learns_its_company_before_anything_acts_on_it(
+    open_rig: OpenRig,
+) -> None:
+    state = state_for(ErrorKind.SERIES_MISSING)
+    first = state.grants[0]
+    state.grants.append(first.model_copy(update={"name": "haga", "refresh_token": "rt-haga"}))
+    rig = await open_rig(state)
+    store = rig.runtime.store
+    store.add(
+        Connection(
+            id="rest-new",
+            label="Bistro Ljus, Haga",
+            client_id=first.client_id,
+            refresh_token=SecretStr("rt-haga"),
+        )
+    )
+    assert store.get("rest-new").tenant_id is None
+    async with rig.runtime.engine.turn("rest-new") as turn:
+        assert turn.company_known
+        assert turn.lease.key == f"tenant:{first.tenant_id}"
+        holder = lease_store(rig).holder(turn.lease.key)
+        assert holder is not None
+        assert holder.owner == turn.lease.owner
+        assert lease_store(rig).holder("connection:rest-new") is None  # learnt, then let go
+    assert store.get("rest-new").tenant_id == first.tenant_id
+    assert lease_store(rig).holder(f"tenant:{first.tenant_id}") is None
+
+
+async def test_an_apply_waits_while_another_process_holds_the_company(
+    open_rig: OpenRig,
+) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_MISSING)
+    key = f"tenant:{rig.connection.tenant_id}"
+    assert lease_store(rig).acquire(key, "another-process", 30)
+    seen = len(rig.sandbox.requests)
+    applying = asyncio.create_task(rig.runtime.engine.run(failure, mode="apply"))
+    await asyncio.sleep(0.5)
+    assert not applying.done()
+    assert writes(list(rig.sandbox.requests)[seen:]) == []
+    lease_store(rig).release(key, "another-process")
+    report = await asyncio.wait_for(applying, 10)
+    assert report.outcome.value == "fixed"
+    assert lease_store(rig).holder(key) is None
+
+
+async def test_a_plan_needs_no_turn(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_MISSING)
+    assert lease_store(rig).acquire(f"tenant:{rig.connection.tenant_id}", "another", 30)
+    report = await asyncio.wait_for(rig.runtime.engine.run(failure, mode="plan"), 10)
+    assert report.outcome.value == "would_fix"
+
+
+async def test_a_lost_lease_stops_the_run_before_its_first_write(open_rig: OpenRig) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_MISSING)
+    seen = len(rig.sandbox.requests)
+    async with rig.runtime.engine.turn(rig.connection.id) as turn:
+        turn.lease.lost = "taken over (test)"
+        with pytest.raises(LeaseLost, match="taken over"):
+            await rig.runtime.engine.run(failure, mode="apply")
+    assert writes(list(rig.sandbox.requests)[seen:]) == []
+    run = rig.runtime.runs.find(limit=1)[0]
+    assert run.outcome == "failed"  # the run still ends with its report, which says why
+    assert "lost the lease" in (run.report or "")
