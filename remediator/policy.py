@@ -65,3 +65,11 @@ class Policy(BaseModel):
         if configured is rule:
             return f"policy {change.value}={rule.value}"
         return f"policy {change.value}={configured.value}, applied as {rule.value}"
+
+    def changes_to(self, other: Policy) -> list[str]:
+        """Each rule that differs in ``other``, as ``change: before → after`` (for the audit)."""
+        return [
+            f"{change.value}: {self.configured(change).value} → {other.configured(change).value}"
+            for change in Change
+            if self.configured(change) is not other.configured(change)
+        ]

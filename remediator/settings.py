@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     link_secret: SecretStr = SecretStr("")
     reconnect_link_seconds: int = Field(default=604_800, ge=60)
     policy: Policy = Field(default_factory=Policy)
+    # The web console (``/console``).
+    console_session_hours: float = Field(default=12.0, gt=0)
+    console_link_hours: float = Field(default=72.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

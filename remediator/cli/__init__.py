@@ -19,6 +19,7 @@ from remediator.cli.remediate import apply_, fix, plan
 from remediator.cli.runs import runs
 from remediator.cli.sandbox import sandbox
 from remediator.cli.serve import serve
+from remediator.cli.users import users
 
 
 @click.group(cls=RemediatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +47,7 @@ for command in (
     demo,
     sandbox,
     serve,
+    users,
 ):
     cli.add_command(command)
 

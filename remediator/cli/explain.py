@@ -10,9 +10,9 @@ from rich.console import Console
 
 from remediator.catalogue import load_catalogue
 from remediator.cli.output import EXIT_OK, EXIT_UNRECOGNIZED, echo_json, json_option, lang_option
+from remediator.explain import explain as explain_error
 from remediator.kinds import ErrorKind
 from remediator.render import Lang
-from remediator.texts import LANGS, render
 
 
 @click.command()
@@ -25,48 +25,12 @@ def explain(
     message: str, code: int | None, http_status: int | None, as_json: bool, lang: Lang
 ) -> None:
     """Explain an export error message: its kind, parameters, meaning and remedy."""
-    catalogue = load_catalogue()
-    match = catalogue.classify(message, code=code, http_status=http_status)
-    playbook = catalogue.playbook(match.kind)
-    texts = playbook.texts if playbook else None
-    values = dict(match.params)  # explain knows no export: stand-ins fill the rest
-    result: dict[str, Any] = {
-        "kind": match.kind,
-        "params": match.params,
-        "matched_by": match.matched_by,
-        "playbook": match.playbook,
-        "auto_apply": playbook.auto_apply if playbook else False,
-        "explanation": {
-            lang_: render(getattr(texts.meaning, lang_), values, lang_)
-            if texts
-            else _UNKNOWN[lang_]
-            for lang_ in LANGS
-        },
-        "remedy": {
-            lang_: render(getattr(texts.remedy, lang_), values, lang_)
-            if texts
-            else _NO_REMEDY[lang_]
-            for lang_ in LANGS
-        },
-        "manual_steps": {
-            lang_: [render(line, values, lang_) for line in getattr(texts.manual, lang_)]
-            if texts
-            else []
-            for lang_ in LANGS
-        },
-    }
+    result = explain_error(load_catalogue(), message, code=code, http_status=http_status)
     if as_json:
         echo_json(result)
     else:
         _print(result, lang)
-    sys.exit(EXIT_UNRECOGNIZED if match.kind == ErrorKind.UNRECOGNIZED else EXIT_OK)
-
-
-_UNKNOWN = {"sv": "Felet känns inte igen.", "en": "The error is not recognised."}
-_NO_REMEDY = {
-    "sv": "Ingen automatisk åtgärd; kontakta supporten.",
-    "en": "No automatic remedy; contact support.",
-}
+    sys.exit(EXIT_UNRECOGNIZED if result["kind"] == ErrorKind.UNRECOGNIZED else EXIT_OK)
 
 
 def _print(result: dict[str, Any], lang: Lang) -> None:

@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remediator import __version__
+from remediator.console import mount_console
 from remediator.errors import RemediatorError, UnknownConnectionError, UsageError
 from remediator.failure import ExportFailure, InvalidFailure
 from remediator.fortnox import ConsentRequired, FortnoxError
 from remediator.service import connections, intake, operations, reconnect, runs
+from remediator.service.docs import mount_docs
 from remediator.service.logs import ids
 from remediator.service.security import BodyTooLarge
 from remediator.service.wiring import Service, open_service
@@ -203,7 +205,12 @@ def create_app(
             await running.stop()
 
     app = FastAPI(
-        title="fortnox-remediator", version=__version__, description=DESCRIPTION, lifespan=lifespan
+        title="fortnox-remediator",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = running
     for router in (intake.router, runs.router, connections.router, reconnect.router):
@@ -211,6 +218,8 @@ def create_app(
     app.include_router(operations.router)
     for exc_type, handler in HANDLERS:
         app.add_exception_handler(exc_type, handler)
+    mount_docs(app)
+    mount_console(app)
     app.add_middleware(RequestLog)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

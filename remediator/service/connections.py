@@ -22,11 +22,14 @@ from remediator.service.schemas import (
 from remediator.service.security import require_token, service
 from remediator.service.wiring import Service
 from remediator.storage import Connection, ConnectionKind, ConnectionStore
+from remediator.storage.audit import Actor, AuditAction, Via
 
 router = APIRouter(
     prefix="/v1/connections", tags=["connections"], dependencies=[Depends(require_token)]
 )
 Running = Annotated[Service, Depends(service)]
+# The api token is one shared key: a policy change through it is recorded as the token's.
+API_TOKEN = Actor("api token", Via.API)
 
 
 def _show(running: Service, connection: Connection) -> ConnectionOut:
@@ -74,9 +77,13 @@ def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Conn
     if body.restaurant is not None:
         store.set_restaurant(connection_id, body.restaurant.id, body.restaurant.name)
     if body.policy is not None:
-        store.set_policy(
-            connection_id, merged_policy(current.policy or running.settings.policy, body.policy)
-        )
+        before = current.policy or running.settings.policy
+        after = merged_policy(before, body.policy)
+        store.set_policy(connection_id, after)
+        if changed := before.changes_to(after):
+            running.audit.record(
+                API_TOKEN, AuditAction.POLICY, connection_id=connection_id, detail="; ".join(changed)
+            )
     if body.refresh_token is not None:
         if current.kind is ConnectionKind.SERVICE_ACCOUNT:
             raise UsageError("a service-account connection has no refresh token to import")

@@ -24,8 +24,10 @@ from remediator.service.worker import Workers
 from remediator.service.writer import IntakeWriter
 from remediator.settings import Settings
 from remediator.storage import ConnectionStore, load_cipher
+from remediator.storage.audit import AuditStore
 from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
+from remediator.storage.users import UserStore
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Service:
     workers: Workers
     deliverer: Deliverer
     writer: IntakeWriter
+    users: UserStore
+    audit: AuditStore
 
     async def start(self) -> None:
         await self.workers.start()
@@ -127,4 +131,7 @@ def open_service(
     processor.on_settled = deliverer.wake
     states = OAuthStateStore(database)
     writer = IntakeWriter(queue)
-    return Service(settings, runtime, queue, states, metrics, workers, deliverer, writer)
+    users, audit = UserStore(database), AuditStore(database)
+    return Service(
+        settings, runtime, queue, states, metrics, workers, deliverer, writer, users, audit
+    )

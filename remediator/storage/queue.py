@@ -210,6 +210,21 @@ def _running(conn: SAConnection, connection_id: str) -> bool:
     return conn.execute(query.limit(1)).first() is not None
 
 
+def _status(state: str, outcome: str | None) -> str:
+    return (outcome or "failed") if state == RunState.DONE.value else state
+
+
+def status_of(run: RunRow) -> str:
+    """One word for where a run stands: its state until it is done, then its outcome."""
+    return _status(run.state.value, run.outcome)
+
+
+def _status_is(status: str) -> Any:
+    if status in {state.value for state in RunState if state is not RunState.DONE}:
+        return runs.c.state == status
+    return sa.and_(runs.c.state == RunState.DONE.value, runs.c.outcome == status)
+
+
 class QueueStore(RunStore):
     """The run store the service's engine writes to, plus the queue's operations."""
 
@@ -331,12 +346,13 @@ class QueueStore(RunStore):
         connection_id: str | None = None,
         state: str | None = None,
         outcome: str | None = None,
-        states: Sequence[str] = (),
+        statuses: Sequence[str] = (),
         export_date: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[QueuedRun], int]:
-        """Service runs, newest first, and how many match in all. ``states``: any of them."""
+        """Service runs, newest first, and how many match in all. ``statuses``: any of these
+        (see ``status_of``)."""
         where = [_service()]
         for column, value in (
             (runs.c.connection_id, connection_id),
@@ -346,8 +362,8 @@ class QueueStore(RunStore):
         ):
             if value is not None:
                 where.append(column == value)
-        if states:
-            where.append(runs.c.state.in_(list(states)))
+        if statuses:
+            where.append(sa.or_(*(_status_is(status) for status in statuses)))
         query = sa.select(runs).where(*where)
         ordered = query.order_by(runs.c.created_at.desc(), runs.c.id).limit(limit).offset(offset)
         with self._engine.connect() as conn:
@@ -573,10 +589,18 @@ class QueueStore(RunStore):
                 record_in(conn, row)
 
     def counts(self) -> dict[str, int]:
-        """How many service runs are in each state."""
-        query = sa.select(runs.c.state, sa.func.count()).where(_service()).group_by(runs.c.state)
+        """How many service runs have each status (see ``status_of``)."""
+        query = (
+            sa.select(runs.c.state, runs.c.outcome, sa.func.count())
+            .where(_service())
+            .group_by(runs.c.state, runs.c.outcome)
+        )
+        found: dict[str, int] = {}
         with self._engine.connect() as conn:
-            return {str(state): int(n) for state, n in conn.execute(query).all()}
+            for state, outcome, n in conn.execute(query).all():
+                status = _status(str(state), outcome)
+                found[status] = found.get(status, 0) + int(n)
+        return found
 
     def requeue_reconnected(self, connection_id: str) -> list[str]:
         """The connection works again: its runs that waited for that go back to the queue."""

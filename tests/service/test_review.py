@@ -99,3 +99,17 @@ def test_an_approval_is_audited_with_the_person(tmp_path: Path) -> None:
         done = wait_for(client, run_id, ("done",))
     assert (done["outcome"], done["approved_by"]) == ("fixed", "Ali")
     assert _audit(harness, run_id) == [("Ali", "api", "approve", None)]
+
+
+def test_a_policy_change_through_the_api_is_audited_as_the_tokens(tmp_path: Path) -> None:
+    harness = harness_for("series_not_manual", tmp_path)
+    with harness.client() as client:
+        harness.connect(client)
+        path = f"/v1/connections/{harness.connection_id}"
+        for _ in range(2):  # the second changes nothing, and is not recorded
+            client.put(path, headers=AUTH, json={"policy": {"set_manual": "review"}})
+    store = AuditStore(Database(harness.settings.database_url))
+    entries = store.for_connection(harness.connection_id)
+    assert [(e.actor, e.via, e.action, e.detail) for e in entries] == [
+        ("api token", "api", "policy", "set_manual: auto → review")
+    ]

@@ -1,0 +1,71 @@
+"""The user store: Argon2 hashes, hashed session tokens and links, the failed-login lock."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from remediator.errors import UsageError
+from remediator.storage import Database
+from remediator.storage.audit import Actor, Via
+from remediator.storage.db import console_sessions, users
+from remediator.storage.users import LOCK_SECONDS, MAX_FAILED_LOGINS, UserStore
+
+ME = Actor("tester", Via.CLI)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> UserStore:
+    return UserStore(Database(f"sqlite:///{tmp_path / 'u.db'}"))
+
+
+def _rows(store: UserStore, table: sa.Table) -> list[dict[str, object]]:
+    with store._engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(table)).mappings()]
+
+
+def test_passwords_and_tokens_are_stored_only_as_hashes(store: UserStore) -> None:
+    store.add("eva", "eva@example.se", ME)
+    link = store.invite("eva", 60)
+    store.accept_invite(link, "a long password")
+    token, session = store.open_session("eva", 60)
+    stored = str(_rows(store, users)) + str(_rows(store, console_sessions))
+    for secret in ("a long password", link, token):
+        assert secret not in stored
+    assert str(_rows(store, users)[0]["password_hash"]).startswith("$argon2id$")
+    assert store.session(token) == session
+    assert store.invited(link) is None  # used once
+
+
+def test_an_expired_link_or_session_is_refused(store: UserStore) -> None:
+    store.add("eva", "eva@example.se", ME)
+    link = store.invite("eva", -1)
+    assert store.invited(link) is None
+    with pytest.raises(UsageError, match="not valid"):
+        store.accept_invite(link, "a long password")
+    token, _ = store.open_session("eva", -1)
+    assert store.session(token) is None
+
+
+def test_the_lock_after_failed_logins_expires(store: UserStore) -> None:
+    store.add("eva", "eva@example.se", ME)
+    store.set_password("eva", "a long password", ME)
+    for _ in range(MAX_FAILED_LOGINS):
+        assert store.login("eva", "wrong") is None
+    assert store.login("eva", "a long password") is None
+    with store._engine.begin() as conn:
+        conn.execute(users.update().values(locked_until=time.time() - 1))
+    assert store.login("eva", "a long password") is not None
+    assert LOCK_SECONDS >= 60
+
+
+def test_a_new_password_ends_every_session(store: UserStore) -> None:
+    store.add("eva", "eva@example.se", ME)
+    store.set_password("eva", "a long password", ME)
+    token, _ = store.open_session("eva", 60)
+    store.set_password("eva", "another long one", ME)
+    assert store.session(token) is None
+    assert store.login("eva", "a long password") is None
