@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test lint typecheck pytest bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/remediator demo
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) chromium lint typecheck pytest
+
+# The console's browser tests need Debian's Chromium: installed with apt when we are root,
+# otherwise those tests are skipped, and said so loudly here and in pytest's summary.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the browser tests (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "*** could not install chromium: the browser tests will be SKIPPED ***"; \
+	  else \
+	    echo "*** $(CHROMIUM) is missing (apt-get install chromium): the browser tests will be SKIPPED ***"; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check remediator tests bench

@@ -78,8 +78,7 @@ async def _restaurant_page(
         changes=list(Change),
         rules=list(Rule),
         decisions=decisions,
-        day=extra.pop("day", date.today().isoformat()),  # noqa: DTZ011 - a local date
-        **extra,
+        **({"findings": None, "day": date.today().isoformat()} | extra),  # noqa: DTZ011 - a local date
     )
 
 

@@ -130,7 +130,7 @@ async def _run_page(request: Request, run_id: str, status: int = 200, **extra: A
         requests=requests,
         decisions=decisions,
         settling=run.state.value in ("queued", "running"),
-        refresh=2 if run.state.value in ("queued", "running") else None,
+        refresh=1 if run.state.value in ("queued", "running") else None,
         **extra,
     )
 

@@ -111,3 +111,9 @@ def test_docs_and_console_assets_come_from_the_service(tmp_path: Path) -> None:
         login = desk.client.get("/console/login")
         for asset in re.findall(r'(?:src|href)="(/console/static/[^"]+)"', login.text):
             assert desk.client.get(asset).status_code == 200
+
+
+def test_a_restaurant_page_shows_no_findings_before_the_check_is_run(signed_in: Desk) -> None:
+    page = signed_in.client.get(f"/console/restaurants/{signed_in.harness.connection_id}")
+    assert "hinder hittades" not in page.text
+    assert signed_in.client.get("/console/restaurants/nobody").status_code == 404
