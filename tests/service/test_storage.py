@@ -55,3 +55,26 @@ def test_runs_of_other_doors_are_stored_as_by_the_run_store(database: Database) 
     queue.finish("r1", report_json="{}", kind="k", outcome="would_fix", records=[])
     row = queue.get("r1")
     assert (row.state, row.outcome, row.mode) == (RunState.DONE, "would_fix", "plan")
+
+
+def test_statuses_filter_and_count_runs_as_the_console_shows_them(database: Database) -> None:
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    queue = QueueStore(database)
+    ends = {
+        "r1": (Settled(RunState.AWAITING_REVIEW), "would_fix"),
+        "r2": (Settled(RunState.DONE), "fixed"),
+        "r3": (Settled(RunState.DONE), "failed"),
+    }
+    for n, run_id in enumerate([*ends, "r4"]):
+        queue.accept(Intake(run_id, f"e{n}", "c", "k", f"2026-03-0{n + 1}", "{}", None))
+    for run_id, (settled, outcome) in ends.items():
+        assert queue.claim("c") is not None
+        queue.finish(run_id, report_json="{}", kind="k", outcome=outcome, records=[], mode="plan")
+        queue.settle(run_id, settled)
+    assert queue.counts() == {"awaiting_review": 1, "fixed": 1, "failed": 1, "queued": 1}
+    rows, total = queue.page(statuses=["awaiting_review", "failed"])
+    assert (sorted(r.id for r in rows), total) == (["r1", "r3"], 2)
+    assert queue.page(statuses=["fixed"], export_date="2026-03-02")[1] == 1
+    assert queue.page(statuses=["fixed"], export_date="2026-03-03")[1] == 0

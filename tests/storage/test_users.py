@@ -1,16 +1,16 @@
-"""The user store: Argon2 hashes, hashed session tokens and links, the failed-login lock."""
+"""The user store and the audit log, on SQLite and PostgreSQL: Argon2 hashes, hashed session
+tokens and links, the failed-login lock, decisions with the person."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from remediator.errors import UsageError
 from remediator.storage import Database
-from remediator.storage.audit import Actor, Via
+from remediator.storage.audit import Actor, AuditAction, AuditStore, Via
 from remediator.storage.db import console_sessions, users
 from remediator.storage.users import LOCK_SECONDS, MAX_FAILED_LOGINS, UserStore
 
@@ -18,8 +18,8 @@ ME = Actor("tester", Via.CLI)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> UserStore:
-    return UserStore(Database(f"sqlite:///{tmp_path / 'u.db'}"))
+def store(database: Database) -> UserStore:
+    return UserStore(database)
 
 
 def _rows(store: UserStore, table: sa.Table) -> list[dict[str, object]]:
@@ -69,3 +69,14 @@ def test_a_new_password_ends_every_session(store: UserStore) -> None:
     store.set_password("eva", "another long one", ME)
     assert store.session(token) is None
     assert store.login("eva", "a long password") is None
+
+
+def test_decisions_are_read_back_by_run_connection_and_time(database: Database) -> None:
+    audit = AuditStore(database)
+    audit.record(ME, AuditAction.POLICY, connection_id="c1", detail="set_manual: auto → review")
+    audit.record(Actor("eva", Via.CONSOLE), AuditAction.REJECT, run_id="r1", detail="not now")
+    assert [(e.actor, e.via, e.action) for e in audit.for_run("r1")] == [
+        ("eva", "console", "reject")
+    ]
+    assert [e.detail for e in audit.for_connection("c1")] == ["set_manual: auto → review"]
+    assert [e.action for e in audit.recent()] == ["reject", "policy"]
