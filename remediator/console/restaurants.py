@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from remediator.console.auth import Checked, Person, actor
 from remediator.console.web import PREFIX, page, redirect, running
 from remediator.errors import RemediatorError, UnknownConnectionError
+from remediator.fortnox import ReconnectCause
 from remediator.policy import Change, Policy, Rule
 from remediator.preflight import Finding, preflight
 from remediator.storage import Connection, ConnectionKind, ConnectionStatus
@@ -25,8 +26,8 @@ def connection_state(connection: Connection) -> str:
     """The state a person needs: never authorized, active, needs reconnect, or lost by us
     (a refresh of ours did not finish, so the rotated token was never stored)."""
     if connection.status is ConnectionStatus.NEEDS_RECONNECT:
-        cause = getattr(connection, "status_cause", None)
-        return "lost_by_us" if str(cause or "") == "lost_by_remediator" else "needs_reconnect"
+        lost = connection.status_cause is ReconnectCause.LOST
+        return "lost_by_us" if lost else "needs_reconnect"
     authorized = connection.access_token is not None or connection.last_refresh_at is not None
     if connection.kind is ConnectionKind.REFRESH_TOKEN:
         authorized = authorized or connection.refresh_token is not None

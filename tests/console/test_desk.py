@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from remediator.fortnox import ReconnectCause
 from remediator.storage import Connection
 from tests.console.conftest import Desk, csrf_of, open_desk
 from tests.service.conftest import AUTH
@@ -54,6 +55,8 @@ def test_restaurants_show_the_true_state(signed_in: Desk) -> None:
     assert "Aktiv" in listed.text
     store.mark_needs_reconnect(signed_in.harness.connection_id, "invalid_grant")
     assert "Behöver kopplas om" in signed_in.client.get("/console/restaurants").text
+    store.mark_needs_reconnect("never", "a refresh did not finish", ReconnectCause.LOST)
+    assert "Tappad av oss" in signed_in.client.get("/console/restaurants").text
 
 
 def test_a_restaurant_page_gives_the_reconnect_link_and_runs_the_check(signed_in: Desk) -> None:
