@@ -16,7 +16,7 @@ from remediator.errors import RemediatorError, UnknownConnectionError
 from remediator.fortnox import ReconnectCause
 from remediator.policy import Change, Policy, Rule
 from remediator.preflight import Finding, preflight
-from remediator.storage import Connection, ConnectionKind, ConnectionStatus
+from remediator.storage import Connection, ConnectionStatus
 from remediator.storage.audit import AuditAction
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -25,13 +25,12 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 def connection_state(connection: Connection) -> str:
     """The state a person needs: never authorized, active, needs reconnect, or lost by us
     (a refresh of ours did not finish, so the rotated token was never stored)."""
+    if connection.status is ConnectionStatus.NOT_AUTHORIZED:
+        return "never_authorized"
     if connection.status is ConnectionStatus.NEEDS_RECONNECT:
         lost = connection.status_cause is ReconnectCause.LOST
         return "lost_by_us" if lost else "needs_reconnect"
-    authorized = connection.access_token is not None or connection.last_refresh_at is not None
-    if connection.kind is ConnectionKind.REFRESH_TOKEN:
-        authorized = authorized or connection.refresh_token is not None
-    return "active" if authorized else "never_authorized"
+    return "active"
 
 
 @router.get("/restaurants", response_class=HTMLResponse)
