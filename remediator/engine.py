@@ -327,12 +327,12 @@ class Engine:
     def instructions_for(self, ctx: Context) -> Instructions:
         """The playbooks' instructions for people, rendered with ``ctx``'s values."""
 
-        def instructions(kind: str, params: dict[str, str]) -> Steps:
+        def instructions(kind: str, params: dict[str, str], case: str | None = None) -> Steps:
             playbook = self.catalogue.playbook(kind)
             if playbook is None:
                 return Steps()
-            manual = playbook.texts.manual
-            return render_lines(manual.sv, manual.en, placeholders(ctx) | params)
+            lines = playbook.texts.cases.get(case or "", playbook.texts.manual)
+            return render_lines(lines.sv, lines.en, placeholders(ctx) | params)
 
         return instructions
 

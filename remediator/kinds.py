@@ -31,6 +31,8 @@ class ErrorKind(StrEnum):
     LICENSE_MISSING = "license_missing"
     ACCOUNT_MISSING = "account_missing"
     FORTNOX_UNAVAILABLE = "fortnox_unavailable"
+    DIMENSION_INVALID = "dimension_invalid"
+    VOUCHER_INVALID = "voucher_invalid"
     UNRECOGNIZED = "unrecognized"
 
 

@@ -23,6 +23,8 @@ DEFAULT_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 COMMON_PLACEHOLDERS = frozenset(
     {"series", "date", "year", "restaurant", "reconnect_url", "locked_until", "account", "user"}
 )
+# Values actions give the instructions they pick (``texts.cases``), besides the common ones.
+ACTION_PLACEHOLDERS = frozenset({"cost_centre", "rows", "difference"})
 
 
 class PlaybookError(UsageError):
@@ -101,6 +103,9 @@ class Texts(Spec):
     meaning: Bilingual
     remedy: Bilingual
     manual: BilingualList = Field(default_factory=BilingualList)
+    # Instructions for one situation an action finds (an inactive cost centre, an account that
+    # requires one), picked by the action by name; ``manual`` when it picks none.
+    cases: dict[str, BilingualList] = Field(default_factory=dict)
 
 
 class Budget(Spec):
@@ -129,6 +134,7 @@ class Playbook(Spec):
             *self.texts.manual.sv,
             *self.texts.manual.en,
         ]
+        texts += [line for case in self.texts.cases.values() for line in (*case.sv, *case.en)]
         texts += [value for spec in self.actions for value in spec.with_.values()]
         return {name for text in texts for name in placeholders(text)}
 
@@ -208,7 +214,7 @@ def _check_semantics(path: Path, root: yaml.Node, playbook: Playbook, actions: s
         raise PlaybookError(
             f"{path}:{_line(_node_at(root, ['kind']))}: kind: unrecognized cannot have a playbook"
         )
-    known = COMMON_PLACEHOLDERS | playbook.recognise.groups()
+    known = COMMON_PLACEHOLDERS | ACTION_PLACEHOLDERS | playbook.recognise.groups()
     unknown = sorted(playbook.placeholders_used() - known)
     if unknown:
         name = unknown[0]

@@ -20,6 +20,7 @@ class Change(StrEnum):
     SET_MANUAL = "set_manual"
     ACTIVATE_ACCOUNT = "activate_account"
     CREATE_ACCOUNT = "create_account"
+    ACTIVATE_COST_CENTRE = "activate_cost_centre"
     RESEND_VOUCHER = "resend_voucher"
 
 
@@ -43,6 +44,7 @@ class Policy(BaseModel):
     set_manual: Rule = Rule.AUTO
     activate_account: Rule = Rule.AUTO
     create_account: Rule = Rule.REVIEW
+    activate_cost_centre: Rule = Rule.AUTO
     resend_voucher: Rule = Rule.AUTO
 
     def configured(self, change: Change) -> Rule:

@@ -32,6 +32,8 @@ STAND_INS: dict[Lang, dict[str, str]] = {
         "user": "användaren som kopplade Fortnox",
         "cost_centre": "(det som felet anger)",
         "project": "(det som felet anger)",
+        "rows": "(se rapporten)",
+        "difference": "(se rapporten)",
     },
     "en": {
         "date": "the export date",
@@ -44,6 +46,8 @@ STAND_INS: dict[Lang, dict[str, str]] = {
         "user": "the user who connected Fortnox",
         "cost_centre": "(the one the error names)",
         "project": "(the one the error names)",
+        "rows": "(see the report)",
+        "difference": "(see the report)",
     },
 }
 

@@ -137,7 +137,77 @@ MESSAGES: list[tuple[str, Kind, dict[str, str]]] = [
         K.FORTNOX_UNAVAILABLE,
         {},
     ),
+    # invalid login: the connection must be proved or approved again
+    ("Ogiltig inloggning", K.CONNECTION_INVALIDATED, {}),
+    ("Kan inte logga in", K.CONNECTION_INVALIDATED, {}),
+    # cost centre / project dimensions
+    (
+        "Kostnadsställe är obligatoriskt på konto: 1930",
+        K.DIMENSION_INVALID,
+        {"account": "1930"},
+    ),
+    ("Kontot 3001 kräver kostnadsställe", K.DIMENSION_INVALID, {"account": "3001"}),
+    ('Angivet kostnadsställe "KS1" är inte aktivt', K.DIMENSION_INVALID, {"cost_centre": "ks1"}),
+    ("Angivet kostnadsställe 200 är inte aktivt", K.DIMENSION_INVALID, {"cost_centre": "200"}),
+    ("Kostnadsstället är inaktivt", K.DIMENSION_INVALID, {}),
+    ("Projekt är obligatoriskt på konto: 3001", K.DIMENSION_INVALID, {"account": "3001"}),
+    # the Backoffice's own data
+    ("verifikation balanserar ej", K.VOUCHER_INVALID, {}),
+    ("Fel vid export: Verifikationen balanserar ej (differens 0,01)", K.VOUCHER_INVALID, {}),
+    ("Verifikationen måste innehålla minst två rader.", K.VOUCHER_INVALID, {}),
 ]
+
+# Fortnox's English texts (accounts whose language is English get English messages): every
+# kind, matched by message alone.
+ENGLISH: list[tuple[str, Kind, dict[str, str]]] = [
+    ("The verification series is not manual (F)", K.SERIES_NOT_MANUAL, {"series": "F"}),
+    ("Invalid account", K.CHART_OF_ACCOUNTS_MISSING, {}),
+    ("Account 3001 is not active", K.ACCOUNT_INACTIVE, {"account": "3001"}),
+    ('The account "2611" is inactive.', K.ACCOUNT_INACTIVE, {"account": "2611"}),
+    ('Voucher series "F - Kassa" does not exist', K.SERIES_MISSING, {"series": "F"}),
+    ("Invalid verification series", K.SERIES_MISSING, {}),
+    ("Access denied", K.ACCESS_DENIED, {}),
+    ("You do not have permission to book vouchers", K.ACCESS_DENIED, {}),
+    ("The user lacks the right to create vouchers", K.ACCESS_DENIED, {}),
+    ("Invalid refresh token", K.CONNECTION_INVALIDATED, {}),
+    ("The connection was invalidated by Fortnox", K.CONNECTION_INVALIDATED, {}),
+    ("Invalid login", K.CONNECTION_INVALIDATED, {}),
+    ("Unable to log in", K.CONNECTION_INVALIDATED, {}),
+    ("Financial year is missing for the selected date", K.FINANCIAL_YEAR_MISSING, {}),
+    ("No financial year found for 2027-03-02", K.FINANCIAL_YEAR_MISSING, {}),
+    ("The financial year does not exist", K.FINANCIAL_YEAR_MISSING, {}),
+    ("The period is locked", K.PERIOD_LOCKED, {}),
+    ("Anna Ek has locked the period up to 2025-12-31", K.PERIOD_LOCKED, {}),
+    ("The transaction date is in an automatically locked period", K.PERIOD_LOCKED, {}),
+    ("Missing scope", K.SCOPE_MISSING, {}),
+    ("The token does not have access to the scope", K.SCOPE_MISSING, {}),
+    ("No active license for the requested scope", K.LICENSE_MISSING, {}),
+    ("API licence is missing", K.LICENSE_MISSING, {}),
+    ("Account 3004 was not found", K.ACCOUNT_MISSING, {"account": "3004"}),
+    ("Could not find account 2420", K.ACCOUNT_MISSING, {"account": "2420"}),
+    ("Account 3004 does not exist", K.ACCOUNT_MISSING, {"account": "3004"}),
+    ("Service Unavailable", K.FORTNOX_UNAVAILABLE, {}),
+    ("Request timed out", K.FORTNOX_UNAVAILABLE, {}),
+    ("Cost center is mandatory on account: 1930", K.DIMENSION_INVALID, {"account": "1930"}),
+    ("Account 1930 requires a cost centre", K.DIMENSION_INVALID, {"account": "1930"}),
+    ('The specified cost center "KS1" is not active', K.DIMENSION_INVALID, {"cost_centre": "ks1"}),
+    ("Project is required for account 3001", K.DIMENSION_INVALID, {"account": "3001"}),
+    ("The voucher is not balanced", K.VOUCHER_INVALID, {}),
+    ("Verification does not balance", K.VOUCHER_INVALID, {}),
+    ("A voucher must have at least two rows", K.VOUCHER_INVALID, {}),
+]
+
+
+@pytest.mark.parametrize(("message", "kind", "params"), ENGLISH)
+def test_fortnox_english_texts_are_recognised(
+    catalogue: Catalogue, message: str, kind: Kind, params: dict[str, str]
+) -> None:
+    match = catalogue.classify(message)
+    assert (match.kind, match.params) == (kind, params)
+
+
+def test_every_kind_has_an_english_text_in_the_table() -> None:
+    assert {kind for _, kind, _ in ENGLISH} == SHIPPED_PLAYBOOK_KINDS
 
 
 @pytest.mark.parametrize(("message", "kind", "params"), MESSAGES)
@@ -152,14 +222,23 @@ def test_message_is_recognised(
 
 # Texts that must NOT be recognised as anything: unrelated errors, validation errors, noise.
 UNRELATED = [
-    "verifikation balanserar ej",
-    "Fel vid export: Verifikationen balanserar ej (differens 0,01)",
     "Ogiltigt kontonummer",
-    "Ogiltig inloggning",
-    "Kan inte logga in",
-    "Kontot 3001 kräver kostnadsställe",
-    "Kostnadsstället är inaktivt",
     "Datumet är utanför räkenskapsåret",
+    "Kostnadsställen uppdaterade",
+    "Projektet är avslutat",
+    "Inloggningen lyckades",
+    "Verifikationen är bokförd",
+    "The account number is invalid",
+    "Account 12345 is not active",
+    "Cost centre report created",
+    "Login successful",
+    "The period is open",
+    "The voucher balances",
+    "Financial year created",
+    "Access granted",
+    "Scope granted",
+    "Licence active",
+    "Row 2 has an invalid VAT code",
     "Konto 12345 är inte aktivt",
     "Okänt fel",
     "",
@@ -194,6 +273,12 @@ CODES: list[tuple[int, Kind]] = [
     (2002455, K.ACCESS_DENIED),
     (2000401, K.PERIOD_LOCKED),
     (1000003, K.FORTNOX_UNAVAILABLE),
+    (2000310, K.CONNECTION_INVALIDATED),
+    (2000311, K.CONNECTION_INVALIDATED),
+    (2000946, K.DIMENSION_INVALID),
+    (2000947, K.DIMENSION_INVALID),
+    (2002821, K.DIMENSION_INVALID),
+    (2001897, K.VOUCHER_INVALID),
 ]
 
 
@@ -233,7 +318,7 @@ def test_2001265_is_only_a_fallback(catalogue: Catalogue) -> None:
 
 
 @pytest.mark.parametrize(
-    "code", [2000106, 2000108, 2000134, 2000359, 2001392, 2001399, 2002115, 2000588, 2000946]
+    "code", [2000106, 2000108, 2000134, 2000359, 2001392, 2001399, 2002115, 2000588]
 )
 def test_validation_codes_are_not_recognised(catalogue: Catalogue, code: int) -> None:
     assert catalogue.classify("Fel vid export", code=code).kind == K.UNRECOGNIZED

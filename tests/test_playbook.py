@@ -34,38 +34,32 @@ REPORT_SCHEMA = DEFAULT_DIR.parent / "docs" / "report.schema.json"
 BASE = (DEFAULT_DIR / "series_not_manual.yaml").read_text(encoding="utf-8")
 
 # docs/playbooks.md, walk-through 1: teach a shipped kind a new code and text, in YAML only.
-LOGIN_LINES = """\
-  codes: [2000310, 2000311]
-  oauth_errors: [invalid_grant]
-  messages:
-    - 'ogiltig inloggning'
-    - 'kan inte logga in'
-"""
+LOGIN_LINES = "  codes: [2000310, 2000311, 2004054]\n"
 
 # docs/playbooks.md, walk-through 2: a new error kind that needs no new action.
 COST_CENTRE = """\
-kind: cost_centre_required
+kind: series_needs_approval
 title:
-  sv: Kontot kräver ett kostnadsställe
-  en: The account requires a cost centre
+  sv: Verifikationsserien kräver attest
+  en: The voucher series requires approval
 recognise:
-  codes: [2000946]
+  codes: [2001950]
   messages:
-    - 'kontot? "?(?P<account>\\d{4})"? kräver (?:ett )?kostnadsställe'
+    - 'verifikationsserien "?(?P<series>[a-zåäö0-9]{1,10})"? kräver attest'
 auto_apply: false
 actions:
   - action: financial_year
   - action: resend_voucher
 texts:
   meaning:
-    sv: Konto {account} kräver ett kostnadsställe, men Z-rapporten har inget.
-    en: Account {account} requires a cost centre, but the Z-report has none.
+    sv: Verifikationsserie {series} kräver attest, så Fortnox tar inte emot Z-rapporten utan attestant.
+    en: Voucher series {series} requires approval, so Fortnox does not accept the Z-report without an approver.
   remedy:
-    sv: Remediatorn ändrar inget i Fortnox. Den skickar Z-rapporten igen (om den inte redan är bokförd); det lyckas först när kontot inte längre kräver kostnadsställe.
-    en: The remediator changes nothing in Fortnox. It sends the Z-report again (unless it is already booked); that succeeds only once the account no longer requires a cost centre.
+    sv: Remediatorn ändrar inget i Fortnox. Den skickar Z-rapporten igen (om den inte redan är bokförd); det lyckas först när serien inte längre kräver attest.
+    en: The remediator changes nothing in Fortnox. It sends the Z-report again (unless it is already booked); that succeeds only once the series no longer requires approval.
   manual:
-    sv: ["Ta bort kravet på kostnadsställe för konto {account} under Inställningar → Bokföring → Kontoplan i Fortnox och låt remediatorn skicka Z-rapporten igen, eller ange ett kostnadsställe för kontot i Backofficens Fortnox-inställningar och exportera Z-rapporten på nytt."]
-    en: ["Remove the cost-centre requirement of account {account} under Inställningar → Bokföring → Kontoplan in Fortnox and let the remediator send the Z-report again, or set a cost centre for the account in the Backoffice's Fortnox settings and export the Z-report again."]
+    sv: ["Ta bort kravet på attest för serie {series} under Inställningar → Bokföring → Verifikationsserier i Fortnox och låt remediatorn skicka Z-rapporten igen."]
+    en: ["Remove the approval requirement of series {series} under Inställningar → Bokföring → Verifikationsserier in Fortnox and let the remediator send the Z-report again."]
 # plan: year lookup, voucher search (is the export already booked?); apply adds the voucher POST
 budget: {plan: 2, apply: 3}
 """
@@ -234,7 +228,7 @@ def test_a_kind_must_be_text(tmp_path: Path) -> None:
     assert message.startswith("1: kind: Input should be a valid string"), message
 
 
-@pytest.mark.parametrize("kind", ["abc", "cost_centre_required", "x" * 64, "series_not_manul"])
+@pytest.mark.parametrize("kind", ["abc", "series_needs_approval", "x" * 64, "series_not_manul"])
 def test_any_well_formed_kind_is_accepted(tmp_path: Path, kind: str) -> None:
     text = BASE.replace("kind: series_not_manual", f"kind: {kind}")
     assert load_playbook(write(tmp_path, "p.yaml", text), ACTIONS).kind == kind
@@ -348,17 +342,17 @@ def test_playbooks_dir_from_the_environment(
 
 
 def test_walkthrough_1_a_new_code_and_text_for_a_shipped_kind(tmp_path: Path) -> None:
-    """A known kind learns "Ogiltig inloggning" (2000310/2000311) by a YAML edit alone."""
+    """A known kind learns a code ("Kan inte logga in…", 2004054) by a YAML edit alone."""
     directory = shipped_copy(tmp_path)
     path = directory / "connection_invalidated.yaml"
     text = path.read_text(encoding="utf-8")
-    old = "  oauth_errors: [invalid_grant]\n  messages:\n"
+    old = "  codes: [2000310, 2000311]\n"
     assert old in text
     path.write_text(text.replace(old, LOGIN_LINES), encoding="utf-8")
     catalogue = Catalogue(load_playbooks(directory))
-    for message, code in (("Fel vid export: Ogiltig inloggning", None), ("", 2000311)):
+    for message, code in (("Fel vid export", 2004054), ("", 2004054)):
         match = catalogue.classify(message, code=code)
-        assert match.kind == ErrorKind.CONNECTION_INVALIDATED
+        assert (match.kind, match.matched_by) == (ErrorKind.CONNECTION_INVALIDATED, "code")
     # every shipped playbook beside it still loads and still recognises its texts
     assert len(catalogue.playbooks()) == len(SHIPPED)
     assert (
@@ -366,44 +360,44 @@ def test_walkthrough_1_a_new_code_and_text_for_a_shipped_kind(tmp_path: Path) ->
         == ErrorKind.CONNECTION_INVALIDATED
     )
     # the shipped catalogue does not know the new text
-    assert load_catalogue().classify("Ogiltig inloggning").kind == ErrorKind.UNRECOGNIZED
+    assert load_catalogue().classify("Fel vid export", code=2004054).kind == ErrorKind.UNRECOGNIZED
 
 
 @pytest.fixture
-def with_cost_centre(tmp_path: Path) -> Path:
+def with_new_kind(tmp_path: Path) -> Path:
     """The shipped playbooks and, beside them, walk-through 2's file: nothing else changes."""
     directory = shipped_copy(tmp_path)
-    write(directory, "cost_centre_required.yaml", COST_CENTRE)
+    write(directory, "series_needs_approval.yaml", COST_CENTRE)
     return directory
 
 
-def test_walkthrough_2_a_new_kind_is_one_yaml_file(with_cost_centre: Path) -> None:
+def test_walkthrough_2_a_new_kind_is_one_yaml_file(with_new_kind: Path) -> None:
     """A kind the code has never heard of loads, and is recognised by code and by message."""
-    assert "cost_centre_required" not in set(ErrorKind)
-    catalogue = Catalogue(load_playbooks(with_cost_centre))
-    playbook = catalogue.playbook("cost_centre_required")
+    assert "series_needs_approval" not in set(ErrorKind)
+    catalogue = Catalogue(load_playbooks(with_new_kind))
+    playbook = catalogue.playbook("series_needs_approval")
     assert playbook is not None
-    assert playbook.kind == "cost_centre_required"
+    assert playbook.kind == "series_needs_approval"
     assert [spec.action for spec in playbook.actions] == ["financial_year", "resend_voucher"]
     assert len(catalogue.playbooks()) == len(SHIPPED) + 1
 
-    by_code = catalogue.classify("Fel vid export", code=2000946)
+    by_code = catalogue.classify("Fel vid export", code=2001950)
     assert (by_code.kind, by_code.matched_by, by_code.playbook) == (
-        "cost_centre_required",
+        "series_needs_approval",
         "code",
-        "cost_centre_required",
+        "series_needs_approval",
     )
-    by_message = catalogue.classify("Fel vid export: Kontot 3001 kräver kostnadsställe.")
+    by_message = catalogue.classify("Fel vid export: Verifikationsserien F kräver attest.")
     assert (by_message.kind, by_message.matched_by, by_message.params) == (
-        "cost_centre_required",
+        "series_needs_approval",
         "message",
-        {"account": "3001"},
+        {"series": "F"},
     )
     # the shipped kinds beside it are recognised as before
     assert catalogue.classify('Konto "3001" är inte aktivt').kind == ErrorKind.ACCOUNT_INACTIVE
     assert catalogue.classify("Kopplingen har invaliderats").kind == "connection_invalidated"
     # and the shipped catalogue alone does not know the new kind
-    assert load_catalogue().classify("Kontot 3001 kräver kostnadsställe").kind == "unrecognized"
+    assert load_catalogue().classify("Verifikationsserien F kräver attest").kind == "unrecognized"
 
 
 def test_walkthrough_2_a_new_kind_cannot_replace_a_shipped_one(tmp_path: Path) -> None:
@@ -415,57 +409,57 @@ def test_walkthrough_2_a_new_kind_cannot_replace_a_shipped_one(tmp_path: Path) -
     with pytest.raises(PlaybookError, match="no playbook for: period_locked"):
         load_playbooks(directory)
     directory = shipped_copy(tmp_path / "again")
-    write(directory, "cost_centre_required.yaml", COST_CENTRE)
-    write(directory, "zz_cost_centre.yaml", COST_CENTRE.replace("codes: [2000946]", "codes: []"))
-    with pytest.raises(PlaybookError, match="kind cost_centre_required is also in"):
+    write(directory, "series_needs_approval.yaml", COST_CENTRE)
+    write(directory, "zz_series_needs_approval.yaml", COST_CENTRE.replace("codes: [2001950]", "codes: []"))
+    with pytest.raises(PlaybookError, match="kind series_needs_approval is also in"):
         load_playbooks(directory)
 
 
 def test_walkthrough_2_the_cli_explains_lists_and_shows_the_new_kind(
-    with_cost_centre: Path, monkeypatch: pytest.MonkeyPatch
+    with_new_kind: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_cost_centre))
+    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_new_kind))
     runner = CliRunner()
 
-    result = runner.invoke(cli, ["explain", "Kontot 3001 kräver kostnadsställe", "--json"])
+    result = runner.invoke(cli, ["explain", "Verifikationsserien F kräver attest", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["kind"], data["params"], data["matched_by"], data["playbook"]) == (
-        "cost_centre_required",
-        {"account": "3001"},
+        "series_needs_approval",
+        {"series": "F"},
         "message",
-        "cost_centre_required",
+        "series_needs_approval",
     )
     assert data["explanation"]["sv"] == (
-        "Konto 3001 kräver ett kostnadsställe, men Z-rapporten har inget."
+        "Verifikationsserie F kräver attest, så Fortnox tar inte emot Z-rapporten utan attestant."
     )
-    assert "Inställningar → Bokföring → Kontoplan" in data["manual_steps"]["en"][0]
-    by_code = runner.invoke(cli, ["explain", "Fel vid export", "--code", "2000946"])
+    assert "Inställningar → Bokföring → Verifikationsserier" in data["manual_steps"]["en"][0]
+    by_code = runner.invoke(cli, ["explain", "Fel vid export", "--code", "2001950"])
     assert by_code.exit_code == 0, by_code.output
-    assert by_code.stdout.startswith("cost_centre_required  (code)")
+    assert by_code.stdout.startswith("series_needs_approval  (code)")
 
     listed = runner.invoke(cli, ["playbooks", "list"])
     assert listed.exit_code == 0, listed.output
-    assert "cost_centre_required" in [line.split()[0] for line in listed.stdout.splitlines()]
-    shown = runner.invoke(cli, ["playbooks", "show", "cost_centre_required", "--lang", "en"])
+    assert "series_needs_approval" in [line.split()[0] for line in listed.stdout.splitlines()]
+    shown = runner.invoke(cli, ["playbooks", "show", "series_needs_approval", "--lang", "en"])
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.startswith(
-        f"cost_centre_required  ({with_cost_centre / 'cost_centre_required.yaml'})"
+        f"series_needs_approval  ({with_new_kind / 'series_needs_approval.yaml'})"
     )
-    assert "    codes: 2000946" in shown.stdout
+    assert "    codes: 2001950" in shown.stdout
 
 
 async def test_walkthrough_2_a_run_reports_the_new_kind(
-    with_cost_centre: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    with_new_kind: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through the engine on the sandbox: the report carries the new id and is valid under
     the published schema (docs/report.schema.json); the run store keeps the id."""
-    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_cost_centre))
+    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_new_kind))
     workdir = tmp_path / "rig"
     workdir.mkdir()
     rig = Rig.open(healthy_state(), workdir)
     try:
-        error = {"message": "Fel vid export: Kontot 3001 kräver kostnadsställe", "code": 2000946}
+        error = {"message": "Fel vid export: Verifikationsserien F kräver attest", "code": 2001950}
         failure = rig.failure(error, rig.voucher_body())
         plan, during_plan = await rig.run(failure, "plan")
         fix, during_fix = await rig.run(failure, "apply", reviewed=True)
@@ -476,48 +470,48 @@ async def test_walkthrough_2_a_run_reports_the_new_kind(
     schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
     budget = {"plan": 2, "apply": 3}
     for report, requests in ((plan, during_plan), (fix, during_fix)):
-        assert report.kind == "cost_centre_required"
+        assert report.kind == "series_needs_approval"
         assert report.recognition.model_dump() == {
-            "kind": "cost_centre_required",
+            "kind": "series_needs_approval",
             "matched_by": "code",
-            "params": {"account": "3001"},
-            "playbook": "cost_centre_required",
+            "params": {"series": "F"},
+            "playbook": "series_needs_approval",
         }
         data = json.loads(report.model_dump_json())
         jsonschema.validate(data, schema)
-        assert data["recognition"]["kind"] == "cost_centre_required"
+        assert data["recognition"]["kind"] == "series_needs_approval"
         assert len(api_calls(requests)) <= budget[report.mode]
-    assert stored == ["cost_centre_required", "cost_centre_required"]
+    assert stored == ["series_needs_approval", "series_needs_approval"]
     assert (plan.outcome, writes(during_plan)) == (Outcome.WOULD_FIX, [])
-    assert plan.explanation.sv.startswith("Konto 3001 kräver ett kostnadsställe")
-    # The sandbox has no cost-centre requirement, so the re-sent Z-report is accepted, as
+    assert plan.explanation.sv.startswith("Verifikationsserie F kräver attest")
+    # The sandbox knows no approval requirement, so the re-sent Z-report is accepted, as
     # Fortnox accepts it once the requirement is removed.
     assert (fix.outcome, fix.resent) == (Outcome.FIXED, True)
     assert writes(during_fix) == [("POST", "/3/vouchers")]
     # the schema checks the id's form, not a list: a malformed id is refused
     broken = json.loads(fix.model_dump_json())
-    broken["recognition"]["kind"] = "Cost Centre"
+    broken["recognition"]["kind"] = "Series Approval"
     with pytest.raises(jsonschema.ValidationError, match="does not match"):
         jsonschema.validate(broken, schema)
 
 
 def test_walkthrough_2_the_service_queues_and_counts_the_new_kind(
-    with_cost_centre: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    with_new_kind: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The service stores the run under the new id, waits for a review (``auto_apply: false``)
     and counts the failure by kind in its metrics."""
-    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_cost_centre))
+    monkeypatch.setenv("REMEDIATOR_PLAYBOOKS_DIR", str(with_new_kind))
     service_dir = tmp_path / "service"
     service_dir.mkdir()
     harness = harness_for("healthy", service_dir)
     with harness.client() as client:
         harness.connect(client)
-        body = harness.failure(message="Fel vid export: Kontot 3001 kräver kostnadsställe")
+        body = harness.failure(message="Fel vid export: Verifikationsserien F kräver attest")
         run_id = post_failure(client, body).json()["run_id"]
         run = wait_for(client, run_id)
         metrics = client.get("/metrics").text
-    assert (run["kind"], run["state"]) == ("cost_centre_required", "awaiting_review")
-    assert 'remediator_failures_received_total{kind="cost_centre_required"} 1' in metrics.splitlines()
+    assert (run["kind"], run["state"]) == ("series_needs_approval", "awaiting_review")
+    assert 'remediator_failures_received_total{kind="series_needs_approval"} 1' in metrics.splitlines()
 
 
 def test_the_docs_examples_are_the_ones_tested() -> None:

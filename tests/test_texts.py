@@ -25,6 +25,8 @@ SAMPLE = {
     "user": "Anna Ek <anna@example.se>",
     "cost_centre": "KS1",
     "project": "P7",
+    "rows": "1",
+    "difference": "100.00",
 }
 _WORD = re.compile(r"[^\W\d_]+")
 _CLAUSE = re.compile(r"[.;:,()<>\"]")
@@ -50,6 +52,7 @@ def texts_of(playbook: Playbook, lang: Lang) -> list[str]:
         getattr(texts.meaning, lang),
         getattr(texts.remedy, lang),
         *getattr(texts.manual, lang),
+        *(line for case in texts.cases.values() for line in getattr(case, lang)),
     ]
 
 

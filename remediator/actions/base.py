@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from remediator.failure import ExportFailure
 from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector
@@ -13,13 +13,15 @@ from remediator.report import Call, Mode, Recognition, Step, Steps, StepStatus, 
 from remediator.storage import Connection, ConnectionStore
 
 
-def no_instructions(_kind: str, _params: dict[str, str]) -> Steps:
+class Instructions(Protocol):
+    """What a person must do about a kind of error, as its playbook says (its ``manual``, or
+    the named ``case``), rendered for this run with ``params`` besides the run's values."""
+
+    def __call__(self, kind: str, params: dict[str, str], case: str | None = None) -> Steps: ...
+
+
+def no_instructions(kind: str, params: dict[str, str], case: str | None = None) -> Steps:  # noqa: ARG001 - the Instructions signature
     return Steps()
-
-
-Instructions = Callable[[str, dict[str, str]], Steps]
-"""What a person must do about a kind of error, as its playbook says, rendered for this run
-with ``params`` besides the run's values (``remediator.texts``)."""
 
 
 @dataclass

@@ -30,6 +30,7 @@ from remediator.fortnox._jwt import claims, scopes_of, tenant_of
 from remediator.fortnox._models import (
     Account,
     CompanyInformation,
+    CostCenter,
     FinancialYear,
     LockedPeriod,
     Me,
@@ -51,6 +52,7 @@ __all__ = [
     "ConnectionKind",
     "ConnectionStatus",
     "ConsentRequired",
+    "CostCenter",
     "ErrorBody",
     "FinancialYear",
     "Forbidden",

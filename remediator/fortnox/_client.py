@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -22,6 +23,7 @@ from remediator.fortnox._exceptions import (
 from remediator.fortnox._models import (
     Account,
     CompanyInformation,
+    CostCenter,
     FinancialYear,
     LockedPeriod,
     Me,
@@ -168,6 +170,17 @@ class FortnoxClient:
         return Voucher.model_validate(unwrap(data, "Voucher"))
 
     # -- company -----------------------------------------------------------------------
+    # -- cost centres (scope costcenter; one set per company) ---------------------------
+    async def cost_center(self, code: str) -> CostCenter | None:
+        """Cost centre ``code``; ``None`` when Fortnox has none by that code."""
+        data = await self._get_or_none(f"/costcenters/{quote(code, safe='')}", {})
+        return None if data is None else CostCenter.model_validate(unwrap(data, "CostCenter"))
+
+    async def update_cost_center(self, code: str, *, active: bool) -> CostCenter:
+        body = {"CostCenter": {"Active": active}}
+        data = await self._send("PUT", f"/costcenters/{quote(code, safe='')}", {}, body)
+        return CostCenter.model_validate(unwrap(data, "CostCenter"))
+
     async def company_information(self) -> CompanyInformation:
         data = await self._get("/companyinformation", {})
         return CompanyInformation.model_validate(unwrap(data, "CompanyInformation"))

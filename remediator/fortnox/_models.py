@@ -163,6 +163,15 @@ class Me(FortnoxModel):
         return str(value) if isinstance(value, int) else value
 
 
+class CostCenter(FortnoxModel):
+    """A cost centre (kostnadsställe): one set per company, not per financial year."""
+
+    code: str = Field(alias="Code", min_length=1)
+    description: str | None = Field(None, alias="Description")
+    note: str | None = Field(None, alias="Note")
+    active: bool | None = Field(None, alias="Active")
+
+
 class LockedPeriod(FortnoxModel):
     end_date: date | None = Field(None, alias="EndDate")
 

@@ -195,9 +195,27 @@ def voucher_get(call: Call) -> Answer:
 
 
 def voucher_post(call: Call) -> Answer:
+    refusal = call.world.faults.voucher_refusal
+    if refusal is not None:
+        raise Refused(codes.refusal(refusal.status, refusal.code, refusal.message))
     asked = call.year() if "financialyear" in call.params else None
     _, stored = books.create_voucher(call.company, call.token, call.body("Voucher"), asked)
     return 201, {"Voucher": stored}
+
+
+def cost_centres_list(call: Call) -> Answer:
+    items = [books.cost_centre_json(c) for c in call.company.cost_centres.values()]
+    return _paged(call, "CostCenters", items)
+
+
+def cost_centre_get(call: Call) -> Answer:
+    centre = books.get_cost_centre(call.company, call.match["code"])
+    return 200, {"CostCenter": books.cost_centre_json(centre)}
+
+
+def cost_centre_put(call: Call) -> Answer:
+    updated = books.update_cost_centre(call.company, call.match["code"], call.body("CostCenter"))
+    return 200, {"CostCenter": books.cost_centre_json(updated)}
 
 
 def company_information(call: Call) -> Answer:
@@ -241,6 +259,9 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ("POST", r"/accounts", "bookkeeping", account_post),
         ("GET", r"/accounts/(?P<number>\d+)", "bookkeeping", account_get),
         ("PUT", r"/accounts/(?P<number>\d+)", "bookkeeping", account_put),
+        ("GET", r"/costcenters", "costcenter", cost_centres_list),
+        ("GET", r"/costcenters/(?P<code>[^/]+)", "costcenter", cost_centre_get),
+        ("PUT", r"/costcenters/(?P<code>[^/]+)", "costcenter", cost_centre_put),
         ("GET", r"/vouchers", "bookkeeping", vouchers_list),
         ("POST", r"/vouchers", "bookkeeping", voucher_post),
         ("GET", r"/vouchers/(?P<series>[^/]+)/(?P<number>\d+)", "bookkeeping", voucher_get),

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from remediator.sandbox import codes
-from remediator.sandbox.state import Account, Series, User
+from remediator.sandbox.state import Account, CostCentre, Series, User
 from remediator.sandbox.world import Company, Refused, Token
 
 SERIES_FIELDS = {"Code", "Description", "Manual", "Year", "NextVoucherNumber", "Approver", "@url"}
@@ -79,7 +79,7 @@ def account_json(account: Account, year: int) -> dict[str, Any]:
         "Description": account.description,
         "Active": account.active,
         "Year": year,
-        "CostCenterSettings": "ALLOWED",
+        "CostCenterSettings": account.cost_centre,
         "ProjectSettings": "ALLOWED",
     }
     if account.sru is not None:
@@ -182,6 +182,26 @@ def _check_rows(company: Company, year: int, rows: list[dict[str, Any]]) -> None
             raise Refused(codes.account_inactive(account.number))
 
 
+def _check_cost_centres(company: Company, year: int, body: dict[str, Any], rows: list[Any]) -> None:
+    """Each row's cost centre (or the voucher's) exists and is active; an account whose
+    CostCenterSettings is MANDATORY gets one."""
+    for row in rows:
+        code = row.get("CostCenter") or body.get("CostCenter")
+        if code:
+            centre = company.cost_centres.get(str(code))
+            if centre is None:
+                raise Refused(codes.COST_CENTRE_UNKNOWN)
+            if not centre.active:
+                raise Refused(codes.cost_centre_inactive(centre.code))
+        elif company.accounts[year][row["Account"]].cost_centre == "MANDATORY":
+            raise Refused(codes.cost_centre_required(row["Account"]))
+
+
+def _counted(rows: list[Any]) -> list[Any]:
+    """The rows Fortnox books: a row of 0.00 on both sides (an amount rounded away) is none."""
+    return [r for r in rows if float(r.get("Debit") or 0) or float(r.get("Credit") or 0)]
+
+
 def _balanced(rows: list[dict[str, Any]]) -> bool:
     debit = sum(float(r.get("Debit") or 0) for r in rows)
     credit = sum(float(r.get("Credit") or 0) for r in rows)
@@ -217,9 +237,12 @@ def create_voucher(
     if not series.manual:
         raise Refused(codes.series_not_manual(code))
     rows = body.get("VoucherRows")
-    if not isinstance(rows, list) or len(rows) < 2 or not all(isinstance(r, dict) for r in rows):  # noqa: PLR2004
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise Refused(codes.INVALID_VALUE)
+    if len(_counted(rows)) < 2:  # noqa: PLR2004 - a voucher has a debit and a credit side
+        raise Refused(codes.TOO_FEW_ROWS)
     _check_rows(company, year, rows)
+    _check_cost_centres(company, year, body, rows)
     locked = company.tenant.locked_until
     if locked is not None and day <= locked:
         raise Refused(codes.period_locked(company.tenant.locked_by, locked.isoformat()))
@@ -239,3 +262,34 @@ def create_voucher(
     company.series[year][code] = series.model_copy(update={"next_number": series.next_number + 1})
     company.vouchers[year].append(stored)
     return year, stored
+
+
+COST_CENTRE_FIELDS = {"Code", "Description", "Note", "Active", "@url"}
+
+
+def cost_centre_json(centre: CostCentre) -> dict[str, Any]:
+    return {
+        "Code": centre.code,
+        "Description": centre.description,
+        "Note": "",
+        "Active": centre.active,
+    }
+
+
+def get_cost_centre(company: Company, code: str) -> CostCentre:
+    centre = company.cost_centres.get(code)
+    if centre is None:
+        raise Refused(codes.COST_CENTRE_UNKNOWN_GET)
+    return centre
+
+
+def update_cost_centre(company: Company, code: str, body: dict[str, Any]) -> CostCentre:
+    check_fields(body, COST_CENTRE_FIELDS)
+    centre = get_cost_centre(company, code)
+    changes: dict[str, Any] = {}
+    if "Active" in body:
+        changes["active"] = bool(body["Active"])
+    if "Description" in body:
+        changes["description"] = str(body["Description"])
+    company.cost_centres[code] = centre.model_copy(update=changes)
+    return company.cost_centres[code]

@@ -58,6 +58,11 @@ INVALID_VALUE = refusal(400, 2000106, "Ogiltigt värde.")  # [REF] code, text [O
 SERIES_EXISTS = refusal(400, 2000734, "Verifikationsserien finns redan.")  # [OWN]
 ACCOUNT_EXISTS = refusal(400, 2000735, "Kontot finns redan.")  # [OWN]
 SYSTEM_EXCEPTION = refusal(500, 1000003, "System exception")  # [REF]
+TOO_FEW_ROWS = refusal(
+    400, 2001897, "Verifikationen måste innehålla minst två rader."
+)  # [REF] code (issue 8), text [OWN]
+COST_CENTRE_UNKNOWN_GET = refusal(404, 2000566, "Kan inte hitta kostnadsstället.")  # [OWN]
+COST_CENTRE_UNKNOWN = refusal(400, 2000948, "Kostnadsstället finns inte.")  # [OWN]
 
 
 def series_not_manual(code: str) -> Refusal:
@@ -70,3 +75,13 @@ def account_inactive(number: int) -> Refusal:
 
 def period_locked(user: str, until: str) -> Refusal:
     return refusal(400, 2000401, f"{user} har låst perioden t.o.m. {until}")  # [REF] [M]
+
+
+def cost_centre_required(account: int) -> Refusal:
+    return refusal(
+        400, 2000946, f"Kostnadsställe är obligatoriskt på konto: {account}"
+    )  # [REF] [M]
+
+
+def cost_centre_inactive(code: str) -> Refusal:
+    return refusal(400, 2000947, f'Angivet kostnadsställe "{code}" är inte aktivt')  # [REF] [M]

@@ -23,7 +23,14 @@ def _all_licences() -> list[Licence]:
 
 
 Scope = Literal[
-    "bookkeeping", "companyinformation", "settings", "profile", "connectfile", "inbox", "archive"
+    "bookkeeping",
+    "companyinformation",
+    "settings",
+    "profile",
+    "connectfile",
+    "inbox",
+    "archive",
+    "costcenter",
 ]
 DEFAULT_SCOPES: tuple[Scope, ...] = ("bookkeeping", "companyinformation", "settings", "profile")
 
@@ -90,6 +97,19 @@ class Account(StateModel):
     active: bool = True
     sru: int | None = None
     vat_code: str | None = None
+    cost_centre: Literal["ALLOWED", "MANDATORY", "NOTALLOWED"] = Field(
+        default="ALLOWED", description="Answered as CostCenterSettings."
+    )
+
+
+class CostCentre(StateModel):
+    """A cost centre of the company (Fortnox keeps them for the company, not per year)."""
+
+    code: str = Field(min_length=1, max_length=6)
+    description: str = ""
+    active: bool = Field(
+        default=True, description="False: a voucher row that names it is refused (2000947)."
+    )
 
 
 class Chart(StateModel):
@@ -105,6 +125,11 @@ class Chart(StateModel):
     )
     missing: list[int] = Field(
         default_factory=list, description="Account numbers to leave out of the seed."
+    )
+    cost_centre_required: list[int] = Field(
+        default_factory=list,
+        description="Account numbers whose CostCenterSettings is MANDATORY: a voucher row on "
+        "one without a cost centre is refused (2000946).",
     )
     accounts: list[Account] = Field(
         default_factory=list, description="Accounts added to (or replacing those of) the seed."
@@ -122,6 +147,9 @@ class Chart(StateModel):
         for number in self.inactive:
             if number in found:
                 found[number] = found[number].model_copy(update={"active": False})
+        for number in self.cost_centre_required:
+            if number in found:
+                found[number] = found[number].model_copy(update={"cost_centre": "MANDATORY"})
         return dict(sorted(found.items()))
 
 
@@ -161,6 +189,9 @@ class Tenant(StateModel):
     charts: dict[str, Chart] = Field(
         default_factory=dict, description="Financial-year id -> that year's chart of accounts."
     )
+    cost_centres: list[CostCentre] = Field(
+        default_factory=list, description="The company's cost centres (/3/costcenters)."
+    )
     locked_until: date | None = Field(
         default=None, description="Vouchers dated on or before it are refused (2000401)."
     )
@@ -184,6 +215,14 @@ class Grant(StateModel):
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class VoucherRefusal(StateModel):
+    """A refusal the sandbox gives every voucher POST (fault ``voucher_refusal``)."""
+
+    status: int = Field(default=400, ge=400, le=599)
+    code: int
+    message: str
 
 
 class Faults(StateModel):
@@ -216,6 +255,11 @@ class Faults(StateModel):
         description="GET /3/vouchers ignores voucherseries, fromdate and todate and lists "
         "every voucher of the financial year (Fortnox honours one resource-specific filter "
         "per call).",
+    )
+    voucher_refusal: VoucherRefusal | None = Field(
+        default=None,
+        description="Every voucher POST is refused with this status, code and message (an "
+        "error of Fortnox's that no playbook knows, for training and tests).",
     )
     refresh_without_refresh_token: int = Field(
         default=0,

@@ -17,6 +17,7 @@ from remediator.sandbox.codes import Refusal
 from remediator.sandbox.state import (
     DEFAULT_SCOPES,
     Account,
+    CostCentre,
     Faults,
     Grant,
     SandboxState,
@@ -66,10 +67,12 @@ class Company:
     series: dict[int, dict[str, Series]] = field(default_factory=dict)
     accounts: dict[int, dict[int, Account]] = field(default_factory=dict)
     vouchers: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    cost_centres: dict[str, CostCentre] = field(default_factory=dict)  # one set per company
 
     @classmethod
     def from_tenant(cls, tenant: Tenant) -> Company:
         company = cls(tenant)
+        company.cost_centres = {c.code: c for c in tenant.cost_centres}
         for year in tenant.financial_years:
             key = str(year.id)
             company.series[year.id] = {s.code: s for s in tenant.series.get(key, [])}

@@ -74,7 +74,7 @@ def test_code_and_http_status() -> None:
     assert data["kind"] == "series_not_manual"  # the code decides
 
 
-@pytest.mark.parametrize("message", ["verifikation balanserar ej", "", "Fel vid export:"])
+@pytest.mark.parametrize("message", ["Fel vid export: Okänt fel", "", "Fel vid export:"])
 def test_unrecognized_exits_5(message: str) -> None:
     code, data = explained(message)
     assert code == 5
@@ -87,7 +87,7 @@ def test_unrecognized_exits_5(message: str) -> None:
 
 
 def test_unrecognized_text_exits_5_too() -> None:
-    result = run("explain", "verifikation balanserar ej", "--lang", "en")
+    result = run("explain", "Fel vid export: Okänt fel", "--lang", "en")
     assert result.exit_code == 5
     assert "The error is not recognised." in result.stdout
 
@@ -125,7 +125,9 @@ def test_every_kind_can_be_explained() -> None:
         "license_missing": "Api-licens saknas.",
         "account_missing": 'Konto "3003" saknas i kontoplanen',
         "fortnox_unavailable": "System exception",
-        "unrecognized": "verifikation balanserar ej",
+        "dimension_invalid": "Kostnadsställe är obligatoriskt på konto: 1930",
+        "voucher_invalid": "verifikation balanserar ej",
+        "unrecognized": "Fel vid export: Okänt fel",
     }
     assert sorted(samples) == shipped_kinds()
     for kind, message in samples.items():

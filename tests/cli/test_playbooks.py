@@ -67,7 +67,7 @@ def test_show_json_round_trips_the_file() -> None:
         "with": {"series": "{series}", "description": "Kassa"},
     }
     assert data["recognise"]["codes"] == [2001939]
-    assert set(data["texts"]) == {"meaning", "remedy", "manual"}
+    assert set(data["texts"]) == {"meaning", "remedy", "manual", "cases"}
 
 
 @pytest.mark.parametrize(

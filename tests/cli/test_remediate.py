@@ -179,7 +179,7 @@ def test_exit_code_0_nothing_to_fix(company: Make) -> None:
 def test_exit_code_5_unrecognized(company: Make, tmp_path: Path) -> None:
     c = company("series_not_manual")
     data = json.loads(c.failure_file.read_text())
-    data["error"] = {"message": "Fel vid export: verifikation balanserar ej"}
+    data["error"] = {"message": "Fel vid export: Okänt fel"}
     path = tmp_path / "unrecognized.json"
     path.write_text(json.dumps(data))
     before = len(c.writes())

@@ -64,6 +64,10 @@ EXPECTED: dict[Kind, Expect] = {
         *FIXABLE, writes=(("POST", "/3/accounts"), VOUCHER_POST), reviewed=True
     ),
     ErrorKind.FORTNOX_UNAVAILABLE: Expect(*FIXABLE, writes=(VOUCHER_POST,)),
+    ErrorKind.DIMENSION_INVALID: Expect(
+        *FIXABLE, writes=(("PUT", "/3/costcenters/KS1"), VOUCHER_POST)
+    ),
+    ErrorKind.VOUCHER_INVALID: MANUAL,
     ErrorKind.UNRECOGNIZED: Expect(
         Outcome.UNRECOGNIZED, Outcome.UNRECOGNIZED, Outcome.UNRECOGNIZED
     ),

@@ -31,7 +31,7 @@ from remediator.playbook import Playbook
 from remediator.report import Mode, Report
 from remediator.runtime import Runtime, open_runtime
 from remediator.sandbox import Sandbox, SandboxState, load_scenario
-from remediator.sandbox.state import Consent
+from remediator.sandbox.state import Consent, CostCentre, Scope, VoucherRefusal
 from remediator.sandbox.world import Company
 from remediator.settings import Settings
 from remediator.storage import Connection
@@ -78,7 +78,23 @@ def _account_3001_missing(state: SandboxState) -> None:
 
 def _unbalanced(state: SandboxState) -> None:
     rows = state.examples["z_report"]["voucher"]["VoucherRows"]
-    rows[0]["Debit"] += 100.0  # "verifikation balanserar ej": no playbook knows it
+    rows[0]["Debit"] += 100.0  # "verifikation balanserar ej": the Backoffice's own data
+
+
+ALL_SCOPES: list[Scope] = ["bookkeeping", "companyinformation", "settings", "profile"]
+
+
+def _cost_centre_ks1_inactive(state: SandboxState) -> None:
+    """Sales 25 % booked on cost centre KS1 (Kök), which is inactive; the connection may read
+    and change cost centres (scope costcenter)."""
+    _tenant(state).cost_centres = [CostCentre(code="KS1", description="Kök", active=False)]
+    state.examples["z_report"]["voucher"]["VoucherRows"][2]["CostCenter"] = "KS1"
+    state.grants[0].scopes = [*ALL_SCOPES, "costcenter"]
+
+
+def _unknown_error(state: SandboxState) -> None:
+    """Fortnox refuses the voucher with an error no playbook knows."""
+    state.faults.voucher_refusal = VoucherRefusal(code=2000588, message="Fältet kunde inte tolkas")
 
 
 BUILT: dict[Kind, Callable[[SandboxState], None]] = {
@@ -87,7 +103,9 @@ BUILT: dict[Kind, Callable[[SandboxState], None]] = {
     ErrorKind.SCOPE_MISSING: _without_bookkeeping_scope,
     ErrorKind.LICENSE_MISSING: _without_bookkeeping_licence,
     ErrorKind.ACCOUNT_MISSING: _account_3001_missing,
-    ErrorKind.UNRECOGNIZED: _unbalanced,
+    ErrorKind.DIMENSION_INVALID: _cost_centre_ks1_inactive,
+    ErrorKind.VOUCHER_INVALID: _unbalanced,
+    ErrorKind.UNRECOGNIZED: _unknown_error,
 }
 
 

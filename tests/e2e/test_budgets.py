@@ -41,6 +41,8 @@ TYPICAL: dict[Kind, tuple[ByMethod, ByMethod]] = {
     ErrorKind.LICENSE_MISSING: ({"GET": 2}, {"GET": 2}),  # me, the year's read refused
     ErrorKind.ACCOUNT_MISSING: ({"GET": 3}, {"GET": 3, "POST": 2}),
     ErrorKind.FORTNOX_UNAVAILABLE: ({"GET": 3}, {"GET": 3, "POST": 1}),
+    ErrorKind.DIMENSION_INVALID: ({"GET": 3}, {"GET": 3, "PUT": 1, "POST": 1}),  # KS1 named
+    ErrorKind.VOUCHER_INVALID: ({}, {}),  # the failure's voucher is all it reads
     ErrorKind.UNRECOGNIZED: ({}, {}),
 }
 
@@ -140,6 +142,20 @@ async def _stored_after_a_timeout(open_rig: OpenRig, _kind: Kind) -> tuple[Rig, 
     return rig, await rig.export()  # stored, never answered: found by its description and rows
 
 
+async def _dimension_unnamed(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
+    """The code alone (no cost centre, no account named), a 1,500-account chart: the cost
+    centre on the rows is read, and the chart in 3 pages for accounts that require one."""
+    state = state_for(kind)
+    chart = state.tenants[0].charts["2"]
+    present = len(chart.expand())
+    chart.accounts = [
+        Account(number=n, description=f"Konto {n}") for n in range(8500, 8500 + 1500 - present)
+    ]
+    rig = await open_rig(state)
+    body = rig.voucher_body()
+    return rig, rig.failure({"message": "Fel vid export", "code": 2000947}, body)
+
+
 async def _cleared(open_rig: OpenRig, kind: Kind) -> tuple[Rig, ExportFailure]:
     rig, failure = await provoke(open_rig, kind)
     await CLEARS[kind](rig)
@@ -172,6 +188,7 @@ WORST: dict[Kind, Worst] = {
         _stored_after_a_timeout, "the voucher is read in full", Outcome.NOTHING_TO_FIX
     ),
     **{kind: Worst(_cleared, CLEARED, Outcome.FIXED) for kind in CLEARS},
+    ErrorKind.DIMENSION_INVALID: Worst(_dimension_unnamed, "nothing named, 3 chart pages"),
 }
 PLAYBOOK_KINDS = shipped_kinds(unrecognized=False)
 

@@ -12,6 +12,7 @@ EXPECTED = [
     "ConnectionKind",
     "ConnectionStatus",
     "ConsentRequired",
+    "CostCenter",
     "ErrorBody",
     "FinancialYear",
     "Forbidden",

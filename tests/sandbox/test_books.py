@@ -88,6 +88,25 @@ def _one_krona_off(voucher: Voucher) -> None:
     voucher["VoucherRows"][0]["Debit"] += 1
 
 
+def _one_row_rounded_away(voucher: Voucher) -> None:
+    voucher["VoucherRows"] = [  # a day of 0.004 kr: every amount rounded to 0.00
+        {"Account": 1910, "Debit": 0.0, "Credit": 0},
+        {"Account": 3001, "Debit": 0, "Credit": 0.0},
+    ]
+
+
+def _cost_centre_ks1_inactive(data: StateData) -> None:
+    tenant(data)["cost_centres"] = [{"code": "KS1", "description": "Kök", "active": False}]
+
+
+def _on_ks1(voucher: Voucher) -> None:
+    voucher["VoucherRows"][0]["CostCenter"] = "KS1"
+
+
+def _1910_needs_a_cost_centre(data: StateData) -> None:
+    tenant(data)["charts"]["2"]["cost_centre_required"] = [1910]
+
+
 PRECONDITIONS = [
     Precondition("no-financial-year", 400, 2000930, "Räkenskapsår saknas för valt datum", voucher=_in_2027),
     Precondition("series-missing", 400, 2001939, "Ogiltig verifikationsserie angiven", voucher=_series_k),
@@ -98,6 +117,9 @@ PRECONDITIONS = [
     Precondition("account-inactive", 400, 2000550, 'Konto "3001" är inte aktivt', state=_3001_inactive),
     Precondition("period-locked", 400, 2000401, "Redovisningskonsult har låst perioden t.o.m. 2026-03-31", state=_locked_through_march),
     Precondition("unbalanced", 400, 2000722, "verifikation balanserar ej", voucher=_one_krona_off),
+    Precondition("fewer-than-two-rows", 400, 2001897, "Verifikationen måste innehålla minst två rader.", voucher=_one_row_rounded_away),
+    Precondition("cost-centre-inactive", 400, 2000947, 'Angivet kostnadsställe "KS1" är inte aktivt', state=_cost_centre_ks1_inactive, voucher=_on_ks1),
+    Precondition("cost-centre-required", 400, 2000946, "Kostnadsställe är obligatoriskt på konto: 1910", state=_1910_needs_a_cost_centre),
     Precondition("no-bookkeeping-scope", 403, 2000663, "Har inte behörighet för scope", state=_no_bookkeeping_scope),
     Precondition("user-may-not-book", 403, 2002455, "Saknar behörighet för att bokföra verifikationer", state=_user_may_not_book),
 ]  # fmt: skip
@@ -167,10 +189,9 @@ async def test_financialyear_on_a_voucher_post_is_honoured(
     "voucher",
     [
         {"VoucherSeries": "F", "TransactionDate": "2 mars", "VoucherRows": []},
-        {"VoucherSeries": "F", "TransactionDate": "2026-03-02", "VoucherRows": []},
         {"VoucherSeries": "F", "TransactionDate": "2026-03-02", "VoucherRows": ["x", "y"]},
     ],
-    ids=["bad-date", "no-rows", "rows-not-objects"],
+    ids=["bad-date", "rows-not-objects"],
 )
 async def test_a_malformed_voucher_is_2000106(sandbox: Sandbox, voucher: Voucher) -> None:
     async with client_for(sandbox) as http:
@@ -203,3 +224,38 @@ async def test_each_shipped_scenario_fails_its_z_report_as_the_backoffice_saw(
         assert answer.status_code == 201
     else:
         assert answer.json()["ErrorInformation"]["code"] == code
+
+
+async def test_cost_centres_are_read_and_activated_with_the_costcenter_scope() -> None:
+    def state(data: StateData) -> None:
+        _cost_centre_ks1_inactive(data)
+        data["grants"][0]["scopes"] = ["bookkeeping", "profile", "costcenter"]
+
+    sandbox = changed(state)
+    async with client_for(sandbox) as http:
+        http.headers.update(await bearer(http))
+        listed = (await http.get("/3/costcenters")).json()
+        assert listed["CostCenters"] == [
+            {"Code": "KS1", "Description": "Kök", "Note": "", "Active": False}
+        ]
+        put = await http.put("/3/costcenters/KS1", json={"CostCenter": {"Active": True}})
+        assert put.json()["CostCenter"]["Active"] is True
+        assert error_of(await http.get("/3/costcenters/NOPE"))[:2] == (404, 2000566)
+        voucher = z_report(sandbox)
+        _on_ks1(voucher)
+        assert (await http.post("/3/vouchers", json={"Voucher": voucher})).status_code == 201
+
+
+async def test_cost_centres_need_the_costcenter_scope() -> None:
+    sandbox = changed(_cost_centre_ks1_inactive)
+    async with client_for(sandbox) as http:
+        http.headers.update(await bearer(http))
+        assert error_of(await http.get("/3/costcenters/KS1"))[:2] == (403, 2000663)
+
+
+async def test_a_voucher_refusal_fault_refuses_every_voucher_post(sandbox: Sandbox) -> None:
+    sandbox.set_faults(voucher_refusal={"code": 2000588, "message": "Något oväntat"})
+    async with client_for(sandbox) as http:
+        http.headers.update(await bearer(http))
+        answer = await http.post("/3/vouchers", json={"Voucher": z_report(sandbox)})
+    assert error_of(answer) == (400, 2000588, "Något oväntat")
