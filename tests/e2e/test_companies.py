@@ -83,3 +83,26 @@ async def test_a_lost_lease_stops_the_run_before_its_first_write(open_rig: OpenR
     run = rig.runtime.runs.find(limit=1)[0]
     assert run.outcome == "failed"  # the run still ends with its report, which says why
     assert "lost the lease" in (run.report or "")
+
+
+async def test_a_connection_whose_company_cannot_be_learnt_reads_and_reports(
+    open_rig: OpenRig,
+) -> None:
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_MISSING)
+    grant = rig.sandbox.world.state.grants[0]
+    rig.runtime.store.add(
+        Connection(
+            id="rest-dead-grant",
+            label="Bistro Ljus, Haga",
+            client_id=grant.client_id,
+            refresh_token=SecretStr("rt-that-fortnox-never-issued"),
+        )
+    )
+    async with rig.runtime.engine.turn("rest-dead-grant") as turn:
+        assert turn.lease.key == "connection:rest-dead-grant"
+        assert not turn.company_known
+        with pytest.raises(LeaseLost, match="not known yet"):
+            turn.before_write()
+    dead = failure.model_copy(update={"connection_id": "rest-dead-grant"})
+    report = await rig.runtime.engine.run(dead, mode="apply")
+    assert report.outcome.value == "manual_action_required"  # reconnect: the report says how
