@@ -18,6 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from remediator.fortnox import ReconnectCause
+from remediator.runtime import open_store
 from remediator.sandbox import load_scenario
 from remediator.settings import Settings
 from remediator.storage import ConnectionStatus, ConnectionStore
@@ -91,8 +92,11 @@ def add_expired(store: ConnectionStore) -> None:
 
 @pytest.mark.slow
 def test_three_processes_with_an_expired_token_make_exactly_one_refresh(
-    settings: Settings, store: ConnectionStore, sandbox: str
+    settings: Settings, database_url: str, sandbox: str
 ) -> None:
+    """On SQLite and on PostgreSQL (where the processes could be on several machines)."""
+    settings = settings.model_copy(update={"database_url": database_url})
+    store = open_store(settings)
     add_expired(store)
     results = outputs(workers(settings, sandbox, 3, time.time() + 1.5))
     for code, _, err in results:
@@ -104,6 +108,7 @@ def test_three_processes_with_an_expired_token_make_exactly_one_refresh(
     assert stored.status is ConnectionStatus.ACTIVE
     assert stored.refresh_token != SecretStr(GRANT.refresh_token)  # the rotated one
     assert stored.refresh_started_at is None
+    store._db.dispose()
 
 
 @pytest.mark.slow

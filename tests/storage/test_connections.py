@@ -16,6 +16,7 @@ from remediator.storage import (
     ConnectionStatus,
     ConnectionStore,
     Database,
+    ReconnectCause,
     TokenSet,
     load_cipher,
     migrations,
@@ -120,6 +121,53 @@ def test_refresh_lease_is_exclusive_until_released_or_expired(store: ConnectionS
     assert store.try_lock("rest-1", "p2", lease_seconds=0.01)
     time.sleep(0.02)
     assert store.try_lock("rest-1", "p3", lease_seconds=30)
+
+
+def test_refresh_mark_and_rotated_tokens_are_written_only_by_the_lock_owner(
+    store: ConnectionStore,
+) -> None:
+    store.add(connection())
+    rotated = TokenSet(
+        access_token=SecretStr("access-2"),
+        expires_at=time.time() + 3600,
+        refresh_token=SecretStr("refresh-2"),
+    )
+    assert not store.mark_refreshing("rest-1", "p1", lease_seconds=30)  # nobody holds it
+    assert store.try_lock("rest-1", "p1", lease_seconds=30)
+    assert store.mark_refreshing("rest-1", "p1", lease_seconds=30)
+    assert store.get("rest-1").refresh_started_at is not None
+    assert store.store_refreshed("rest-1", "p2", rotated) is None  # not the owner
+    assert store.get("rest-1").refresh_token == SecretStr("refresh-token-1")
+    saved = store.store_refreshed("rest-1", "p1", rotated)
+    assert saved is not None
+    assert (saved.refresh_token, saved.refresh_started_at) == (SecretStr("refresh-2"), None)
+
+
+def test_a_needed_reconnect_keeps_its_cause_and_a_new_consent_clears_it(
+    store: ConnectionStore,
+) -> None:
+    store.add(connection())
+    assert store.try_lock("rest-1", "p1", lease_seconds=30)
+    assert store.mark_refreshing("rest-1", "p1", lease_seconds=30)
+    store.mark_needs_reconnect("rest-1", "lost", ReconnectCause.LOST)
+    dead = store.get("rest-1")
+    assert (dead.status, dead.status_cause, dead.refresh_started_at) == (
+        ConnectionStatus.NEEDS_RECONNECT,
+        ReconnectCause.LOST,
+        None,
+    )
+    store.save_tokens(
+        "rest-1",
+        TokenSet(
+            access_token=SecretStr("a"), expires_at=time.time() + 60, refresh_token=SecretStr("r")
+        ),
+    )
+    alive = store.get("rest-1")
+    assert (alive.status, alive.status_cause, alive.status_reason) == (
+        ConnectionStatus.ACTIVE,
+        None,
+        None,
+    )
 
 
 def test_recent_is_the_last_read_and_a_write_through_the_store_forgets_it(
