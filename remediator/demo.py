@@ -151,6 +151,18 @@ async def run_scenario(name: str) -> Episode:
     )
 
 
+async def example_failure(name: str) -> ExportFailure:
+    """The failure the Backoffice reports for scenario ``name``: its Z-report really posted to
+    the scenario's sandbox (in-process), and Fortnox's refusal as the error."""
+    sandbox = Sandbox.from_scenario(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        runtime = open_runtime(demo_settings(sandbox, Path(tmp)), transport=sandbox.transport())
+        try:
+            return await export_z_report(runtime, sandbox, connect(runtime, sandbox))
+        finally:
+            await runtime.aclose()
+
+
 async def run_demo() -> tuple[list[Episode], float]:
     started = time.monotonic()
     episodes = [await run_scenario(name) for name in SCENARIOS]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 import click
@@ -20,6 +19,7 @@ from remediator.cli.output import (
     json_option,
     lang_option,
     people_console,
+    quiet_logs,
 )
 from remediator.demo import Episode, run_demo
 from remediator.render import Lang, render
@@ -104,25 +104,13 @@ def _table(episodes: list[Episode], seconds: float, lang: Lang) -> Table:
     return table
 
 
-def _quietly_run() -> tuple[list[Episode], float]:
-    """The demo's episodes; without -v its expected warnings (a connection the scenario
-    invalidates) stay out of the story."""
-    logger = logging.getLogger("remediator")
-    level = logger.level
-    if not logging.getLogger().isEnabledFor(logging.INFO):
-        logger.setLevel(logging.ERROR)
-    try:
-        return asyncio.run(run_demo())
-    finally:
-        logger.setLevel(level)
-
-
 @click.command()
 @json_option
 @lang_option
 def demo(as_json: bool, lang: Lang) -> None:
     """Reproduce the six Backoffice errors in the sandbox and remediate each."""
-    episodes, seconds = _quietly_run()
+    with quiet_logs():
+        episodes, seconds = asyncio.run(run_demo())
     if as_json:
         echo_json(
             {

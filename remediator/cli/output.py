@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -67,3 +68,17 @@ def working(message: str, console: Console | None = None) -> Iterator[None]:
         return
     with console.status(message):
         yield
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """Without ``-v``, the remediator's expected warnings (a scenario's invalidated connection)
+    stay out of what a person reads; the level is restored afterwards."""
+    logger = logging.getLogger("remediator")
+    level = logger.level
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

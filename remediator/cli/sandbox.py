@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shlex
@@ -12,7 +13,8 @@ import click
 
 from remediator.cli import remediate
 from remediator.cli.listen import bind, run
-from remediator.cli.output import working
+from remediator.cli.output import quiet_logs, working
+from remediator.demo import SCENARIOS, example_failure
 from remediator.errors import UsageError
 from remediator.runtime import Runtime
 from remediator.sandbox import Sandbox, load_scenario, scenario_names
@@ -118,4 +120,26 @@ def capture(connection_id: str, out: Path) -> None:
     click.echo(
         f"(the sandbox's grant {GRANT!r} stands for the restaurant's connection; "
         "connect to it with connections authorize-url / connect)"
+    )
+
+
+@sandbox.command("example-failure")
+@click.argument("scenario")
+def example_failure_command(scenario: str) -> None:
+    """Print the failure the Backoffice reports in SCENARIO (as in examples/), for `plan`.
+
+    The scenario's Z-report is posted to its sandbox in-process; Fortnox's refusal is the
+    error. The connection id is the scenario's restaurant (connect it with the scenario's
+    grant, see docs/sandbox.md).
+    """
+    if scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    with quiet_logs():
+        failure = asyncio.run(example_failure(scenario))
+    click.echo(
+        json.dumps(
+            failure.model_dump(mode="json", by_alias=True, exclude_none=True),
+            indent=2,
+            ensure_ascii=False,
+        )
     )
