@@ -1,0 +1,156 @@
+"""Several instances on one PostgreSQL database, as real processes: two ``remediator serve``
+and ``remediator fix --yes`` at once against one served sandbox, whose books and request log
+are the oracle; then ``kill -9`` of one instance in the middle of a burst."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import postgres
+from tests.loopback import free_port, stop
+from tests.service.conftest import AUTH
+from tests.service.e2e import Stack, connect_all, make_stack, sandbox_state, send, settled, start
+
+pytestmark = pytest.mark.slow
+BURST = {"account_inactive": 5, "series_missing": 3, "series_not_manual": 3}
+
+
+@dataclass
+class Instance:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def lines(self, message: str) -> list[dict[str, Any]]:
+        text = self.log.read_text()
+        found = [json.loads(line) for line in text.splitlines() if line[:1] == "{"]
+        return [line for line in found if line.get("message") == message]
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with postgres.fresh_schema(postgres.require()) as url, make_stack(tmp_path, url) as made:
+        made.env["REMEDIATOR_WORKER_POLL_SECONDS"] = "0.1"
+        yield made
+
+
+def serve(stack: Stack, name: str) -> Instance:
+    port = free_port()
+    log = stack.log.with_name(f"{name}.log")
+    process = start(["serve", "--log-level", "info"], stack.env, port, log)
+    stack.processes.append(process)
+    return Instance(process, f"http://127.0.0.1:{port}", log)
+
+
+def burst(stack: Stack, instances: list[Instance]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The burst's failures, each sent to the instances in turn; returns run ids and failures."""
+    failures = {
+        f"{name}-{day}": stack.failure(name, f"2026-02-{10 + day:02d}")
+        for name, days in BURST.items()
+        for day in range(days)
+    }
+    ids = []
+    for n, failure in enumerate(failures.values()):
+        with httpx.Client(base_url=instances[n % len(instances)].url, headers=AUTH) as http:
+            ids.append(send(http, failure))
+    return ids, failures
+
+
+def booked(stack: Stack) -> dict[str, list[str]]:
+    """Per scenario of the burst, the dates of the vouchers in the sandbox's books."""
+    tenants = sandbox_state(stack)["tenants"]
+    found = {}
+    for name in BURST:
+        tenant = tenants[stack.examples[name]["grant"]["tenant_id"]]
+        found[name] = sorted(v["TransactionDate"] for y in tenant["vouchers"].values() for v in y)
+    return found
+
+
+def expected_books() -> dict[str, list[str]]:
+    return {
+        name: [f"2026-02-{10 + day:02d}" for day in range(days)] for name, days in BURST.items()
+    }
+
+
+def requests(stack: Stack) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{stack.sandbox_url}/_sandbox/requests", timeout=30).json())
+
+
+def fix(stack: Stack, failure: dict[str, Any], path: Path) -> subprocess.Popen[bytes]:
+    path.write_text(json.dumps(failure), encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, "-m", "remediator", "fix", str(path), "--yes", "--json"],
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_two_instances_and_two_fixes_book_every_voucher_once(stack: Stack, tmp_path: Path) -> None:
+    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={"latency": 0.2}).raise_for_status()
+    instances = [serve(stack, "a"), serve(stack, "b")]
+    with httpx.Client(base_url=instances[0].url, headers=AUTH, timeout=10) as http:
+        connect_all(http, stack)
+    contested = stack.failure("series_not_manual", "2026-02-10")  # also in the burst
+    fixes = [fix(stack, contested, tmp_path / f"fix-{n}.json") for n in range(2)]
+    ids, _ = burst(stack, instances)
+    with httpx.Client(base_url=instances[1].url, headers=AUTH, timeout=10) as http:
+        final = [settled(http, run_id, ("done",), timeout=90) for run_id in ids]
+    for process in fixes:
+        out, err = process.communicate(timeout=90)
+        assert process.returncode == 0, err.decode()
+        assert json.loads(out)["outcome"] in {"fixed", "nothing_to_fix"}
+    assert {run["outcome"] for run in final} <= {"fixed", "nothing_to_fix"}
+    assert booked(stack) == expected_books()  # every voucher once, none missing
+    log = requests(stack)
+    assert [r for r in log if r["status"] == 429] == []
+    grants = Counter(
+        r.get("tenant")
+        for r in log
+        if r.get("grant_type") == "refresh_token" and r["status"] == 200
+    )
+    used = {stack.examples[name]["grant"]["tenant_id"] for name in BURST}
+    assert grants == dict.fromkeys(used, 1)  # one refresh per connection: its token lives 1 h
+    worked = [len(instance.lines("run settled")) for instance in instances]
+    assert sum(worked) >= len(ids), worked
+
+
+def test_kill_9_of_one_instance_mid_burst_the_other_finishes_every_run(stack: Stack) -> None:
+    stack.env["REMEDIATOR_LEASE_SECONDS"] = "2"  # the killed one's leases expire soon
+    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={"latency": 0.1}).raise_for_status()
+    victim, survivor = serve(stack, "victim"), serve(stack, "survivor")
+    with httpx.Client(base_url=survivor.url, headers=AUTH, timeout=10) as http:
+        connect_all(http, stack)
+    ids, _ = burst(stack, [victim, survivor])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        started = {line["run_id"] for line in victim.lines("run started")}
+        ended = {line["run_id"] for line in victim.lines("run settled")}
+        if started - ended:
+            break
+        time.sleep(0.02)
+    victim.process.send_signal(signal.SIGKILL)
+    assert started - ended, "the victim was not killed mid-run"
+    victim.process.wait(timeout=5)
+    with httpx.Client(base_url=survivor.url, headers=AUTH, timeout=10) as http:
+        final = [settled(http, run_id, ("done",), timeout=90) for run_id in ids]
+    assert {run["outcome"] for run in final} <= {"fixed", "nothing_to_fix"}
+    assert all(run["report"] is not None for run in final)  # 0 accepted failures lost
+    assert booked(stack) == expected_books()  # 0 vouchers twice
+    resumed = {
+        line["run_id"] for line in survivor.lines("run resumed: the process working it is gone")
+    }
+    assert started - ended <= resumed
+    stop(survivor.process)
