@@ -1,6 +1,8 @@
 """Several instances on one PostgreSQL database, as real processes: two ``remediator serve``
 and ``remediator fix --yes`` at once against one served sandbox, whose books and request log
-are the oracle; then ``kill -9`` of one instance in the middle of a burst."""
+are the oracle (every voucher once, no 429, one refresh per connection; each callback sent
+once; a reconnect at one instance lets the run waiting at the other go on); then ``kill -9``
+of one instance in the middle of a burst."""
 
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests import postgres
 from tests.loopback import free_port, stop
-from tests.service.conftest import AUTH
+from tests.service.conftest import AUTH, reconnect_link
 from tests.service.e2e import Stack, connect_all, make_stack, sandbox_state, send, settled, start
 
 pytestmark = pytest.mark.slow
@@ -98,6 +101,17 @@ def fix(stack: Stack, failure: dict[str, Any], path: Path) -> subprocess.Popen[b
     )
 
 
+def reconnect_at(instance: Instance, report: dict[str, Any]) -> None:
+    """The restaurant follows the report's reconnect link at ``instance`` and consents."""
+    opened = httpx.get(
+        f"{instance.url}{reconnect_link(report)}", headers={"Accept": "application/json"}
+    )
+    assert opened.status_code == 200, opened.text
+    consent = httpx.get(opened.json()["authorize_url"])
+    callback = urlsplit(consent.headers["location"])
+    assert httpx.get(f"{instance.url}{callback.path}?{callback.query}").status_code == 200
+
+
 def test_two_instances_and_two_fixes_book_every_voucher_once(stack: Stack, tmp_path: Path) -> None:
     httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={"latency": 0.2}).raise_for_status()
     instances = [serve(stack, "a"), serve(stack, "b")]
@@ -107,7 +121,11 @@ def test_two_instances_and_two_fixes_book_every_voucher_once(stack: Stack, tmp_p
     fixes = [fix(stack, contested, tmp_path / f"fix-{n}.json") for n in range(2)]
     ids, _ = burst(stack, instances)
     with httpx.Client(base_url=instances[1].url, headers=AUTH, timeout=10) as http:
-        final = [settled(http, run_id, ("done",), timeout=90) for run_id in ids]
+        waiting = send(http, stack.failure("connection_invalidated"))
+        report = settled(http, waiting, ("awaiting_reconnect",), timeout=60)["report"]
+    reconnect_at(instances[0], report)  # at the other instance
+    with httpx.Client(base_url=instances[1].url, headers=AUTH, timeout=10) as http:
+        final = [settled(http, run_id, ("done",), timeout=90) for run_id in [*ids, waiting]]
     for process in fixes:
         out, err = process.communicate(timeout=90)
         assert process.returncode == 0, err.decode()
@@ -122,9 +140,17 @@ def test_two_instances_and_two_fixes_book_every_voucher_once(stack: Stack, tmp_p
         if r.get("grant_type") == "refresh_token" and r["status"] == 200
     )
     used = {stack.examples[name]["grant"]["tenant_id"] for name in BURST}
-    assert grants == dict.fromkeys(used, 1)  # one refresh per connection: its token lives 1 h
+    # One refresh per connection of the burst: its token lives an hour. (The reconnected one
+    # refreshes to prove its new grant.)
+    assert {tenant: n for tenant, n in grants.items() if tenant in used} == dict.fromkeys(used, 1)
     worked = [len(instance.lines("run settled")) for instance in instances]
     assert sum(worked) >= len(ids), worked
+    sent = Counter(
+        (json.loads(body)["run_id"], json.loads(body)["state"])
+        for _, body in stack.receiver.received
+    )
+    assert {key for key, times in sent.items() if times > 1} == set()  # each callback once
+    assert {run_id for run_id, state in sent if state == "done"} == {*ids, waiting}
 
 
 def test_kill_9_of_one_instance_mid_burst_the_other_finishes_every_run(stack: Stack) -> None:
