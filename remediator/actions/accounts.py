@@ -14,10 +14,10 @@ from typing import Any
 from remediator.actions.base import Context, Planned, call, make_change, manual, step, text
 from remediator.bas import name_of
 from remediator.fortnox import Account
+from remediator.kinds import ErrorKind
 from remediator.policy import Change
 from remediator.report import Step, StepStatus
 
-MENU = "Inställningar → Bokföring → Kontoplan"
 FIRST, LAST = 1000, 9999  # account numbers Fortnox accepts
 PLANNED_NEW = "accounts_planned_new"  # ctx.facts: accounts a plan would create
 
@@ -112,10 +112,7 @@ async def _activate(ctx: Context, number: int, known: dict[int, Account]) -> Ste
             ),
             reason="account missing",
             observed=observed,
-            manual=manual(
-                [f"Lägg upp konto {number} under {MENU} i Fortnox."],
-                [f"Add account {number} under {MENU} in Fortnox."],
-            ),
+            manual=ctx.instructions(ErrorKind.ACCOUNT_MISSING, {"account": str(number)}),
         )
 
     async def activate() -> dict[str, Any]:
@@ -143,20 +140,7 @@ async def _activate(ctx: Context, number: int, known: dict[int, Account]) -> Ste
                 f"Konto {number} ({account.description}) är nu aktivt.",
                 f"Account {number} ({account.description}) is now active.",
             ),
-            by_hand=manual(
-                [
-                    (
-                        f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår, öppna konto {number} och "
-                        "kryssa i Aktiv."
-                    )
-                ],
-                [
-                    (
-                        f"In Fortnox open {MENU}, select the right financial year, open account {number} "
-                        "and tick Aktiv (active)."
-                    )
-                ],
-            ),
+            by_hand=ctx.instructions(ErrorKind.ACCOUNT_INACTIVE, {"account": str(number)}),
             observed=observed,
         ),
         activate,
@@ -185,10 +169,7 @@ async def _create(ctx: Context, number: int, known: dict[int, Account]) -> Step:
     year = ctx.require_year()
     observed = _observed([number], known)
     name = name_of(number)
-    by_hand = manual(
-        [f"Lägg upp konto {number} under {MENU} i Fortnox."],
-        [f"Add account {number} under {MENU} in Fortnox."],
-    )
+    by_hand = ctx.instructions(ErrorKind.ACCOUNT_MISSING, {"account": str(number)})
     if name is None:
         return step(
             "account_exists",

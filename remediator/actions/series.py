@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator.actions.base import Context, Planned, call, make_change, manual, step, text
+from remediator.actions.base import Context, Planned, call, make_change, step, text
 from remediator.fortnox import VoucherSeries
+from remediator.kinds import ErrorKind
 from remediator.policy import Change
 from remediator.report import Step, StepStatus
-
-MENU = "Inställningar → Bokföring → Verifikationsserier"
 
 
 def _code(ctx: Context, args: dict[str, str]) -> str:
@@ -72,20 +71,7 @@ async def series_exists(ctx: Context, args: dict[str, str]) -> Step:
                 f'Verifikationsserie {code} "{description}" skapades som manuell.',
                 f'Created voucher series {code} "{description}" as manual.',
             ),
-            by_hand=manual(
-                [
-                    (
-                        f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår och lägg till serie {code} "
-                        f'"{description}" med Manuell kontering ikryssad.'
-                    )
-                ],
-                [
-                    (
-                        f"In Fortnox open {MENU}, select the right financial year, and add series {code} "
-                        f'"{description}" with Manuell kontering (manual entry) ticked.'
-                    )
-                ],
-            ),
+            by_hand=ctx.instructions(ErrorKind.SERIES_MISSING, {"series": code}),
             observed=observed,
         ),
         create,
@@ -154,20 +140,7 @@ async def series_manual(ctx: Context, args: dict[str, str]) -> Step:
                 f"Serie {code} är nu öppen för manuell kontering.",
                 f"Series {code} is now open for manual entry.",
             ),
-            by_hand=manual(
-                [
-                    (
-                        f"Öppna {MENU} i Fortnox, välj rätt räkenskapsår, öppna serie {code} och kryssa i "
-                        "Manuell kontering."
-                    )
-                ],
-                [
-                    (
-                        f"In Fortnox open {MENU}, select the right financial year, open series {code} and "
-                        "tick Manuell kontering (manual entry)."
-                    )
-                ],
-            ),
+            by_hand=ctx.instructions(ErrorKind.SERIES_NOT_MANUAL, {"series": code}),
             observed=observed,
         ),
         update,
