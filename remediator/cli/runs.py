@@ -20,14 +20,29 @@ from remediator.render import Lang, render
 from remediator.report import Outcome, Report
 from remediator.runtime import Runtime, open_database
 from remediator.settings import load_settings
-from remediator.storage.audit import Actor, Via
+from remediator.storage import Database
+from remediator.storage.audit import Actor, AuditRecord, AuditStore, Via
 from remediator.storage.queue import QueuedRun, QueueStore
 from remediator.storage.runs import RunRow, RunState
 from remediator.timestamps import iso_epoch, local
 
 
+def _database() -> Database:
+    return open_database(load_settings())
+
+
 def _queue() -> QueueStore:
-    return QueueStore(open_database(load_settings()))
+    return QueueStore(_database())
+
+
+def _decision(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": iso_epoch(record.at),
+        "actor": record.actor,
+        "via": record.via,
+        "action": record.action,
+        "detail": record.detail,
+    }
 
 
 def describe(row: RunRow) -> dict[str, Any]:
@@ -103,9 +118,11 @@ def list_(
 @lang_option
 def show(run_id: str, audit: bool, as_json: bool, lang: Lang) -> None:
     """One run's report (and audit trail); RUN_ID may be any unique prefix."""
-    store = _queue()
+    database = _database()
+    store = QueueStore(database)
     row = store.queued(store.resolve(run_id))
     trail = store.audit(row.id) if audit or as_json else []
+    decisions = AuditStore(database).for_run(row.id)
     if as_json:
         echo_json(
             {
@@ -114,6 +131,7 @@ def show(run_id: str, audit: bool, as_json: bool, lang: Lang) -> None:
                 if row.report
                 else None,
                 "audit": [entry.model_dump() for entry in trail],
+                "decisions": [_decision(record) for record in decisions],
             }
         )
         return
@@ -124,6 +142,9 @@ def show(run_id: str, audit: bool, as_json: bool, lang: Lang) -> None:
     if row.state_reason:
         reason = row.state_reason
         click.echo(reason if reason.startswith(row.state.value) else f"{row.state}: {reason}")
+    for record in decisions:
+        detail = f": {record.detail}" if record.detail else ""
+        click.echo(f"{local(record.at)}  {record.action} by {record.actor} ({record.via}){detail}")
     for entry in trail:
         click.echo(
             f"{entry.seq:3d} {entry.kind:5s} {entry.method:4s} {entry.path} "

@@ -73,8 +73,12 @@ def test_approve_by_prefix_queues_the_run_for_the_workers(waiting: tuple[Company
     result = c.invoke("runs", "approve", "feed", "--by", "Eva")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"approved run {run_id} (by Eva): queued;")
-    run = c.json("runs", "show", "feed")["run"]
+    shown = c.json("runs", "show", "feed")
+    run = shown["run"]
     assert (run["state"], run["approved_by"]) == ("queued", "Eva")
+    ((decision),) = shown["decisions"]
+    assert (decision["actor"], decision["via"], decision["action"]) == ("Eva", "cli", "approve")
+    assert decision["at"].endswith("+00:00")
     assert c.writes() == before  # the service's workers apply it, not the CLI
     again = c.invoke("runs", "approve", run_id, "--by", "Eva")
     assert (again.exit_code, again.stderr) == (
@@ -115,7 +119,8 @@ def test_reject_ends_the_run_with_the_person_and_the_reason(waiting: tuple[Compa
     assert run["finished_at"] is not None
     assert c.writes() == before
     shown = c.invoke("runs", "show", run_id, "--lang", "en").stdout
-    assert shown.splitlines()[-1] == "rejected by Eva: the owner fixes it"
+    assert "rejected by Eva: the owner fixes it" in shown.splitlines()
+    assert shown.splitlines()[-1].endswith("reject by Eva (cli): the owner fixes it")
     again = c.invoke("runs", "reject", run_id, "--by", "Eva", "--reason", "x")
     assert again.exit_code == 2
 

@@ -126,7 +126,8 @@ def test_show_json(history: Company) -> None:
     result = history.invoke("runs", "show", run_id, "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert set(data) == {"run", "report", "audit"}
+    assert set(data) == {"run", "report", "audit", "decisions"}
+    assert data["decisions"] == []  # a run of the CLI: nobody reviewed it
     assert data["run"]["id"] == data["report"]["run_id"] == run_id
     assert data["report"]["outcome"] == "fixed"
     assert data["report"]["requests"]["token_calls"] == 1
