@@ -6,9 +6,9 @@ stored queue, the workers (plan, then apply when the playbook and policy allow; 
 of a kind join the first), against the in-process sandbox with 50 ms added latency and
 Fortnox's rate limit. Reported, from one run:
 
-- wall time from the first intake to the last run ``done``, as a ratio of the bound the rate
-  limit and latency impose on the documented minimum of requests (target <= 1.5); the service
-  makes 3 requests per company more than that minimum: its leading run plans before it applies;
+- wall time from the first intake to the last run ``done``, as a ratio of the lower bound the
+  rate limit and latency impose on the minimal request plan of ``bench.remediation`` (target
+  <= 1.5); the service's leading run of a company also plans before it applies;
 - 429s the sandbox answered (target 0); every Z-report booked once.
 
 Run: ``.venv/bin/python -m bench.service [--tenants 100] [--per-tenant 10] [--latency 0.05]
@@ -50,7 +50,7 @@ from bench.remediation import (
     bound_seconds,
     connections,
     failure,
-    minimum_requests,
+    minimal_requests,
 )
 from remediator import signing
 from remediator.runtime import open_runtime
@@ -138,7 +138,7 @@ def run(
         finally:
             target.close()
     bound = max(
-        bound_seconds(minimum_requests(index, per_tenant), latency) for index in range(tenants)
+        bound_seconds(minimal_requests(index, per_tenant), latency) for index in range(tenants)
     )
     keys = [(v.get("Comments") or "") + (v.get("Description") or "") for v in vouchers]
     rejected = sum(1 for r in requests if r["status"] == 429)
@@ -153,7 +153,7 @@ def run(
     where = "a sandbox process on loopback" if served else "the sandbox in this process"
     print(
         f"{len(bodies)} failures, {tenants} tenants, {where}, {latency * 1000:.0f} ms latency: "
-        f"{seconds:.1f} s vs bound {bound:.1f} s = {result['ratio']:.2f} (target <= 1.5); "
+        f"{seconds:.1f} s vs lower bound {bound:.1f} s = {result['ratio']:.2f} (target <= 1.5); "
         f"429s {rejected}; vouchers {len(vouchers)} (each once: {bool(result['booked_once'])}); "
         f"outcomes {dict(outcomes)}"
     )

@@ -1,10 +1,10 @@
-"""The remediation benchmark's bound and a small run of it, so the benchmark cannot rot."""
+"""The remediation benchmark's lower bound and a small run of it, so the benchmark cannot rot."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.remediation import bound_seconds, minimum_requests, run
+from bench.remediation import PER_FAILURE, YEAR, bound_seconds, minimal_plan, minimal_requests, run
 
 
 def test_the_bound_rate_and_latency_impose() -> None:
@@ -12,17 +12,24 @@ def test_the_bound_rate_and_latency_impose() -> None:
     assert bound_seconds(1, 0.05) == pytest.approx(0.05)
     assert bound_seconds(25, 0.05) == pytest.approx(1.25)  # one window's worth: latency only
     assert bound_seconds(26, 0.05) == pytest.approx(5.05)  # the 26th waits for the window
-    assert bound_seconds(41, 0.05) == pytest.approx(5.8)  # 10 failures of a fixable kind
+    assert bound_seconds(23, 0.05) == pytest.approx(1.15)  # 10 failures of a fixable kind
     assert bound_seconds(26, 0.3) == pytest.approx(7.8)  # latency dominates: 26 x 0.3
 
 
-def test_the_documented_minimum_per_tenant() -> None:
-    assert [minimum_requests(i, 10) for i in range(4)] == [41, 41, 41, 40]
-    assert minimum_requests(0, 1) == 5
+def test_the_minimal_plan_per_tenant_is_its_data_dependencies() -> None:
+    # the year once, the defect's read and write once, then a search and a POST per failure
+    assert [minimal_requests(i, 10) for i in range(4)] == [23, 23, 23, 21]
+    assert minimal_plan(0, 1) == [YEAR, "series F read", "series F update (Manual)", *PER_FAILURE]
+    assert minimal_plan(3, 2) == [YEAR, *PER_FAILURE, *PER_FAILURE]
+    assert minimal_requests(0, 0) == 0
 
 
-def test_a_small_run_fixes_everything_once_at_the_minimum() -> None:
-    result = run(tenants=4, per_tenant=2, latency=0.001)
+def test_a_small_run_fixes_everything_once_within_the_budget() -> None:
+    result = run(tenants=4, per_tenant=2, latency=0.001, naive_tenants=1)
     assert result["fixed"] == 8
     assert result["responses_429"] == 0
-    assert result["requests"] == result["minimum_requests"] == 3 * (5 + 4) + (4 + 4)
+    assert result["minimal_requests"] == 3 * (1 + 2 + 4) + (1 + 4)
+    assert result["minimal_requests"] <= result["requests"] <= result["budget_requests"]
+    assert result["budget_requests"] == 2 * (5 + 8 + 5 + 4)
+    assert result["naive_seconds"] > 0
+    assert result["cpu_ms_per_failure"] > 0
