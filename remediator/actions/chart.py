@@ -74,18 +74,10 @@ async def chart_review(ctx: Context, _args: dict[str, str]) -> Step:
     suggested = [
         f"{n} {known[n].description}" for n in RESTAURANT_ACCOUNTS if n in known and known[n].active
     ]
-    sv = [
-        (
-            "Ställ in kontoplanen i Backofficens Fortnox-inställningar (vilka konton "
-            "försäljning, moms och betalsätt ska bokföras på)."
-        )
-    ]
-    en = [
-        (
-            "Set up the chart of accounts in the Backoffice's Fortnox settings (which accounts "
-            "sales, VAT and payment methods are booked on)."
-        )
-    ]
+    # The instructions are the playbook's; what was observed goes between its first line (set
+    # the chart in the Backoffice) and the rest (the days that did not arrive).
+    instructions = ctx.instructions(ErrorKind.CHART_OF_ACCOUNTS_MISSING, {})
+    sv, en = instructions.sv[:1], instructions.en[:1]
     if states:
         sv.append("Den misslyckade verifikationen använde: " + "; ".join(s for s, _ in states))
         en.append("The failed voucher used: " + "; ".join(e for _, e in states))
@@ -94,14 +86,8 @@ async def chart_review(ctx: Context, _args: dict[str, str]) -> Step:
         en.append(
             "Standard accounts that exist and are active in your Fortnox: " + ", ".join(suggested)
         )
-    sv.append(
-        "Tidigare Z-rapporter som inte kom fram måste bokföras för hand i Fortnox eller "
-        "exporteras om när kontoplanen är inställd."
-    )
-    en.append(
-        "Earlier Z-reports that did not arrive must be entered by hand in Fortnox or "
-        "exported again once the chart of accounts is set."
-    )
+    sv += instructions.sv[1:]
+    en += instructions.en[1:]
     return step(
         "chart_review",
         StepStatus.NEEDS_MANUAL,
