@@ -58,7 +58,7 @@ from remediator.sandbox import SandboxState
 from remediator.service import Service, create_app
 from remediator.settings import Settings
 from remediator.storage import Connection
-from remediator.storage.db import runs
+from remediator.storage.db import open_engine, runs
 
 SECRET = "bench-intake-secret"  # noqa: S105 - a throwaway secret of the benchmark
 
@@ -243,6 +243,7 @@ def run_instances(
                 cpu = sum(cpu_seconds(p.pid) for p in served.processes)
             finally:
                 served.stop()
+            outcomes = _outcomes(url)
             sandbox_cpu = cpu_seconds(target.process.pid)
             vouchers, requests = target.vouchers(), target.requests()
         finally:
@@ -265,9 +266,25 @@ def run_instances(
         f"process, {latency * 1000:.0f} ms latency: {seconds:.1f} s (intake {intake:.1f} s); "
         f"CPU instances {cpu:.1f} s, sandbox {sandbox_cpu:.1f} s; 429s {result['429s']:.0f}; "
         f"vouchers {len(vouchers)}, booked twice {result['duplicates']:.0f}, "
-        f"missing {result['missing']:.0f}"
+        f"missing {result['missing']:.0f}; outcomes {outcomes}"
     )
     return result
+
+
+def _outcomes(url: str) -> dict[str, int]:
+    """Runs per outcome, and for runs that failed, per first line of their summary."""
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(runs.c.outcome, runs.c.report)).all()
+    finally:
+        engine.dispose()
+    found: Counter[str] = Counter()
+    for outcome, report in rows:
+        found[str(outcome)] += 1
+        if outcome == "failed" and report:
+            found[f"failed: {json.loads(report)['summary']['en'][:90]}"] += 1
+    return dict(found)
 
 
 if __name__ == "__main__":
