@@ -13,7 +13,7 @@ from remediator.cli.output import echo_json, json_option
 from remediator.settings import Settings, load_settings
 from remediator.storage import Database
 from remediator.storage.audit import Actor, Via
-from remediator.storage.users import User, UserStore
+from remediator.storage.users import User, UserStore, check_password
 
 
 def _store() -> tuple[UserStore, Settings]:
@@ -57,6 +57,7 @@ def add(name: str, email: str, ask: bool) -> None:
     store, settings = _store()
     if ask:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        check_password(password)
         store.add(name, email, _me())
         store.set_password(name, password, _me())
         click.echo(f"{name} can log in at {settings.public_url.rstrip('/')}/console/login")

@@ -61,6 +61,12 @@ _ENV.filters["compact"] = _compact
 _ENV.filters["pairs"] = _pairs
 
 
+def _with_lang(request: Request, lang: Lang) -> str:
+    """This page in the other language: the same path and filters."""
+    url = request.url.include_query_params(lang=lang)
+    return f"{url.path}?{url.query}"
+
+
 def running(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
@@ -99,6 +105,7 @@ def page(
         "t": t,
         "prefix": PREFIX,
         "other_lang": "en" if lang == "sv" else "sv",
+        "other_lang_url": _with_lang(request, "en" if lang == "sv" else "sv"),
         "path": request.url.path,
         "session": getattr(request.state, "session", None),
     }

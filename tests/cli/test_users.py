@@ -57,6 +57,7 @@ def test_a_short_password_or_a_second_add_is_refused_in_one_line(database: Datab
     )
     assert short.exit_code == 2
     assert "at least 10 characters" in short.output
+    assert [u.name for u in UserStore(database).all()] == []  # not added without a password
     CliRunner().invoke(cli, ["users", "add", "eva", "--email", "eva@example.se"])
     again = CliRunner().invoke(cli, ["users", "add", "eva", "--email", "eva@example.se"])
     assert again.exit_code == 2

@@ -211,6 +211,7 @@ def test_a_person_reviews_runs_in_the_console(stack: Stack, browser: Browser) ->
     first, second, link = _prepare(stack)
     outside: list[str] = []
     context = browser.new_context(viewport=DESKTOP, locale="sv-SE")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.service_url)
     context.route("**/*", _local_only(stack, outside))
     page = context.new_page()
 
@@ -249,6 +250,11 @@ def test_a_person_reviews_runs_in_the_console(stack: Stack, browser: Browser) ->
     expect(page.locator("h1 .badge")).to_have_text("Åtgärdad", timeout=20_000)
     expect(page.locator("text=PUT /3/voucherseries/F").first).to_be_visible()
     _shot(page, "run-fixed-1280")
+    page.click('button[data-copy="text-sv"]')
+    expect(page.locator('button[data-copy="text-sv"]')).to_have_text("Kopierat")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == page.inner_text("#text-sv").strip()
+    assert "Z-rapport" in copied
     booked = [v for v in stack.vouchers() if v["TransactionDate"] == "2026-03-02"]
     assert len(booked) == 1
 

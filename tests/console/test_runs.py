@@ -115,8 +115,9 @@ def test_a_run_page_in_english_has_both_texts_and_the_requests(signed_in: Desk) 
     assert 'id="text-en"' in page.text
     assert "GET /3/voucherseries" in page.text
     assert "Approve and apply" in page.text
-    remembered = signed_in.client.get("/console/runs")
+    remembered = signed_in.client.get("/console/runs?status=awaiting_review")
     assert "Waiting for review" in remembered.text  # the language is kept in a cookie
+    assert 'href="/console/runs?status=awaiting_review&amp;lang=sv"' in remembered.text
 
 
 def test_an_unknown_run_is_a_404_page(signed_in: Desk) -> None:
