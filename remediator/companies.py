@@ -11,6 +11,10 @@ refreshes, and a refresh stores the claim), else from ``GET /3/companyinformatio
 DatabaseNumber. If Fortnox cannot tell (the connection needs a reconnect, Fortnox is down), the
 turn is held on ``connection:<id>`` and refuses every write: such a run can read and report,
 and a later run, once the company is known, writes.
+
+Each known company also has a session memory (``remediator.fortnox.Memory``): the financial
+year, series and accounts an apply read under the company's turn are reused by this process's
+next applies on the company for ``MEMORY_SECONDS``, instead of being read again in every run.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from remediator.errors import LeaseLost
-from remediator.fortnox import FortnoxConnector, FortnoxError, tenant_of
+from remediator.fortnox import FortnoxConnector, FortnoxError, Memory, tenant_of
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.storage import ConnectionStore
 from remediator.storage.leases import Lease, Leases
 
 log = logging.getLogger(__name__)
+
+# How long a company's remembered reads serve this process's applies (short: a change a person
+# makes in Fortnox meanwhile is met by a refusal, which makes the run read everything again).
+MEMORY_SECONDS = 30.0
 
 
 @dataclass
@@ -38,6 +46,7 @@ class Turn:
     connection_id: str
     company_known: bool
     refused: LeaseLost | None = None  # the first write this turn refused
+    memory: Memory | None = None  # the company's remembered reads; none while it is unknown
 
     def ensure_held(self) -> None:
         """Raise ``LeaseLost`` once the lease is gone (before taking on more work)."""
@@ -70,10 +79,9 @@ def connection_key(connection_id: str) -> str:
 class Companies:
     """Learns each connection's company and hands out turns on it."""
 
-    def __init__(
-        self, connector: FortnoxConnector, store: ConnectionStore, leases: Leases
-    ) -> None:
+    def __init__(self, connector: FortnoxConnector, store: ConnectionStore, leases: Leases) -> None:
         self.connector, self.store, self.leases = connector, store, leases
+        self._memories: dict[str, Memory] = {}
 
     def __repr__(self) -> str:
         return f"Companies({self.leases!r})"
@@ -84,8 +92,16 @@ class Companies:
         task). Raises ``UnknownConnectionError`` for a connection the store does not know."""
         tenant = await self.tenant(connection_id)
         key = connection_key(connection_id) if tenant is None else company_key(tenant)
+        memory = None if tenant is None else self.memory(tenant)
         async with self.leases.hold(key) as lease:
-            yield Turn(lease, connection_id, company_known=tenant is not None)
+            yield Turn(lease, connection_id, company_known=tenant is not None, memory=memory)
+
+    def memory(self, tenant: str) -> Memory:
+        """The session memory of company ``tenant`` in this process."""
+        memory = self._memories.get(tenant)
+        if memory is None:
+            memory = self._memories[tenant] = Memory(MEMORY_SECONDS)
+        return memory
 
     async def tenant(self, connection_id: str) -> str | None:
         """The connection's Fortnox company, learnt (and stored) now if need be; ``None``

@@ -295,34 +295,56 @@ class Engine:
             params=dict(match.params),
             playbook=playbook.kind if playbook else None,
         )
-        ctx = Context(
-            failure=failure,
-            recognition=recognition,
-            connection=connection,
-            client=self.connector.client(
-                connection,
-                read_only=mode == "plan",
-                hook=audit,
-                guard=turn.before_write if turn is not None else None,
-            ),
-            connector=self.connector,
-            connections=self.store,
-            mode=mode,
-            policy=connection.policy or self.default_policy,
-            reviewed=reviewed,
-            reconnect_url=self.reconnect_url(connection.id),
+        client = self.connector.client(
+            connection,
+            read_only=mode == "plan",
+            hook=audit,
+            guard=turn.before_write if turn is not None else None,
+            memory=turn.memory if turn is not None else None,
         )
-        ctx.instructions = self.instructions_for(ctx)
+
+        def context() -> Context:
+            ctx = Context(
+                failure=failure,
+                recognition=recognition,
+                connection=connection,
+                client=client,
+                connector=self.connector,
+                connections=self.store,
+                mode=mode,
+                policy=connection.policy or self.default_policy,
+                reviewed=reviewed,
+                reconnect_url=self.reconnect_url(connection.id),
+            )
+            ctx.instructions = self.instructions_for(ctx)
+            return ctx
+
         running = _CURRENT_AUDIT.set(audit)
         try:
-            steps = await self._steps(ctx, playbook) if playbook else []
-            playbook, steps = await self._handed_over(ctx, playbook, steps)
+            ctx = context()
+            played, steps = await self._played(ctx, playbook)
+            if client.recalled and client.memory and any(s.status in BLOCKING for s in steps):
+                # Stopped after answers from memory: they may be what is wrong now (a person
+                # changed Fortnox meanwhile). Forget them and run once more on fresh reads; the
+                # actions read before they write and the voucher is searched before its POST.
+                client.memory.forget()
+                client.recalled = 0
+                ctx = context()
+                played, steps = await self._played(ctx, playbook)
         finally:
             _CURRENT_AUDIT.reset(running)
+        playbook = played
         report = self._report(
             run_id=run_id, ctx=ctx, playbook=playbook, steps=steps, audit=audit, started=started
         )
         return report, audit
+
+    async def _played(
+        self, ctx: Context, playbook: Playbook | None
+    ) -> tuple[Playbook | None, list[Step]]:
+        """The playbook's steps, and those of the playbook an action handed the run to."""
+        steps = await self._steps(ctx, playbook) if playbook else []
+        return await self._handed_over(ctx, playbook, steps)
 
     def instructions_for(self, ctx: Context) -> Instructions:
         """The playbooks' instructions for people, rendered with ``ctx``'s values."""

@@ -27,6 +27,7 @@ from remediator.fortnox._grants import (
     TokenStore,
 )
 from remediator.fortnox._jwt import claims, scopes_of, tenant_of
+from remediator.fortnox._memory import Memory
 from remediator.fortnox._models import (
     Account,
     CompanyInformation,
@@ -63,6 +64,7 @@ __all__ = [
     "FortnoxTransportError",
     "LockedPeriod",
     "Me",
+    "Memory",
     "MetaInformation",
     "NotFound",
     "OAuthClient",

@@ -20,6 +20,7 @@ from remediator.fortnox._exceptions import (
     ServerError,
     WriteOutcomeUnknown,
 )
+from remediator.fortnox._memory import Memory, remembered
 from remediator.fortnox._models import (
     Account,
     CompanyInformation,
@@ -42,7 +43,9 @@ PAGE_LIMIT = 500
 class FortnoxClient:
     """Reads and writes one Fortnox company. Opened ``read_only`` it refuses every write;
     ``guard`` (when given) is called before every attempt of a write and may raise to stop it
-    (the engine's check that it still holds the company's lease)."""
+    (the engine's check that it still holds the company's lease). ``memory`` (an apply's, under
+    the company's turn) answers the reads it remembers without asking Fortnox again
+    (``remediator.fortnox._memory``); ``recalled`` counts the answers it gave."""
 
     def __init__(
         self,
@@ -56,9 +59,12 @@ class FortnoxClient:
         hook: RequestHook,
         read_only: bool,
         guard: Callable[[], None] | None = None,
+        memory: Memory | None = None,
     ) -> None:
         self.tenant, self.read_only = tenant, read_only
         self._guard = guard
+        self.memory = None if read_only else memory
+        self.recalled = 0
         self._http, self._api_url = http, api_url.rstrip("/")
         self._limiter, self._retry, self._hook = limiter, retry, hook
         self._auth = FortnoxAuth(tokens, self._pace, self._record)
@@ -70,9 +76,15 @@ class FortnoxClient:
     # -- financial years ---------------------------------------------------------------
     async def financial_year_for(self, day: date) -> FinancialYear | None:
         """The financial year covering ``day``; ``None`` when there is none (not an error)."""
+        if self.memory is not None and (known := self.memory.year_for(day)) is not None:
+            self.recalled += 1
+            return known
         data = await self._get("/financialyears", {"date": day.isoformat()})
         years = [FinancialYear.model_validate(item) for item in unwrap(data, "FinancialYears")]
-        return next((year for year in years if year.covers(day)), years[0] if years else None)
+        year = next((year for year in years if year.covers(day)), years[0] if years else None)
+        if self.memory is not None and year is not None and year.covers(day):
+            self.memory.keep_year(year)
+        return year
 
     async def financial_years(self) -> list[FinancialYear]:
         data = await self._get("/financialyears", {})
@@ -195,7 +207,22 @@ class FortnoxClient:
 
     # -- plumbing ----------------------------------------------------------------------
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
-        return await self._send("GET", path, params, None)
+        memory = self.memory if remembered(path) else None
+        if memory is None:
+            return await self._send("GET", path, params, None)
+        known = memory.recall(path, params)
+        if known is not None:
+            self.recalled += 1
+            if isinstance(known, NotFound):
+                raise known
+            return known
+        try:
+            data = await self._send("GET", path, params, None)
+        except NotFound as err:
+            memory.keep(path, params, err)
+            raise
+        memory.keep(path, params, data)
+        return data
 
     async def _get_or_none(self, path: str, params: dict[str, Any]) -> Any:
         try:
@@ -219,6 +246,19 @@ class FortnoxClient:
     ) -> Any:
         if self.read_only and method not in SAFE_METHODS:
             raise ReadOnlyViolation(method, f"/3{path}")
+        if self.memory is None or method in SAFE_METHODS:
+            return await self._retried(method, path, params, body)
+        try:
+            data = await self._retried(method, path, params, body)
+        except Exception:
+            self.memory.forget()  # refused or unconfirmed: what we remember may be wrong
+            raise
+        self.memory.wrote(method, path, params, data)
+        return data
+
+    async def _retried(
+        self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
+    ) -> Any:
         async for attempt in self._retry.retrying(method):
             with attempt:
                 return await self._send_once(method, path, params, body)

@@ -15,6 +15,7 @@ from remediator.fortnox._client import FortnoxClient
 from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import TokenError
 from remediator.fortnox._grants import ConnectionKind, StoredConnection, TokenSet, TokenStore
+from remediator.fortnox._memory import Memory
 from remediator.fortnox._oauth import OAuthClient
 from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._retry import RetryPolicy
@@ -125,9 +126,11 @@ class FortnoxConnector:
         read_only: bool,
         hook: RequestHook = no_hook,
         guard: Callable[[], None] | None = None,
+        memory: Memory | None = None,
     ) -> FortnoxClient:
         """A client for ``connection``; ``read_only`` for dry runs refuses POST/PUT/DELETE;
-        ``guard`` is called before every write (and may raise to stop it)."""
+        ``guard`` is called before every write (and may raise to stop it); ``memory``: the
+        company session's remembered reads (never used by a read-only client)."""
 
         def both(record: RequestRecord) -> None:
             self._emit(record)
@@ -144,6 +147,7 @@ class FortnoxConnector:
             hook=both,
             read_only=read_only,
             guard=guard,
+            memory=memory,
         )
 
     def authorization_url(

@@ -1,0 +1,114 @@
+"""What one company's session remembers of Fortnox: reads an apply may reuse for a short while.
+
+Within a company's turn (and this process's next turns on it, for ``ttl`` seconds) the answers
+that do not change unless someone changes them are read once: the financial year covering a
+date, the year's voucher series and the year's accounts (the chart's pages and single
+accounts). A write through our own client updates what is remembered (the answer to a series
+or account write is the new state); any refused or unconfirmed write forgets everything, and so
+does the engine when a run that used the memory ends blocked (it then runs again on fresh
+reads). Never remembered: the vouchers (the duplicate search before each POST is always made),
+the availability check, ``/me``, locked periods and cost centres. A dry run's client has no
+memory: a plan reads what it reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from remediator.fortnox._models import FinancialYear
+
+REMEMBERED = ("/voucherseries", "/accounts")
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _key(path: str, params: dict[str, Any]) -> Key:
+    return path, tuple(sorted((name, str(value)) for name, value in params.items()))
+
+
+def remembered(path: str) -> bool:
+    """Whether answers of GET ``path`` may be remembered."""
+    return path.startswith(REMEMBERED)
+
+
+class Memory:
+    """One company's remembered answers, each for ``ttl`` seconds after it was read."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._clock = ttl, clock
+        self._answers: dict[Key, tuple[float, Any]] = {}
+        self._years: list[tuple[float, FinancialYear]] = []
+
+    def __repr__(self) -> str:
+        return f"Memory(ttl={self.ttl}, answers={len(self._answers)}, years={len(self._years)})"
+
+    # -- answers ----------------------------------------------------------------------
+    def recall(self, path: str, params: dict[str, Any]) -> Any | None:
+        """The remembered answer (a JSON object, or the ``NotFound`` it raised), or ``None``."""
+        found = self._answers.get(_key(path, params))
+        if found is None:
+            return None
+        if self._clock() - found[0] > self.ttl:
+            del self._answers[_key(path, params)]
+            return None
+        return found[1]
+
+    def keep(self, path: str, params: dict[str, Any], answer: Any) -> None:
+        self._answers[_key(path, params)] = (self._clock(), answer)
+
+    def wrote(self, method: str, path: str, params: dict[str, Any], answer: Any) -> None:
+        """A write through our own client succeeded: remember its answer as the new state."""
+        if not isinstance(answer, dict):
+            self.forget()
+        elif path.startswith("/voucherseries"):
+            self._wrote_series(params, answer)
+        elif path.startswith("/accounts"):
+            self._wrote_account(method, params, answer)
+
+    def _wrote_series(self, params: dict[str, Any], answer: dict[str, Any]) -> None:
+        self._drop_lists("/voucherseries", params)
+        code = (answer.get("VoucherSeries") or {}).get("Code")
+        if code:
+            self.keep(f"/voucherseries/{code}", params, answer)
+
+    def _wrote_account(self, method: str, params: dict[str, Any], answer: dict[str, Any]) -> None:
+        account = answer.get("Account") or {}
+        number = account.get("Number")
+        if number is None:
+            self.forget()
+            return
+        self.keep(f"/accounts/{number}", params, answer)
+        if method == "POST":  # a new account: the chart's pages change
+            self._drop_lists("/accounts", params)
+            return
+        for key, (_, page) in self._answers.items():
+            if key[0] == "/accounts" and _same_year(key, params) and isinstance(page, dict):
+                for item in page.get("Accounts") or []:
+                    if item.get("Number") == number:
+                        item.update({k: v for k, v in account.items() if k in item})
+
+    def _drop_lists(self, path: str, params: dict[str, Any]) -> None:
+        for key in [k for k in self._answers if k[0] == path and _same_year(k, params)]:
+            del self._answers[key]
+
+    # -- financial years --------------------------------------------------------------
+    def year_for(self, day: date) -> FinancialYear | None:
+        """A remembered financial year covering ``day``."""
+        now = self._clock()
+        self._years = [(at, year) for at, year in self._years if now - at <= self.ttl]
+        return next((year for _, year in self._years if year.covers(day)), None)
+
+    def keep_year(self, year: FinancialYear) -> None:
+        self._years.append((self._clock(), year))
+
+    def forget(self) -> None:
+        """Read everything again from now on."""
+        self._answers.clear()
+        self._years.clear()
+
+
+def _same_year(key: Key, params: dict[str, Any]) -> bool:
+    year = str(params.get("financialyear"))
+    return dict(key[1]).get("financialyear") == year

@@ -1,0 +1,98 @@
+"""A company's session memory on the sandbox: a burst of failures at one company reads the
+financial year and the series once (the sandbox's own request log is the oracle); the duplicate
+search before each POST is never skipped; a plan still reads what it reports; a refusal that
+contradicts what is remembered makes the run read again and fix."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from remediator.failure import ExportFailure
+from remediator.kinds import ErrorKind
+from remediator.report import Outcome
+from tests.e2e.support import OpenRig, Rig, api_calls, state_for
+
+BURST = 5
+FIRST = date(2026, 3, 2)
+YEARS = ("GET", "/3/financialyears")
+SERIES = ("GET", "/3/voucherseries/F")
+SEARCH = ("GET", "/3/vouchers")
+POST = ("POST", "/3/vouchers")
+MANUAL = ("PUT", "/3/voucherseries/F")
+
+
+def _burst(rig: Rig, error: dict[str, Any], days: int) -> list[ExportFailure]:
+    failures = []
+    for offset in range(days):
+        day = FIRST + timedelta(days=offset)
+        body = rig.voucher_body(TransactionDate=day.isoformat(), Description=f"Z-rapport {day}")
+        failure = rig.failure(error, body, id=f"z-{day}", date=day.isoformat())
+        failures.append(failure.model_copy(update={"event_id": f"burst-{day}"}))
+    return failures
+
+
+async def _series_not_manual(open_rig: OpenRig) -> tuple[Rig, list[ExportFailure]]:
+    rig = await open_rig(state_for(ErrorKind.SERIES_NOT_MANUAL))
+    first = await rig.export()
+    return rig, _burst(rig, first.error.model_dump(mode="json", exclude_none=True), BURST)
+
+
+def _booked(rig: Rig, failure: ExportFailure) -> int:
+    """How many vouchers in the books carry this failure's Z-report."""
+    description = f"Z-rapport {failure.export.date}"
+    return sum(1 for v in rig.company.vouchers.get(2, []) if v["Description"] == description)
+
+
+def _set_manual(rig: Rig, manual: bool) -> None:
+    for series in rig.company.series.values():
+        if "F" in series:
+            series["F"].manual = manual
+
+
+async def test_a_burst_reads_the_year_and_the_series_once(open_rig: OpenRig) -> None:
+    rig, failures = await _series_not_manual(open_rig)
+    seen = len(rig.sandbox.requests)
+    for failure in failures:
+        report, _ = await rig.run(failure, "apply")
+        assert report.outcome is Outcome.FIXED
+    calls = api_calls(list(rig.sandbox.requests)[seen:])
+    # year once, series read and made manual once; then a search and a POST per failure
+    assert calls.count(YEARS) == 1
+    assert calls.count(SERIES) == 1
+    assert calls.count(MANUAL) == 1
+    assert calls.count(SEARCH) == calls.count(POST) == BURST
+    assert len(calls) == 3 + 2 * BURST  # without the memory: 5 + 4 * (BURST - 1)
+    assert [_booked(rig, failure) for failure in failures] == [1] * BURST
+
+
+async def test_the_duplicate_search_is_made_from_memory_never(open_rig: OpenRig) -> None:
+    rig, failures = await _series_not_manual(open_rig)
+    await rig.run(failures[0], "apply")
+    again, during = await rig.run(failures[0], "apply")  # the same failure: already booked
+    assert again.voucher is not None
+    assert again.voucher.already_booked
+    assert api_calls(during) == [SEARCH]
+
+
+async def test_a_plan_reads_what_it_reports(open_rig: OpenRig) -> None:
+    rig, failures = await _series_not_manual(open_rig)
+    await rig.run(failures[0], "apply")
+    plan, during = await rig.run(failures[1], "plan")
+    assert plan.outcome is Outcome.WOULD_FIX
+    assert api_calls(during) == [YEARS, SERIES, SEARCH]
+
+
+async def test_a_refusal_against_the_memory_reads_again_and_fixes(open_rig: OpenRig) -> None:
+    rig, failures = await _series_not_manual(open_rig)
+    await rig.run(failures[0], "apply")
+    _set_manual(rig, manual=False)  # a person makes series F automatic again meanwhile
+    report, during = await rig.run(failures[1], "apply")
+    assert report.outcome is Outcome.FIXED
+    calls = api_calls(during)
+    refused = calls.index(POST)
+    assert during[refused]["status"] >= 400
+    # the refused POST went out on remembered answers; then everything is read again
+    assert calls[:refused] == [SEARCH]
+    assert calls[refused + 1 :] == [YEARS, SERIES, MANUAL, SEARCH, POST]
+    assert _booked(rig, failures[1]) == 1
