@@ -56,7 +56,11 @@ class Memory:
         return found[1]
 
     def keep(self, path: str, params: dict[str, Any], answer: Any) -> None:
-        self._answers[_key(path, params)] = (self._clock(), answer)
+        now = self._clock()
+        expired = [key for key, (at, _) in self._answers.items() if now - at > self.ttl]
+        for key in expired:  # what is kept stays small: nothing outlives its ttl for long
+            del self._answers[key]
+        self._answers[_key(path, params)] = (now, answer)
 
     def wrote(self, method: str, path: str, params: dict[str, Any], answer: Any) -> None:
         """A write through our own client succeeded: remember its answer as the new state."""

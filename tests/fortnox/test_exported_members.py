@@ -23,6 +23,7 @@ EXPECTED = [
     "FortnoxTransportError",
     "LockedPeriod",
     "Me",
+    "Memory",
     "MetaInformation",
     "NotFound",
     "OAuthClient",
