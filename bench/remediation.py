@@ -243,7 +243,7 @@ class Served:
         self._wait_until_up()
 
     def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine starts Python slowly
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{self.base}/_sandbox/faults", timeout=1).raise_for_status()
