@@ -15,8 +15,11 @@ from pydantic import (
     field_validator,
 )
 
+from remediator import strict_json
 from remediator.errors import UsageError
 from remediator.fortnox import Voucher
+
+MAX_ERROR_BODY = 65_536  # characters of ``error.body`` as JSON: Fortnox's bodies are small
 
 
 class InvalidFailure(UsageError):
@@ -61,6 +64,9 @@ class ExportInfo(FailureModel):
         return value.strip().upper() if isinstance(value, str) else value
 
 
+_CODE_DIGITS = 10
+
+
 class ErrorInfo(FailureModel):
     message: str = Field(max_length=5000)
     code: int | None = Field(default=None, strict=True)  # digit strings are converted below
@@ -70,8 +76,16 @@ class ErrorInfo(FailureModel):
     @field_validator("code", mode="before")
     @classmethod
     def _numeric_code(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
+        text = value.strip() if isinstance(value, str) else ""
+        if text.isascii() and text.isdigit() and len(text) <= _CODE_DIGITS:
+            return int(text)
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _small_body(cls, value: Any) -> Any:
+        if value is not None and len(json.dumps(value, default=str)) > MAX_ERROR_BODY:
+            raise ValueError(f"too large (at most {MAX_ERROR_BODY} characters as JSON)")
         return value
 
 
@@ -140,14 +154,41 @@ def _describe(error: Any) -> str:
 
 
 def parse_failure(data: str | bytes, source: str = "the failure") -> ExportFailure:
-    """Parse a failure, or raise ``InvalidFailure`` naming every problem at once."""
+    """Parse a failure, or raise ``InvalidFailure`` naming every problem at once.
+
+    The text must be JSON as ``strict_json`` takes it (UTF-8, valid Unicode, finite numbers,
+    at most ``strict_json.MAX_DEPTH`` levels deep): the limits a stored failure is read back
+    with, so whatever is accepted can be worked."""
     try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise InvalidFailure([f"not JSON ({err})"], source) from None
+        parsed = strict_json.loads(data)
+    except strict_json.InvalidJSON as err:
+        raise InvalidFailure([err.problem], source) from None
     if not isinstance(parsed, dict):
         raise InvalidFailure(["must be a JSON object"], source)
     try:
         return ExportFailure.model_validate(parsed)
     except ValidationError as err:
         raise InvalidFailure([_describe(e) for e in err.errors()], source) from None
+
+
+def stored_failure(text: str) -> ExportFailure:
+    """A failure as intake stored it, read back with the limits it was accepted under."""
+    return parse_failure(text, source="the stored failure")
+
+
+def salvaged(text: str) -> ExportFailure | None:
+    """What can be read of a stored failure that does not read back whole (stored before its
+    limits were checked at intake): everything but ``error.body``, or ``None``."""
+    try:
+        data = json.loads(text)
+        data["error"]["body"] = None
+        return ExportFailure.model_validate(data)
+    except Exception:  # noqa: BLE001 - anything unreadable: there is nothing to salvage
+        return None
+
+
+def storable(failure: ExportFailure) -> str:
+    """The failure as JSON to store, once it is known to read back (else ``InvalidFailure``)."""
+    text = failure.model_dump_json(by_alias=True)
+    stored_failure(text)
+    return text

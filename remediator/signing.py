@@ -14,6 +14,9 @@ from remediator.errors import RemediatorError
 
 HEADER = "X-Remediator-Signature"
 DEFAULT_TOLERANCE = 300
+_MAX_DIGITS = 12  # a unix time in seconds has 10 digits until the year 2286
+_MAX_HEADER = 2048  # room for a few signatures during a secret's rotation
+_HEX = frozenset("0123456789abcdef")
 
 
 class SignatureError(RemediatorError):
@@ -33,16 +36,26 @@ def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={stamp},v1={_mac(secret, stamp, body)}"
 
 
+def _is_stamp(value: str) -> bool:
+    """ASCII digits only, and few of them: ``str.isdigit`` alone accepts "²" and "١"."""
+    return 0 < len(value) <= _MAX_DIGITS and value.isascii() and value.isdigit()
+
+
+def _is_hex(value: str) -> bool:
+    return bool(value) and set(value) <= _HEX
+
+
 def _parse(header: str) -> tuple[int, list[str]]:
+    """The timestamp and the ``v1`` signatures (lowercase hex); anything else is malformed."""
     stamp: int | None = None
     signatures: list[str] = []
-    for part in header.split(","):
+    for part in header[: _MAX_HEADER + 1].split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _is_stamp(value):
             stamp = int(value)
-        elif key == "v1" and value:
-            signatures.append(value)
-    if stamp is None or not signatures:
+        elif key == "v1" and _is_hex(value.lower()):
+            signatures.append(value.lower())
+    if len(header) > _MAX_HEADER or stamp is None or not signatures:
         raise SignatureError("malformed signature header: expected t=<unix seconds>,v1=<hex>")
     return stamp, signatures
 
@@ -63,6 +76,7 @@ def verify(
     if abs(current - stamp) > tolerance:
         raise SignatureError(f"signature timestamp is more than {tolerance} s away from now")
     expected = _mac(secret, stamp, body)
+    # every candidate is ASCII hex by now: compare_digest raises on non-ASCII str
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
         raise SignatureError("signature does not match the body")
     return stamp

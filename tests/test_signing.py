@@ -49,3 +49,29 @@ def test_bad_signatures_are_refused(
 def test_one_of_several_signatures_may_match_during_secret_rotation() -> None:
     good = sign(BODY, "new", 1000).split(",")[1]
     assert verify(f"t=1000,v1=deadbeef,{good}", BODY, "new", now=1000) == 1000
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=²,v1=00",  # a superscript digit: str.isdigit() says yes, int() says no
+        "t=١٠٠٠,v1=00",  # Arabic-Indic digits: int() reads them, they are no unix time
+        f"t={'9' * 400},v1=00",  # OverflowError when compared with a float
+        f"t={'9' * 5000},v1=00",  # beyond int()'s 4300-digit limit
+        "t=1000,v1=é0",  # compare_digest refuses non-ASCII str
+        "t=1000,v1=\ud800",  # a lone surrogate
+        "t=1000,v1=" + "a" * 10_000,
+    ],
+    ids=[
+        "superscript",
+        "arabic-digits",
+        "400-digits",
+        "5000-digits",
+        "non-ascii-v1",
+        "surrogate",
+        "long-v1",
+    ],
+)
+def test_hostile_headers_are_refused_not_crashed_on(header: str) -> None:
+    with pytest.raises(SignatureError):
+        verify(header, BODY, "s3cret", now=1000.5)

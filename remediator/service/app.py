@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from remediator.errors import RemediatorError, UnknownConnectionError, UsageErro
 from remediator.failure import ExportFailure, InvalidFailure
 from remediator.fortnox import ConsentRequired, FortnoxError
 from remediator.service import connections, intake, operations, reconnect, runs
+from remediator.service.checked import ProblemResponse
 from remediator.service.docs import mount_docs
 from remediator.service.logs import ids
 from remediator.service.security import BodyTooLarge
@@ -37,8 +38,14 @@ what policy allows, leave the rest as plans to review, and report back (poll or 
 See docs/service.md."""
 
 
-def _problem(status: int, detail: str, problems: list[str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "problems": problems or []}, status_code=status)
+def _problem(
+    status: int,
+    detail: str,
+    problems: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"detail": detail, "problems": problems or []}
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 async def _invalid_failure(_request: Request, err: Exception) -> JSONResponse:
@@ -88,15 +95,18 @@ async def _too_large(_request: Request, err: Exception) -> JSONResponse:
 
 async def _http(_request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, HTTPException)  # noqa: S101 - registered for this type only
-    return JSONResponse(
-        {"detail": err.detail, "problems": []}, status_code=err.status_code, headers=err.headers
-    )
+    return _problem(err.status_code, str(err.detail), headers=err.headers)
+
+
+def _described(error: Any) -> str:
+    if error["type"] == "json_invalid":  # from CheckedRequest.json: the problem is its text
+        return f"body: {error.get('ctx', {}).get('error', error['msg'])}"
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
 
 
 async def _validation(_request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, RequestValidationError)  # noqa: S101 - registered for this type only
-    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-    return _problem(422, "the request is not valid", problems)
+    return _problem(422, "the request is not valid", [_described(e) for e in err.errors()])
 
 
 HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]]] = [

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from remediator.errors import UnknownConnectionError, UsageError
+from remediator.service.checked import CheckedRoute
 from remediator.service.schemas import (
     AccessToken,
     ConnectionIn,
@@ -21,11 +22,15 @@ from remediator.service.schemas import (
 )
 from remediator.service.security import require_token, service
 from remediator.service.wiring import Service
-from remediator.storage import Connection, ConnectionKind, ConnectionStore
+from remediator.storage import Connection, ConnectionKind
 from remediator.storage.audit import Actor, AuditAction, Via
+from remediator.storage.connections import ConnectionChanges
 
 router = APIRouter(
-    prefix="/v1/connections", tags=["connections"], dependencies=[Depends(require_token)]
+    prefix="/v1/connections",
+    tags=["connections"],
+    dependencies=[Depends(require_token)],
+    route_class=CheckedRoute,
 )
 Running = Annotated[Service, Depends(service)]
 # The api token is one shared key: a policy change through it is recorded as the token's.
@@ -40,55 +45,59 @@ def _show(running: Service, connection: Connection) -> ConnectionOut:
     )
 
 
-def _create(running: Service, connection_id: str, body: ConnectionIn) -> None:
+def _new(running: Service, connection_id: str, body: ConnectionIn) -> Connection:
     if body.label is None:
         raise UsageError("label is required to create a connection")
     kind = body.kind or ConnectionKind.REFRESH_TOKEN
     if kind is ConnectionKind.SERVICE_ACCOUNT and not body.tenant_id:
         raise UsageError("a service-account connection needs tenant_id")
-    running.runtime.store.add(
-        Connection(
-            id=connection_id,
-            label=body.label,
-            client_id=running.settings.client_id,
-            kind=kind,
-            tenant_id=body.tenant_id,
-        )
+    return Connection(
+        id=connection_id,
+        label=body.label,
+        client_id=running.settings.client_id,
+        kind=kind,
+        tenant_id=body.tenant_id,
     )
 
 
-def _update(store: ConnectionStore, current: Connection, body: ConnectionIn) -> None:
+def _changes(
+    running: Service, current: Connection, body: ConnectionIn, *, created: bool
+) -> ConnectionChanges:
+    """What the request changes on ``current`` (the connection as stored, or as it will be
+    created); refused here, before anything is written, when it may not."""
     if body.kind is not None and body.kind is not current.kind:
         raise UsageError("the kind of a connection cannot change; remove and add it again")
-    if body.label is not None:
-        store.set_label(current.id, body.label)
-    if body.tenant_id is not None and body.tenant_id != current.tenant_id:
-        store.set_tenant(current.id, body.tenant_id)
+    if body.refresh_token is not None and current.kind is ConnectionKind.SERVICE_ACCOUNT:
+        raise UsageError("a service-account connection has no refresh token to import")
+    policy = None
+    if body.policy is not None:
+        policy = merged_policy(current.policy or running.settings.policy, body.policy)
+    tenant = body.tenant_id if body.tenant_id != current.tenant_id else None
+    return ConnectionChanges(
+        label=None if created else body.label,
+        tenant_id=None if created else tenant,
+        restaurant=(body.restaurant.id, body.restaurant.name) if body.restaurant else None,
+        policy=policy,
+        refresh_token=body.refresh_token,
+    )
 
 
 def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Connection, bool]:
+    """Create or update in one transaction: a request that is refused changes nothing."""
     store = running.runtime.store
-    created = not store.exists(connection_id)
-    if created:
-        _create(running, connection_id, body)
-    else:
-        _update(store, store.get(connection_id), body)
-    current = store.get(connection_id)
-    if body.restaurant is not None:
-        store.set_restaurant(connection_id, body.restaurant.id, body.restaurant.name)
-    if body.policy is not None:
+    try:
+        current, new = store.get(connection_id), None
+    except UnknownConnectionError:
+        current = new = _new(running, connection_id, body)
+    changes = _changes(running, current, body, created=new is not None)
+    stored = store.put(connection_id, changes, new=new)
+    if changes.policy is not None:
         before = current.policy or running.settings.policy
-        after = merged_policy(before, body.policy)
-        store.set_policy(connection_id, after)
-        if changed := before.changes_to(after):
+        if changed := before.changes_to(changes.policy):
             running.audit.record(
                 API_TOKEN, AuditAction.POLICY, connection_id=connection_id, detail="; ".join(changed)
             )
-    if body.refresh_token is not None:
-        if current.kind is ConnectionKind.SERVICE_ACCOUNT:
-            raise UsageError("a service-account connection has no refresh token to import")
-        store.import_refresh_token(connection_id, body.refresh_token)
-    return store.get(connection_id), created
+    return stored, new is not None
 
 
 @router.put(

@@ -1,7 +1,7 @@
 """Prometheus metrics, written in the text exposition format (version 0.0.4) by hand.
 
-Six series families are few enough that a client library would add more than it saves: counters
-with labels, one gauge read at scrape time, one histogram.
+Seven series families are few enough that a client library would add more than it saves: counters
+with labels, two gauges read at scrape time, one histogram.
 """
 
 from __future__ import annotations
@@ -74,12 +74,19 @@ class Histogram:
         yield f"{self.name}_count {self.count}"
 
 
-class Metrics:
-    """The service's metrics; ``queue_depth`` is read from the store at scrape time."""
+def _none() -> int:
+    return 0
 
-    def __init__(self, queue_depth: Callable[[], int]) -> None:
+
+class Metrics:
+    """The service's metrics; ``queue_depth`` and ``stuck_runs`` are read from the store at
+    scrape time."""
+
+    def __init__(
+        self, queue_depth: Callable[[], int], stuck_runs: Callable[[], int] = _none
+    ) -> None:
         self._lock = threading.Lock()
-        self._queue_depth = queue_depth
+        self._queue_depth, self._stuck_runs = queue_depth, stuck_runs
         self.failures = CounterFamily(
             "remediator_failures_received_total", "Export failures accepted, by error kind."
         )
@@ -122,7 +129,7 @@ class Metrics:
                 self.refreshes.inc(grant_type=record.grant_type or "unknown", result=result)
 
     def render(self) -> str:
-        depth = self._queue_depth()
+        depth, stuck = self._queue_depth(), self._stuck_runs()
         with self._lock:
             lines = [
                 *self.failures.lines(),
@@ -132,6 +139,9 @@ class Metrics:
                 "# HELP remediator_queue_depth Runs waiting for a worker.",
                 "# TYPE remediator_queue_depth gauge",
                 f"remediator_queue_depth {depth}",
+                "# HELP remediator_runs_stuck Runs running longer than stuck_run_seconds.",
+                "# TYPE remediator_runs_stuck gauge",
+                f"remediator_runs_stuck {stuck}",
                 *self.duration.lines(),
             ]
         return "\n".join(lines) + "\n"

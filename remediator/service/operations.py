@@ -16,13 +16,20 @@ router = APIRouter(tags=["operations"])
 Running = Annotated[Service, Depends(service)]
 
 
-@router.get("/healthz", responses={503: {"description": "Database unreachable or workers down."}})
+@router.get(
+    "/healthz",
+    responses={
+        200: {"description": "ok; or degraded: runs stuck in running (`runs.stuck`)."},
+        503: {"description": "Database unreachable, or workers or callbacks down."},
+    },
+)
 async def healthz(running: Running) -> JSONResponse:
-    """200 when the database answers and every worker is alive, else 503."""
-    ok, checks = await running.healthy()
-    return JSONResponse(
-        {"status": "ok" if ok else "unavailable"} | checks, status_code=200 if ok else 503
-    )
+    """200 when the database answers and every worker is alive (``status`` ``ok``, or
+    ``degraded`` while runs are stuck in ``running`` longer than ``stuck_run_seconds``),
+    else 503 (``unavailable``)."""
+    status, checks = await running.healthy()
+    code = 503 if status == "unavailable" else 200
+    return JSONResponse({"status": status} | checks, status_code=code)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

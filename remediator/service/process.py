@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from remediator.errors import LeaseLost
-from remediator.failure import ExportFailure
+from remediator.failure import ExportFailure, InvalidFailure, salvaged, stored_failure
 from remediator.kinds import ErrorKind, Kind
 from remediator.plans import SavedPlan, StalePlanError
 from remediator.policy import Change, Policy, Rule
@@ -24,7 +24,7 @@ from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
 from remediator.service.logs import ids
 from remediator.service.metrics import Metrics
-from remediator.service.texts import could_not_run, fix_did_not_hold
+from remediator.service.texts import could_not_run, fix_did_not_hold, unreadable
 from remediator.settings import Settings
 from remediator.storage import ConnectionStatus
 from remediator.storage.queue import QueuedRun, QueueStore, Settled
@@ -97,6 +97,19 @@ def _nothing() -> None:
     """The default ``on_settled`` (called when a settled run has a callback to deliver)."""
 
 
+def _fields(row: QueuedRun) -> dict[str, object]:
+    return ids(run_id=row.id, event_id=row.event_id, connection_id=row.connection_id)
+
+
+_REASON_CHARS = 300
+
+
+def _reason(err: BaseException) -> str:
+    """What an exception says, on one line and not too long (its type when it says nothing)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
+
+
 def backoff(attempt: int, first: float, cap: float) -> float:
     return float(min(cap, first * 2**attempt))
 
@@ -111,12 +124,14 @@ class Processor:
         self.on_settled: Callable[[], None] = _nothing
 
     async def process(self, row: QueuedRun, session: Session) -> QueuedRun:
-        """One pass; never raises for a run's own trouble (it is settled as failed)."""
+        """One pass; never raises for a run's own trouble: whatever its work raises, or work
+        longer than ``run_timeout_seconds``, settles it as failed, saying why."""
         started = time.monotonic()
-        fields = ids(run_id=row.id, event_id=row.event_id, connection_id=row.connection_id)
+        fields = _fields(row)
         log.info("run started", extra=fields)
+        limit = self.settings.run_timeout_seconds
         try:
-            settled = await self._work(row, session)
+            settled = await asyncio.wait_for(self._work(row, session), limit)
         except LeaseLost as err:  # another process has the company now: nothing more written
             log.warning("run queued again: %s", err, extra=fields)
             settled = Settled(
@@ -124,22 +139,51 @@ class Processor:
                 reason=f"{err}; tried again",
                 not_before=time.time() + self.settings.worker_poll_seconds,
             )
+        except TimeoutError:
+            log.exception("run took too long", extra=fields)
+            settled = await self._broken(row, f"it took longer than {limit:g} s")
         except Exception as err:
             log.exception("run could not be completed", extra=fields)
-            settled = await self._broken(row, str(err))
-        done = await asyncio.to_thread(self.queue.settle, row.id, settled)
+            settled = await self._broken(row, _reason(err))
+        done = await self._settle(row, settled)
+        self._settled(done, time.monotonic() - started)
+        return done
+
+    async def park(self, run_id: str, attempts: int) -> QueuedRun:
+        """Settle a run as failed ("poison") that was interrupted as often as it may be."""
+        row = await asyncio.to_thread(self.queue.queued, run_id)
+        reason = f"poison: its work was interrupted {attempts} times, so it is not tried again"
+        log.error("run parked", extra=_fields(row))
+        done = await self._settle(row, await self._broken(row, reason))
+        self._settled(done, 0.0)
+        return done
+
+    async def _settle(self, row: QueuedRun, settled: Settled) -> QueuedRun:
+        """Store how the pass ended; when that cannot be stored, end the run as failed without
+        what the pass made (a last failure here leaves it ``running``, for the next start)."""
+        try:
+            return await asyncio.to_thread(self.queue.settle, row.id, settled)
+        except Exception as err:
+            log.exception("the run's result could not be stored", extra=_fields(row))
+            failed = Settled(
+                RunState.DONE,
+                reason=f"the run's result could not be stored: {_reason(err)}",
+                notify=True,
+            )
+            return await asyncio.to_thread(self.queue.settle, row.id, failed)
+
+    def _settled(self, done: QueuedRun, seconds: float) -> None:
+        fields = _fields(done)
         if done.callback_state == "pending":  # a run without a callback_url has nothing to send
             self.on_settled()
-        seconds = time.monotonic() - started
         if done.state is RunState.DONE:
             self.metrics.run_finished(done.outcome or "failed", seconds)
         else:
             self.metrics.run_pass(seconds)
         log.info("run settled", extra=fields | ids(state=done.state.value, outcome=done.outcome))
-        return done
 
     async def _work(self, row: QueuedRun, session: Session) -> Settled:
-        failure = ExportFailure.model_validate_json(row.failure)
+        failure = stored_failure(row.failure)
         engine = self.runtime.engine
         if row.approved_by:
             return await self._apply_reviewed(row, failure)
@@ -163,13 +207,26 @@ class Processor:
         return await self._after(row, report)
 
     async def _broken(self, row: QueuedRun, reason: str) -> Settled:
-        """The engine could not complete the run: a final ``failed`` report says why."""
-        failure = ExportFailure.model_validate_json(row.failure)
-        match = self.runtime.catalogue.classify_failure(failure)
-        await self._store(row, could_not_run(failure, row.id, match, reason))
+        """The run could not be completed: a final ``failed`` report says why (never raises:
+        a run whose failure cannot be read back gets a report from what can be)."""
+        try:
+            await self._store(row, self._could_not_run(row, reason))
+        except Exception:
+            log.exception("no report for a run that could not be completed", extra=_fields(row))
         return Settled(
             RunState.DONE, reason=f"the run could not be completed: {reason}", notify=True
         )
+
+    def _could_not_run(self, row: QueuedRun, reason: str) -> Report:
+        failure: ExportFailure | None
+        try:
+            failure = stored_failure(row.failure)
+        except InvalidFailure:
+            failure = salvaged(row.failure)
+        if failure is None:
+            return unreadable(row, reason)
+        match = self.runtime.catalogue.classify_failure(failure)
+        return could_not_run(failure, row.id, match, reason)
 
     async def _apply_reviewed(self, row: QueuedRun, failure: ExportFailure) -> Settled:
         """Apply an approved plan, unless Fortnox changed since: then plan again for review."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from remediator import review
+from remediator.service.checked import CheckedRoute
 from remediator.service.logs import ids
 from remediator.service.schemas import (
     Approval,
@@ -27,7 +28,13 @@ from remediator.storage.queue import QueuedRun
 from remediator.storage.runs import RunState
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/runs", tags=["runs"], dependencies=[Depends(require_token)])
+router = APIRouter(
+    prefix="/v1/runs",
+    tags=["runs"],
+    dependencies=[Depends(require_token)],
+    route_class=CheckedRoute,
+)
+MAX_OFFSET = 1_000_000_000  # bounded: the database's integers are 64-bit
 Running = Annotated[Service, Depends(service)]
 
 
@@ -44,7 +51,7 @@ async def list_runs(  # noqa: PLR0917 - FastAPI passes query parameters by name
     state: Annotated[RunState | None, Query()] = None,
     outcome: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RunsPage:
     """Runs received by the service, newest first."""
     rows, total = await asyncio.to_thread(

@@ -9,7 +9,7 @@ import httpx
 
 from remediator.catalogue import load_catalogue
 from remediator.engine import Engine
-from remediator.failure import ExportFailure
+from remediator.failure import ExportFailure, storable
 from remediator.runtime import (
     Runtime,
     open_connector,
@@ -55,14 +55,15 @@ class Service:
         await self.runtime.aclose()
 
     async def accept(self, run_id: str, failure: ExportFailure) -> Accepted:
-        """Store a failure as a queued run; returns once it is committed."""
+        """Store a failure as a queued run; returns once it is committed. ``InvalidFailure``
+        for one whose JSON would not read back (the worker reads it with intake's limits)."""
         intake = Intake(
             run_id=run_id,
             event_id=failure.event_id,
             connection_id=failure.connection_id,
             kind=self.runtime.catalogue.classify_failure(failure).kind,
             export_date=failure.export.date.isoformat(),
-            failure_json=failure.model_dump_json(by_alias=True),
+            failure_json=storable(failure),
             callback_url=str(failure.callback_url) if failure.callback_url else None,
         )
         accepted = await self.writer.submit(intake)
@@ -74,12 +75,16 @@ class Service:
         self.workers.wake()
         self.deliverer.wake()
 
-    async def healthy(self) -> tuple[bool, dict[str, object]]:
+    async def healthy(self) -> tuple[str, dict[str, object]]:
+        """``ok``; ``degraded`` (runs stuck in ``running``); or ``unavailable`` (the database
+        does not answer, or workers or callbacks are down), with the checks behind it."""
+        limit = self.settings.stuck_run_seconds
         try:
             await asyncio.to_thread(self.queue.ping)
+            stuck = await asyncio.to_thread(self.queue.stuck, limit)
             database = True
         except Exception:  # noqa: BLE001 - any failure means "not reachable"
-            database = False
+            stuck, database = 0, False
         workers, callbacks = self.workers.running(), self.deliverer.alive()
         checks: dict[str, object] = {
             "database": "ok" if database else "unreachable",
@@ -89,8 +94,11 @@ class Service:
                 "concurrency": self.workers.concurrency,
             },
             "callbacks": "ok" if callbacks else "stopped",
+            "runs": {"stuck": stuck, "stuck_after_seconds": limit},
         }
-        return database and workers and callbacks, checks
+        if not (database and workers and callbacks):
+            return "unavailable", checks
+        return ("degraded" if stuck else "ok"), checks
 
 
 def open_service(
@@ -102,7 +110,7 @@ def open_service(
     """Wire the service; ``transport`` replaces the network to Fortnox (the sandbox in tests)."""
     database = open_database(settings)
     queue = QueueStore(database)
-    metrics = Metrics(queue.depth)
+    metrics = Metrics(queue.depth, lambda: queue.stuck(settings.stuck_run_seconds))
     cipher = load_cipher(settings.secret_key, settings.key_file)
     store = ConnectionStore(database, cipher)
     connector = open_connector(settings, store, transport=transport, hook=metrics.fortnox_request)
@@ -126,6 +134,7 @@ def open_service(
         poll_seconds=settings.worker_poll_seconds,
         join_seconds=settings.join_seconds,
         grace_seconds=settings.shutdown_grace_seconds,
+        max_attempts=settings.run_attempts,
     )
     deliverer = Deliverer(queue, settings, transport=callback_transport)
     processor.on_settled = deliverer.wake

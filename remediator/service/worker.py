@@ -43,8 +43,10 @@ class Workers:
         poll_seconds: float,
         join_seconds: float = 60.0,
         grace_seconds: float = 10.0,
+        max_attempts: int = 3,
     ) -> None:
         self.processor, self.queue = processor, queue
+        self.max_attempts = max_attempts
         self.concurrency, self.poll_seconds = concurrency, poll_seconds
         self.join_seconds, self.grace_seconds = join_seconds, grace_seconds
         self._stopping = False
@@ -54,7 +56,8 @@ class Workers:
         self._dispatcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Put back what a crash left running, then start dispatching."""
+        """Put back what a crash left running (parking as failed what was interrupted as often
+        as it may be), then start dispatching."""
         await self._recover()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -101,6 +104,9 @@ class Workers:
         """Runs whose process is gone (this one before a restart, or another instance) go
         back to the queue once their company's lease has expired (``QueueStore.recover``)."""
         grace = self.processor.settings.lease_seconds
+        poisoned = await asyncio.to_thread(self.queue.take_poisoned, grace, self.max_attempts)
+        for run_id, attempts in poisoned.items():
+            await self.processor.park(run_id, attempts)
         for run_id in await asyncio.to_thread(self.queue.recover, grace):
             log.warning("run resumed: the process working it is gone", extra=ids(run_id=run_id))
 

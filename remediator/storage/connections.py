@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -15,6 +16,9 @@ from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause,
 from remediator.policy import Policy
 from remediator.storage.crypto import TokenCipher
 from remediator.storage.db import Database, connections, write_transaction
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection as SAConnection
 
 
 class Connection(BaseModel):
@@ -52,6 +56,17 @@ class Connection(BaseModel):
     @staticmethod
     def timestamp(value: float | None) -> datetime | None:
         return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+@dataclass(frozen=True)
+class ConnectionChanges:
+    """What one request changes on a connection; ``None`` leaves a field as it is."""
+
+    label: str | None = None
+    tenant_id: str | None = None
+    restaurant: tuple[str, str] | None = None  # id, name
+    policy: Policy | None = None
+    refresh_token: SecretStr | None = None  # imported once: refused when one is stored
 
 
 class ConnectionStore:
@@ -255,6 +270,72 @@ class ConnectionStore:
                 f"connection {connection_id!r} already has a refresh token: the remediator owns "
                 "it, so it cannot be imported again"
             )
+
+    def put(
+        self, connection_id: str, changes: ConnectionChanges, *, new: Connection | None = None
+    ) -> Connection:
+        """Create ``new`` (when given) and make ``changes``, in one transaction: a refusal
+        (it exists already; it has a refresh token already) or an error changes nothing."""
+        values = self._changed(changes)  # encrypts first: nothing is written if that fails
+        try:
+            with write_transaction(self._db.engine) as conn:
+                if new is not None:
+                    self._insert(conn, new)
+                if changes.refresh_token is not None:
+                    self._refresh_token_free(conn, connection_id)
+                if values:
+                    result = conn.execute(
+                        connections.update()
+                        .where(connections.c.id == connection_id)
+                        .values(**values, updated_at=time.time())
+                    )
+                    if result.rowcount == 0:
+                        raise UnknownConnectionError(connection_id)
+        finally:
+            self._written(connection_id)
+        return self.get(connection_id)
+
+    def _insert(self, conn: SAConnection, connection: Connection) -> None:
+        now = time.time()
+        found = conn.execute(
+            sa.select(connections.c.id).where(connections.c.id == connection.id)
+        ).first()
+        if found is not None:
+            raise UsageError(f"connection {connection.id!r} already exists")
+        row = self._to_row(connection) | {"created_at": now, "updated_at": now}
+        conn.execute(connections.insert().values(**row))
+
+    def _refresh_token_free(self, conn: SAConnection, connection_id: str) -> None:
+        stored = conn.execute(
+            sa.select(connections.c.refresh_token).where(connections.c.id == connection_id)
+        ).first()
+        if stored is None:
+            raise UnknownConnectionError(connection_id)
+        if stored[0] is not None:
+            raise UsageError(
+                f"connection {connection_id!r} already has a refresh token: the remediator owns "
+                "it, so it cannot be imported again"
+            )
+
+    def _changed(self, changes: ConnectionChanges) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if changes.label is not None:
+            values["label"] = changes.label
+        if changes.tenant_id is not None:
+            values["tenant_id"] = changes.tenant_id
+        if changes.restaurant is not None:
+            values["restaurant_id"], values["restaurant_name"] = changes.restaurant
+        if changes.policy is not None:
+            values["policy"] = changes.policy.model_dump_json()
+        if changes.refresh_token is not None:
+            values |= {
+                "refresh_token": self._cipher.encrypt(changes.refresh_token),
+                "refresh_expires_at": None,
+                "status": ConnectionStatus.ACTIVE.value,
+                "status_reason": None,
+                "status_cause": None,
+            }
+        return values
 
     def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
         """Take the connection's refresh lock if it is free or its lease ran out."""

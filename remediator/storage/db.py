@@ -9,6 +9,8 @@ docs/deploy.md for how a database is brought up to date, and how to change the s
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import weakref
 from collections.abc import Iterator
@@ -184,10 +186,19 @@ def open_engine(url: str) -> Engine:
                 f"the database's folder {folder} does not exist (database_url): create it, "
                 "or point REMEDIATOR_DATABASE_URL at an existing folder"
             )
+        _create_private(Path(database))
     engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner alone (0600) before SQLite opens it:
+    SQLite gives its -wal and -shm files the database file's mode. An existing file is left
+    as it is."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_on_connect(dbapi_connection: Any, record: Any) -> None:

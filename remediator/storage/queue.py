@@ -4,7 +4,8 @@ A queued run is a row of ``runs`` with ``origin = 'service'``. Intake stores fai
 batches (``accept_many``). A worker claims a connection's due run (oldest export date first);
 the engine's ``create`` and ``finish`` for a claimed run are kept in memory, and ``settle``
 writes the report, the audit trail and the run's new state in one transaction. A crash before
-that leaves the run ``running``, and ``recover`` queues it again at the next start.
+that leaves the run ``running``, and ``recover`` queues it again at the next start, counting
+the interrupted pass as an attempt, until it has had as many as it may.
 
 Intake, approvals, requeues and callback results are synced to disk when they commit. Claims
 and settlements are not (``durable=False``): they survive the process being killed, and a
@@ -392,13 +393,12 @@ class QueueStore(RunStore):
             conn.execute(sa.text("SELECT 1"))
 
     # -- the workers' queue ------------------------------------------------------------
-    def recover(self, grace_seconds: float = 60.0) -> list[str]:
-        """Runs left ``running`` by a process that is gone go back to the queue; returns their
-        ids. Gone: nobody holds the lease of the run's company any more (a drain holds it from
-        before its first claim to after its last run, and renews it while it works), or, for a
-        connection the store does not know (claimed without a lease), the run started more than
-        ``grace_seconds`` ago. Safe to call from every instance, at any time."""
-        orphaned = sa.and_(
+    def _orphaned(self, grace_seconds: float) -> Any:
+        """Runs left ``running`` by a process that is gone: nobody holds the lease of the run's
+        company any more (a drain holds it from before its first claim to after its last run,
+        and renews it while it works), or, for a connection the store does not know (claimed
+        without a lease), the run started more than ``grace_seconds`` ago."""
+        return sa.and_(
             _service(),
             runs.c.state == RunState.RUNNING.value,
             ~sa.exists(_live_lease()),
@@ -407,6 +407,12 @@ class QueueStore(RunStore):
                 runs.c.started_at < time.time() - grace_seconds,
             ),
         )
+
+    def recover(self, grace_seconds: float = 60.0) -> list[str]:
+        """Runs left ``running`` by a process that is gone (``_orphaned``) go back to the queue,
+        the interrupted pass counting as an attempt; returns their ids. Safe to call from every
+        instance, at any time."""
+        orphaned = self._orphaned(grace_seconds)
         with self._engine.connect() as conn:  # a read first: most looks find nothing
             ids = list(conn.execute(sa.select(runs.c.id).where(orphaned)).scalars())
         if not ids:
@@ -416,9 +422,54 @@ class QueueStore(RunStore):
             conn.execute(
                 runs.update()
                 .where(runs.c.id.in_(ids), orphaned)
-                .values(state=RunState.QUEUED.value, not_before=time.time())
+                .values(
+                    state=RunState.QUEUED.value,
+                    not_before=time.time(),
+                    attempts=sa.func.coalesce(runs.c.attempts, 0) + 1,
+                )
             )
         return ids
+
+    def take_poisoned(self, grace_seconds: float, max_attempts: int) -> dict[str, int]:
+        """Runs left ``running`` by a process that is gone that have had ``max_attempts``
+        attempts with this interrupted pass: ended ``done`` here (by one caller only, however
+        many instances look), for the caller to give each a final report and its callback.
+        Returns their ids and attempts. Call it before ``recover``, which would queue them."""
+        out_of_attempts = sa.and_(
+            self._orphaned(grace_seconds),
+            sa.func.coalesce(runs.c.attempts, 0) + 1 >= max_attempts,
+        )
+        with self._engine.connect() as conn:  # a read first: most looks find nothing
+            found = conn.execute(sa.select(runs.c.id).where(out_of_attempts)).first()
+        if found is None:
+            return {}
+        taken: dict[str, int] = {}
+        with write_transaction(self._engine) as conn:
+            rows = conn.execute(sa.select(runs.c.id, runs.c.attempts).where(out_of_attempts))
+            for run_id, attempts in rows.all():
+                result = conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, out_of_attempts)
+                    .values(
+                        state=RunState.DONE.value,
+                        state_reason="poison: interrupted as often as it may be",
+                        attempts=(attempts or 0) + 1,
+                        finished_at=time.time(),
+                    )
+                )
+                if result.rowcount == 1:
+                    taken[run_id] = (attempts or 0) + 1
+        return taken
+
+    def stuck(self, older_than: float) -> int:
+        """Service runs ``running`` for more than ``older_than`` seconds."""
+        query = sa.select(sa.func.count()).where(
+            _service(),
+            runs.c.state == RunState.RUNNING.value,
+            runs.c.started_at < time.time() - older_than,
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def due_connections(self, busy: set[str], limit: int) -> list[str]:
         """Connections with due runs, longest waiting first, skipping ``busy`` ones, those with

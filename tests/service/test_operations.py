@@ -7,9 +7,12 @@ import contextlib
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 from remediator.service.logs import scrub
+from remediator.storage import Database
+from remediator.storage.db import runs
 from tests.service.conftest import (
     API_TOKEN,
     AUTH,
@@ -73,6 +76,7 @@ def test_healthz_reports_the_database_and_the_workers(harness: Harness) -> None:
         "database": "ok",
         "workers": {"state": "running", "busy": 0, "concurrency": 2},
         "callbacks": "ok",
+        "runs": {"stuck": 0, "stuck_after_seconds": 900.0},
     }
     assert down.status_code == 503
     assert down.json()["workers"]["state"] == "stopped"
@@ -186,3 +190,27 @@ def test_every_request_is_logged_refused_ones_too(tmp_path: Path, log_lines: io.
     assert "secret-looking-body" not in text  # no bodies
     assert "private-query" not in text  # no query strings
     assert API_TOKEN not in text
+
+
+def test_runs_stuck_in_running_make_healthz_degraded_and_are_counted(harness: Harness) -> None:
+    with harness.client(harness.app(worker_concurrency=0, stuck_run_seconds=60)) as client:
+        harness.connect(client)
+        run_ids = [
+            post_failure(client, harness.failure(f"evt-{n}")).json()["run_id"] for n in (1, 2)
+        ]
+        assert client.get("/healthz").json()["status"] == "ok"
+        database = Database(harness.settings.database_url)
+        with database.engine.begin() as conn:  # one claimed two minutes ago, one just now
+            for run_id, started in zip(run_ids, (time.time() - 120, time.time()), strict=True):
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(state="running", started_at=started)
+                )
+        database.dispose()
+        health = client.get("/healthz")
+        text = client.get("/metrics").text
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["runs"] == {"stuck": 1, "stuck_after_seconds": 60.0}
+    assert metric(text, "remediator_runs_stuck") == 1

@@ -7,7 +7,14 @@ import sqlalchemy as sa
 
 from remediator.storage import Database
 from remediator.storage.db import runs
-from tests.service.conftest import AUTH, Harness, TestClient, post_failure, wait_for
+from tests.service.conftest import (
+    AUTH,
+    Harness,
+    TestClient,
+    post_failure,
+    wait_for,
+    wait_until,
+)
 
 
 def crash_mid_run(harness: Harness, run_id: str) -> None:
@@ -64,3 +71,43 @@ def test_a_shutdown_lets_the_run_under_way_finish_and_takes_no_other(harness: Ha
     database.dispose()
     assert states == {"evt-1": "done", "evt-2": "queued"}
     assert second["state"] == "queued"
+
+
+def interrupted(harness: Harness, run_id: str, attempts: int) -> None:
+    """As if ``attempts`` passes over the run had been interrupted, the last one just now."""
+    database = Database(harness.settings.database_url)
+    with database.engine.begin() as conn:
+        conn.execute(
+            runs.update().where(runs.c.id == run_id).values(state="running", attempts=attempts)
+        )
+    database.dispose()
+
+
+def test_a_run_interrupted_as_often_as_it_may_be_is_parked_as_failed(harness: Harness) -> None:
+    queued = TestClient(harness.app(worker_concurrency=0))
+    harness.connect(queued)
+    again = post_failure(queued, harness.failure("evt-1", day="2026-03-01")).json()["run_id"]
+    poison = post_failure(queued, harness.failure("evt-2", callback=True)).json()["run_id"]
+    interrupted(harness, again, 1)
+    interrupted(harness, poison, 2)
+    with harness.client(harness.app(run_attempts=3)) as client:
+        parked = wait_for(client, poison, ("done",))
+        worked = wait_for(client, again, ("done",))
+        wait_until(lambda: len(harness.receiver.received) == 1)
+    assert (parked["outcome"], parked["attempts"]) == ("failed", 3)
+    assert parked["state_reason"].startswith("the run could not be completed: poison:")
+    assert parked["report"]["summary"]["en"].startswith("Failed: the run could not be completed")
+    assert harness.receiver.bodies()[0]["run_id"] == poison
+    assert (worked["outcome"], worked["attempts"]) == ("fixed", 2)
+    assert len(harness.vouchers()) == 1  # the parked run re-sent nothing
+
+
+def test_a_run_that_takes_too_long_ends_failed_saying_so(harness: Harness) -> None:
+    harness.sandbox.set_faults(latency=0.2)
+    with harness.client(harness.app(run_timeout_seconds=0.3)) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure(callback=True)).json()["run_id"]
+        run = wait_for(client, run_id, ("done",))
+        wait_until(lambda: len(harness.receiver.received) == 1)
+    assert run["outcome"] == "failed"
+    assert run["state_reason"] == "the run could not be completed: it took longer than 0.3 s"
