@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+ and make:
 #   make demo   set up .venv and run the demo against the bundled sandbox
 #   make test   set up .venv with dev extras, then ruff, mypy (strict) and pytest
+#   (make fuzz  the service's fuzzing, run long)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest bench clean chromium
+.PHONY: demo test lint typecheck pytest fuzz bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The fuzzing of tests/service/fuzz with many more examples (minutes, not seconds); prints the
+# requests sent, the 5xx answers seen and the runs left unsettled.
+fuzz: $(STAMP)
+	REMEDIATOR_TEST_FUZZ=long $(BIN)/pytest tests/service/fuzz -q -p no:randomly -o timeout=3600
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

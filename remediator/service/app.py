@@ -178,6 +178,18 @@ class RequestLog:
             )
 
 
+def _problems_for_422(schema: dict[str, Any]) -> None:
+    """Every 422 is answered as a ``Problem`` (``_validation``), not as FastAPI's own body."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operation in (op for path in schema["paths"].values() for op in path.values()):
+        answer = operation.get("responses", {}).get("422")
+        if answer is not None:
+            answer["content"] = problem
+    components = schema["components"]["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+
+
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -190,6 +202,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(failure.pop("$defs", {}))
             components["ExportFailure"] = failure
+            _problems_for_422(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -16,7 +16,15 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from remediator import strict_json
+from remediator.service.schemas import Problem
 from remediator.service.security import BodyTooLarge, read_body
+
+# What every route of a token-protected /v1 router that reads JSON may also answer.
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No api token, or another one."},
+    413: {"model": Problem, "description": "A body larger than max_body_bytes."},
+    422: {"model": Problem, "description": "Not valid: every problem listed."},
+}
 
 
 class ProblemResponse(JSONResponse):

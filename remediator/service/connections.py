@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response
 
 from remediator.errors import UnknownConnectionError, UsageError
-from remediator.service.checked import CheckedRoute
+from remediator.service.checked import ANSWERS, CheckedRoute
 from remediator.service.schemas import (
     AccessToken,
     ConnectionIn,
@@ -31,6 +31,7 @@ router = APIRouter(
     tags=["connections"],
     dependencies=[Depends(require_token)],
     route_class=CheckedRoute,
+    responses=ANSWERS,
 )
 Running = Annotated[Service, Depends(service)]
 # The api token is one shared key: a policy change through it is recorded as the token's.
@@ -126,7 +127,11 @@ async def get_connection(connection_id: str, running: Running) -> ConnectionOut:
 @router.post(
     "/{connection_id}/access-token",
     response_model=AccessToken,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    responses={
+        404: {"model": Problem},
+        409: {"model": Problem, "description": "The connection must be authorized again."},
+        502: {"model": Problem, "description": "Fortnox could not be reached."},
+    },
 )
 async def access_token(connection_id: str, running: Running) -> AccessToken:
     """A valid access token from the remediator's token manager (refreshed if need be)."""

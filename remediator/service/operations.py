@@ -20,7 +20,10 @@ Running = Annotated[Service, Depends(service)]
     "/healthz",
     responses={
         200: {"description": "ok; or degraded: runs stuck in running (`runs.stuck`)."},
-        503: {"description": "Database unreachable, or workers or callbacks down."},
+        503: {
+            "description": "Database unreachable, or workers or callbacks down.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
     },
 )
 async def healthz(running: Running) -> JSONResponse:

@@ -18,7 +18,7 @@ import html
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -74,16 +74,33 @@ def _refused(request: Request, err: InvalidLinkError) -> Response:
     return _page(403, sv, en)
 
 
+def _json(model: type[Problem], description: str) -> dict[str, Any]:
+    """A JSON answer of a route whose answers are otherwise pages."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def _page_or(model: type[Problem], description: str) -> dict[str, Any]:
+    """An answer that is a page for a person, or JSON for ``Accept: application/json``."""
+    return {
+        "description": description,
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
+        },
+    }
+
+
 @router.get(
     "/v1/connections/{connection_id}/authorize",
-    response_model=Authorize,
     status_code=302,
+    response_class=Response,
     responses={
         200: {"model": Authorize, "description": "With Accept: application/json."},
         302: {"description": "To Fortnox's consent page."},
         401: {"model": Problem, "description": "Neither the api token nor a reconnect link."},
-        403: {"description": "A reconnect link that is altered or expired (a page, or JSON)."},
-        404: {"model": Problem},
+        403: _page_or(Problem, "A reconnect link that is altered or expired."),
+        404: _page_or(Problem, "No such connection."),
     },
 )
 async def authorize(
@@ -134,7 +151,23 @@ async def authorize(
     return RedirectResponse(url, status_code=302)
 
 
-@router.get("/oauth/callback", response_class=HTMLResponse, include_in_schema=True)
+@router.get(
+    "/oauth/callback",
+    response_class=HTMLResponse,
+    responses={
+        400: {
+            "description": "A state unknown, used or expired; consent refused; a code Fortnox "
+            "did not take.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        404: _json(Problem, "The connection is gone."),
+        409: {
+            "description": "A consent for another Fortnox company.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        502: _json(Problem, "Fortnox could not be reached."),
+    },
+)
 async def oauth_callback(
     running: Running,
     state: Annotated[str, Query()] = "",

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from remediator import review
-from remediator.service.checked import CheckedRoute
+from remediator.service.checked import ANSWERS, CheckedRoute
 from remediator.service.logs import ids
 from remediator.service.schemas import (
     Approval,
@@ -33,6 +33,7 @@ router = APIRouter(
     tags=["runs"],
     dependencies=[Depends(require_token)],
     route_class=CheckedRoute,
+    responses=ANSWERS,
 )
 MAX_OFFSET = 1_000_000_000  # bounded: the database's integers are 64-bit
 Running = Annotated[Service, Depends(service)]

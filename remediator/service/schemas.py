@@ -114,9 +114,15 @@ class Rejection(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, description="Why it is rejected.")
 
 
-class Stale(BaseModel):
+class Problem(BaseModel):
     detail: str
-    differences: list[str]
+    problems: list[str] = Field(default_factory=list)
+
+
+class Stale(Problem):
+    """A 409: not awaiting review (a problem), or Fortnox changed since (its differences)."""
+
+    differences: list[str] = Field(default_factory=list)
 
 
 class RestaurantIn(BaseModel):
@@ -205,11 +211,6 @@ class AccessToken(BaseModel):
 class Authorize(BaseModel):
     authorize_url: str
     expires_at: Timestamp
-
-
-class Problem(BaseModel):
-    detail: str
-    problems: list[str] = Field(default_factory=list)
 
 
 def merged_policy(base: Policy, rules: dict[Change, Rule]) -> Policy:

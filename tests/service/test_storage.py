@@ -78,3 +78,43 @@ def test_statuses_filter_and_count_runs_as_the_console_shows_them(database: Data
     assert (sorted(r.id for r in rows), total) == (["r1", "r3"], 2)
     assert queue.page(statuses=["fixed"], export_date="2026-03-02")[1] == 1
     assert queue.page(statuses=["fixed"], export_date="2026-03-03")[1] == 0
+
+
+def _queued(database: Database, count: int) -> QueueStore:
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    queue = QueueStore(database)
+    for n in range(count):
+        queue.accept(Intake(f"r{n}", f"e{n}", "c", "k", f"2026-03-0{n + 1}", "{}", None))
+    return queue
+
+
+def test_runs_left_running_are_queued_again_until_their_attempts_run_out(
+    database: Database,
+) -> None:
+    """No lease is held on the company (the process that claimed the run is gone)."""
+    queue = _queued(database, 2)
+    assert queue.claim("c") is not None  # r0
+    assert queue.take_poisoned(60, max_attempts=2) == {}
+    assert queue.recover(60) == ["r0"]
+    assert (queue.queued("r0").state, queue.queued("r0").attempts) == (RunState.QUEUED, 1)
+    assert queue.claim("c") is not None  # r0 again, interrupted again
+    assert queue.take_poisoned(60, max_attempts=2) == {"r0": 2}
+    assert queue.take_poisoned(60, max_attempts=2) == {}  # taken once, by one caller
+    assert queue.recover(60) == []
+    parked = queue.queued("r0")
+    assert (parked.state, parked.attempts, parked.state_reason) == (
+        RunState.DONE,
+        2,
+        "poison: interrupted as often as it may be",
+    )
+    assert queue.queued("r1").state is RunState.QUEUED
+
+
+def test_runs_running_longer_than_a_limit_are_counted_stuck(database: Database) -> None:
+    queue = _queued(database, 2)
+    assert queue.stuck(60) == 0
+    assert queue.claim("c") is not None
+    assert queue.stuck(60) == 0
+    assert queue.stuck(-1) == 1  # claimed before "now + 1 s"

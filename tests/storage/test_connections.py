@@ -12,7 +12,9 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from remediator.errors import ConfigError, StorageError, UnknownConnectionError, UsageError
+from remediator.policy import Policy, Rule
 from remediator.storage import (
+    Connection,
     ConnectionStatus,
     ConnectionStore,
     Database,
@@ -21,6 +23,7 @@ from remediator.storage import (
     load_cipher,
     migrations,
 )
+from remediator.storage.connections import ConnectionChanges
 from remediator.storage.db import connections, is_sqlite, write_transaction
 from tests.conftest import connection
 
@@ -196,3 +199,28 @@ def test_only_writes_marked_not_durable_skip_the_sync_to_disk(tmp_path: Path) ->
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == normal
     with database.engine.begin() as conn:  # any other transaction is synced
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == full
+
+
+def test_put_creates_and_changes_in_one_transaction_or_not_at_all(
+    store: ConnectionStore,
+) -> None:
+    new = Connection(id="p", label="P", client_id="x")
+    changes = ConnectionChanges(
+        restaurant=("r1", "Krogen"),
+        policy=Policy(set_manual=Rule.NEVER),
+        refresh_token=SecretStr("rt-1"),
+    )
+    made = store.put("p", changes, new=new)
+    assert (made.label, made.restaurant_id, made.restaurant_name) == ("P", "r1", "Krogen")
+    assert made.policy == Policy(set_manual=Rule.NEVER)
+    assert made.refresh_token is not None
+    assert made.refresh_token.get_secret_value() == "rt-1"
+    again = ConnectionChanges(label="Renamed", refresh_token=SecretStr("rt-2"))
+    with pytest.raises(UsageError, match="already has a refresh token"):
+        store.put("p", again)
+    with pytest.raises(UsageError, match="already exists"):
+        store.put("p", ConnectionChanges(label="Other"), new=new)
+    assert store.get("p") == made  # neither refusal changed anything
+    with pytest.raises(UnknownConnectionError):
+        store.put("nobody", ConnectionChanges(label="L"))
+    assert store.put("p", ConnectionChanges(label="Renamed")).label == "Renamed"
