@@ -74,6 +74,7 @@ async def list_runs(  # noqa: PLR0917 - FastAPI passes query parameters by name
     status_code=202,
     response_model=RunOut,
     responses={
+        400: {"model": Problem, "description": "The review is refused."},
         404: {"model": Problem},
         409: {"model": Stale, "description": "Not awaiting review, or Fortnox changed since."},
     },
@@ -99,7 +100,11 @@ async def apply_run(run_id: str, approval: Approval, running: Running) -> JSONRe
 @router.post(
     "/{run_id}/reject",
     response_model=RunOut,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    responses={
+        400: {"model": Problem, "description": "The review is refused."},
+        404: {"model": Problem},
+        409: {"model": Problem},
+    },
 )
 async def reject_run(run_id: str, rejection: Rejection, running: Running) -> RunOut:
     """Reject a reviewed plan with a reason: the run ends ``rejected``, nothing is written,

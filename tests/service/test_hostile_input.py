@@ -236,3 +236,24 @@ def test_a_failure_stored_but_unreadable_settles_failed_with_a_callback(harness:
     assert run["report"]["event_id"] == "evt-1"
     (callback,) = harness.receiver.bodies()
     assert (callback["run_id"], callback["outcome"]) == (run_id, "failed")
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("apply", {"approved_by": "\u001e"}),
+        ("apply", {"approved_by": "  "}),
+        ("reject", {"rejected_by": "Eva", "reason": "\t"}),
+        ("reject", {"rejected_by": "\u2003", "reason": "no"}),
+    ],
+)
+def test_a_blank_reviewer_or_reason_is_a_documented_400(
+    harness: Harness, action: str, body: dict[str, str]
+) -> None:
+    """Found by the fuzzing: a name of whitespace (U+001E too) is refused by the review with a
+    400 the OpenAPI did not document."""
+    client = client_of(harness)
+    answer = client.post(f"/v1/runs/some-run/{action}", headers=AUTH, json=body)
+    assert problem(answer, 400)["detail"].startswith(("a review needs", "a rejection needs"))
+    documented = client.get("/openapi.json").json()["paths"][f"/v1/runs/{{run_id}}/{action}"]
+    assert "400" in documented["post"]["responses"]
