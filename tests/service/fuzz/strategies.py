@@ -46,6 +46,7 @@ HOSTILE = [
     b"",
     b"null",
     b"\x00",
+    b"[" + b"0," * 600_000 + b"0]",  # past max_body_bytes (1 MiB): 413
 ]
 # Where a value of a valid failure is replaced, dropped, or added to.
 PATHS = [
