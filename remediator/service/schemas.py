@@ -147,6 +147,8 @@ class ConnectionIn(BaseModel):
     tenant_id: str | None = Field(default=None, max_length=50)
     refresh_token: SecretStr | None = Field(
         default=None,
+        min_length=1,  # an empty one made every later refresh raise inside authlib (a 500)
+        max_length=4096,
         description="Import an existing refresh token, once; from then on only the "
         "remediator refreshes it.",
     )

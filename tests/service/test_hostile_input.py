@@ -257,3 +257,16 @@ def test_a_blank_reviewer_or_reason_is_a_documented_400(
     assert problem(answer, 400)["detail"].startswith(("a review needs", "a rejection needs"))
     documented = client.get("/openapi.json").json()["paths"][f"/v1/runs/{{run_id}}/{action}"]
     assert "400" in documented["post"]["responses"]
+
+
+def test_an_empty_refresh_token_is_422_not_a_connection_that_500s_later(
+    harness: Harness,
+) -> None:
+    """Found by the long fuzzing: an empty token was stored, and every access-token request
+    for the connection then raised inside authlib."""
+    client = client_of(harness)
+    answer = client.put(
+        "/v1/connections/x4", headers=AUTH, json={"label": "L", "refresh_token": ""}
+    )
+    problem(answer, 422)
+    assert client.get("/v1/connections/x4", headers=AUTH).status_code == 404
