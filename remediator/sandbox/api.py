@@ -83,7 +83,7 @@ def _paged(call: Call, key: str, items: list[dict[str, Any]]) -> Answer:
 
 
 def _year_json(company: Company, year_id: int) -> dict[str, Any]:
-    year = next(y for y in company.tenant.financial_years if y.id == year_id)
+    year = company.year(year_id)
     return {
         "Id": year.id,
         "FromDate": year.from_date.isoformat(),
@@ -94,12 +94,19 @@ def _year_json(company: Company, year_id: int) -> dict[str, Any]:
 
 
 def financial_years(call: Call) -> Answer:
-    ids = [y.id for y in call.company.tenant.financial_years]
+    ids = [y.id for y in call.company.years]
     day = call.date("date")
     if day is not None:
         found = call.company.year_for(day)
         ids = [found] if found is not None else []
     return 200, {"FinancialYears": [_year_json(call.company, i) for i in ids]}
+
+
+def financial_year_post(call: Call) -> Answer:
+    """Create a financial year (ahead of time, as Fortnox allows): the chart and the series
+    of the latest earlier year are carried into it."""
+    created = books.create_year(call.company, call.body("FinancialYear"))
+    return 201, {"FinancialYear": _year_json(call.company, created.id)}
 
 
 def financial_year(call: Call) -> Answer:
@@ -250,6 +257,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         ("GET", r"/me", "profile", me),
         ("GET", r"/settings/lockedperiod", "settings", locked_period),
         ("GET", r"/financialyears", "bookkeeping", financial_years),
+        ("POST", r"/financialyears", "bookkeeping", financial_year_post),
         ("GET", r"/financialyears/(?P<id>\d+)", "bookkeeping", financial_year),
         ("GET", r"/voucherseries", "bookkeeping", series_list),
         ("POST", r"/voucherseries", "bookkeeping", series_post),

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from remediator.sandbox import codes
-from remediator.sandbox.state import Account, CostCentre, Series, User
+from remediator.sandbox.state import Account, CostCentre, FinancialYear, Series, User
 from remediator.sandbox.world import Company, Refused, Token
 
 SERIES_FIELDS = {"Code", "Description", "Manual", "Year", "NextVoucherNumber", "Approver", "@url"}
@@ -87,6 +87,49 @@ def account_json(account: Account, year: int) -> dict[str, Any]:
     if account.vat_code is not None:
         data["VATCode"] = account.vat_code
     return data
+
+
+YEAR_FIELDS = {"Id", "FromDate", "ToDate", "AccountChartType", "AccountingMethod", "@url"}
+
+
+def _year_dates(body: dict[str, Any]) -> tuple[date, date]:
+    try:
+        first, last = date.fromisoformat(body["FromDate"]), date.fromisoformat(body["ToDate"])
+    except (KeyError, TypeError, ValueError):
+        raise Refused(codes.INVALID_VALUE) from None
+    if first > last:
+        raise Refused(codes.INVALID_VALUE)
+    return first, last
+
+
+def create_year(company: Company, body: dict[str, Any]) -> FinancialYear:
+    """A new financial year with the next Id; the chart (with each account's active flag)
+    and the voucher series (numbering from 1) of the latest earlier year are carried in."""
+    check_fields(body, YEAR_FIELDS)
+    first, last = _year_dates(body)
+    if any(y.from_date <= last and first <= y.to_date for y in company.years):
+        raise Refused(codes.YEAR_OVERLAPS)
+    method = body.get("AccountingMethod", "ACCRUAL")
+    if method not in {"ACCRUAL", "CASH"}:
+        raise Refused(codes.INVALID_VALUE)
+    earlier = [y for y in company.years if y.to_date < first]
+    source = max(earlier, key=lambda y: y.to_date) if earlier else None
+    year = FinancialYear(
+        id=max((y.id for y in company.years), default=0) + 1,
+        from_date=first,
+        to_date=last,
+        account_chart_type=str(
+            body.get("AccountChartType", source.account_chart_type if source else "BAS 2026")
+        ),
+        accounting_method=method,
+    )
+    company.years.append(year)
+    carried = company.series.get(source.id, {}) if source else {}
+    company.series[year.id] = {c: s.model_copy(update={"next_number": 1}) for c, s in carried.items()}
+    chart = company.accounts.get(source.id, {}) if source else {}
+    company.accounts[year.id] = {n: a.model_copy() for n, a in chart.items()}
+    company.vouchers[year.id] = []
+    return year
 
 
 def get_series(company: Company, year: int, code: str) -> Series:

@@ -61,6 +61,7 @@ SYSTEM_EXCEPTION = refusal(500, 1000003, "System exception")  # [REF]
 TOO_FEW_ROWS = refusal(
     400, 2001897, "Verifikationen måste innehålla minst två rader."
 )  # [REF] code (issue 8), text [OWN]
+YEAR_OVERLAPS = refusal(400, 2000936, "Räkenskapsåret överlappar ett annat räkenskapsår.")  # [OWN]
 COST_CENTRE_UNKNOWN_GET = refusal(404, 2000566, "Kan inte hitta kostnadsstället.")  # [OWN]
 COST_CENTRE_UNKNOWN = refusal(400, 2000948, "Kostnadsstället finns inte.")  # [OWN]
 

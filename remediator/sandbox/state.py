@@ -291,6 +291,12 @@ class SandboxState(StateModel):
         description="The date the sandbox takes as today (the default financial year); "
         "the real date when left out.",
     )
+    refresh_token_days: int = Field(
+        default=45,
+        ge=1,
+        description="A refresh token unused this many days after it was issued answers "
+        "invalid_grant (Fortnox: 45). Each refresh issues a new one.",
+    )
     clients: list[OAuthClient] = Field(min_length=1)
     tenants: list[Tenant]
     grants: list[Grant] = Field(default_factory=list)

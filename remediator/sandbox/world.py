@@ -10,7 +10,7 @@ import time
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from remediator.sandbox.codes import Refusal
@@ -19,6 +19,7 @@ from remediator.sandbox.state import (
     Account,
     CostCentre,
     Faults,
+    FinancialYear,
     Grant,
     SandboxState,
     Scope,
@@ -28,6 +29,7 @@ from remediator.sandbox.state import (
 
 ACCESS_LIFETIME = 3600
 CODE_LIFETIME = 600
+DAY = 86_400
 
 
 class Refused(Exception):
@@ -64,6 +66,7 @@ class Company:
     """One tenant's books, per financial year."""
 
     tenant: Tenant
+    years: list[FinancialYear] = field(default_factory=list)  # grows: years created ahead
     series: dict[int, dict[str, Series]] = field(default_factory=dict)
     accounts: dict[int, dict[int, Account]] = field(default_factory=dict)
     vouchers: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -71,7 +74,7 @@ class Company:
 
     @classmethod
     def from_tenant(cls, tenant: Tenant) -> Company:
-        company = cls(tenant)
+        company = cls(tenant, years=[y.model_copy() for y in tenant.financial_years])
         company.cost_centres = {c.code: c for c in tenant.cost_centres}
         for year in tenant.financial_years:
             key = str(year.id)
@@ -83,8 +86,11 @@ class Company:
 
     def year_for(self, day: date) -> int | None:
         return next(
-            (y.id for y in self.tenant.financial_years if y.from_date <= day <= y.to_date), None
+            (y.id for y in self.years if y.from_date <= day <= y.to_date), None
         )
+
+    def year(self, year_id: int) -> FinancialYear:
+        return next(y for y in self.years if y.id == year_id)
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -104,6 +110,7 @@ class World:
         self.companies = {t.tenant_id: Company.from_tenant(t) for t in state.tenants}
         self.grants: dict[str, Grant] = {g.name: g.model_copy() for g in state.grants}
         self.used_refresh: dict[str, str] = {}  # used refresh token -> grant name
+        self.refreshed_at: dict[str, float] = {g.name: self.now() for g in state.grants}
         self.tokens: dict[str, Token] = {}
         self.codes: dict[str, PendingCode] = {}
         self.arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -123,7 +130,16 @@ class World:
         return time.time() + self.offset
 
     def today(self) -> date:
-        return self.state.today or date.fromtimestamp(self.now())  # noqa: DTZ012 - local date
+        """The state's ``today`` moved on by whole days of clock advance, else the real date."""
+        if self.state.today is not None:
+            return self.state.today + timedelta(days=int(self.offset // DAY))
+        return date.fromtimestamp(self.now())  # noqa: DTZ012 - local date
+
+    def refresh_expired(self, grant: Grant) -> bool:
+        """A refresh token dies ``refresh_token_days`` after it was issued: unused that long,
+        the connection is gone (Fortnox: 45 days)."""
+        issued = self.refreshed_at.get(grant.name, self.now())
+        return self.now() - issued > self.state.refresh_token_days * DAY
 
     # -- OAuth -----------------------------------------------------------------------
     def client_ok(self, client_id: str, secret: str) -> bool:
@@ -161,6 +177,7 @@ class World:
             scopes=found.scopes,
             refresh_token=secrets.token_urlsafe(24),
         )
+        self.refreshed_at[name] = self.now()
         return self._issue(self.grants[name], rotate=False)
 
     def refresh(self, refresh_token: str, client_id: str) -> dict[str, Any]:
@@ -170,6 +187,8 @@ class World:
             raise InvalidGrant
         grant = next((g for g in self.grants.values() if g.refresh_token == refresh_token), None)
         if grant is None or grant.revoked or grant.client_id != client_id:
+            raise InvalidGrant
+        if self.refresh_expired(grant):
             raise InvalidGrant
         if self.faults.refresh_without_refresh_token:
             self.faults.refresh_without_refresh_token -= 1
@@ -208,6 +227,7 @@ class World:
         if rotate:
             self.used_refresh[grant.refresh_token] = grant.name
             grant.refresh_token = secrets.token_urlsafe(24)
+            self.refreshed_at[grant.name] = self.now()
         access = self._access(
             grant.name, grant.tenant_id, grant.user_id, grant.client_id, grant.scopes
         )

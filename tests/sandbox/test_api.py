@@ -403,3 +403,47 @@ async def test_each_tenant_sees_only_its_own_books() -> None:
         assert (await http.get("/3/voucherseries/F", headers=other)).status_code == 404
         info = (await http.get("/3/companyinformation", headers=other)).json()
     assert info["CompanyInformation"]["DatabaseNumber"] == 100005
+
+
+async def test_a_financial_year_created_ahead_carries_the_chart_and_series(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"FinancialYear": {"FromDate": "2027-01-01", "ToDate": "2027-12-31"}}
+    created = await api.post("/3/financialyears", json=body)
+    assert created.status_code == 201
+    year = created.json()["FinancialYear"]
+    assert (year["Id"], year["FromDate"], year["ToDate"]) == (3, "2027-01-01", "2027-12-31")
+    assert year["AccountChartType"] == "BAS 2026"
+    on_date = (await api.get("/3/financialyears", params={"date": "2027-01-01"})).json()
+    assert [y["Id"] for y in on_date["FinancialYears"]] == [3]
+    series = (await api.get("/3/voucherseries/F", params={"financialyear": 3})).json()
+    assert series["VoucherSeries"]["Manual"] is True
+    assert series["VoucherSeries"]["NextVoucherNumber"] == 1
+    account = (await api.get("/3/accounts/3001", params={"financialyear": 3})).json()
+    assert account["Account"]["Active"] is True
+
+
+@pytest.mark.parametrize(
+    "year",
+    [
+        {"FromDate": "2026-06-01", "ToDate": "2027-05-31"},  # overlaps 2026
+        {"FromDate": "2027-12-31", "ToDate": "2027-01-01"},  # ends before it starts
+        {"FromDate": "2027-01-01"},  # no end
+        {"FromDate": "2027-01-01", "ToDate": "2027-12-31", "Colour": "red"},
+    ],
+)
+async def test_a_financial_year_that_cannot_be_is_refused(
+    api: httpx.AsyncClient, year: dict[str, str]
+) -> None:
+    answer = await api.post("/3/financialyears", json={"FinancialYear": year})
+    assert answer.status_code == 400
+    years = (await api.get("/3/financialyears")).json()["FinancialYears"]
+    assert len(years) == 2
+
+
+async def test_today_moves_with_the_clock_by_whole_days(sandbox: Sandbox) -> None:
+    start = sandbox.world.today()
+    sandbox.advance(86_399)
+    assert sandbox.world.today() == start
+    sandbox.advance(2)
+    assert (sandbox.world.today() - start).days == 1

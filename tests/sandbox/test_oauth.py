@@ -285,3 +285,30 @@ async def test_the_connection_invalidated_scenario_has_a_dead_grant() -> None:
     sandbox = Sandbox.from_scenario("connection_invalidated")
     async with client_for(sandbox) as http:
         assert_invalid_grant(await refresh(http, "rt-connection_invalidated-1"))
+
+
+DAY = 86_400
+
+
+async def test_a_refresh_token_unused_for_its_lifetime_dies(
+    sandbox: Sandbox, http: httpx.AsyncClient
+) -> None:
+    sandbox.advance(45 * DAY + 60)
+    assert_invalid_grant(await refresh(http))
+
+
+async def test_each_refresh_restarts_the_lifetime(
+    sandbox: Sandbox, http: httpx.AsyncClient
+) -> None:
+    sandbox.advance(40 * DAY)
+    first = await refresh(http)
+    assert first.status_code == 200
+    sandbox.advance(40 * DAY)
+    assert (await refresh(http, first.json()["refresh_token"])).status_code == 200
+
+
+async def test_the_lifetime_comes_from_the_state() -> None:
+    sandbox = changed(lambda d: d.update(refresh_token_days=31))
+    async with client_for(sandbox) as http:
+        sandbox.advance(31 * DAY + 1)
+        assert_invalid_grant(await refresh(http))
