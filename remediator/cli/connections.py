@@ -13,7 +13,7 @@ from rich.table import Table
 from remediator.cli import remediate
 from remediator.cli.output import echo_json, people_console
 from remediator.errors import UsageError
-from remediator.fortnox import StoredConnection
+from remediator.owner import learn_owner, owner_line, owner_warning
 from remediator.runtime import open_connector, open_store
 from remediator.settings import load_settings
 from remediator.storage import Connection, ConnectionKind, ConnectionStatus
@@ -33,10 +33,26 @@ def describe(connection: Connection) -> dict[str, Any]:
         "client_id": connection.client_id,
         "scopes": list(connection.scopes),
         "has_refresh_token": connection.refresh_token is not None,
+        "owner": _owner(connection),
+        "owner_warning": warning.en if (warning := owner_warning(connection)) else None,
         "access_expires_at": iso_epoch(connection.access_expires_at),
         "last_refresh_at": iso_epoch(connection.last_refresh_at),
         "created_at": iso_epoch(connection.created_at),
         "updated_at": iso_epoch(connection.updated_at),
+    }
+
+
+def _owner(connection: Connection) -> dict[str, Any] | None:
+    if connection.kind is ConnectionKind.SERVICE_ACCOUNT:
+        return {"service_account": True}
+    if connection.owner is None:
+        return None
+    return {
+        "service_account": False,
+        "name": connection.owner.name,
+        "email": connection.owner.email,
+        "sys_admin": connection.owner.sys_admin,
+        "checked_at": iso_epoch(connection.owner.checked_at),
     }
 
 
@@ -98,14 +114,23 @@ def list_(as_json: bool) -> None:
         click.echo("no connections yet: add one with remediator connections add ID --label NAME")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("connection", "status", "tenant", "label", "last refresh"):
+    for column in ("connection", "status", "tenant", "label", "last refresh", "connected by"):
         table.add_column(column, overflow="fold")
     for c in found:
-        table.add_row(c.id, c.status.value, c.tenant_id or "-", c.label, local(c.last_refresh_at))
+        table.add_row(
+            c.id,
+            c.status.value,
+            c.tenant_id or "-",
+            c.label,
+            local(c.last_refresh_at),
+            owner_line(c),
+        )
     people_console().print(table)
     for c in found:
         if (advice := _advice(c)) is not None:
             click.echo(f"{c.id}: {advice}")
+        if (warning := owner_warning(c)) is not None:
+            click.echo(f"{c.id}: {warning.en}")
 
 
 def _advice(connection: Connection) -> str | None:
@@ -130,6 +155,7 @@ def show(connection_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(row)
         return
+    row["owner"] = owner_line(connection)
     for key, value in row.items():
         click.echo(f"{key}: {value if value is not None else '-'}")
     if (advice := _advice(connection)) is not None:
@@ -183,16 +209,22 @@ def connect(connection_id: str, code: str | None) -> None:
     store = open_store(settings)
     connection = store.get(connection_id)
 
-    async def exchange() -> StoredConnection:
+    async def exchange() -> None:
         async with open_connector(settings, store) as connector:
             if connection.kind is ConnectionKind.SERVICE_ACCOUNT:
-                return await connector.connect_service_account(connection_id)
-            if not code:
+                await connector.connect_service_account(connection_id)
+            elif not code:
                 raise UsageError("--code is required for a refresh-token connection")
-            return await connector.connect(connection_id, code)
+            else:
+                await connector.connect(connection_id, code)
+            await learn_owner(connector, store, connection_id)
 
-    done = asyncio.run(exchange())
+    asyncio.run(exchange())
+    done = store.get(connection_id)
     click.echo(f"connected {connection_id} to Fortnox tenant {done.tenant_id or 'unknown'}")
+    click.echo(f"connected by: {owner_line(done)}")
+    if (warning := owner_warning(done)) is not None:
+        click.echo(f"warning: {warning.en}")
 
 
 def _read_secret() -> SecretStr:

@@ -28,6 +28,7 @@ from remediator.errors import UnknownConnectionError
 from remediator.failure import ExportFailure
 from remediator.fortnox import TokenError
 from remediator.links import InvalidLinkError
+from remediator.owner import learn_owner
 from remediator.service.logs import ids
 from remediator.service.schemas import Authorize, Problem
 from remediator.service.security import bearer, has_token, service, token_required
@@ -220,6 +221,7 @@ async def _connect(running: Service, connection_id: str, code: str) -> HTMLRespo
             "The sign-in was for another Fortnox company than the restaurant's; nothing changed.",
         )
     await asyncio.to_thread(store.save_tokens, connection_id, tokens)
+    await learn_owner(running.runtime.connector, store, connection_id)
     requeued = await asyncio.to_thread(running.queue.requeue_reconnected, connection_id)
     running.wake()
     log.info("connection reconnected; %d run(s) queued again", len(requeued), extra=fields)

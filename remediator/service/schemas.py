@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from remediator.owner import owner_warning
 from remediator.policy import Change, Policy, Rule
-from remediator.report import Report
+from remediator.report import Report, Text
 from remediator.storage import Connection, ConnectionKind, ReconnectCause
 from remediator.storage.queue import QueuedRun
 from remediator.storage.runs import RunState
@@ -154,6 +155,30 @@ class ConnectionIn(BaseModel):
     )
 
 
+class OwnerOut(BaseModel):
+    """Who connected (Fortnox's /3/me at consent)."""
+
+    service_account: bool
+    name: str | None = None
+    email: str | None = None
+    sys_admin: bool | None = None
+    checked_at: Timestamp | None = None
+
+
+def _owner(connection: Connection) -> OwnerOut | None:
+    if connection.kind is ConnectionKind.SERVICE_ACCOUNT:
+        return OwnerOut(service_account=True)
+    if connection.owner is None:
+        return None
+    return OwnerOut(
+        service_account=False,
+        name=connection.owner.name,
+        email=connection.owner.email,
+        sys_admin=connection.owner.sys_admin,
+        checked_at=_time(connection.owner.checked_at),
+    )
+
+
 class ConnectionOut(BaseModel):
     id: str
     label: str
@@ -173,6 +198,14 @@ class ConnectionOut(BaseModel):
     has_refresh_token: bool
     last_refresh_at: Timestamp | None
     access_expires_at: Timestamp | None
+    owner: OwnerOut | None = Field(
+        default=None, description="Who connected; null when not learnt at consent."
+    )
+    owner_warning: Text | None = Field(
+        default=None,
+        description="Set when the connection rests on a user who is not a system "
+        "administrator (it stops working when that person leaves or loses rights).",
+    )
     reconnect_url: str = Field(
         description="A fresh signed link the restaurant opens to reconnect, without the api "
         "token; it expires after reconnect_link_seconds."
@@ -200,6 +233,8 @@ class ConnectionOut(BaseModel):
             has_refresh_token=connection.refresh_token is not None,
             last_refresh_at=_time(connection.last_refresh_at),
             access_expires_at=_time(connection.access_expires_at),
+            owner=_owner(connection),
+            owner_warning=owner_warning(connection),
             reconnect_url=reconnect_url,
         )
 

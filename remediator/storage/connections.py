@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
 
 
+class ConnectionOwner(BaseModel):
+    """Who connected, as Fortnox's ``/3/me`` answered at consent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    email: str | None = None
+    sys_admin: bool | None = None  # None: Fortnox did not say
+    checked_at: float
+
+
 class Connection(BaseModel):
     """A stored connection. Tokens are ``SecretStr``: their repr and str never show them."""
 
@@ -44,8 +55,17 @@ class Connection(BaseModel):
     policy: Policy | None = None  # None: the deployment's default policy
     restaurant_id: str | None = None
     restaurant_name: str | None = None
+    owner: ConnectionOwner | None = None  # None: not learnt (yet)
     created_at: float = 0.0
     updated_at: float = 0.0
+
+    @property
+    def depends_on_person(self) -> bool:
+        """Whether the connection rests on a person who is not a system administrator (a
+        service account never does; an owner not learnt is not assumed to)."""
+        if self.kind is ConnectionKind.SERVICE_ACCOUNT or self.owner is None:
+            return False
+        return self.owner.sys_admin is not True
 
     def access_valid_for(self, now: float) -> float:
         """Seconds the stored access token is still valid (0 when there is none)."""
@@ -231,6 +251,17 @@ class ConnectionStore:
 
     def set_tenant(self, connection_id: str, tenant_id: str) -> None:
         self._update(connection_id, {"tenant_id": tenant_id})
+
+    def set_owner(self, connection_id: str, owner: ConnectionOwner) -> None:
+        self._update(
+            connection_id,
+            {
+                "owner_name": owner.name,
+                "owner_email": owner.email,
+                "owner_sys_admin": owner.sys_admin,
+                "owner_checked_at": owner.checked_at,
+            },
+        )
 
     def set_label(self, connection_id: str, label: str) -> None:
         self._update(connection_id, {"label": label})
@@ -418,6 +449,10 @@ class ConnectionStore:
             "policy": connection.policy.model_dump_json() if connection.policy else None,
             "restaurant_id": connection.restaurant_id,
             "restaurant_name": connection.restaurant_name,
+            "owner_name": connection.owner.name if connection.owner else None,
+            "owner_email": connection.owner.email if connection.owner else None,
+            "owner_sys_admin": connection.owner.sys_admin if connection.owner else None,
+            "owner_checked_at": connection.owner.checked_at if connection.owner else None,
         }
 
     def _from_row(self, row: sa.RowMapping) -> Connection:
@@ -440,6 +475,7 @@ class ConnectionStore:
             policy=Policy.model_validate_json(row["policy"]) if row["policy"] else None,
             restaurant_id=row["restaurant_id"],
             restaurant_name=row["restaurant_name"],
+            owner=_owner(row),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -449,6 +485,17 @@ class ConnectionStore:
 
     def _decrypt(self, stored: str | None) -> SecretStr | None:
         return None if stored is None else self._cipher.decrypt(stored)
+
+
+def _owner(row: sa.RowMapping) -> ConnectionOwner | None:
+    if row["owner_checked_at"] is None:
+        return None
+    return ConnectionOwner(
+        name=row["owner_name"],
+        email=row["owner_email"],
+        sys_admin=row["owner_sys_admin"],
+        checked_at=row["owner_checked_at"],
+    )
 
 
 def _status(row: sa.RowMapping) -> ConnectionStatus:

@@ -55,6 +55,11 @@ connections = sa.Table(
     # token is stored), and why a connection needs reconnecting.
     sa.Column("refresh_started_at", sa.Float, nullable=True),
     sa.Column("status_cause", sa.String(40), nullable=True),
+    # Who consented (GET /3/me at consent): name, email, system administrator or not.
+    sa.Column("owner_name", sa.String(200), nullable=True),
+    sa.Column("owner_email", sa.String(200), nullable=True),
+    sa.Column("owner_sys_admin", sa.Boolean, nullable=True),
+    sa.Column("owner_checked_at", sa.Float, nullable=True),
 )
 
 runs = sa.Table(

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from remediator.cli import cli, remediate
+from remediator.fortnox import FortnoxConnector
+from remediator.runtime import open_connector
+from remediator.sandbox import Sandbox
+from remediator.settings import Settings
+from remediator.storage import ConnectionStore
+from tests.service.conftest import TestClient
 
 
 @pytest.fixture
@@ -79,3 +87,40 @@ def test_remove_asks_on_a_terminal_and_refuses_without_one(
     gone = runner.invoke(cli, ["connections", "remove", "bistro"], input="y\n")
     assert (gone.exit_code, gone.stdout) == (0, "removed connection bistro\n")
     assert runner.invoke(cli, ["connections", "show", "bistro"]).exit_code == 2
+
+
+def test_connect_records_who_connected_and_warns_about_a_non_administrator(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = Sandbox.from_scenario("access_denied")  # its consent user u1 is no sysadmin
+    for name, value in {
+        "CLIENT_ID": "remediator-demo",
+        "CLIENT_SECRET": "demo-secret",
+        "FORTNOX_API_URL": "http://sandbox/3",
+        "FORTNOX_OAUTH_URL": "http://sandbox/oauth-v1",
+    }.items():
+        monkeypatch.setenv(f"REMEDIATOR_{name}", value)
+
+    def through_sandbox(settings: Settings, store: ConnectionStore) -> FortnoxConnector:
+        return open_connector(settings, store, transport=sandbox.transport())
+
+    module = sys.modules["remediator.cli.connections"]  # the package's name is the group's
+    monkeypatch.setattr(module, "open_connector", through_sandbox)
+    assert runner.invoke(cli, ["connections", "add", "tapas", "--label", "Tapas"]).exit_code == 0
+    url = runner.invoke(cli, ["connections", "authorize-url", "tapas"]).output.strip()
+    with httpx.Client(transport=TestClient(sandbox.app)._transport) as browser:
+        redirect = browser.get(url)
+    code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+
+    connected = runner.invoke(cli, ["connections", "connect", "tapas", "--code", code])
+    assert connected.exit_code == 0, connected.output
+    user = sandbox.world.state.tenants[0].users[0]
+    assert f"connected by: {user.name}" in connected.output
+    assert "not a system administrator" in connected.output
+    assert "warning: The connection was made by" in connected.output
+    shown = json.loads(runner.invoke(cli, ["connections", "show", "tapas", "--json"]).output)
+    assert shown["owner"]["sys_admin"] is False
+    assert shown["owner"]["name"] == user.name
+    assert "not a system administrator" in shown["owner_warning"]
+    listed = runner.invoke(cli, ["connections", "list"]).output
+    assert "tapas: The connection was made by" in listed

@@ -78,6 +78,13 @@ def test_a_dead_connection_waits_then_reconnects_and_its_runs_finish(tmp_path: P
         connection = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
         assert connection["status"] == "active"
         assert connection["has_refresh_token"] is True
+        owner = connection["owner"]  # who consented, read from /3/me at consent
+        assert (owner["name"], owner["email"], owner["sys_admin"]) == (
+            "Anna Ek",
+            "anna@example.se",
+            True,
+        )
+        assert connection["owner_warning"] is None
         done = wait_for(client, run_id, ("done",))
         assert done["outcome"] == "fixed"  # the waiting run booked the day
         assert done["attempts"] == 0
