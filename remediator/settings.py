@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     oauth_state_seconds: int = Field(default=600, ge=1)
     link_secret: SecretStr = SecretStr("")
     reconnect_link_seconds: int = Field(default=604_800, ge=60)
+    # Keep-alive (docs/ahead.md): refresh tokens rotated before they die, grants proven daily.
+    keepalive_max_age_days: float = Field(default=30.0, gt=0, lt=45)
+    keepalive_probe: bool = True
+    backoffice_url: str = ""
     policy: Policy = Field(default_factory=Policy)
     # The web console (``/console``).
     console_session_hours: float = Field(default=12.0, gt=0)

@@ -13,6 +13,7 @@ from remediator.cli.connections import connections
 from remediator.cli.db import db
 from remediator.cli.demo import demo
 from remediator.cli.explain import explain
+from remediator.cli.keepalive import keepalive
 from remediator.cli.output import RemediatorGroup
 from remediator.cli.playbooks import playbooks
 from remediator.cli.remediate import apply_, fix, plan
@@ -42,6 +43,7 @@ for command in (
     check,
     runs,
     connections,
+    keepalive,
     db,
     playbooks,
     demo,

@@ -1,0 +1,193 @@
+"""Keep-alive: every refresh-token connection proven alive before its refresh token can die.
+
+A Fortnox refresh token dies 45 days after it was issued unless it is used (each refresh
+issues a new one). A restaurant that exports nothing for weeks (a summer-only place) would come
+back to a dead connection. Once a day (``remediator keepalive``, or the service's scheduler):
+
+- a connection whose refresh token is ``keepalive_max_age_days`` old (or of unknown age: one
+  imported and never refreshed here) is refreshed, through the token manager, so under the usual
+  ownership: the connection's refresh lock, the stored token read again under it, the rotated
+  token stored before anyone uses it;
+- every other active connection is probed (``keepalive_probe``) with one read
+  (``GET /3/financialyears?date=today``): an expired access token is refreshed on the way, and a
+  grant Fortnox revoked answers ``invalid_grant`` the same day rather than on the morning of the
+  next export.
+
+Idle time and refresh-token age are one measure here: any use of a connection more than an
+access token's hour after the last refresh rotates the refresh token, so a connection whose
+refresh token is N days old has been idle for about N days.
+
+A connection that cannot be refreshed is marked "needs reconnect" at once (by the token
+manager, with its cause) and the Backoffice is told at ``backoffice_url`` with a signed POST
+carrying the reconnect link. Service accounts have no refresh token and are not touched;
+connections already waiting for a reconnect are not tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from remediator import signing
+from remediator.fortnox import ConsentRequired, FortnoxConnector, FortnoxError
+from remediator.links import ReconnectLinks
+from remediator.settings import Settings
+from remediator.storage import Connection, ConnectionKind, ConnectionStatus, ConnectionStore
+from remediator.timestamps import iso_epoch
+
+log = logging.getLogger(__name__)
+DAY = 86_400.0
+EVENT_NEEDS_RECONNECT = "connection_needs_reconnect"
+
+
+class Kept(StrEnum):
+    """What keep-alive did with one connection."""
+
+    REFRESHED = "refreshed"  # its refresh token was due and was rotated
+    ALIVE = "alive"  # the probe answered: the grant works
+    NEEDS_RECONNECT = "needs_reconnect"  # Fortnox refused the grant: a person must reconnect
+    FAILED = "failed"  # something else went wrong (network, Fortnox down): tried next time
+
+
+@dataclass(frozen=True)
+class KeptAlive:
+    connection_id: str
+    result: Kept
+    detail: str | None = None
+
+
+def refresh_due(connection: Connection, now: float, max_age_days: float) -> bool:
+    """Whether the refresh token is old enough to rotate now (unknown age: yes)."""
+    if connection.last_refresh_at is None:
+        return True
+    return now - connection.last_refresh_at >= max_age_days * DAY
+
+
+def kept_alive(connection: Connection) -> bool:
+    """Whether keep-alive looks after the connection at all."""
+    return (
+        connection.kind is ConnectionKind.REFRESH_TOKEN
+        and connection.status is ConnectionStatus.ACTIVE
+    )
+
+
+class BackofficeNotifier:
+    """Signed POSTs of connection events to the Backoffice (``backoffice_url``), signed as the
+    run callbacks are (``X-Remediator-Signature``), retried with a doubling wait."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        wait_seconds: float = 1.0,
+    ) -> None:
+        self.url = settings.backoffice_url
+        secret = settings.callback_secret.get_secret_value()
+        self._secret = secret or settings.intake_secret.get_secret_value()
+        self._attempts = settings.callback_attempts
+        self._wait = wait_seconds
+        self._http = httpx.AsyncClient(
+            timeout=settings.callback_timeout, transport=transport, follow_redirects=False
+        )
+
+    def __repr__(self) -> str:
+        return f"BackofficeNotifier(url={self.url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, event: dict[str, Any]) -> bool:
+        """POST ``event``; ``False`` when there is no URL or every attempt failed."""
+        if not self.url:
+            log.warning("no backoffice_url: event %s not sent", event.get("event"))
+            return False
+        body = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+        for attempt in range(self._attempts):
+            if await self._post(body):
+                return True
+            await asyncio.sleep(min(self._wait * 2**attempt, 60.0))
+        log.error("event %s could not be delivered to the Backoffice", event.get("event"))
+        return False
+
+    async def _post(self, body: bytes) -> bool:
+        headers = {
+            signing.HEADER: signing.sign(body, self._secret),
+            "Content-Type": "application/json",
+        }
+        try:
+            answer = await self._http.post(self.url, content=body, headers=headers)
+        except httpx.HTTPError as err:
+            log.warning("Backoffice event not delivered: %s", type(err).__name__)
+            return False
+        return answer.is_success
+
+
+def needs_reconnect_event(connection: Connection, reconnect_url: str) -> dict[str, Any]:
+    """What the Backoffice gets when a connection died: enough to tell the restaurant."""
+    restaurant = (
+        {"id": connection.restaurant_id, "name": connection.restaurant_name}
+        if connection.restaurant_id
+        else None
+    )
+    return {
+        "event": EVENT_NEEDS_RECONNECT,
+        "connection_id": connection.id,
+        "restaurant": restaurant,
+        "status_reason": connection.status_reason,
+        "status_cause": connection.status_cause.value if connection.status_cause else None,
+        "reconnect_url": reconnect_url,
+        "at": iso_epoch(time.time()),
+    }
+
+
+class KeepAlive:
+    """One keep-alive pass over every connection (see the module's docstring)."""
+
+    def __init__(
+        self,
+        connector: FortnoxConnector,
+        *,
+        store: ConnectionStore,
+        links: ReconnectLinks,
+        notifier: BackofficeNotifier,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connector, self.store, self.links = connector, store, links
+        self.notifier, self.settings, self._clock = notifier, settings, clock
+
+    async def run(self) -> list[KeptAlive]:
+        everyone = await asyncio.to_thread(self.store.all)
+        return [await self.keep(c) for c in everyone if kept_alive(c)]
+
+    async def keep(self, connection: Connection) -> KeptAlive:
+        due = refresh_due(connection, self._clock(), self.settings.keepalive_max_age_days)
+        try:
+            if due:
+                await self.connector.tokens(connection.id).refresh_now()
+            elif self.settings.keepalive_probe:
+                client = self.connector.client(connection, read_only=True)
+                await client.financial_year_for(date.fromtimestamp(self._clock()))  # noqa: DTZ012
+        except ConsentRequired as err:
+            await self._tell_backoffice(connection.id)
+            return KeptAlive(connection.id, Kept.NEEDS_RECONNECT, err.error)
+        except FortnoxError as err:
+            log.warning("keep-alive of %s failed: %s", connection.id, type(err).__name__)
+            return KeptAlive(connection.id, Kept.FAILED, type(err).__name__)
+        return KeptAlive(connection.id, Kept.REFRESHED if due else Kept.ALIVE)
+
+    async def _tell_backoffice(self, connection_id: str) -> None:
+        latest = await asyncio.to_thread(self.store.get, connection_id)
+        url = self.links.url(connection_id)
+        log.warning("connection %s needs reconnecting; telling the Backoffice", connection_id)
+        await self.notifier.send(needs_reconnect_event(latest, url))
