@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,10 @@ SIX = [
 ]
 
 
-def test_demo_json_every_scenario_as_expected_in_under_ten_seconds() -> None:
-    started = time.monotonic()
+def test_demo_json_every_scenario_as_expected() -> None:
     result = run("demo", "--json")
-    elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
-    assert elapsed < 10
     data = json.loads(result.stdout)
-    assert data["seconds"] < 10
     episodes = data["episodes"]
     assert [e["scenario"] for e in episodes] == SIX == list(SCENARIOS)
     for episode in episodes:
