@@ -14,7 +14,7 @@ from typing import Any
 from remediator.failure import ExportFailure
 from remediator.fortnox import parse_error_body
 from remediator.kinds import ErrorKind, Kind
-from remediator.playbook import Playbook, load_playbooks
+from remediator.playbook import BilingualList, Playbook, Shared, load_playbooks, load_shared
 
 _PREFIX = re.compile(r"^\s*(?:fel vid export\s*:\s*)+", re.IGNORECASE)
 _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»″", '"') | dict.fromkeys("‘’‚‛′", "'"))
@@ -45,8 +45,9 @@ class Match:
 class Catalogue:
     """The playbooks, indexed for recognition."""
 
-    def __init__(self, playbooks: list[Playbook]) -> None:
+    def __init__(self, playbooks: list[Playbook], shared: Shared | None = None) -> None:
         self._by_kind = {p.kind: p for p in playbooks}
+        self._shared = shared or Shared()
         self._patterns = [
             (p.kind, re.compile(rx)) for p in playbooks for rx in p.recognise.messages
         ]
@@ -56,6 +57,17 @@ class Catalogue:
 
     def playbook(self, kind: Kind) -> Playbook | None:
         return self._by_kind.get(kind)
+
+    def instructions(self, kind: Kind, case: str | None = None) -> BilingualList:
+        """What a person does by hand: the kind's ``case``, else the shared ``case``, else the
+        kind's ``manual``."""
+        playbook = self._by_kind.get(kind)
+        own = playbook.texts.cases if playbook else {}
+        if case and case in own:
+            return own[case]
+        if case and case in self._shared.cases:
+            return self._shared.cases[case]
+        return playbook.texts.manual if playbook else BilingualList()
 
     def playbooks(self) -> list[Playbook]:
         return sorted(self._by_kind.values(), key=lambda p: p.kind)
@@ -191,4 +203,4 @@ def _clean(groups: dict[str, str | None]) -> dict[str, str]:
 
 
 def load_catalogue(directory: Path | None = None) -> Catalogue:
-    return Catalogue(load_playbooks(directory))
+    return Catalogue(load_playbooks(directory), load_shared(directory))

@@ -350,10 +350,7 @@ class Engine:
         """The playbooks' instructions for people, rendered with ``ctx``'s values."""
 
         def instructions(kind: str, params: dict[str, str], case: str | None = None) -> Steps:
-            playbook = self.catalogue.playbook(kind)
-            if playbook is None:
-                return Steps()
-            lines = playbook.texts.cases.get(case or "", playbook.texts.manual)
+            lines = self.catalogue.instructions(kind, case)
             return render_lines(lines.sv, lines.en, placeholders(ctx) | params)
 
         return instructions

@@ -20,11 +20,13 @@ from remediator.errors import UsageError
 from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind, Kind
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "playbooks"
+# Instructions several playbooks share; not a playbook (files named "_*.yaml" are not).
+SHARED_FILE = "_shared.yaml"
 COMMON_PLACEHOLDERS = frozenset(
     {"series", "date", "year", "restaurant", "reconnect_url", "locked_until", "account", "user"}
 )
 # Values actions give the instructions they pick (``texts.cases``), besides the common ones.
-ACTION_PLACEHOLDERS = frozenset({"cost_centre", "rows", "difference"})
+ACTION_PLACEHOLDERS = frozenset({"cost_centre", "rows", "difference", "shared"})
 
 
 class PlaybookError(UsageError):
@@ -237,12 +239,41 @@ def load_playbooks(
     """Every playbook in ``directory``: one per kind, each decisive code in one playbook."""
     directory = directory or playbooks_dir()
     names = set(actions if actions is not None else ACTIONS)
-    files = sorted(directory.glob("*.yaml"))
+    files = sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("_"))
     if not files:
         raise PlaybookError(f"{directory}: no playbook files (*.yaml)")
     playbooks = [load_playbook(path, names) for path in files]
     _check_catalogue(playbooks)
     return playbooks
+
+
+class Shared(Spec):
+    """Instructions for people that several playbooks share (``_shared.yaml``): cases an
+    action names, as in a playbook's ``texts.cases``; a playbook's own case of that name wins."""
+
+    cases: dict[str, BilingualList] = Field(default_factory=dict)
+
+
+def load_shared(directory: Path | None = None) -> Shared:
+    """The shared instructions of ``directory``, or the shipped ones when it has none."""
+    path = (directory or playbooks_dir()) / SHARED_FILE
+    if not path.exists():
+        path = DEFAULT_DIR / SHARED_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        shared = Shared.model_validate(data)
+    except (yaml.YAMLError, ValidationError) as err:
+        raise PlaybookError(f"{path}: not valid shared instructions ({err})") from None
+    used = {
+        name
+        for case in shared.cases.values()
+        for line in (*case.sv, *case.en)
+        for name in placeholders(line)
+    }
+    unknown = sorted(used - COMMON_PLACEHOLDERS - ACTION_PLACEHOLDERS)
+    if unknown:
+        raise PlaybookError(f"{path}: unknown placeholder(s) {', '.join(unknown)}")
+    return shared
 
 
 def _check_catalogue(playbooks: list[Playbook]) -> None:

@@ -34,6 +34,7 @@ STAND_INS: dict[Lang, dict[str, str]] = {
         "project": "(det som felet anger)",
         "rows": "(se rapporten)",
         "difference": "(se rapporten)",
+        "shared": "(andra restauranger)",
     },
     "en": {
         "date": "the export date",
@@ -48,6 +49,7 @@ STAND_INS: dict[Lang, dict[str, str]] = {
         "project": "(the one the error names)",
         "rows": "(see the report)",
         "difference": "(see the report)",
+        "shared": "(other restaurants)",
     },
 }
 

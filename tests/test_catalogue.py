@@ -16,7 +16,7 @@ import pytest
 from remediator.catalogue import Catalogue, load_catalogue, normalise
 from remediator.failure import ExportFailure
 from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind, Kind
-from remediator.playbook import DEFAULT_DIR, load_playbooks
+from remediator.playbook import DEFAULT_DIR, PlaybookError, load_playbooks
 from tests.shipped import shipped_kinds
 
 K = ErrorKind
@@ -473,3 +473,41 @@ def test_any_oauth_error_a_playbook_names_is_found_in_the_message(tmp_path: Path
     assert (match.kind, match.matched_by) == (K.SCOPE_MISSING, "oauth_error")
     match = catalogue.classify("", body={"error": "INVALID_SCOPE"})
     assert (match.kind, match.matched_by) == (K.SCOPE_MISSING, "oauth_error")
+
+
+def test_an_action_s_case_comes_from_its_playbook_then_the_shared_file(tmp_path: Path) -> None:
+    directory = tmp_path / "playbooks"
+    shutil.copytree(DEFAULT_DIR, directory)
+    (directory / "_shared.yaml").write_text(
+        "cases:\n  export_again: {sv: ['Exportera {date}.'], en: ['Export {date}.']}\n"
+        "  shared_connection: {sv: [Delad.], en: [Shared.]}\n",
+        encoding="utf-8",
+    )
+    catalogue = load_catalogue(directory)
+    assert catalogue.instructions(K.SERIES_MISSING, "export_again").en == ["Export {date}."]
+    # The playbook's own case of that name wins over the shared one.
+    own = catalogue.instructions(K.CONNECTION_INVALIDATED, "shared_connection").en
+    assert own[0].startswith("Warning: the same Fortnox company")
+    # No such case: the kind's own instructions.
+    assert catalogue.instructions(K.SERIES_MISSING, "nowhere") == catalogue.instructions(
+        K.SERIES_MISSING
+    )
+    assert catalogue.instructions(K.SERIES_MISSING).en[0].startswith("In Fortnox")
+
+
+def test_a_directory_without_shared_instructions_uses_the_shipped_ones(tmp_path: Path) -> None:
+    directory = tmp_path / "playbooks"
+    shutil.copytree(DEFAULT_DIR, directory)
+    (directory / "_shared.yaml").unlink()
+    lines = load_catalogue(directory).instructions(K.SERIES_MISSING, "export_again")
+    assert "Exportera till Fortnox" in lines.sv[0]
+
+
+def test_shared_instructions_with_an_unknown_placeholder_are_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "playbooks"
+    shutil.copytree(DEFAULT_DIR, directory)
+    (directory / "_shared.yaml").write_text(
+        "cases:\n  export_again: {sv: ['{nope}'], en: [x]}\n", encoding="utf-8"
+    )
+    with pytest.raises(PlaybookError, match="nope"):
+        load_catalogue(directory)

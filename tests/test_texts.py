@@ -8,10 +8,11 @@ import re
 
 import pytest
 
-from remediator.playbook import DEFAULT_DIR, Playbook, load_playbooks
-from remediator.texts import LANGS, Lang, render
+from remediator.playbook import DEFAULT_DIR, Playbook, load_playbooks, load_shared
+from remediator.texts import LANGS, Lang, names, render
 
 PLAYBOOKS = load_playbooks(DEFAULT_DIR)
+SHARED = load_shared(DEFAULT_DIR)
 
 # Values as a run has them, for every common placeholder and every group a shipped pattern has.
 SAMPLE = {
@@ -27,9 +28,10 @@ SAMPLE = {
     "project": "P7",
     "rows": "1",
     "difference": "100.00",
+    "shared": "bistro-morker, bistro-sol",
 }
 _WORD = re.compile(r"[^\W\d_]+")
-_CLAUSE = re.compile(r"[.;:,()<>\"]")
+_CLAUSE = re.compile(r"[.;:,()<>\"→]")  # a menu path's steps are clauses of their own
 
 
 def doubled(text: str) -> list[str]:
@@ -56,9 +58,26 @@ def texts_of(playbook: Playbook, lang: Lang) -> list[str]:
     ]
 
 
+def shared_texts(lang: Lang) -> list[str]:
+    return [line for case in SHARED.cases.values() for line in getattr(case, lang)]
+
+
 def test_the_sample_knows_every_placeholder_a_playbook_uses() -> None:
     used = {name for p in PLAYBOOKS for name in p.placeholders_used()}
+    used |= {name for lang in LANGS for text in shared_texts(lang) for name in names(text)}
     assert used <= set(SAMPLE), used - set(SAMPLE)
+
+
+@pytest.mark.parametrize("values", [SAMPLE, {}], ids=["with values", "without values"])
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_shared_text_renders_without_braces_or_doubled_words(
+    values: dict[str, str], lang: Lang
+) -> None:
+    assert shared_texts(lang)
+    for template in shared_texts(lang):
+        rendered = render(template, values, lang)
+        assert "{" not in rendered, rendered
+        assert not doubled(rendered), (doubled(rendered), rendered)
 
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS, ids=[p.kind for p in PLAYBOOKS])

@@ -9,35 +9,15 @@ from typing import Any
 
 from remediator.actions.base import Context, manual, step, text
 from remediator.fortnox import ConsentRequired, ReconnectCause, TokenError
+from remediator.kinds import ErrorKind
 from remediator.report import Step, Steps, StepStatus, Text
 
 
 def reconnect_steps(ctx: Context) -> Steps:
-    """What the restaurant does to reconnect. ``ctx.reconnect_url`` is a signed, expiring link
-    (``remediator.links``) it can open without any credential; it is followed by a space, never
-    by punctuation that a mail program could take for part of it."""
-    return manual(
-        [
-            (
-                f"Koppla Fortnox igen: öppna {ctx.reconnect_url} och logga in med en Fortnox-användare "
-                "som har rätt att bokföra, och godkänn kopplingen."
-            ),
-            (
-                "Använd inte samma Fortnox-inloggning för flera restauranger, och låt inget annat "
-                "system förnya samma koppling."
-            ),
-        ],
-        [
-            (
-                f"Reconnect Fortnox: open {ctx.reconnect_url} and log in with a Fortnox user "
-                "who may book vouchers, then approve the connection."
-            ),
-            (
-                "Do not use one Fortnox login for several restaurants, and let no other system "
-                "refresh the same connection."
-            ),
-        ],
-    )
+    """What the restaurant does to reconnect (the connection_invalidated playbook's
+    instructions). ``ctx.reconnect_url`` is a signed, expiring link (``remediator.links``) it can
+    open without any credential."""
+    return ctx.instructions(ErrorKind.CONNECTION_INVALIDATED, {})
 
 
 async def _shared_with(ctx: Context) -> list[str]:
@@ -48,26 +28,11 @@ async def _shared_with(ctx: Context) -> list[str]:
     return [c.id for c in others if c.id != ctx.connection.id]
 
 
-def _shared_warning(shared: list[str]) -> Steps:
+def _shared_warning(ctx: Context, shared: list[str]) -> Steps:
     if not shared:
         return manual([], [])
-    names = ", ".join(shared)
-    return manual(
-        [
-            (
-                f"Varning: samma Fortnox-företag är kopplat till {names} också. En "
-                "Fortnox-inloggning kopplad till flera restauranger är en känd orsak till att "
-                "kopplingar ogiltigförklaras."
-            )
-        ],
-        [
-            (
-                f"Warning: the same Fortnox company is connected to {names} as well. One "
-                "Fortnox login connected to several restaurants is a known cause of invalidated "
-                "connections."
-            )
-        ],
-    )
+    params = {"shared": ", ".join(shared)}
+    return ctx.instructions(ErrorKind.CONNECTION_INVALIDATED, params, "shared_connection")
 
 
 def _joined(first: Steps, second: Steps) -> Steps:
@@ -164,7 +129,7 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
             "refresh_connection",
             err,
             observed=observed,
-            manual=_joined(reconnect_steps(ctx), _shared_warning(shared)),
+            manual=_joined(reconnect_steps(ctx), _shared_warning(ctx, shared)),
         )
     except TokenError as err:
         return step(
@@ -173,7 +138,7 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
             _not_refreshed(err),
             reason=str(err),
             observed=observed | {"token_error": err.error},
-            manual=_shared_warning(shared),
+            manual=_shared_warning(ctx, shared),
         )
     return step(
         "refresh_connection",
@@ -183,5 +148,5 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
             "The connection to Fortnox works (renewed just now).",
         ),
         observed=observed | {"refreshed": True},
-        manual=_shared_warning(shared),
+        manual=_shared_warning(ctx, shared),
     )

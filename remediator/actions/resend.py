@@ -16,7 +16,6 @@ from remediator.actions.base import (
     UnconfirmedWrite,
     call,
     make_change,
-    manual,
     step,
     text,
 )
@@ -26,22 +25,12 @@ from remediator.policy import Change
 from remediator.report import Step, Steps, StepStatus, VoucherResult
 
 COMMENTS_MAX = 1000
-# Where a person exports a day again in the Backoffice.
-BACKOFFICE_EXPORT = "Rapporter → Z-rapporter → Exportera till Fortnox"
 
 
 def export_again(ctx: Context) -> Steps:
-    """The manual step that books the day when the remediator cannot send it."""
-    day = ctx.failure.export.date
-    return manual(
-        [f"Exportera Z-rapporten för {day} igen i Backoffice: {BACKOFFICE_EXPORT}."],
-        [
-            (
-                f"Export the Z-report for {day} again in the Backoffice: {BACKOFFICE_EXPORT} "
-                "(Reports → Z-reports → Export to Fortnox)."
-            )
-        ],
-    )
+    """The manual step that books the day when the remediator cannot send it (shared
+    instructions, ``playbooks/_shared.yaml``)."""
+    return ctx.instructions(ctx.recognition.kind, {}, "export_again")
 
 
 def keyed(voucher: Voucher, key: str) -> Voucher:
