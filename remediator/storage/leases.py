@@ -18,7 +18,8 @@ stops writing no later than the database lets another process take over.
 
 ``hold`` is what callers use: wait (polling, with a backoff capped at one second) until the
 lease is ours, renew it in the background every ``ttl / 3`` while the body runs, release it at
-the end. A lease that could not be renewed is *lost*: ``Lease.ensure_held`` raises ``LeaseLost``
+the end — or, when another task of this process waits for the same key, hand it over to that
+task as it is (``Leases``): one database lease serves a burst of turns in one process. A lease that could not be renewed is *lost*: ``Lease.ensure_held`` raises ``LeaseLost``
 from then on, and writers call it before every write. A process that dies simply stops
 renewing; its lease expires after ``ttl`` and the next waiter takes it.
 """
@@ -34,7 +35,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -184,15 +185,42 @@ def held(key: str) -> Lease | None:
     return (_HELD.get() or {}).get(key)
 
 
+@dataclass
+class _Local:
+    """This process's side of one key: its holders take turns on ``lock``; ``lease`` is the
+    database lease kept for the next of them while any is waiting (renewed by ``renewer``)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+    lease: Lease | None = None
+    renewer: asyncio.Task[None] | None = None
+    since: float = 0.0  # time.monotonic() when ``lease`` was taken from the database
+
+    def idle(self) -> bool:
+        return self.waiting == 0 and not self.lock.locked()
+
+
 class Leases:
     """One process's way to hold leases: one per key per task, taking turns inside the process
-    on an asyncio lock (woken at once) and across processes on the database (polled)."""
+    on an asyncio lock (woken at once) and across processes on the database (polled).
 
-    def __init__(self, store: LeaseStore, ttl: float) -> None:
+    Handing over: when a holder leaves while another task of this process waits for the same
+    key, the database lease is not released and taken again: the waiter gets it as it is
+    (renewed all along, same owner), so a burst of runs for one company costs one acquire and
+    one release, not two writes per run. A lease is handed over only while it is whole (not
+    lost, more than a third of its ttl left) and for at most ``handover_seconds`` since it was
+    taken; then it is released and the next waiter takes it again like anyone else.
+    """
+
+    def __init__(
+        self, store: LeaseStore, ttl: float, *, handover_seconds: float | None = None
+    ) -> None:
         if ttl <= 0:
             raise ValueError("a lease's ttl must be positive")
         self.store, self.ttl = store, ttl
-        self._local: dict[str, asyncio.Lock] = {}
+        self.handover_seconds = ttl if handover_seconds is None else handover_seconds
+        self._local: dict[str, _Local] = {}
+        self._dropping: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"Leases(ttl={self.ttl:g})"
@@ -200,22 +228,75 @@ class Leases:
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[Lease]:
         """Wait for ``key``, hold it while the body runs (renewed every ``ttl / 3``), then
-        release it. Re-entrant: inside a body that holds ``key`` already, it yields that lease."""
+        release it or hand it to the next holder in this process. Re-entrant: inside a body
+        that holds ``key`` already, it yields that lease."""
         mine = held(key)
         if mine is not None:
             yield mine
             return
-        async with self._local.setdefault(key, asyncio.Lock()):
-            lease = await self._wait(key)
+        local = self._local.setdefault(key, _Local())
+        local.waiting += 1
+        try:
+            await local.lock.acquire()
+        finally:
+            local.waiting -= 1
+            if not local.lock.locked():  # cancelled while waiting: maybe nobody is left
+                self._settle(key, local)
+        try:
+            lease = await self._lease(key, local)
             token = _HELD.set((_HELD.get() or {}) | {key: lease})
-            renewer = asyncio.create_task(self._renew(lease), name=f"lease-{key}")
             try:
                 yield lease
             finally:
                 _HELD.reset(token)
-                renewer.cancel()
-                await asyncio.gather(renewer, return_exceptions=True)
-                await self._release(lease)
+        finally:
+            try:
+                if not (local.waiting and self._passable(local)):
+                    await self._drop(local)
+            finally:
+                local.lock.release()
+                self._settle(key, local)
+
+    async def _lease(self, key: str, local: _Local) -> Lease:
+        """The lease handed over by the holder before, or a new one from the database."""
+        if local.lease is not None and self._passable(local):
+            return local.lease
+        await self._drop(local)
+        lease = await self._wait(key)
+        local.lease, local.since = lease, time.monotonic()
+        local.renewer = asyncio.create_task(self._renew(lease), name=f"lease-{key}")
+        return lease
+
+    def _passable(self, local: _Local) -> bool:
+        """Whether the held lease may go on to the next holder as it is."""
+        lease = local.lease
+        return (
+            lease is not None
+            and lease.lost is None
+            and lease.remaining() > lease.ttl / 3
+            and time.monotonic() - local.since < self.handover_seconds
+        )
+
+    async def _drop(self, local: _Local) -> None:
+        """Stop renewing the kept lease and release it (nobody is handed it any more)."""
+        lease, renewer = local.lease, local.renewer
+        local.lease = local.renewer = None
+        if renewer is not None:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+        if lease is not None:
+            await self._release(lease)
+
+    def _settle(self, key: str, local: _Local) -> None:
+        """Forget an idle key; a lease kept for a waiter that then left is released."""
+        if not local.idle():
+            return
+        if self._local.get(key) is local:
+            del self._local[key]
+        if local.lease is not None:
+            task = asyncio.ensure_future(self._drop(local))
+            self._dropping.add(task)
+            task.add_done_callback(self._dropping.discard)
 
     async def _wait(self, key: str) -> Lease:
         lease = Lease(key=key, owner=new_owner(), ttl=self.ttl)
@@ -234,15 +315,18 @@ class Leases:
         return ok
 
     async def _renew(self, lease: Lease) -> None:
-        """Renew every ``ttl / 3``; a database error is retried sooner, until the deadline."""
+        """Renew every ``ttl / 3`` counted from when the last renewal was sent (a slow
+        statement does not push the next one later); a database error is retried sooner,
+        until the deadline."""
         every = lease.ttl / 3
         pause = every
         while lease.lost is None:
             await asyncio.sleep(pause)
+            sent = time.monotonic()
             try:
                 if not await self._take(lease, self.store.renew):
                     lease.lost = "another holder took it, or it expired"
-                pause = every
+                pause = max(0.0, sent + every - time.monotonic())
             except SQLAlchemyError as err:
                 log.warning("could not renew lease %s: %s", lease.key, type(err).__name__)
                 pause = min(every, 1.0)
