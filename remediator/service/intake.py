@@ -81,5 +81,5 @@ async def report_failure(
     verify_signature(running, request.headers.get(signing.HEADER), body)
     answer, status = await _stored(running, body)
     if status == ACCEPTED:
-        running.wake()
+        running.wake_workers()
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)

@@ -36,8 +36,15 @@ _SCRUB = [
 ]
 
 
+# Whatever any of _SCRUB replaces contains one of these (case aside): text without them is
+# answered as it is, with one search instead of a substitution per pattern.
+_MAY_HIDE = re.compile(r"(?i)bearer|basic|=|eyJ")
+
+
 def scrub(text: str) -> str:
     """``text`` with anything shaped like a token, code or credential replaced."""
+    if not _MAY_HIDE.search(text):
+        return text
     for pattern, replacement in _SCRUB:
         text = pattern.sub(replacement, text)
     return text

@@ -75,6 +75,11 @@ class Service:
         self.workers.wake()
         self.deliverer.wake()
 
+    def wake_workers(self) -> None:
+        """A failure was queued: the workers look at once. Not the callbacks: a queued run
+        has none due (its callback comes when it settles, and settling wakes them)."""
+        self.workers.wake()
+
     async def healthy(self) -> tuple[str, dict[str, object]]:
         """``ok``; ``degraded`` (runs stuck in ``running``); or ``unavailable`` (the database
         does not answer, or workers or callbacks are down), with the checks behind it."""

@@ -10,6 +10,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from remediator.service.logs import scrub
 from remediator.storage import Database
 from remediator.storage.db import runs
@@ -140,6 +142,19 @@ def parse_code(url: str) -> str:
 def test_scrub_hides_what_looks_like_a_credential() -> None:
     line = "GET /oauth/callback?code=abc123&state=xyz Bearer eyJhbGciOi.eyJzdWIiOjF9.sig"
     assert scrub(line) == "GET /oauth/callback?code=<hidden>&state=<hidden> Bearer <hidden>"
+
+
+@pytest.mark.parametrize(
+    ("line", "scrubbed"),
+    [
+        ("Authorization: BASIC dXNlcjpwYXNz", "Authorization: BASIC <hidden>"),
+        ("POST /token refresh_token=abc123", "POST /token refresh_token=<hidden>"),
+        ("got eyJhbGciOiJIUzI1.eyJzdWIiOjF9.c2ln back", "got <jwt hidden> back"),
+        ("POST /v1/failures 202 3.1 ms", "POST /v1/failures 202 3.1 ms"),
+    ],
+)
+def test_scrub_hides_each_shape_alone_and_leaves_plain_text(line: str, scrubbed: str) -> None:
+    assert scrub(line) == scrubbed
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(harness: Harness) -> None:
