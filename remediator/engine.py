@@ -51,9 +51,10 @@ from remediator.report import (
     Text,
     VoucherResult,
 )
+from remediator.runlog import RunLog
 from remediator.storage import ConnectionStore
 from remediator.storage.leases import Leases
-from remediator.storage.runs import RunStore
+from remediator.storage.runs import Finished, RunStore, Started
 from remediator.texts import render_lines, render_text
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
@@ -106,6 +107,7 @@ class Engine:
         leases: Leases,
     ) -> None:
         self.connector, self.catalogue, self.runs = connector, catalogue, runs
+        self.runlog = RunLog(runs)
         self.store = store
         self.default_policy = default_policy
         self.links = links
@@ -253,24 +255,26 @@ class Engine:
         )
 
     async def _started(self, run_id: str, failure: ExportFailure, mode: Mode) -> None:
-        await asyncio.to_thread(
-            self.runs.create,
-            run_id,
-            event_id=failure.event_id,
-            connection_id=failure.connection_id,
-            mode=mode,
-            failure_json=failure.model_dump_json(by_alias=True),
+        await self.runlog.write(
+            Started(
+                run_id,
+                event_id=failure.event_id,
+                connection_id=failure.connection_id,
+                mode=mode,
+                failure_json=failure.model_dump_json(by_alias=True),
+            )
         )
 
     async def _finished(self, report: Report, audit: Audit) -> None:
-        await asyncio.to_thread(
-            self.runs.finish,
-            report.run_id,
-            report_json=report.model_dump_json(),
-            kind=report.recognition.kind,
-            outcome=report.outcome.value,
-            records=audit.records,
-            mode=report.mode,
+        await self.runlog.write(
+            Finished(
+                report.run_id,
+                report_json=report.model_dump_json(),
+                kind=report.recognition.kind,
+                outcome=report.outcome.value,
+                records=audit.records,
+                mode=report.mode,
+            )
         )
 
     async def _act(
@@ -286,7 +290,9 @@ class Engine:
     ) -> tuple[Report, Audit]:
         """Recognise and run the playbook: the report and the requests it made (in ``audit``).
         Writes go out only while ``turn`` is held."""
-        connection = await asyncio.to_thread(self.store.get, failure.connection_id)
+        connection = self.store.recent(failure.connection_id, RECENT_SECONDS)
+        if connection is None:  # read within RECENT_SECONDS by this run's turn or a run before
+            connection = await asyncio.to_thread(self.store.get, failure.connection_id)
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
         recognition = Recognition(

@@ -246,14 +246,19 @@ class FortnoxClient:
     ) -> Any:
         if self.read_only and method not in SAFE_METHODS:
             raise ReadOnlyViolation(method, f"/3{path}")
-        if self.memory is None or method in SAFE_METHODS:
+        if self.memory is None:
             return await self._retried(method, path, params, body)
+        if method in SAFE_METHODS:
+            data = await self._retried(method, path, params, body)
+            self.memory.answered()
+            return data
         try:
             data = await self._retried(method, path, params, body)
         except Exception:
             self.memory.forget()  # refused or unconfirmed: what we remember may be wrong
             raise
         self.memory.wrote(method, path, params, data)
+        self.memory.answered()
         return data
 
     async def _retried(

@@ -7,7 +7,8 @@ accounts). A write through our own client updates what is remembered (the answer
 or account write is the new state); any refused or unconfirmed write forgets everything, and so
 does the engine when a run that used the memory ends blocked (it then runs again on fresh
 reads). Never remembered: the vouchers (the duplicate search before each POST is always made),
-the availability check, ``/me``, locked periods and cost centres. A dry run's client has no
+``/me``, locked periods and cost centres. The availability check is answered by the last time
+Fortnox answered us for the company, when that was a moment ago (``answered_within``). A dry run's client has no
 memory: a plan reads what it reports.
 """
 
@@ -40,6 +41,7 @@ class Memory:
         self.ttl, self._clock = ttl, clock
         self._answers: dict[Key, tuple[float, Any]] = {}
         self._years: list[tuple[float, FinancialYear]] = []
+        self._answered_at: float | None = None
 
     def __repr__(self) -> str:
         return f"Memory(ttl={self.ttl}, answers={len(self._answers)}, years={len(self._years)})"
@@ -96,6 +98,18 @@ class Memory:
     def _drop_lists(self, path: str, params: dict[str, Any]) -> None:
         for key in [k for k in self._answers if k[0] == path and _same_year(k, params)]:
             del self._answers[key]
+
+    # -- availability -----------------------------------------------------------------
+    def answered(self) -> None:
+        """Fortnox just answered a request of ours for this company (a success, not recalled)."""
+        self._answered_at = self._clock()
+
+    def answered_within(self, seconds: float) -> float | None:
+        """How long ago Fortnox last answered us for this company, if within ``seconds``."""
+        if self._answered_at is None:
+            return None
+        ago = self._clock() - self._answered_at
+        return ago if ago <= seconds else None
 
     # -- financial years --------------------------------------------------------------
     def year_for(self, day: date) -> FinancialYear | None:

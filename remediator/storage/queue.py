@@ -40,7 +40,14 @@ from remediator.storage.db import (
     write_transaction,
 )
 from remediator.storage.leases import db_now
-from remediator.storage.runs import RunRow, RunState, RunStore, _audit_row
+from remediator.storage.runs import (
+    Finished,
+    RunRow,
+    RunState,
+    RunStore,
+    RunWrite,
+    _audit_row,
+)
 
 SERVICE = "service"
 
@@ -282,60 +289,24 @@ class QueueStore(RunStore):
         return results
 
     # -- what the engine calls ---------------------------------------------------------
-    def create(
-        self,
-        run_id: str,
-        *,
-        event_id: str,
-        connection_id: str,
-        mode: str,
-        failure_json: str,
-        state: RunState = RunState.RUNNING,
-    ) -> None:
-        """The engine starts a run: nothing to write for a run a worker claimed (it is stored)."""
-        with self._lock:
-            if run_id in self._passes:
-                return
-        super().create(
-            run_id,
-            event_id=event_id,
-            connection_id=connection_id,
-            mode=mode,
-            failure_json=failure_json,
-            state=state,
-        )
+    def write(self, writes: Sequence[RunWrite]) -> None:
+        """The engine's starts and ends of runs. A run a worker claimed is stored already, so
+        its start writes nothing, and its report is kept with the worker's pass and written
+        when the pass is settled, in the same transaction as the run's new state (a crash
+        before that redoes the pass). The rest are written as ``RunStore`` writes them."""
+        super().write([write for write in writes if not self._kept(write)])
 
-    def finish(
-        self,
-        run_id: str,
-        *,
-        report_json: str,
-        kind: str,
-        outcome: str,
-        records: list[RequestRecord],
-        state: RunState = RunState.DONE,
-        mode: str | None = None,
-    ) -> None:
-        """The engine's report: kept with the worker's pass and written when it is settled, in
-        the same transaction as the run's new state (a crash before that redoes the pass).
-        ``mode``: the report's mode, read from ``report_json`` when not given."""
+    def _kept(self, write: RunWrite) -> bool:
+        """Whether ``write`` belongs to a worker's pass (and was taken care of here)."""
         with self._lock:
-            current = self._passes.get(run_id)
-            if current is not None:
-                if mode is None:
-                    mode = json.loads(report_json)["mode"]
-                current.report = _Report(report_json, kind, outcome, mode)
-                current.records.extend(records)
-                return
-        super().finish(
-            run_id,
-            report_json=report_json,
-            kind=kind,
-            outcome=outcome,
-            records=records,
-            state=state,
-            mode=mode,
-        )
+            current = self._passes.get(write.run_id)
+            if current is None:
+                return False
+            if isinstance(write, Finished):
+                mode = write.mode or json.loads(write.report_json)["mode"]
+                current.report = _Report(write.report_json, write.kind, write.outcome, mode)
+                current.records.extend(write.records)
+            return True
 
     # -- reads -----------------------------------------------------------------------
     def queued(self, run_id: str) -> QueuedRun:

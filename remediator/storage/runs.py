@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Connection as SAConnection
 
 from remediator.errors import UsageError
 from remediator.fortnox import RequestRecord
@@ -93,18 +96,7 @@ class RunStore:
         failure_json: str,
         state: RunState = RunState.RUNNING,
     ) -> None:
-        with write_transaction(self._db.engine, durable=False) as conn:
-            conn.execute(
-                runs.insert().values(
-                    id=run_id,
-                    event_id=event_id,
-                    connection_id=connection_id,
-                    mode=mode,
-                    state=state.value,
-                    failure=failure_json,
-                    created_at=time.time(),
-                )
-            )
+        self.write([Started(run_id, event_id, connection_id, mode, failure_json, state)])
 
     def finish(
         self,
@@ -115,24 +107,23 @@ class RunStore:
         outcome: str,
         records: list[RequestRecord],
         state: RunState = RunState.DONE,
-        mode: str | None = None,  # noqa: ARG002 - the mode is in report_json here
+        mode: str | None = None,
     ) -> None:
         """A run's report and audit trail (``mode``: the report's, for stores that keep it)."""
-        rows = [_audit_row(run_id, seq, record) for seq, record in enumerate(records)]
+        self.write([Finished(run_id, report_json, kind, outcome, records, state, mode)])
+
+    def write(self, writes: Sequence[RunWrite]) -> None:
+        """Several runs' starts and ends in one transaction, in order (the engine's batches:
+        one commit and one thread for what many runs have to write at the same moment)."""
+        if not writes:
+            return
+        now = time.time()
         with write_transaction(self._db.engine, durable=False) as conn:
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == run_id)
-                .values(
-                    report=report_json,
-                    kind=kind,
-                    outcome=outcome,
-                    state=state.value,
-                    finished_at=time.time(),
-                )
-            )
-            if rows:
-                conn.execute(run_requests.insert(), rows)
+            for group in _groups(writes):
+                started = [_started_row(w, now) for w in group if isinstance(w, Started)]
+                if started:
+                    conn.execute(runs.insert(), started)
+                _finish_rows(conn, [w for w in group if isinstance(w, Finished)], now)
 
     def get(self, run_id: str) -> RunRow:
         return RunRow.model_validate(self._row(run_id))
@@ -194,6 +185,95 @@ class RunStore:
         )
         with self._db.engine.connect() as conn:
             return [AuditEntry.model_validate(dict(row)) for row in conn.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class Started:
+    """A run began (the engine's first write of it)."""
+
+    run_id: str
+    event_id: str
+    connection_id: str
+    mode: str
+    failure_json: str
+    state: RunState = RunState.RUNNING
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A run ended: its report and audit trail."""
+
+    run_id: str
+    report_json: str
+    kind: str
+    outcome: str
+    records: list[RequestRecord]
+    state: RunState = RunState.DONE
+    mode: str | None = None
+
+
+RunWrite = Started | Finished
+
+
+def _groups(writes: Sequence[RunWrite]) -> list[list[RunWrite]]:
+    """``writes`` in order, consecutive ones of a type together (one statement each)."""
+    groups: list[list[RunWrite]] = []
+    for write in writes:
+        if groups and type(groups[-1][0]) is type(write):
+            groups[-1].append(write)
+        else:
+            groups.append([write])
+    return groups
+
+
+def _started_row(write: Started, now: float) -> dict[str, Any]:
+    return {
+        "id": write.run_id,
+        "event_id": write.event_id,
+        "connection_id": write.connection_id,
+        "mode": write.mode,
+        "state": write.state.value,
+        "failure": write.failure_json,
+        "created_at": now,
+    }
+
+
+# One statement for many runs' ends (executemany); bound names apart from the columns'.
+_FINISH = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("run_id"))
+    .values(
+        report=sa.bindparam("new_report"),
+        kind=sa.bindparam("new_kind"),
+        outcome=sa.bindparam("new_outcome"),
+        state=sa.bindparam("new_state"),
+        finished_at=sa.bindparam("new_finished_at"),
+    )
+)
+
+
+def _finish_rows(conn: SAConnection, writes: list[Finished], now: float) -> None:
+    if not writes:
+        return
+    conn.execute(
+        _FINISH,
+        [
+            {
+                "run_id": w.run_id,
+                "new_report": w.report_json,
+                "new_kind": w.kind,
+                "new_outcome": w.outcome,
+                "new_state": w.state.value,
+                "new_finished_at": now,
+            }
+            for w in writes
+        ],
+    )
+    audit = [
+        _audit_row(w.run_id, seq, record) for w in writes for seq, record in enumerate(w.records)
+    ]
+    if audit:
+        conn.execute(run_requests.insert(), audit)
 
 
 def _audit_row(run_id: str, seq: int, record: RequestRecord) -> dict[str, Any]:

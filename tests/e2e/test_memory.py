@@ -20,6 +20,7 @@ SERIES = ("GET", "/3/voucherseries/F")
 SEARCH = ("GET", "/3/vouchers")
 POST = ("POST", "/3/vouchers")
 MANUAL = ("PUT", "/3/voucherseries/F")
+STATUS = ("GET", "/3/companyinformation")
 
 
 def _burst(rig: Rig, error: dict[str, Any], days: int) -> list[ExportFailure]:
@@ -96,3 +97,32 @@ async def test_a_refusal_against_the_memory_reads_again_and_fixes(open_rig: Open
     assert calls[:refused] == [SEARCH]
     assert calls[refused + 1 :] == [YEARS, SERIES, MANUAL, SEARCH, POST]
     assert _booked(rig, failures[1]) == 1
+
+
+async def test_a_burst_after_an_outage_asks_whether_fortnox_answers_once(
+    open_rig: OpenRig,
+) -> None:
+    rig = await open_rig(state_for(ErrorKind.FORTNOX_UNAVAILABLE))
+    first = await rig.export(outage=True)
+    failures = _burst(rig, first.error.model_dump(mode="json", exclude_none=True), BURST)
+    seen = len(rig.sandbox.requests)
+    reports = [(await rig.run(failure, "apply"))[0] for failure in failures]
+    assert {report.outcome for report in reports} == {Outcome.FIXED}
+    calls = api_calls(list(rig.sandbox.requests)[seen:])
+    # the first run asks; the next ones have Fortnox's answers of a moment ago
+    assert calls.count(STATUS) == 1
+    assert calls.count(SEARCH) == calls.count(POST) == BURST
+    assert reports[1].steps[0].observed["answered_seconds_ago"] < 10  # noqa: PLR2004
+
+
+async def test_while_fortnox_is_down_again_the_next_run_finds_out(open_rig: OpenRig) -> None:
+    rig = await open_rig(state_for(ErrorKind.FORTNOX_UNAVAILABLE))
+    first = await rig.export(outage=True)
+    failures = _burst(rig, first.error.model_dump(mode="json", exclude_none=True), 2)
+    fixed, _ = await rig.run(failures[0], "apply")
+    assert fixed.outcome is Outcome.FIXED
+    rig.sandbox.set_faults(burst_503_seconds=3600)  # down again: the remembered answer is old news
+    report, requests = await rig.run(failures[1], "apply")
+    assert report.outcome is Outcome.FAILED
+    assert ("POST", "/3/vouchers") not in api_calls(requests)
+    assert _booked(rig, failures[1]) == 0

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from remediator.fortnox import RequestRecord
+from remediator.runlog import RunLog
 from remediator.storage import Database
-from remediator.storage.runs import RunState, RunStore, UnknownRunError
+from remediator.storage.runs import (
+    Finished,
+    RunState,
+    RunStore,
+    RunWrite,
+    Started,
+    UnknownRunError,
+)
 
 
 @pytest.fixture
@@ -69,3 +81,61 @@ def test_find_filters_and_pages(runs: RunStore) -> None:
 def test_unknown_run(runs: RunStore) -> None:
     with pytest.raises(UnknownRunError, match="unknown run 'nope'"):
         runs.get("nope")
+
+
+def _record(path: str) -> RequestRecord:
+    return RequestRecord(kind="api", method="GET", path=path, status=200, duration=0.01)
+
+
+def test_one_write_holds_many_runs_starts_and_ends_in_order(runs: RunStore) -> None:
+    runs.write(
+        [
+            Started("a", "ea", "c1", "apply", "{}"),
+            Started("b", "eb", "c1", "apply", "{}"),
+            Finished("a", '{"a": 1}', "k", "fixed", [_record("/3/a0"), _record("/3/a1")]),
+            Started("c", "ec", "c2", "plan", "{}"),
+            Finished("b", '{"b": 1}', "k", "failed", [_record("/3/b0")]),
+        ]
+    )
+    a, b, c = runs.get("a"), runs.get("b"), runs.get("c")
+    assert (a.state, a.outcome, a.report) == (RunState.DONE, "fixed", '{"a": 1}')
+    assert (b.state, b.outcome, b.report) == (RunState.DONE, "failed", '{"b": 1}')
+    assert (c.state, c.outcome) == (RunState.RUNNING, None)
+    assert [e.path for e in runs.audit("a")] == ["/3/a0", "/3/a1"]
+    assert [e.path for e in runs.audit("b")] == ["/3/b0"]
+
+
+async def test_the_run_log_writes_what_comes_together_in_one_batch(
+    runs: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    write = runs.write
+
+    def counted(writes: Sequence[RunWrite]) -> None:
+        batches.append(len(writes))
+        write(writes)
+
+    monkeypatch.setattr(runs, "write", counted)
+    log = RunLog(runs)
+    await asyncio.gather(
+        *(log.write(Started(f"r{n}", f"e{n}", "c", "apply", "{}")) for n in range(20))
+    )
+    assert sum(batches) == 20
+    assert len(batches) < 20
+    assert {runs.get(f"r{n}").state for n in range(20)} == {RunState.RUNNING}
+
+
+async def test_a_bad_write_in_a_batch_fails_its_own_run_only(runs: RunStore) -> None:
+    log = RunLog(runs)
+    await log.write(Started("taken", "e", "c", "apply", "{}"))
+    results = await asyncio.gather(
+        log.write(Started("new", "e1", "c", "apply", "{}")),
+        log.write(Started("taken", "e2", "c", "apply", "{}")),  # the same id: refused
+        log.write(Started("other", "e3", "c", "apply", "{}")),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert isinstance(results[1], IntegrityError)
+    assert results[2] is None
+    assert runs.get("new").state is RunState.RUNNING
+    assert runs.get("other").state is RunState.RUNNING
