@@ -17,7 +17,7 @@ from remediator.fortnox import ReconnectCause
 from remediator.policy import Change, Policy, Rule
 from remediator.preflight import Finding, preflight
 from remediator.storage import Connection, ConnectionStatus
-from remediator.storage.audit import AuditAction
+from remediator.storage.audit import AuditAction, audit_row
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -105,14 +105,13 @@ async def set_policy(request: Request, connection_id: str, session: Checked) -> 
     after = Policy.model_validate(wanted)
     changed = before.changes_to(after)
     if changed:
-        await asyncio.to_thread(store.set_policy, connection_id, after)
-        await asyncio.to_thread(
-            service.audit.record,
+        row = audit_row(
             actor(session),
             AuditAction.POLICY,
             connection_id=connection_id,
             detail="; ".join(changed),
         )
+        await asyncio.to_thread(store.set_policy, connection_id, after, row)
     return redirect(f"{PREFIX}/restaurants/{connection_id}?note=saved")
 
 

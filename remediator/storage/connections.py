@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
 from remediator.policy import Policy
+from remediator.storage.audit import record_in
 from remediator.storage.crypto import TokenCipher
 from remediator.storage.db import Database, connections, write_transaction
 
@@ -246,8 +247,13 @@ class ConnectionStore:
             },
         )
 
-    def set_policy(self, connection_id: str, policy: Policy | None) -> None:
-        self._update(connection_id, {"policy": policy.model_dump_json() if policy else None})
+    def set_policy(
+        self, connection_id: str, policy: Policy | None, audit: dict[str, Any] | None = None
+    ) -> None:
+        """Store the connection's policy, and ``audit`` (an ``audit_row``) in the same
+        transaction: a policy never changes without its record, nor the record without it."""
+        values = {"policy": policy.model_dump_json() if policy else None}
+        self._update(connection_id, values, audit)
 
     def set_tenant(self, connection_id: str, tenant_id: str) -> None:
         self._update(connection_id, {"tenant_id": tenant_id})
@@ -417,13 +423,17 @@ class ConnectionStore:
             self._written(connection_id)
         return bool(result.rowcount == 1)
 
-    def _update(self, connection_id: str, values: dict[str, Any]) -> None:
+    def _update(
+        self, connection_id: str, values: dict[str, Any], audit: dict[str, Any] | None = None
+    ) -> None:
         values = values | {"updated_at": time.time()}
         try:
             with write_transaction(self._db.engine) as conn:
                 result = conn.execute(
                     connections.update().where(connections.c.id == connection_id).values(**values)
                 )
+                if audit is not None and result.rowcount:
+                    record_in(conn, audit)
         finally:
             self._written(connection_id)
         if result.rowcount == 0:

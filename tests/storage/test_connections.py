@@ -23,6 +23,7 @@ from remediator.storage import (
     load_cipher,
     migrations,
 )
+from remediator.storage.audit import Actor, AuditAction, AuditStore, Via, audit_row
 from remediator.storage.connections import ConnectionChanges
 from remediator.storage.db import connections, is_sqlite, write_transaction
 from tests.conftest import connection
@@ -224,3 +225,26 @@ def test_put_creates_and_changes_in_one_transaction_or_not_at_all(
     with pytest.raises(UnknownConnectionError):
         store.put("nobody", ConnectionChanges(label="L"))
     assert store.put("p", ConnectionChanges(label="Renamed")).label == "Renamed"
+
+
+def test_a_policy_and_its_audit_record_are_written_together(store: ConnectionStore) -> None:
+    store.add(connection("bistro"))
+    audit = AuditStore(store._db)
+    who = Actor("anna", Via.CONSOLE)
+    row = audit_row(who, AuditAction.POLICY, connection_id="bistro", detail="set_manual: review")
+    store.set_policy("bistro", Policy(set_manual=Rule.REVIEW), row)
+    assert store.get("bistro").policy == Policy(set_manual=Rule.REVIEW)
+    assert [(r.actor, r.detail) for r in audit.for_connection("bistro")] == [
+        ("anna", "set_manual: review")
+    ]
+    # An audit record that cannot be written leaves the policy as it was.
+    broken = row | {"action": None}
+    with pytest.raises(sa.exc.IntegrityError):
+        store.set_policy("bistro", Policy(set_manual=Rule.NEVER), broken)
+    assert store.get("bistro").policy == Policy(set_manual=Rule.REVIEW)
+    # No connection, no record.
+    with pytest.raises(UnknownConnectionError):
+        store.set_policy(
+            "nowhere", None, audit_row(who, AuditAction.POLICY, connection_id="nowhere")
+        )
+    assert audit.for_connection("nowhere") == []
