@@ -48,6 +48,7 @@ def _serve(port: int, database: str, key: str, *, bare: bool = False) -> subproc
         "REMEDIATOR_INTAKE_SECRET": SECRET,
         "REMEDIATOR_API_TOKEN": TOKEN,
         "REMEDIATOR_WORKER_CONCURRENCY": "0",
+        "REMEDIATOR_SCHEDULE_ENABLED": "false",
     }
     command = ["-m", "bench._bare", str(port)] if bare else ["-m", "remediator", "serve"]
     if not bare:

@@ -71,6 +71,7 @@ def _settings(state: SandboxState, target: Target, workdir: Path, tenants: int) 
             "api_token": SecretStr("bench-token"),
             "worker_concurrency": tenants,
             "worker_poll_seconds": 0.05,
+            "schedule_enabled": False,
         }
     )
 
@@ -211,6 +212,7 @@ def _serve_env(settings: Settings, concurrency: int) -> dict[str, str]:
         "api_token": "bench-token",
         "worker_concurrency": str(concurrency),
         "worker_poll_seconds": "0.2",
+        "schedule_enabled": "false",
     }
 
 

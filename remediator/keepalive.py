@@ -29,6 +29,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -38,6 +39,7 @@ from typing import Any
 import httpx
 
 from remediator import signing
+from remediator.errors import UnknownConnectionError
 from remediator.fortnox import ConsentRequired, FortnoxConnector, FortnoxError
 from remediator.links import ReconnectLinks
 from remediator.settings import Settings
@@ -63,6 +65,12 @@ class KeptAlive:
     connection_id: str
     result: Kept
     detail: str | None = None
+
+
+def tally(results: list[KeptAlive]) -> str:
+    """``2 alive, 1 refreshed`` (``no connections`` for none)."""
+    counts = Counter(r.result.value for r in results)
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no connections"
 
 
 def refresh_due(connection: Connection, now: float, max_age_days: float) -> bool:
@@ -169,6 +177,21 @@ class KeepAlive:
     async def run(self) -> list[KeptAlive]:
         everyone = await asyncio.to_thread(self.store.all)
         return [await self.keep(c) for c in everyone if kept_alive(c)]
+
+    async def targets(self) -> list[str]:
+        """The ids of the connections keep-alive looks after now."""
+        everyone = await asyncio.to_thread(self.store.all)
+        return [c.id for c in everyone if kept_alive(c)]
+
+    async def keep_id(self, connection_id: str) -> KeptAlive | None:
+        """``keep`` the connection as it is stored now (a pass spread over an hour must not
+        act on what it read at the start); ``None`` when it was removed or is no longer
+        looked after."""
+        try:
+            connection = await asyncio.to_thread(self.store.get, connection_id)
+        except UnknownConnectionError:
+            return None
+        return await self.keep(connection) if kept_alive(connection) else None
 
     async def keep(self, connection: Connection) -> KeptAlive:
         due = refresh_due(connection, self._clock(), self.settings.keepalive_max_age_days)

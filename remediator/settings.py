@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from remediator.errors import ConfigError
 from remediator.policy import Policy
+from remediator.schedule import parse_time, zone
 
 DEFAULT_CONFIG_FILE = Path("config/remediator.toml")
 PREFIX = "REMEDIATOR_"
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
     keepalive_max_age_days: float = Field(default=30.0, gt=0, lt=45)
     keepalive_probe: bool = True
     backoffice_url: str = ""
+    # The service's daily jobs (docs/ahead.md): once a day at a local time, once per deployment.
+    schedule_enabled: bool = True
+    schedule_time: str = "03:00"
+    schedule_timezone: str = "Europe/Stockholm"
+    schedule_spread_minutes: float = Field(default=30.0, ge=0, le=720)
+    schedule_poll_seconds: float = Field(default=60.0, gt=0)
     policy: Policy = Field(default_factory=Policy)
     # The web console (``/console``).
     console_session_hours: float = Field(default=12.0, gt=0)
@@ -109,6 +116,24 @@ class Settings(BaseSettings):
                 "not a database URL (sqlite:///path/remediator.db or "
                 "postgresql+psycopg://user@host/db)"
             ) from None
+        return value
+
+    @field_validator("schedule_time")
+    @classmethod
+    def _a_time_of_day(cls, value: str) -> str:
+        try:
+            parse_time(value)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
+        return value
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _a_time_zone(cls, value: str) -> str:
+        try:
+            zone(value)
+        except ConfigError as err:
+            raise ValueError(str(err)) from None
         return value
 
     @classmethod

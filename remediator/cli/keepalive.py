@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 
 import click
 
 from remediator.cli.output import echo_json
-from remediator.keepalive import BackofficeNotifier, KeepAlive, Kept, KeptAlive
+from remediator.keepalive import BackofficeNotifier, KeepAlive, Kept, KeptAlive, tally
 from remediator.runtime import open_runtime
 
 
@@ -40,8 +39,7 @@ def keepalive(as_json: bool) -> None:
     else:
         for r in results:
             click.echo(f"{r.connection_id}: {r.result.value}")
-        counts = Counter(r.result.value for r in results)
-        click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no connections")
+        click.echo(tally(results))
     found = {r.result for r in results}
     if Kept.NEEDS_RECONNECT in found:
         raise SystemExit(3)

@@ -214,9 +214,18 @@ def create_app(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
+    backoffice_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The service's app; workers and callbacks run while the app's lifespan does."""
-    running = open_service(settings, transport=transport, callback_transport=callback_transport)
+    """The service's app; workers, callbacks and the scheduler run while the app's lifespan
+    does."""
+    running = open_service(
+        settings,
+        transport=transport,
+        callback_transport=callback_transport,
+        backoffice_transport=backoffice_transport,
+        clock=clock,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

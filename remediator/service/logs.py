@@ -25,6 +25,8 @@ FIELDS = (
     "status",
     "duration_ms",
     "request_id",
+    "job",
+    "slot",
 )
 _SCRUB = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 <hidden>"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -10,6 +12,7 @@ import httpx
 from remediator.catalogue import load_catalogue
 from remediator.engine import Engine
 from remediator.failure import ExportFailure, storable
+from remediator.keepalive import BackofficeNotifier
 from remediator.runtime import (
     Runtime,
     open_connector,
@@ -17,14 +20,18 @@ from remediator.runtime import (
     open_leases,
     reconnect_links,
 )
+from remediator.schedule import DailySchedule
 from remediator.service.callbacks import Deliverer
+from remediator.service.jobs import JOBS, JobTools, Spread, bound
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor
+from remediator.service.scheduler import Scheduler
 from remediator.service.worker import Workers
 from remediator.service.writer import IntakeWriter
 from remediator.settings import Settings
-from remediator.storage import ConnectionStore, load_cipher
+from remediator.storage import ConnectionStore, Database, load_cipher
 from remediator.storage.audit import AuditStore
+from remediator.storage.jobs import JobRunStore
 from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 from remediator.storage.users import UserStore
@@ -44,14 +51,22 @@ class Service:
     writer: IntakeWriter
     users: UserStore
     audit: AuditStore
+    jobs: JobRunStore
+    notifier: BackofficeNotifier
+    scheduler: Scheduler | None  # None: schedule_enabled is false
 
     async def start(self) -> None:
         await self.workers.start()
         self.deliverer.start()
+        if self.scheduler is not None:
+            await self.scheduler.start()
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.workers.stop()
         await self.deliverer.stop()
+        await self.notifier.aclose()
         await self.runtime.aclose()
 
     async def accept(self, run_id: str, failure: ExportFailure) -> Accepted:
@@ -106,13 +121,32 @@ class Service:
         return ("degraded" if stuck else "ok"), checks
 
 
+def open_scheduler(
+    settings: Settings, database: Database, tools: JobTools, clock: Callable[[], float]
+) -> Scheduler | None:
+    """The daily jobs' scheduler, unless ``schedule_enabled`` is false."""
+    if not settings.schedule_enabled:
+        return None
+    return Scheduler(
+        bound(JOBS, tools),
+        schedule=DailySchedule.of(settings.schedule_time, settings.schedule_timezone),
+        runs=JobRunStore(database),
+        leases=open_leases(settings, database),
+        clock=clock,
+        poll_seconds=settings.schedule_poll_seconds,
+    )
+
+
 def open_service(
     settings: Settings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     callback_transport: httpx.AsyncBaseTransport | None = None,
+    backoffice_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Service:
-    """Wire the service; ``transport`` replaces the network to Fortnox (the sandbox in tests)."""
+    """Wire the service; ``transport`` replaces the network to Fortnox (the sandbox in tests),
+    ``clock`` the scheduler's wall clock (the sandbox's days, in tests)."""
     database = open_database(settings)
     queue = QueueStore(database)
     metrics = Metrics(queue.depth, lambda: queue.stuck(settings.stuck_run_seconds))
@@ -146,6 +180,21 @@ def open_service(
     states = OAuthStateStore(database)
     writer = IntakeWriter(queue)
     users, audit = UserStore(database), AuditStore(database)
+    notifier = BackofficeNotifier(settings, transport=backoffice_transport)
+    spread = Spread(settings.schedule_spread_minutes * 60)
+    tools = JobTools(runtime, queue, notifier, spread, clock=clock, wake=workers.wake)
     return Service(
-        settings, runtime, queue, states, metrics, workers, deliverer, writer, users, audit
+        settings,
+        runtime,
+        queue,
+        states,
+        metrics,
+        workers,
+        deliverer,
+        writer,
+        users,
+        audit,
+        JobRunStore(database),
+        notifier,
+        open_scheduler(settings, database, tools, clock),
     )

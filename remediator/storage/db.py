@@ -170,6 +170,23 @@ leases = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
 )
 
+# The service's daily jobs (remediator.storage.jobs): one row per job and slot (the local date),
+# so a slot runs once however many instances share the database (revision 0006).
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("job", sa.String(60), primary_key=True),
+    sa.Column("slot", sa.String(10), primary_key=True),
+    sa.Column("slot_at", sa.Float, nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("result", sa.String(20), nullable=True),
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` as the remediator uses it; the schema is left as it is.

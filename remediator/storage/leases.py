@@ -21,7 +21,8 @@ lease is ours, renew it in the background every ``ttl / 3`` while the body runs,
 the end — or, when another task of this process waits for the same key, hand it over to that
 task as it is (``Leases``): one database lease serves a burst of turns in one process. A lease that could not be renewed is *lost*: ``Lease.ensure_held`` raises ``LeaseLost``
 from then on, and writers call it before every write. A process that dies simply stops
-renewing; its lease expires after ``ttl`` and the next waiter takes it.
+renewing; its lease expires after ``ttl`` and the next waiter takes it. ``attempt`` is
+``hold`` for who would rather not wait (the scheduler: another instance is running the job).
 """
 
 from __future__ import annotations
@@ -257,14 +258,57 @@ class Leases:
                 local.lock.release()
                 self._settle(key, local)
 
+    @asynccontextmanager
+    async def attempt(self, key: str) -> AsyncIterator[Lease | None]:
+        """``hold`` without waiting: yields ``None`` at once when someone else (another task
+        of this process, or another process) holds ``key`` now."""
+        mine = held(key)
+        if mine is not None:
+            yield mine
+            return
+        local = self._local.setdefault(key, _Local())
+        if local.lock.locked() or local.waiting:
+            yield None
+            return
+        await local.lock.acquire()  # free: taken without suspending
+        try:
+            lease = await self._try(key, local)
+            token = _HELD.set((_HELD.get() or {}) | {key: lease}) if lease else None
+            try:
+                yield lease
+            finally:
+                if token is not None:
+                    _HELD.reset(token)
+        finally:
+            try:
+                if not (local.waiting and self._passable(local)):
+                    await self._drop(local)
+            finally:
+                local.lock.release()
+                self._settle(key, local)
+
+    async def _try(self, key: str, local: _Local) -> Lease | None:
+        """The lease kept for this process, or a new one if the database gives it at once."""
+        if local.lease is not None and self._passable(local):
+            return local.lease
+        await self._drop(local)
+        lease = Lease(key=key, owner=new_owner(), ttl=self.ttl)
+        if not await self._take(lease, self.store.acquire):
+            return None
+        self._keep(local, lease)
+        return lease
+
+    def _keep(self, local: _Local, lease: Lease) -> None:
+        local.lease, local.since = lease, time.monotonic()
+        local.renewer = asyncio.create_task(self._renew(lease), name=f"lease-{lease.key}")
+
     async def _lease(self, key: str, local: _Local) -> Lease:
         """The lease handed over by the holder before, or a new one from the database."""
         if local.lease is not None and self._passable(local):
             return local.lease
         await self._drop(local)
         lease = await self._wait(key)
-        local.lease, local.since = lease, time.monotonic()
-        local.renewer = asyncio.create_task(self._renew(lease), name=f"lease-{key}")
+        self._keep(local, lease)
         return lease
 
     def _passable(self, local: _Local) -> bool:

@@ -17,6 +17,8 @@ from tests.cli.conftest import run
         ("REMEDIATOR_DATABASE_URL", "nosuchdb://x/y", "database_url is not a database URL"),
         ("REMEDIATOR_HTTP_TIMOUT", "5", "did you mean REMEDIATOR_HTTP_TIMEOUT?"),
         ("REMEDIATOR_HTTP_TIMEOUT", "soon", "http_timeout: Input should be a valid number"),
+        ("REMEDIATOR_SCHEDULE_TIME", "3am", "schedule_time: not a time of day HH:MM: '3am'"),
+        ("REMEDIATOR_SCHEDULE_TIMEZONE", "Stockholm", "unknown time zone: 'Stockholm'"),
     ],
 )
 @pytest.mark.parametrize(

@@ -103,6 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     service_url = f"http://127.0.0.1:{service_port}"
     client = load_scenario(SCENARIO).clients[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith("REMEDIATOR_")} | {
+        "REMEDIATOR_SCHEDULE_ENABLED": "false",
         "REMEDIATOR_FORTNOX_API_URL": f"{sandbox_url}/3",
         "REMEDIATOR_FORTNOX_OAUTH_URL": f"{sandbox_url}/oauth-v1",
         "REMEDIATOR_CLIENT_ID": client.client_id,

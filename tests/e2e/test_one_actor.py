@@ -110,6 +110,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
     sandbox_url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("REMEDIATOR_")} | {
+        "REMEDIATOR_SCHEDULE_ENABLED": "false",
         "REMEDIATOR_FORTNOX_API_URL": f"{sandbox_url}/3",
         "REMEDIATOR_FORTNOX_OAUTH_URL": f"{sandbox_url}/oauth-v1",
         "REMEDIATOR_CLIENT_ID": state.clients[0].client_id,

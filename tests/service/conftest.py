@@ -219,6 +219,7 @@ def service_settings(sandbox: Sandbox, directory: Path) -> Settings:
         callback_retry_max_seconds=0.1,
         callback_attempts=3,
         retry_attempts=1,
+        schedule_enabled=False,  # the scheduler's own tests turn it on (tests/service/test_jobs.py)
     )
 
 

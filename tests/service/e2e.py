@@ -145,6 +145,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         "REMEDIATOR_PUBLIC_URL": public,
         "REMEDIATOR_REDIRECT_URI": f"{public}/oauth/callback",
         "REMEDIATOR_WORKER_POLL_SECONDS": "0.1",
+        "REMEDIATOR_SCHEDULE_ENABLED": "false",
         "REMEDIATOR_RETRY_MAX_SECONDS": "5",
     }
     receiver = Receiver()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from remediator.errors import LeaseLost, RemediatorError
 from remediator.storage import Database
 from remediator.storage.db import leases
-from remediator.storage.leases import Leases, LeaseStore, held, new_owner
+from remediator.storage.leases import Lease, Leases, LeaseStore, held, new_owner
 
 
 @pytest.fixture
@@ -320,6 +320,44 @@ async def test_a_lease_kept_for_a_waiter_that_left_is_released(store: LeaseStore
             break
         await asyncio.sleep(0.02)
     assert store.holder("k") is None
+
+
+async def test_attempt_does_not_wait_for_a_lease_someone_else_holds(store: LeaseStore) -> None:
+    first, second = Leases(store, ttl=5), Leases(store, ttl=5)
+    taken, done = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with first.attempt("job:x") as mine:
+            assert mine is not None
+            async with first.attempt("job:x") as again:  # this task holds it already
+                assert again is mine
+            taken.set()
+            await done.wait()
+
+    async def others() -> list[Lease | None]:
+        await taken.wait()
+        async with second.attempt("job:x") as theirs:  # another process: refused at once
+            seen = [theirs]
+        async with first.attempt("job:x") as local:  # another task of this process
+            seen.append(local)
+        done.set()
+        return seen
+
+    _, seen = await asyncio.gather(holder(), others())
+    assert seen == [None, None]
+    assert store.holder("job:x") is None  # released at the end
+    async with second.attempt("job:x") as now_free:
+        assert now_free is not None
+
+
+async def test_attempt_takes_a_dead_holders_lease_once_it_expired(store: LeaseStore) -> None:
+    assert store.acquire("job:x", "dead-process", 0.3)
+    async with Leases(store, ttl=5).attempt("job:x") as early:
+        assert early is None
+    await asyncio.sleep(0.4)
+    async with Leases(store, ttl=5).attempt("job:x") as late:
+        assert late is not None
+        assert late.owner != "dead-process"
 
 
 def test_the_leases_is_in_the_schema(database: Database) -> None:
