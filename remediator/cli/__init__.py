@@ -13,6 +13,7 @@ from remediator.cli.connections import connections
 from remediator.cli.db import db
 from remediator.cli.demo import demo
 from remediator.cli.explain import explain
+from remediator.cli.jobs import jobs
 from remediator.cli.keepalive import keepalive
 from remediator.cli.output import RemediatorGroup
 from remediator.cli.playbooks import playbooks
@@ -44,6 +45,7 @@ for command in (
     runs,
     connections,
     keepalive,
+    jobs,
     db,
     playbooks,
     demo,

@@ -1,18 +1,21 @@
 """Prometheus metrics, written in the text exposition format (version 0.0.4) by hand.
 
-Seven series families are few enough that a client library would add more than it saves: counters
-with labels, two gauges read at scrape time, one histogram.
+Eleven series families are few enough that a client library would add more than it saves:
+counters with labels, gauges read from the database at scrape time (the same from every
+instance), one histogram.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from remediator.fortnox import RequestRecord
+from remediator.fortnox import ConnectionStatus, RequestRecord
 from remediator.kinds import Kind
+from remediator.storage.overview import DAY, Overview
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -78,15 +81,62 @@ def _none() -> int:
     return 0
 
 
+def _nothing_stored() -> Overview:
+    return Overview()
+
+
+def _gauge(name: str, help_text: str, values: Iterable[tuple[Labels, float]]) -> Iterable[str]:
+    yield f"# HELP {name} {help_text}"
+    yield f"# TYPE {name} gauge"
+    for labels, value in values:
+        yield f"{name}{_labels(labels)} {_number(value)}"
+
+
+def stored_gauges(overview: Overview, now: float) -> Iterable[str]:
+    """The gauges read from the database: connections by state, days until each refresh
+    token dies, the check-ahead runs by kind and outcome, each daily job's last success."""
+    yield from _gauge(
+        "remediator_connections",
+        "Connections by state.",
+        [((("state", s.value),), overview.connections[s]) for s in ConnectionStatus],
+    )
+    yield from _gauge(
+        "remediator_refresh_token_expires_in_days",
+        "Days until each active connection's refresh token dies unless it is used.",
+        (
+            ((("connection_id", c),), round((at - now) / DAY, 3))
+            for c, at in sorted(overview.refresh_expires_at.items())
+        ),
+    )
+    yield from _gauge(
+        "remediator_scheduled_runs",
+        "Runs of the check ahead (findings and fixes made ahead), by kind and outcome.",
+        (
+            ((("kind", kind), ("outcome", outcome)), n)
+            for (kind, outcome), n in sorted(overview.scheduled.items())
+        ),
+    )
+    yield from _gauge(
+        "remediator_job_last_success_timestamp_seconds",
+        "When each daily job last finished without error (seconds since the epoch).",
+        [((("job", job),), at) for job, at in sorted(overview.last_success.items())],
+    )
+
+
 class Metrics:
-    """The service's metrics; ``queue_depth`` and ``stuck_runs`` are read from the store at
-    scrape time."""
+    """The service's metrics; ``queue_depth``, ``stuck_runs`` and ``overview`` are read from
+    the store at scrape time."""
 
     def __init__(
-        self, queue_depth: Callable[[], int], stuck_runs: Callable[[], int] = _none
+        self,
+        queue_depth: Callable[[], int],
+        stuck_runs: Callable[[], int] = _none,
+        overview: Callable[[], Overview] = _nothing_stored,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._lock = threading.Lock()
         self._queue_depth, self._stuck_runs = queue_depth, stuck_runs
+        self._overview, self._clock = overview, clock
         self.failures = CounterFamily(
             "remediator_failures_received_total", "Export failures accepted, by error kind."
         )
@@ -130,6 +180,7 @@ class Metrics:
 
     def render(self) -> str:
         depth, stuck = self._queue_depth(), self._stuck_runs()
+        stored = list(stored_gauges(self._overview(), self._clock()))
         with self._lock:
             lines = [
                 *self.failures.lines(),
@@ -142,6 +193,7 @@ class Metrics:
                 "# HELP remediator_runs_stuck Runs running longer than stuck_run_seconds.",
                 "# TYPE remediator_runs_stuck gauge",
                 f"remediator_runs_stuck {stuck}",
+                *stored,
                 *self.duration.lines(),
             ]
         return "\n".join(lines) + "\n"

@@ -33,6 +33,7 @@ from remediator.storage import ConnectionStore, Database, load_cipher
 from remediator.storage.audit import AuditStore
 from remediator.storage.jobs import JobRunStore
 from remediator.storage.oauth_states import OAuthStateStore
+from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 from remediator.storage.users import UserStore
 
@@ -149,7 +150,11 @@ def open_service(
     ``clock`` the scheduler's wall clock (the sandbox's days, in tests)."""
     database = open_database(settings)
     queue = QueueStore(database)
-    metrics = Metrics(queue.depth, lambda: queue.stuck(settings.stuck_run_seconds))
+    metrics = Metrics(
+        queue.depth,
+        lambda: queue.stuck(settings.stuck_run_seconds),
+        OverviewStore(database).read,
+    )
     cipher = load_cipher(settings.secret_key, settings.key_file)
     store = ConnectionStore(database, cipher)
     connector = open_connector(settings, store, transport=transport, hook=metrics.fortnox_request)

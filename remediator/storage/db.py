@@ -94,6 +94,8 @@ runs = sa.Table(
     sa.Column("callback_error", sa.Text, nullable=True),
     # A worker's claim reads only its connection's queued runs.
     sa.Index("ix_runs_connection_state", "connection_id", "state"),
+    # /metrics counts the check-ahead runs by kind and outcome from this index alone (0007).
+    sa.Index("ix_runs_origin_kind_outcome", "origin", "kind", "outcome"),
 )
 
 oauth_states = sa.Table(

@@ -161,13 +161,18 @@ class JobRunStore:
 
     def last_success(self) -> dict[str, float]:
         """Per job, when its latest successful run finished."""
-        query = (
-            sa.select(job_runs.c.job, sa.func.max(job_runs.c.finished_at))
-            .where(job_runs.c.result == JobResult.OK.value)
-            .group_by(job_runs.c.job)
-        )
         with self._db.engine.connect() as conn:
-            return {job: float(at) for job, at in conn.execute(query)}
+            return last_success(conn)
 
 
-__all__ = ["JobResult", "JobRun", "JobRunStore", "lease_key"]
+def last_success(conn: sa.Connection) -> dict[str, float]:
+    """Per job, when its latest successful run finished (one small GROUP BY)."""
+    query = (
+        sa.select(job_runs.c.job, sa.func.max(job_runs.c.finished_at))
+        .where(job_runs.c.result == JobResult.OK.value)
+        .group_by(job_runs.c.job)
+    )
+    return {job: float(at) for job, at in conn.execute(query)}
+
+
+__all__ = ["JobResult", "JobRun", "JobRunStore", "last_success", "lease_key"]

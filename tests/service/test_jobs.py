@@ -141,6 +141,7 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
         harness.sandbox.advance(DAY)
         wait_until(lambda: finished(runs, 4))
         time.sleep(0.3)
+        scraped = [stored_gauges(client.get("/metrics").text) for client in (first, second)]
 
     history = slots(runs)
     assert [result for _, result, _ in history] == [JobResult.OK] * 4
@@ -160,4 +161,38 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
         harness.connection_id: ConnectionStatus.ACTIVE,
         "second": ConnectionStatus.NEEDS_RECONNECT,
     }
+    # /metrics: read from the database, the same at every instance (but the expiry's days,
+    # computed at each scrape).
+    for lines in scraped:
+        assert lines["remediator_connections"] == {
+            'remediator_connections{state="active"}': 1.0,
+            'remediator_connections{state="needs_reconnect"}': 1.0,
+            'remediator_connections{state="not_authorized"}': 0.0,
+        }
+        [(series, days)] = lines["remediator_refresh_token_expires_in_days"].items()
+        assert (
+            series
+            == f'remediator_refresh_token_expires_in_days{{connection_id="{harness.connection_id}"}}'
+        )
+        assert 44.9 < days <= 45.0  # refreshed by the last slot: Fortnox's 45 days ahead
+        last = max(r.finished_at or 0 for r in runs.recent())
+        assert lines["remediator_job_last_success_timestamp_seconds"] == {
+            'remediator_job_last_success_timestamp_seconds{job="keepalive"}': last
+        }
     database.dispose()
+
+
+def stored_gauges(text: str) -> dict[str, dict[str, float]]:
+    """The series of the gauges read from the database, by family."""
+    families = (
+        "remediator_connections",
+        "remediator_refresh_token_expires_in_days",
+        "remediator_job_last_success_timestamp_seconds",
+    )
+    found: dict[str, dict[str, float]] = {family: {} for family in families}
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        family = series.split("{", 1)[0]
+        if family in found:
+            found[family][series] = float(value)
+    return found
