@@ -15,18 +15,24 @@ and a later run, once the company is known, writes.
 Each known company also has a session memory (``remediator.fortnox.Memory``): the financial
 year, series and accounts an apply read under the company's turn are reused by this process's
 next applies on the company for ``MEMORY_SECONDS``, instead of being read again in every run.
+And each held lease has a voucher ledger (``remediator.fortnox.Ledger``): one duplicate search
+over the days of the failures waiting for the company here (``expecting``, ``burst``) serves
+the POSTs of that lease's turns that follow it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 from remediator.errors import LeaseLost
-from remediator.fortnox import FortnoxConnector, FortnoxError, Memory, tenant_of
+from remediator.failure import ExportFailure
+from remediator.fortnox import FortnoxConnector, FortnoxError, Ledger, Memory, tenant_of
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.storage import ConnectionStore
 from remediator.storage.leases import Lease, Leases
@@ -47,6 +53,7 @@ class Turn:
     company_known: bool
     refused: LeaseLost | None = None  # the first write this turn refused
     memory: Memory | None = None  # the company's remembered reads; none while it is unknown
+    ledger: Ledger | None = None  # the lease's voucher search; none while it is unknown
 
     def ensure_held(self) -> None:
         """Raise ``LeaseLost`` once the lease is gone (before taking on more work)."""
@@ -82,6 +89,8 @@ class Companies:
     def __init__(self, connector: FortnoxConnector, store: ConnectionStore, leases: Leases) -> None:
         self.connector, self.store, self.leases = connector, store, leases
         self._memories: dict[str, Memory] = {}
+        self._ledgers: dict[str, tuple[Lease, Ledger]] = {}
+        self._expected: dict[str, Counter[tuple[str, date]]] = {}
 
     def __repr__(self) -> str:
         return f"Companies({self.leases!r})"
@@ -94,7 +103,45 @@ class Companies:
         key = connection_key(connection_id) if tenant is None else company_key(tenant)
         memory = None if tenant is None else self.memory(tenant)
         async with self.leases.hold(key) as lease:
-            yield Turn(lease, connection_id, company_known=tenant is not None, memory=memory)
+            ledger = None if tenant is None else self.ledger(tenant, lease)
+            yield Turn(
+                lease, connection_id, company_known=tenant is not None, memory=memory, ledger=ledger
+            )
+
+    def ledger(self, tenant: str, lease: Lease) -> Ledger:
+        """Company ``tenant``'s voucher ledger for ``lease`` (a new one for a new lease: what
+        one lease's holders searched is not known under another)."""
+        kept = self._ledgers.get(tenant)
+        if kept is None or kept[0] is not lease:
+            kept = self._ledgers[tenant] = (lease, Ledger(lambda: lease.lost is None))
+        return kept[1]
+
+    @contextmanager
+    def expecting(self, failure: ExportFailure) -> Iterator[None]:
+        """``failure`` waits for (or is at) its company in this process while the body runs:
+        a duplicate search may cover its day too (``burst``)."""
+        voucher = failure.export.voucher
+        if voucher is None:
+            yield
+            return
+        entry = (voucher.voucher_series.strip().upper(), voucher.transaction_date)
+        expected = self._expected.setdefault(failure.connection_id, Counter())
+        expected[entry] += 1
+        try:
+            yield
+        finally:
+            expected[entry] -= 1
+            if expected[entry] <= 0:
+                del expected[entry]
+            if not expected:
+                self._expected.pop(failure.connection_id, None)
+
+    def burst(self, connection_id: str, series: str) -> list[date]:
+        """The days of the failures of ``connection_id`` in ``series`` expected in this
+        process now (``expecting``)."""
+        wanted = series.strip().upper()
+        expected = self._expected.get(connection_id, Counter())
+        return sorted({day for (code, day) in expected if code == wanted})
 
     def memory(self, tenant: str) -> Memory:
         """The session memory of company ``tenant`` in this process."""

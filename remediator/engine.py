@@ -6,11 +6,12 @@ The CLI, the service and the demo are doors into ``Engine.run``; none holds reme
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from string import Formatter
@@ -155,14 +156,24 @@ class Engine:
         """
         run_id = run_id or secrets.token_hex(16)
         started = datetime.now(UTC)
-        async with self._turn_for(failure.connection_id, mode) as turn:
-            await self._started(run_id, failure, mode)
-            report, audit = await self._act_or_fail(
-                failure, mode=mode, reviewed=reviewed, run_id=run_id, started=started, turn=turn
-            )
+        with self._expecting(failure, mode):
+            async with self._turn_for(failure.connection_id, mode) as turn:
+                await self._started(run_id, failure, mode)
+                report, audit = await self._act_or_fail(
+                    failure,
+                    mode=mode,
+                    reviewed=reviewed,
+                    run_id=run_id,
+                    started=started,
+                    turn=turn,
+                )
         # Stored after the company's turn: the next run need not wait for it.
         await self._finished(report, audit)
         return _unless_refused(report, turn)
+
+    def _expecting(self, failure: ExportFailure, mode: Mode) -> AbstractContextManager[None]:
+        """An apply waits for its company: its day may be searched with the burst's."""
+        return self.companies.expecting(failure) if mode == "apply" else nullcontext()
 
     async def apply_saved(self, saved: SavedPlan, *, run_id: str | None = None) -> Report:
         """Apply a reviewed saved plan if Fortnox still looks as it did when it was made.
@@ -321,6 +332,8 @@ class Engine:
                 policy=connection.policy or self.default_policy,
                 reviewed=reviewed,
                 reconnect_url=self.reconnect_url(connection.id),
+                ledger=turn.ledger if turn is not None else None,
+                burst=functools.partial(self.companies.burst, failure.connection_id),
             )
             ctx.instructions = self.instructions_for(ctx)
             return ctx
@@ -334,6 +347,8 @@ class Engine:
                 # changed Fortnox meanwhile). Forget them and run once more on fresh reads; the
                 # actions read before they write and the voucher is searched before its POST.
                 client.memory.forget()
+                if ctx.ledger is not None:
+                    ctx.ledger.forget()
                 client.recalled = 0
                 ctx = context()
                 played, steps = await self._played(ctx, playbook)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from remediator.failure import ExportFailure
-from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector
+from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector, Ledger
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Call, Mode, Recognition, Step, Steps, StepStatus, Text
 from remediator.storage import Connection, ConnectionStore
@@ -22,6 +23,10 @@ class Instructions(Protocol):
 
 def no_instructions(kind: str, params: dict[str, str], case: str | None = None) -> Steps:  # noqa: ARG001 - the Instructions signature
     return Steps()
+
+
+def no_burst(series: str) -> list[date]:  # noqa: ARG001 - the burst's signature
+    return []
 
 
 @dataclass
@@ -48,6 +53,11 @@ class Context:
     # Set by an action that found the error to be another kind: the engine goes on with
     # that kind's playbook (``chart_review`` hands "Ogiltigt konto" on real accounts over).
     handoff: str | None = None
+    # An apply's: the company's lease's voucher ledger, and the days of the failures of this
+    # connection in a series that wait for the company in this process (one search may
+    # cover them all: ``booked.find_booked``). A plan has neither and searches its own day.
+    ledger: Ledger | None = None
+    burst: Callable[[str], list[date]] = no_burst
 
     @property
     def applying(self) -> bool:

@@ -15,9 +15,11 @@ docs/duplicates.md says the same for people.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
-from remediator.fortnox import FinancialYear, FortnoxClient, Voucher
+from remediator.fortnox import FinancialYear, FortnoxClient, Ledger, Voucher
 
 Row = tuple[int | None, Decimal, Decimal]
 _CENT = Decimal("0.01")
@@ -62,17 +64,46 @@ def same_rows(booked: Voucher, voucher: Voucher) -> bool:
     return bool(voucher.voucher_rows) and rows(booked) == rows(voucher)
 
 
+# The most days one duplicate search covers (a month: one page of a restaurant's series).
+MAX_SPAN_DAYS = 31
+
+
+def search_span(day: date, year: FinancialYear, burst: Iterable[date]) -> tuple[date, date]:
+    """The days one search covers for ``day``: from the earliest of ``day`` and the burst's
+    days of the same year near it, at most ``MAX_SPAN_DAYS`` days, ``day`` always in."""
+    near = sorted(
+        {day, *(d for d in burst if year.covers(d) and abs((d - day).days) < MAX_SPAN_DAYS)}
+    )
+    first = near[0]
+    return first, max(d for d in near if (d - first).days < MAX_SPAN_DAYS)
+
+
 async def find_booked(
-    client: FortnoxClient, voucher: Voucher, year: FinancialYear, key: str
+    client: FortnoxClient,
+    voucher: Voucher,
+    year: FinancialYear,
+    key: str,
+    *,
+    ledger: Ledger | None = None,
+    burst: Iterable[date] = (),
 ) -> Voucher | None:
     """The booked voucher that is this export, or ``None``.
 
     One search of the day's vouchers in the series (all pages); what it lists is checked
     here again, so a Fortnox that ignores a filter cannot make a wrong match. A voucher that
     matches by description only is read in full to compare its rows.
+
+    With a ``ledger`` (an apply under its company's lease) the search covers the ``burst``'s
+    days too (``search_span``), and a search of the same lease that covers the day already,
+    with our POSTs since, is used instead of a new one (``remediator.fortnox.Ledger``).
     """
     day = voucher.transaction_date
-    listed = await client.vouchers(year.id, voucher.voucher_series, day, day)
+    listed = ledger.listed(year.id, voucher.voucher_series, day) if ledger else None
+    if listed is None:
+        first, last = search_span(day, year, burst) if ledger else (day, day)
+        listed = await client.vouchers(year.id, voucher.voucher_series, first, last)
+        if ledger is not None:
+            ledger.searched(year.id, voucher.voucher_series, first, last, listed)
     there = [booked for booked in listed if same_place(booked, voucher)]
     keyed = next((booked for booked in there if carries_key(booked, key)), None)
     if keyed is not None:

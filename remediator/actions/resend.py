@@ -59,7 +59,10 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
             manual=export_again(ctx),
         )
     year, key = ctx.require_year(), ctx.failure.export_key
-    booked = await find_booked(ctx.client, voucher, year, key)
+    series = voucher.voucher_series
+    booked = await find_booked(
+        ctx.client, voucher, year, key, ledger=ctx.ledger, burst=ctx.burst(series)
+    )
     observed = {"booked": booked.voucher_number if booked else None}
     if booked is not None:
         ctx.facts["voucher"] = VoucherResult(
@@ -85,7 +88,9 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
         try:
             created = await ctx.client.create_voucher(to_send, year.id)
         except WriteOutcomeUnknown as err:
-            # Fortnox may have stored it: look instead of posting again.
+            # Fortnox may have stored it: look (asking Fortnox) instead of posting again.
+            if ctx.ledger is not None:
+                ctx.ledger.forget()
             found = await find_booked(ctx.client, voucher, year, key)
             if found is None:
                 raise UnconfirmedWrite(
@@ -93,12 +98,14 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
                     "vouchers: it was not sent again (never twice); run the fix again later"
                 ) from None
             created = found
+        else:
+            if ctx.ledger is not None:  # later searches of this lease know it is there
+                ctx.ledger.posted(year.id, to_send.model_copy(update=_numbered(created)))
         ctx.facts["voucher"] = VoucherResult(
             series=created.voucher_series, number=created.voucher_number, year=created.year
         )
         return {"booked": True, "number": created.voucher_number}
 
-    series = voucher.voucher_series
     return await make_change(
         ctx,
         Planned(
@@ -124,3 +131,8 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
         ),
         send,
     )
+
+
+def _numbered(created: Voucher) -> dict[str, Any]:
+    """What Fortnox gave the voucher we sent: its number and year."""
+    return {"voucher_number": created.voucher_number, "year": created.year}

@@ -27,6 +27,7 @@ from remediator.fortnox._grants import (
     TokenStore,
 )
 from remediator.fortnox._jwt import claims, scopes_of, tenant_of
+from remediator.fortnox._ledger import Ledger
 from remediator.fortnox._memory import Memory
 from remediator.fortnox._models import (
     Account,
@@ -62,6 +63,7 @@ __all__ = [
     "FortnoxConnector",
     "FortnoxError",
     "FortnoxTransportError",
+    "Ledger",
     "LockedPeriod",
     "Me",
     "Memory",

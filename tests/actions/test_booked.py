@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from remediator.actions.booked import carries_key, same_description, same_place, same_rows
-from remediator.fortnox import Voucher, VoucherRow
+from remediator.actions.booked import (
+    MAX_SPAN_DAYS,
+    carries_key,
+    same_description,
+    same_place,
+    same_rows,
+    search_span,
+)
+from remediator.fortnox import FinancialYear, Voucher, VoucherRow
 
 KEY = "zr:r1:z-1"
 
@@ -86,3 +93,37 @@ def test_rows_match_by_account_and_amount_in_any_order() -> None:
     )
     assert not same_rows(other_account, failed)
     assert not same_rows(voucher(voucher_rows=()), voucher(voucher_rows=()))
+
+
+YEAR = FinancialYear(id=2, from_date=date(2026, 1, 1), to_date=date(2026, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("day", "burst", "span"),
+    [
+        (date(2026, 3, 2), [], (date(2026, 3, 2), date(2026, 3, 2))),
+        (
+            date(2026, 3, 2),
+            [date(2026, 3, 2), date(2026, 3, 5), date(2026, 3, 4)],
+            (date(2026, 3, 2), date(2026, 3, 5)),
+        ),
+        # a day before this one is in the span too
+        (date(2026, 3, 5), [date(2026, 3, 3)], (date(2026, 3, 3), date(2026, 3, 5))),
+        # another financial year is not
+        (date(2026, 1, 2), [date(2025, 12, 30)], (date(2026, 1, 2), date(2026, 1, 2))),
+        # at most a month, and the day itself always in
+        (
+            date(2026, 3, 20),
+            [date(2026, 3, 1), date(2026, 4, 15), date(2026, 3, 25)],
+            (date(2026, 3, 1), date(2026, 3, 25)),
+        ),
+        (date(2026, 6, 1), [date(2026, 3, 1)], (date(2026, 6, 1), date(2026, 6, 1))),
+    ],
+)
+def test_one_search_spans_the_bursts_days_near_the_day(
+    day: date, burst: list[date], span: tuple[date, date]
+) -> None:
+    found = search_span(day, YEAR, burst)
+    assert found == span
+    assert found[0] <= day <= found[1]
+    assert (found[1] - found[0]).days < MAX_SPAN_DAYS

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.remediation import PER_FAILURE, YEAR, bound_seconds, minimal_plan, minimal_requests, run
+from bench.remediation import (
+    PER_FAILURE,
+    SEARCH,
+    YEAR,
+    bound_seconds,
+    minimal_plan,
+    minimal_requests,
+    run,
+)
 
 
 def test_the_bound_rate_and_latency_impose() -> None:
@@ -17,10 +25,16 @@ def test_the_bound_rate_and_latency_impose() -> None:
 
 
 def test_the_minimal_plan_per_tenant_is_its_data_dependencies() -> None:
-    # the year once, the defect's read and write once, then a search and a POST per failure
-    assert [minimal_requests(i, 10) for i in range(4)] == [23, 23, 23, 21]
-    assert minimal_plan(0, 1) == [YEAR, "series F read", "series F update (Manual)", *PER_FAILURE]
-    assert minimal_plan(3, 2) == [YEAR, *PER_FAILURE, *PER_FAILURE]
+    # the year, the defect's read and write and the burst's search once, then a POST per failure
+    assert [minimal_requests(i, 10) for i in range(4)] == [14, 14, 14, 12]
+    assert minimal_plan(0, 1) == [
+        YEAR,
+        "series F read",
+        "series F update (Manual)",
+        SEARCH,
+        *PER_FAILURE,
+    ]
+    assert minimal_plan(3, 2) == [YEAR, SEARCH, *PER_FAILURE, *PER_FAILURE]
     assert minimal_requests(0, 0) == 0
 
 
@@ -28,7 +42,7 @@ def test_a_small_run_fixes_everything_once_within_the_budget() -> None:
     result = run(tenants=4, per_tenant=2, latency=0.001, naive_tenants=1)
     assert result["fixed"] == 8
     assert result["responses_429"] == 0
-    assert result["minimal_requests"] == 3 * (1 + 2 + 4) + (1 + 4)
+    assert result["minimal_requests"] == 3 * (1 + 2 + 1 + 2) + (1 + 1 + 2)
     assert result["minimal_requests"] <= result["requests"] <= result["budget_requests"]
     assert result["budget_requests"] == 2 * (5 + 8 + 5 + 4)
     assert result["naive_seconds"] > 0

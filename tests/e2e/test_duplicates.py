@@ -5,15 +5,17 @@ Fortnox honouring the voucher filters and with the sandbox ignoring them."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 from remediator.failure import ExportFailure
-from remediator.report import Outcome
+from remediator.report import Outcome, Report
 from tests.e2e.conftest import OpenRig
-from tests.e2e.support import Rig, api_calls, healthy_state, writes
+from tests.e2e.support import NEXT_WINDOW, Rig, api_calls, healthy_state, writes
 
 POST = ("POST", "/3/vouchers")
 UNAVAILABLE = {"message": "Fel vid export: System exception", "code": 1000003}
@@ -161,3 +163,72 @@ async def test_the_search_pages_through_every_voucher_the_year_lists(open_rig: O
     assert (again.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
     assert [r["query"] for r in requests if r["path"] == "/3/vouchers"][-1].endswith("page=2")
     _booked_once(rig, failure)
+
+
+# -- one search per burst ----------------------------------------------------------------------
+
+BURST_DAYS = 5
+SEARCH = ("GET", "/3/vouchers")
+
+
+def _burst(rig: Rig) -> list[ExportFailure]:
+    failures = []
+    for offset in range(BURST_DAYS):
+        day = (date(2026, 3, 2) + timedelta(days=offset)).isoformat()
+        body = rig.voucher_body(TransactionDate=day, Description=f"Z-rapport {day}")
+        failure = rig.failure(UNAVAILABLE, body, id=f"z-{day}", date=day)
+        failures.append(failure.model_copy(update={"event_id": f"burst-{day}"}))
+    return failures
+
+
+async def _all_at_once(rig: Rig, failures: list[ExportFailure]) -> list[Report]:
+    """The failures handed to the engine together, as a burst arrives."""
+    rig.sandbox.advance(NEXT_WINDOW)
+    engine = rig.runtime.engine
+    return list(await asyncio.gather(*(engine.run(f, mode="apply") for f in failures)))
+
+
+@FILTERS
+async def test_a_burst_is_searched_once_over_its_days_and_each_day_booked_once(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    failures = _burst(rig)
+    # one day is in Fortnox already: the Backoffice's POST was stored after all
+    stored = failures[2].export.voucher
+    assert stored is not None
+    await rig.book(stored.model_dump(mode="json", by_alias=True, exclude_none=True))
+    seen = len(rig.sandbox.requests)
+    reports = await _all_at_once(rig, failures)
+    requests = list(rig.sandbox.requests)[seen:]
+    assert [r.outcome for r in reports] == [Outcome.FIXED] * 2 + [Outcome.NOTHING_TO_FIX] + [
+        Outcome.FIXED
+    ] * 2
+    searches = [r["query"] for r in requests if (r["method"], r["path"]) == SEARCH]
+    assert len(searches) == 1
+    assert "fromdate=2026-03-02" in searches[0]
+    assert "todate=2026-03-06" in searches[0]
+    assert api_calls(requests).count(POST) == BURST_DAYS - 1
+    for failure in failures[:2] + failures[3:]:
+        _booked_once(rig, failure)
+    assert len(rig.company.vouchers[2]) == BURST_DAYS
+
+
+@FILTERS
+async def test_a_lost_answer_in_a_burst_makes_the_next_look_ask_fortnox(
+    open_rig: OpenRig, ignored: bool
+) -> None:
+    rig = await _rig(open_rig, ignored=ignored)
+    failures = _burst(rig)
+    rig.sandbox.set_faults(ignore_voucher_filters=ignored, timeout_after_write=1)
+    seen = len(rig.sandbox.requests)
+    reports = await _all_at_once(rig, failures)
+    requests = list(rig.sandbox.requests)[seen:]
+    assert {r.outcome for r in reports} == {Outcome.FIXED}
+    # the burst's search; after the lost answer one that asks Fortnox again; then one more
+    # search for the rest of the burst (the lost answer's doubt is not carried on)
+    assert api_calls(requests).count(SEARCH) == 3
+    assert api_calls(requests).count(POST) == BURST_DAYS
+    for failure in failures:
+        _booked_once(rig, failure)
+    assert len(rig.company.vouchers[2]) == BURST_DAYS

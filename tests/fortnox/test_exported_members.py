@@ -21,6 +21,7 @@ EXPECTED = [
     "FortnoxConnector",
     "FortnoxError",
     "FortnoxTransportError",
+    "Ledger",
     "LockedPeriod",
     "Me",
     "Memory",
