@@ -19,7 +19,10 @@ Running = Annotated[Service, Depends(service)]
 @router.get(
     "/healthz",
     responses={
-        200: {"description": "ok; or degraded: runs stuck in running (`runs.stuck`)."},
+        200: {
+            "description": "ok; or degraded: runs stuck in running (`runs.stuck`), or the "
+            "daily jobs' scheduler stopped (`scheduler`)."
+        },
         503: {
             "description": "Database unreachable, or workers or callbacks down.",
             "content": {"application/json": {"schema": {"type": "object"}}},

@@ -97,8 +97,9 @@ class Service:
         self.workers.wake()
 
     async def healthy(self) -> tuple[str, dict[str, object]]:
-        """``ok``; ``degraded`` (runs stuck in ``running``); or ``unavailable`` (the database
-        does not answer, or workers or callbacks are down), with the checks behind it."""
+        """``ok``; ``degraded`` (runs stuck in ``running``, or the daily jobs' scheduler
+        stopped); or ``unavailable`` (the database does not answer, or workers or callbacks
+        are down), with the checks behind it."""
         limit = self.settings.stuck_run_seconds
         try:
             await asyncio.to_thread(self.queue.ping)
@@ -116,10 +117,16 @@ class Service:
             },
             "callbacks": "ok" if callbacks else "stopped",
             "runs": {"stuck": stuck, "stuck_after_seconds": limit},
+            "scheduler": self._scheduler_state(),
         }
         if not (database and workers and callbacks):
             return "unavailable", checks
-        return ("degraded" if stuck else "ok"), checks
+        return ("degraded" if stuck or checks["scheduler"] == "stopped" else "ok"), checks
+
+    def _scheduler_state(self) -> str:
+        if self.scheduler is None:
+            return "off"
+        return "running" if self.scheduler.running() else "stopped"
 
 
 def open_scheduler(

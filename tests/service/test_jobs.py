@@ -112,6 +112,9 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
     with instances(harness, backoffice, 2) as (first, second):
         connect(first, harness, grants["bistro"], harness.connection_id)
         connect(second, harness, grants["second"], "second")
+        for client in (first, second):
+            health = client.get("/healthz").json()
+            assert (health["status"], health["scheduler"]) == ("ok", "running")
         seen = len(harness.sandbox.requests)
         time.sleep(0.3)  # a new deployment: today's slot has passed, the first is tomorrow's
         assert runs.recent() == []
@@ -196,3 +199,14 @@ def stored_gauges(text: str) -> dict[str, dict[str, float]]:
         if family in found:
             found[family][series] = float(value)
     return found
+
+
+def test_a_stopped_scheduler_makes_the_instance_degraded(tmp_path: Path) -> None:
+    harness = harness_for("account_inactive", tmp_path)
+    with instances(harness, Backoffice(), 1) as (client,):
+        scheduler = client.app.state.service.scheduler  # type: ignore[attr-defined]
+        assert client.portal is not None
+        client.portal.call(scheduler.stop)
+        health = client.get("/healthz")
+    assert health.status_code == 200  # still serves: only the daily jobs are not looked after
+    assert (health.json()["status"], health.json()["scheduler"]) == ("degraded", "stopped")

@@ -79,6 +79,7 @@ def test_healthz_reports_the_database_and_the_workers(harness: Harness) -> None:
         "workers": {"state": "running", "busy": 0, "concurrency": 2},
         "callbacks": "ok",
         "runs": {"stuck": 0, "stuck_after_seconds": 900.0},
+        "scheduler": "off",  # schedule_enabled is false in these tests
     }
     assert down.status_code == 503
     assert down.json()["workers"]["state"] == "stopped"
