@@ -328,15 +328,19 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _fix_all(
-    runtime: Runtime, state: SandboxState, per_tenant: int, *, one_at_a_time: bool
-) -> list[Report]:
+def _failures(runtime: Runtime, state: SandboxState, per_tenant: int) -> list[ExportFailure]:
+    """The connections stored and the failures made (set-up: not timed, not in the CPU)."""
     stored = connections(runtime, state)
-    failures = [
+    return [
         failure(state, connection, index, FIRST_DAY + timedelta(days=day))
         for day in range(per_tenant)
         for index, connection in enumerate(stored)
     ]
+
+
+async def _fix_all(
+    runtime: Runtime, failures: list[ExportFailure], *, one_at_a_time: bool
+) -> list[Report]:
     if one_at_a_time:  # the naive client: the next failure once the last is done
         return [await runtime.engine.run(f, mode="apply") for f in failures]
     return list(await asyncio.gather(*(runtime.engine.run(f, mode="apply") for f in failures)))
@@ -357,9 +361,10 @@ async def _remediate(
         runtime = open_runtime(bench_settings(state, target, workdir), transport=target.transport)
         try:
             target.set_latency(latency)
+            failures = _failures(runtime, state, per_tenant)
             sandbox_cpu = target.cpu()
             cpu, started = _own_cpu(), time.monotonic()
-            reports = await _fix_all(runtime, state, per_tenant, one_at_a_time=one_at_a_time)
+            reports = await _fix_all(runtime, failures, one_at_a_time=one_at_a_time)
             seconds, cpu = time.monotonic() - started, _own_cpu() - cpu
             after = target.cpu()
             sandbox_cpu = None if sandbox_cpu is None or after is None else after - sandbox_cpu
