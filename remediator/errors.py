@@ -6,6 +6,7 @@
     │   └── UnknownConnectionError  no such connection in the store
     ├── StorageError                the database or key file cannot be used
     ├── LeaseLost                   a company's lease ran out or was taken over: stop writing
+    ├── JobStopped                  the service is stopping: a daily job ends before its next item
     └── FortnoxError                everything the connector raises
                                     (tree drawn in remediator.fortnox._exceptions)
 
@@ -49,3 +50,12 @@ class LeaseLost(RemediatorError):
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(f"lost the lease on {key}: {reason}")
         self.key = key
+
+
+class JobStopped(RemediatorError):
+    """The service is stopping: a daily job stops before its next item (its slot runs again
+    at the next start, here or at another instance)."""
+
+    def __init__(self, job: str) -> None:
+        super().__init__(f"job {job} stopped: the service is stopping")
+        self.job = job

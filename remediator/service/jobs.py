@@ -5,7 +5,8 @@ one-line summary (stored in ``job_runs``). The context carries the runtime (conn
 engine, settings), the queue, the Backoffice notifier, the slot's local date (``day``) and the
 scheduler's clock. A job that works connection by connection walks them with ``each``, which
 spreads them over ``schedule_spread_minutes`` so a thousand connections do not reach Fortnox
-in the same second, and checks the job's lease before each (``LeaseLost`` stops the job).
+in the same second, and before each stops the job when the service is stopping or the job's
+lease is lost.
 
 To add a job::
 
@@ -106,8 +107,9 @@ class JobContext:
         self.tools.wake()
 
     def each(self, items: Sequence[T]) -> AsyncIterator[T]:
-        """``items`` spread over the window, the job's lease checked before each."""
-        return self.tools.spread.each(items, self.claim.lease.ensure_held)
+        """``items`` spread over the window; before each, the job stops if the service is
+        stopping or its lease is lost (``Claim.ensure_going``)."""
+        return self.tools.spread.each(items, self.claim.ensure_going)
 
 
 Job = Callable[[JobContext], Awaitable[str]]

@@ -13,7 +13,8 @@ Missed slots: after a stop the latest slot runs at the next start (one, not one 
 service was down). A deployment that has never run a job (no row for it yet) does not run it
 at its first start for a slot that passed before: it waits for the next slot.
 
-Each job runs in a task of its own, so a long job does not hold up another.
+Each job runs in a task of its own, so a long job does not hold up another. A stop ends a job
+between two items of its work (``Claim.ensure_going``), waiting up to ``grace_seconds``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from remediator.errors import LeaseLost
+from remediator.errors import JobStopped, LeaseLost
 from remediator.schedule import DailySchedule, Slot
 from remediator.service.logs import ids
 from remediator.service.waiting import woken
@@ -52,12 +53,20 @@ class Considered(StrEnum):
 
 @dataclass(frozen=True)
 class Claim:
-    """A slot this process runs: the slot, the job's lease (``ensure_held`` before each
-    write) and the stored row."""
+    """A slot this process runs: the slot, the job's lease and the stored row. A job calls
+    ``ensure_going`` before each item of work."""
 
     slot: Slot
     lease: Lease
     run: JobRun
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def ensure_going(self) -> None:
+        """``JobStopped`` when the service is stopping, ``LeaseLost`` when the job's lease is
+        lost: either way the job ends now and its slot is run again elsewhere or later."""
+        if self.stopping.is_set():
+            raise JobStopped(self.run.job)
+        self.lease.ensure_held()
 
 
 SlotJob = Callable[[Claim], Awaitable[str]]
@@ -81,9 +90,11 @@ class Scheduler:
         leases: Leases,
         clock: Callable[[], float] = time.time,
         poll_seconds: float = 60.0,
+        grace_seconds: float = 10.0,
     ) -> None:
         self.jobs, self.schedule, self.runs, self.leases = dict(jobs), schedule, runs, leases
-        self.poll_seconds = poll_seconds
+        self.poll_seconds, self.grace_seconds = poll_seconds, grace_seconds
+        self._stopping = asyncio.Event()
         self._clock = clock
         self._started_at = clock()
         self._seen: dict[str, str] = {}
@@ -96,17 +107,24 @@ class Scheduler:
 
     async def start(self) -> None:
         self._started_at = self._clock()
-        self._wake = asyncio.Event()
+        self._wake, self._stopping = asyncio.Event(), asyncio.Event()
         self._loop = asyncio.create_task(self._looking(), name="remediator-scheduler")
 
     async def stop(self) -> None:
-        """Stop looking and cancel jobs under way (their slots run again at the next start,
-        here or at another instance)."""
-        tasks = [t for t in (self._loop, *self._tasks.values()) if t is not None]
-        for task in tasks:
+        """Stop looking; jobs under way stop before their next item (``Claim.ensure_going``),
+        waited for up to ``grace_seconds``, then cancelled. Their slots run again at the next
+        start, here or at another instance."""
+        self._stopping.set()
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+            self._loop = None
+        running = list(self._tasks.values())
+        if running:
+            await asyncio.wait(running, timeout=self.grace_seconds)
+        for task in running:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop = None
+        await asyncio.gather(*running, return_exceptions=True)
         self._tasks.clear()
 
     def running(self) -> bool:
@@ -152,8 +170,8 @@ class Scheduler:
         fields = ids(job=name, slot=slot.key)
         log.info("job started (attempt %d)", run.attempts, extra=fields)
         try:
-            summary = await self.jobs[name](Claim(slot, lease, run))
-        except LeaseLost as err:  # another instance may run it now: record nothing
+            summary = await self.jobs[name](Claim(slot, lease, run, self._stopping))
+        except (LeaseLost, JobStopped) as err:  # run again elsewhere or later: record nothing
             log.warning("job stopped: %s", err, extra=fields)
             return Considered.BUSY
         except Exception as err:

@@ -142,6 +142,7 @@ def open_scheduler(
         leases=open_leases(settings, database),
         clock=clock,
         poll_seconds=settings.schedule_poll_seconds,
+        grace_seconds=settings.shutdown_grace_seconds,
     )
 
 

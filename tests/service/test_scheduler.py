@@ -72,6 +72,7 @@ def instance(
         leases=Leases(LeaseStore(database), ttl),
         clock=clock,
         poll_seconds=0.05,
+        grace_seconds=0.5,
     )
 
 
@@ -192,6 +193,41 @@ async def test_a_stopped_instances_slot_runs_again_at_the_next_start(
     again = instance(database_url, opened, clock, job)
     assert await again.run_due() == {"keepalive": Considered.RAN}
     assert job.slots == ["2026-07-14"]
+    assert runs_of(opened[0]) == [("2026-07-14", JobResult.OK, 2)]
+
+
+async def test_a_stop_ends_a_job_between_two_items_and_its_slot_runs_again(
+    database_url: str, opened: list[Database]
+) -> None:
+    begun: list[int] = []
+    finished: list[int] = []
+    two_done = asyncio.Event()
+
+    async def walker(claim: Claim) -> str:
+        for item in range(100):
+            claim.ensure_going()  # what JobContext.each does before each connection
+            begun.append(item)
+            await asyncio.sleep(0.1)  # one connection's refresh: never cut in the middle
+            finished.append(item)
+            if len(finished) == 2:
+                two_done.set()
+        return "walked"
+
+    clock = Clock(SLOT - 60)
+    scheduler = instance(database_url, opened, clock, Recorder())
+    scheduler.jobs["keepalive"] = walker
+    await scheduler.start()
+    clock.now = SLOT + 1
+    scheduler.wake()
+    async with asyncio.timeout(10):
+        await two_done.wait()
+    await scheduler.stop()
+    assert 2 <= len(finished) < 100
+    assert begun == finished  # the item under way at the stop was finished, none begun after
+    again = Recorder()
+    assert await instance(database_url, opened, clock, again).run_due() == {
+        "keepalive": Considered.RAN
+    }
     assert runs_of(opened[0]) == [("2026-07-14", JobResult.OK, 2)]
 
 
