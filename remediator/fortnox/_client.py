@@ -268,10 +268,7 @@ class FortnoxClient:
     async def _retried(
         self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
     ) -> Any:
-        async for attempt in self._retry.retrying(method):
-            with attempt:
-                return await self._send_once(method, path, params, body)
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+        return await self._retry.run(method, lambda: self._send_once(method, path, params, body))
 
     async def _send_once(
         self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None

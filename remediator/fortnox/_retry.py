@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-    wait_random,
-)
+from typing import TypeVar
 
 from remediator.fortnox._exceptions import FortnoxTransportError, RateLimited, ServerError
+
+T = TypeVar("T")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
@@ -43,12 +39,29 @@ class RetryPolicy:
     jitter: float = 0.5
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
 
-    def retrying(self, method: str) -> AsyncRetrying:
-        return AsyncRetrying(
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_seconds),
-            wait=wait_exponential(multiplier=self.initial_wait, max=self.max_wait)
-            + wait_random(0, self.jitter),
-            retry=retry_if_exception(lambda err: is_retryable(method, err)),
-            sleep=self.sleep,
-            reraise=True,
-        )
+    def wait(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based): exponential from
+        ``initial_wait``, at most ``max_wait``, plus up to ``jitter`` at random."""
+        backoff = min(self.max_wait, self.initial_wait * 2.0 ** min(attempt - 1, 60))
+        return max(0.0, backoff) + random.uniform(0, self.jitter)  # noqa: S311 - not a secret
+
+    async def run(self, method: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, again after a wait while it fails retryably (``is_retryable``), at
+        most ``attempts`` times in all and not after ``max_seconds`` since the first began;
+        then its last error is raised. A plain loop: every API request passes here, and the
+        first attempt (almost always the only one) costs nothing but the call."""
+        started = time.monotonic()
+        number = 1
+        while True:
+            try:
+                return await attempt()
+            except Exception as err:
+                spent = time.monotonic() - started
+                if (
+                    not is_retryable(method, err)
+                    or number >= self.attempts
+                    or spent >= self.max_seconds
+                ):
+                    raise
+            await self.sleep(self.wait(number))
+            number += 1
