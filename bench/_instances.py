@@ -110,3 +110,25 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a live process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU time used so far by the PostgreSQL server processes on this machine (``postgres``
+    by name, in /proc), or ``None`` where there are none to see (a remote server)."""
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                total += cpu_seconds(int(entry.name))
+                found = True
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return total if found else None
+
+
+def machine() -> str:
+    """The CPUs and load of this machine, to print beside figures measured on it."""
+    one, five, fifteen = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min)"

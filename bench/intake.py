@@ -32,7 +32,7 @@ import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from bench._instances import fresh_database
+from bench._instances import cpu_seconds, fresh_database, machine, postgres_cpu_seconds
 from bench._loopback import free_port
 from remediator import signing
 
@@ -148,9 +148,11 @@ def _measure(
     ports = [free_port() for _ in range(instances)]
     processes = [_serve(port, database, key, bare=bare) for port in ports]
     try:
+        before = _cpu_now(processes)
         accepted, latencies, elapsed = asyncio.run(
             _load([f"http://127.0.0.1:{port}" for port in ports], seconds, concurrency)
         )
+        used = {k: v - before[k] for k, v in _cpu_now(processes).items()}
     finally:
         for process in processes:
             process.terminate()
@@ -169,13 +171,30 @@ def _measure(
         "p99_ratio": cuts[98] / TARGET_P99,
     }
     what = "bare 202 endpoint" if bare else "service"
+    per = {name: value / max(accepted, 1) * 1000 for name, value in used.items()}
+    result |= {f"{name}_cpu_ms": value for name, value in per.items()}
+    cpu = ", ".join(f"{name} {value:.2f}" for name, value in per.items())
     print(
         f"{instances} {what} process(es): {accepted} accepted (202), {persisted} persisted in "
         f"{elapsed:.1f} s with {concurrency} in flight: {rate:.0f}/s = "
         f"{result['rate_ratio']:.2f} of the 500/s target; latency p50 {result['p50_ms']:.1f} "
-        f"ms, p99 {result['p99_ms']:.1f} ms = {result['p99_ratio']:.2f} of the 50 ms target"
+        f"ms, p99 {result['p99_ms']:.1f} ms = {result['p99_ratio']:.2f} of the 50 ms target; "
+        f"CPU ms per request: {cpu}; {machine()}"
     )
     return result
+
+
+def _cpu_now(processes: list[subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds so far of the servers, this process (the clients) and PostgreSQL (when it
+    runs on this machine)."""
+    used = {
+        "servers": sum(cpu_seconds(p.pid) for p in processes),
+        "clients": time.process_time(),
+    }
+    postgres = postgres_cpu_seconds()
+    if postgres is not None:
+        used["postgres"] = postgres
+    return used
 
 
 def run_instances(
@@ -188,7 +207,7 @@ def run_instances(
     ratio = service["per_second"] / bare["per_second"]
     print(
         f"services / bare endpoint: {ratio:.2f} of the rate (target >= 0.5); p99 "
-        f"{service['p99_ms']:.1f} ms vs {bare['p99_ms']:.1f} ms"
+        f"{service['p99_ms']:.1f} ms vs {bare['p99_ms']:.1f} ms; {machine()}"
     )
     return service | {"bare_per_second": bare["per_second"], "ratio": ratio}
 

@@ -14,14 +14,16 @@ Fortnox's rate limit. Reported, from one run:
 Run: ``.venv/bin/python -m bench.service [--tenants 100] [--per-tenant 10] [--latency 0.05]
 [--served]``
 
-**Several instances** (``--instances N [--database URL]``): N ``remediator serve`` processes on
-one database (a fresh schema of its own on the PostgreSQL server of ``URL``; SQLite without
-it), the sandbox served in its own process, the failures posted over HTTP to the instances in
-turn. Reported: wall time from the first intake to the last run ``done``, CPU seconds of the
-instances and of the sandbox, vouchers booked more than once or not at all, and 429s. Run it
-for N = 1 and N = 2 and divide the wall times for the scaling ratio, e.g.
-``.venv/bin/python -m bench.service --instances 2 --tenants 1000 --per-tenant 10
---database postgresql+psycopg://postgres@127.0.0.1:5432/test``.
+**Several instances** (``--instances N[,M…] [--database URL]``): N ``remediator serve``
+processes on one database (a fresh schema of its own on the PostgreSQL server of ``URL``;
+SQLite without it), the sandbox served in its own process, the failures posted over HTTP to
+the instances in turn. Reported for each N: wall time from the first intake to the last run
+``done``, CPU seconds of the instances, the sandbox, the PostgreSQL server (when it runs on
+this machine) and this process (the client), vouchers booked more than once or not at all,
+and 429s. Given several counts (``--instances 1,2``), each later one's scaling ratio (the
+first's wall time over its own; target >= 1.6 for 2 against 1) is printed with the machine's
+CPUs and load, e.g. ``.venv/bin/python -m bench.service --instances 1,2 --tenants 1000
+--per-tenant 10 --database postgresql+psycopg://postgres@127.0.0.1:5432/test``.
 """
 
 from __future__ import annotations
@@ -29,17 +31,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from bench._instances import Instances, count, cpu_seconds, fresh_database
+from bench._instances import (
+    Instances,
+    count,
+    cpu_seconds,
+    fresh_database,
+    machine,
+    postgres_cpu_seconds,
+)
 from bench.remediation import (
     FIRST_DAY,
     InProcess,
@@ -235,6 +246,7 @@ def run_instances(
             bodies = _register(settings, state, per_tenant)
             served = Instances(instances, _serve_env(settings, tenants), log_dir=Path(tmp))
             try:
+                before = _cpu_now(served, target)
                 started = time.monotonic()
                 asyncio.run(_post_all(served.bases, bodies))
                 intake = time.monotonic() - started
@@ -242,11 +254,10 @@ def run_instances(
                 while count(url, done) < len(bodies):
                     time.sleep(0.2)
                 seconds = time.monotonic() - started
-                cpu = sum(cpu_seconds(p.pid) for p in served.processes)
+                used = {k: v - before[k] for k, v in _cpu_now(served, target).items()}
             finally:
                 served.stop()
             outcomes = _outcomes(url)
-            sandbox_cpu = cpu_seconds(target.process.pid)
             vouchers, requests = target.vouchers(), target.requests()
         finally:
             target.close()
@@ -255,22 +266,52 @@ def run_instances(
         "instances": float(instances),
         "seconds": seconds,
         "intake_seconds": intake,
-        "instances_cpu": cpu,
-        "sandbox_cpu": sandbox_cpu,
+        **{f"{name}_cpu": value for name, value in used.items()},
+        "fortnox_requests": float(len(requests)),
         "429s": float(sum(1 for r in requests if r["status"] == 429)),
         "vouchers": float(len(vouchers)),
         "duplicates": float(sum(n - 1 for n in keys.values())),
         "missing": float(len(bodies) - len(keys)),
     }
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    cpu = ", ".join(f"{name} {value:.1f} s" for name, value in used.items())
     print(
         f"{instances} instance(s) on {kind}, {len(bodies)} failures, {tenants} tenants, a sandbox "
         f"process, {latency * 1000:.0f} ms latency: {seconds:.1f} s (intake {intake:.1f} s); "
-        f"CPU instances {cpu:.1f} s, sandbox {sandbox_cpu:.1f} s; 429s {result['429s']:.0f}; "
-        f"vouchers {len(vouchers)}, booked twice {result['duplicates']:.0f}, "
-        f"missing {result['missing']:.0f}; outcomes {outcomes}"
+        f"CPU {cpu} (instances {used['instances'] / len(bodies) * 1000:.1f} ms per failure; "
+        f"all of it {sum(used.values()) / seconds:.2f} of {os.cpu_count()} CPUs); Fortnox "
+        f"requests {len(requests)}, 429s {result['429s']:.0f}; vouchers {len(vouchers)}, "
+        f"booked twice {result['duplicates']:.0f}, missing {result['missing']:.0f}; "
+        f"outcomes {outcomes}; {machine()}"
     )
     return result
+
+
+def _cpu_now(served: Instances, target: Served) -> dict[str, float]:
+    """CPU seconds used so far by the instances, the sandbox, PostgreSQL (when it runs on this
+    machine) and this process."""
+    used = {
+        "instances": sum(cpu_seconds(p.pid) for p in served.processes),
+        "sandbox": cpu_seconds(target.process.pid),
+        "client": time.process_time(),
+    }
+    postgres = postgres_cpu_seconds()
+    if postgres is not None:
+        used["postgres"] = postgres
+    return used
+
+
+def run_scaling(counts: list[int], database: str | None, **options: Any) -> list[dict[str, float]]:
+    """``run_instances`` for each count, then each later count's scaling over the first."""
+    results = [run_instances(n, database, **options) for n in counts]
+    first = results[0]
+    for result in results[1:]:
+        ratio = first["seconds"] / result["seconds"]
+        print(
+            f"scaling {result['instances']:.0f} instances vs {first['instances']:.0f}: "
+            f"{ratio:.2f} (target >= 1.6 for 2 vs 1); {machine()}"
+        )
+    return results
 
 
 def _outcomes(url: str) -> dict[str, int]:
@@ -295,16 +336,18 @@ if __name__ == "__main__":
     parser.add_argument("--per-tenant", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--served", action="store_true", help="The sandbox as its own process.")
-    parser.add_argument("--instances", type=int, help="remediator serve processes (see above).")
+    parser.add_argument(
+        "--instances", help="remediator serve processes, or counts to compare: 1,2 (see above)."
+    )
     parser.add_argument("--database", help="postgresql://… for --instances (default: SQLite).")
     arguments = parser.parse_args()
     if arguments.instances:
-        run_instances(
-            arguments.instances,
+        run_scaling(
+            [int(n) for n in arguments.instances.split(",")],
             arguments.database,
-            arguments.tenants,
-            arguments.per_tenant,
-            arguments.latency,
+            tenants=arguments.tenants,
+            per_tenant=arguments.per_tenant,
+            latency=arguments.latency,
         )
     else:
         run(arguments.tenants, arguments.per_tenant, arguments.latency, served=arguments.served)

@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from remediator.errors import LeaseLost
+from remediator.errors import LeaseBusy, LeaseLost
 from remediator.failure import ExportFailure
 from remediator.fortnox import FortnoxConnector, FortnoxError, Ledger, Memory, tenant_of
 from remediator.fortnox._tokens import RECENT_SECONDS
@@ -96,17 +96,30 @@ class Companies:
         return f"Companies({self.leases!r})"
 
     @asynccontextmanager
-    async def turn(self, connection_id: str) -> AsyncIterator[Turn]:
+    async def turn(self, connection_id: str, *, wait: bool = True) -> AsyncIterator[Turn]:
         """Hold the company's lease for ``connection_id``, waiting for it (re-entrant in one
-        task). Raises ``UnknownConnectionError`` for a connection the store does not know."""
+        task); ``wait=False``: ``LeaseBusy`` at once when someone else (another task of this
+        process, or another process) holds it. Raises ``UnknownConnectionError`` for a
+        connection the store does not know."""
         tenant = await self.tenant(connection_id)
         key = connection_key(connection_id) if tenant is None else company_key(tenant)
         memory = None if tenant is None else self.memory(tenant)
-        async with self.leases.hold(key) as lease:
+        async with self._lease(key, wait=wait) as lease:
             ledger = None if tenant is None else self.ledger(tenant, lease)
             yield Turn(
                 lease, connection_id, company_known=tenant is not None, memory=memory, ledger=ledger
             )
+
+    @asynccontextmanager
+    async def _lease(self, key: str, *, wait: bool) -> AsyncIterator[Lease]:
+        if wait:
+            async with self.leases.hold(key) as lease:
+                yield lease
+            return
+        async with self.leases.attempt(key) as free:
+            if free is None:
+                raise LeaseBusy(key)
+            yield free
 
     def ledger(self, tenant: str, lease: Lease) -> Ledger:
         """Company ``tenant``'s voucher ledger for ``lease`` (a new one for a new lease: what

@@ -120,11 +120,12 @@ class Engine:
         return self.links.url(connection_id)
 
     @asynccontextmanager
-    async def turn(self, connection_id: str) -> AsyncIterator[Turn]:
+    async def turn(self, connection_id: str, *, wait: bool = True) -> AsyncIterator[Turn]:
         """Hold the lease of the connection's Fortnox company while the body acts on it: one
         actor per company at a time, across every process sharing the database (two fixes
-        would both post the same voucher), even through two restaurants' connections."""
-        async with self.companies.turn(connection_id) as turn:
+        would both post the same voucher), even through two restaurants' connections.
+        ``wait=False``: ``LeaseBusy`` at once when someone else holds it."""
+        async with self.companies.turn(connection_id, wait=wait) as turn:
             yield turn
 
     @asynccontextmanager

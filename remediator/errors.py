@@ -44,6 +44,14 @@ class StorageError(RemediatorError):
     """The database or the key file cannot be used."""
 
 
+class LeaseBusy(RemediatorError):
+    """The lease on ``key`` is held by someone else, and the caller asked not to wait."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the lease on {key} is held by someone else")
+        self.key = key
+
+
 class LeaseLost(RemediatorError):
     """The lease on ``key`` is no longer ours: the holder must stop before its next write."""
 

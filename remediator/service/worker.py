@@ -10,8 +10,12 @@ and a connection is never drained twice at once. The per-tenant rate limit is th
 connector's, shared by every drain.
 
 Several instances share one database: the dispatcher skips connections another instance (or a
-CLI ``fix``) is working on, claims are taken in the database (``QueueStore.claim``), and every
-look also puts back runs whose process died, once their company's lease has expired.
+CLI ``fix``) is working on, and a drain that finds its company's lease taken all the same
+(another instance looked at the same moment) leaves at once instead of polling for it: the
+holder's drain claims the connection's runs, and the next look after it ends finds what came
+later. Claims are taken in the database (``QueueStore.claim``). At most every
+``poll_seconds`` a look also puts back runs whose process died, once their company's lease has
+expired, and runs whose connection was reconnected at another instance.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from remediator.companies import Turn
-from remediator.errors import LeaseLost
+from remediator.errors import LeaseBusy, LeaseLost
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
 from remediator.service.waiting import woken
@@ -54,6 +58,7 @@ class Workers:
         self._sessions: dict[str, Session] = {}
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
+        self._looked_back = 0.0  # time.monotonic() of the last recover and requeue
 
     async def start(self) -> None:
         """Put back what a crash left running (parking as failed what was interrupted as often
@@ -111,10 +116,11 @@ class Workers:
             log.warning("run resumed: the process working it is gone", extra=ids(run_id=run_id))
 
     async def _fill(self) -> None:
-        await self._recover()
-        requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
-        for run_id in requeued:
-            log.info("run queued again: its connection works again", extra=ids(run_id=run_id))
+        if time.monotonic() - self._looked_back >= self.poll_seconds:
+            # Not at every wake-up: under a stream of intake they come many times a second,
+            # and what these look for (a dead process, a reconnect elsewhere) is not urgent.
+            self._looked_back = time.monotonic()
+            await self._look_back()
         free = self.concurrency - len(self._drains)
         if free <= 0:
             return
@@ -122,6 +128,12 @@ class Workers:
         for connection_id in due:
             task = asyncio.create_task(self._drain(connection_id), name=f"drain-{connection_id}")
             self._drains[connection_id] = task
+
+    async def _look_back(self) -> None:
+        await self._recover()
+        requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
+        for run_id in requeued:
+            log.info("run queued again: its connection works again", extra=ids(run_id=run_id))
 
     def _session(self, connection_id: str) -> Session:
         """The connection's session: kept for ``join_seconds`` after its last run, so that
@@ -146,6 +158,8 @@ class Workers:
                     session.last_active = time.monotonic()
         except asyncio.CancelledError:
             raise
+        except LeaseBusy:
+            log.debug("drain left: someone else has the company's turn", extra=ids(connection_id=connection_id))
         except LeaseLost as err:
             log.warning("drain stopped: %s", err, extra=ids(connection_id=connection_id))
         except Exception:
@@ -162,7 +176,7 @@ class Workers:
         if not await asyncio.to_thread(engine.store.exists, connection_id):
             yield None
             return
-        async with engine.turn(connection_id) as turn:
+        async with engine.turn(connection_id, wait=False) as turn:
             yield turn
 
 

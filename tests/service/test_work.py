@@ -4,6 +4,7 @@ order, a fix that does not hold, retries of an unavailable Fortnox."""
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.service.conftest import (
     harness_for,
     post_failure,
     wait_for,
+    wait_until,
 )
 
 
@@ -270,3 +272,31 @@ def test_runs_joining_a_fix_still_stop_for_review_when_the_policy_says_so(
     assert [(r["state"], r["joined_to"]) for r in runs] == [("awaiting_review", None)] * 3
     assert writes(harness) == [("PUT", "/3/accounts/3001"), ("POST", "/3/vouchers")]
     assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
+
+
+def test_a_drain_whose_company_another_process_holds_leaves_at_once_and_comes_back(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher saw the company free, but another process took its lease first: the
+    drain leaves instead of polling the lease, and a later look works the run, once."""
+    app = harness.app(worker_poll_seconds=0.1)
+    store = app.state.service.runtime.engine.companies.leases.store
+    acquire, refused = store.acquire, threading.Event()
+    refused.set()
+    tries: list[str] = []
+
+    def elsewhere(key: str, owner: str, ttl: float) -> bool:
+        tries.append(key)
+        return False if refused.is_set() else bool(acquire(key, owner, ttl))
+
+    monkeypatch.setattr(store, "acquire", elsewhere)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        workers = app.state.service.workers
+        wait_until(lambda: len(tries) >= 3 and workers.busy() == 0)  # no drain stays waiting
+        assert wait_for(client, run_id, ("queued",))["state"] == "queued"
+        refused.clear()
+        run = wait_for(client, run_id)
+    assert run["outcome"] == "fixed"
+    assert writes(harness).count(("POST", "/3/vouchers")) == 1
