@@ -62,6 +62,35 @@ def test_a_connection_s_runs_are_claimed_one_at_a_time_oldest_day_first(
     assert following.export_date == "2026-03-02"
 
 
+def test_due_connections_go_longest_waiting_first_without_busy_running_or_leased_ones(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    store = ConnectionStore(database, TokenCipher(Fernet.generate_key()))
+    first, second, _ = instances
+    for c in range(6):  # c0's runs came first, c5's last
+        store.add(Connection(id=f"c{c}", label=f"C{c}", client_id="x"))
+        intakes = [
+            Intake(
+                f"r{c}-{d}", f"e{c}-{d}", f"c{c}", "series_missing", f"2026-03-0{d + 1}", "{}", None
+            )
+            for d in range(2)
+        ]
+        assert all(not isinstance(r, Exception) for r in first.accept_many(intakes))
+        time.sleep(0.002)
+    store.set_tenant("c2", "777")
+    assert second.due_connections(set(), 10) == [f"c{c}" for c in range(6)]
+    assert second.due_connections(set(), 2) == ["c0", "c1"]
+    assert first.claim("c1") is not None  # c1 has a run running
+    leases = LeaseStore(database)
+    assert leases.acquire(company_key("777"), "instance-a", ttl=60)  # c2's company is held
+    assert leases.acquire(connection_key("c3"), "instance-a", ttl=60)  # so is c3 (no company)
+    assert second.due_connections({"c4"}, 10) == ["c0", "c5"]  # c4 is this instance's own
+    assert leases.acquire(connection_key("c5"), "instance-b", ttl=0.1)
+    time.sleep(0.2)  # an expired lease holds nothing
+    assert second.due_connections(set(), 1) == ["c0"]
+    assert second.due_connections({"c0"}, 10) == ["c4", "c5"]
+
+
 def test_instances_claiming_at_once_take_each_run_once_in_order(
     database: Database, instances: list[QueueStore]
 ) -> None:
