@@ -37,7 +37,7 @@ from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
 from remediator.outcome import could_not_complete, decide, summary
 from remediator.plans import SavedPlan, StalePlanError, differences
-from remediator.playbook import Playbook
+from remediator.playbook import AHEAD_CASE, Playbook
 from remediator.policy import Policy
 from remediator.report import (
     ExportRef,
@@ -59,6 +59,9 @@ from remediator.storage.runs import Finished, RunStore, Started
 from remediator.texts import render_lines, render_text
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
+# Steps a preflight (``ExportFailure.ahead``) leaves out: it has no voucher to send; its run
+# fixes the cause ahead of the export, which then goes through on its own.
+NOT_AHEAD = frozenset({"resend_voucher"})
 log = logging.getLogger(__name__)
 
 
@@ -372,7 +375,8 @@ class Engine:
         """The playbooks' instructions for people, rendered with ``ctx``'s values."""
 
         def instructions(kind: str, params: dict[str, str], case: str | None = None) -> Steps:
-            lines = self.catalogue.instructions(kind, case)
+            ahead = AHEAD_CASE if ctx.failure.ahead else None
+            lines = self.catalogue.instructions(kind, case or ahead)
             return render_lines(lines.sv, lines.en, placeholders(ctx) | params)
 
         return instructions
@@ -401,7 +405,7 @@ class Engine:
     ) -> list[Step]:
         steps: list[Step] = []
         for spec in playbook.actions:
-            if spec.action in done:
+            if spec.action in done or (ctx.failure.ahead and spec.action in NOT_AHEAD):
                 continue
             if any(step.status in BLOCKING for step in steps):
                 steps.append(_skipped(spec.action))
@@ -434,8 +438,8 @@ class Engine:
             recognition=recognition,
             outcome=outcome,
             steps=steps,
-            manual_steps=manual_steps(playbook, steps, outcome, values),
-            summary=summary(outcome, playbook, steps, voucher, values),
+            manual_steps=manual_steps(playbook, steps, outcome, values, ahead=failure.ahead),
+            summary=summary(outcome, playbook, steps, voucher, values, ahead=failure.ahead),
             explanation=explanation(playbook, values),
             resent=isinstance(voucher, VoucherResult) and not voucher.already_booked,
             voucher=voucher if isinstance(voucher, VoucherResult) else None,
@@ -573,12 +577,18 @@ def explanation(playbook: Playbook | None, values: dict[str, str]) -> Text:
 
 
 def manual_steps(
-    playbook: Playbook | None, steps: list[Step], outcome: Any, values: dict[str, str]
+    playbook: Playbook | None,
+    steps: list[Step],
+    outcome: Any,
+    values: dict[str, str],
+    *,
+    ahead: bool = False,
 ) -> Steps:
     sv = [line for step in steps for line in step.manual.sv]
     en = [line for step in steps for line in step.manual.en]
     if not sv and playbook is not None and outcome.value == "manual_action_required":
-        rendered = render_lines(playbook.texts.manual.sv, playbook.texts.manual.en, values)
+        lines = playbook.texts.instructions(None, ahead=ahead)
+        rendered = render_lines(lines.sv, lines.en, values)
         sv, en = rendered.sv, rendered.en
     if playbook is None:
         sv = ["Kontakta supporten och bifoga den här rapporten."]

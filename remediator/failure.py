@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from remediator import strict_json
@@ -44,12 +45,26 @@ class RestaurantRef(FailureModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+# ``preflight``: no export failed; the remediator's own check of a coming day (remediator.ahead)
+# stands in for the export it expects. Only the remediator makes these: intake refuses them.
+PREFLIGHT = "preflight"
+MAX_ACCOUNTS = 100
+
+
 class ExportInfo(FailureModel):
-    kind: Literal["z_report"] = "z_report"
+    kind: Literal["z_report", "preflight"] = "z_report"
     id: str = Field(min_length=1, max_length=200)
     date: date
     voucher_series: str = Field(default="F", min_length=1, max_length=10)
     voucher: Voucher | None = None
+    # A preflight's: the accounts the restaurant's exports use (there is no voucher yet).
+    accounts: list[int] | None = Field(default=None, max_length=MAX_ACCOUNTS)
+
+    @model_validator(mode="after")
+    def _accounts_only_ahead(self) -> ExportInfo:
+        if self.accounts is not None and self.kind != PREFLIGHT:
+            raise ValueError("accounts: only a preflight names accounts instead of a voucher")
+        return self
 
     @field_validator("voucher", mode="before")
     @classmethod
@@ -100,6 +115,12 @@ class ExportFailure(FailureModel):
     callback_url: AnyHttpUrl | None = None
 
     @property
+    def ahead(self) -> bool:
+        """A preflight: the remediator's check of a coming day, not a failed export. Nothing
+        is re-sent; what is fixed is fixed ahead of the export."""
+        return self.export.kind == PREFLIGHT
+
+    @property
     def export_key(self) -> str:
         """A deterministic key put in a re-sent voucher's Comments, to find it again."""
         return f"zr:{self.restaurant.id}:{self.export.id}"
@@ -141,9 +162,14 @@ def _got(value: Any) -> str:
     return shown if len(shown) <= _SHOWN else shown[: _SHOWN - 1] + "…"
 
 
+# What a sender may put there (a preflight is the remediator's own, never a sender's).
+_SENDERS_CHOICE = {("export", "kind"): {"expected": "'z_report'"}}
+
+
 def _describe(error: Any) -> str:
     template = _MESSAGES.get(error["type"], error["msg"])
-    text = template.format(**(error.get("ctx") or {})) if "{" in template else template
+    values = (error.get("ctx") or {}) | _SENDERS_CHOICE.get(tuple(error["loc"]), {})
+    text = template.format(**values) if "{" in template else template
     if (
         error["type"] != "missing"
         and "input" in error
@@ -153,12 +179,15 @@ def _describe(error: Any) -> str:
     return f"{_where(error['loc'])}: {text}"
 
 
-def parse_failure(data: str | bytes, source: str = "the failure") -> ExportFailure:
+def parse_failure(
+    data: str | bytes, source: str = "the failure", *, preflight: bool = False
+) -> ExportFailure:
     """Parse a failure, or raise ``InvalidFailure`` naming every problem at once.
 
     The text must be JSON as ``strict_json`` takes it (UTF-8, valid Unicode, finite numbers,
     at most ``strict_json.MAX_DEPTH`` levels deep): the limits a stored failure is read back
-    with, so whatever is accepted can be worked."""
+    with, so whatever is accepted can be worked. ``preflight``: accept the remediator's own
+    preflights (stored runs); a failure from outside is never one."""
     try:
         parsed = strict_json.loads(data)
     except strict_json.InvalidJSON as err:
@@ -166,14 +195,19 @@ def parse_failure(data: str | bytes, source: str = "the failure") -> ExportFailu
     if not isinstance(parsed, dict):
         raise InvalidFailure(["must be a JSON object"], source)
     try:
-        return ExportFailure.model_validate(parsed)
+        failure = ExportFailure.model_validate(parsed)
     except ValidationError as err:
         raise InvalidFailure([_describe(e) for e in err.errors()], source) from None
+    if failure.ahead and not preflight:
+        raise InvalidFailure(
+            ['export.kind: "preflight" is the remediator\'s own; an export is "z_report"'], source
+        )
+    return failure
 
 
 def stored_failure(text: str) -> ExportFailure:
     """A failure as intake stored it, read back with the limits it was accepted under."""
-    return parse_failure(text, source="the stored failure")
+    return parse_failure(text, source="the stored failure", preflight=True)
 
 
 def salvaged(text: str) -> ExportFailure | None:

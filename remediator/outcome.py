@@ -20,6 +20,7 @@ from remediator.report import (
     Text,
     VoucherResult,
 )
+from remediator.texts import AHEAD_HEADLINES
 
 if TYPE_CHECKING:
     from remediator.failure import ExportFailure
@@ -54,10 +55,17 @@ def _counted(steps: list[Step], status: StepStatus) -> int:
 
 
 def summary(
-    outcome: Outcome, playbook: Any, steps: list[Step], voucher: Any, values: dict[str, str]
+    outcome: Outcome,
+    playbook: Any,
+    steps: list[Step],
+    voucher: Any,
+    values: dict[str, str],
+    *,
+    ahead: bool = False,
 ) -> Text:
-    """One line per language: headline, what the error was, what happened."""
-    sv_head, en_head = _HEADLINES[outcome]
+    """One line per language: headline, what the error was, what happened. ``ahead``: a
+    preflight's run, whose headlines say the error was prevented, not that a day was booked."""
+    sv_head, en_head = (AHEAD_HEADLINES if ahead else _HEADLINES)[outcome]
     title_sv = playbook.title.sv if playbook else "felet känns inte igen"
     title_en = playbook.title.en if playbook else "the error is not recognised"
     sv, en = [f"{sv_head}: {title_sv}."], [f"{en_head}: {title_en}."]

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remediator.errors import UsageError
 from remediator.failure import ExportFailure
-from remediator.report import Report
+from remediator.policy import Policy, Rule
+from remediator.report import Report, StepStatus
 
 
 class StalePlanError(UsageError):
@@ -82,3 +83,13 @@ def differences(planned: Report, now: Report) -> list[str]:
 
 def _short(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def waits_for_review(plan: Report, policy: Policy) -> bool:
+    """Whether a planned change is one the policy lets through only after a person's review."""
+    return any(
+        step.status is StepStatus.WOULD_CHANGE
+        and step.change is not None
+        and policy.rule(step.change) is Rule.REVIEW
+        for step in plan.steps
+    )

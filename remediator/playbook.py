@@ -27,6 +27,9 @@ COMMON_PLACEHOLDERS = frozenset(
 )
 # Values actions give the instructions they pick (``texts.cases``), besides the common ones.
 ACTION_PLACEHOLDERS = frozenset({"cost_centre", "rows", "difference", "shared"})
+# The case whose instructions a check ahead's run gives instead of ``manual`` (there is no day
+# to export again: the export is still to come). See docs/ahead.md.
+AHEAD_CASE = "ahead"
 
 
 class PlaybookError(UsageError):
@@ -108,6 +111,12 @@ class Texts(Spec):
     # Instructions for one situation an action finds (an inactive cost centre, an account that
     # requires one), picked by the action by name; ``manual`` when it picks none.
     cases: dict[str, BilingualList] = Field(default_factory=dict)
+
+    def instructions(self, case: str | None, *, ahead: bool = False) -> BilingualList:
+        """The instructions for ``case``; with none named, those for a check ahead's run
+        (case ``ahead``, when the playbook has it), else ``manual``."""
+        name = case or (AHEAD_CASE if ahead else "")
+        return self.cases.get(name, self.manual)
 
 
 class Budget(Spec):

@@ -126,7 +126,9 @@ class Restaurant(ReportModel):
 
 
 class ExportRef(ReportModel):
-    kind: str
+    kind: str = Field(
+        description="`z_report`; `preflight` for a check ahead's run (the export is to come)."
+    )
     id: str
     date: date
     voucher_series: str
@@ -150,12 +152,19 @@ class Report(ReportModel):
     export: ExportRef
     mode: Mode
     recognition: Recognition
-    outcome: Outcome
+    outcome: Outcome = Field(
+        description="How the run ended. A preflight's run (export.kind `preflight`: a check "
+        "ahead, docs/ahead.md) has no voucher: `fixed` means the cause was fixed ahead of the "
+        "export and verified, and nothing was booked or re-sent."
+    )
     steps: list[Step] = Field(default_factory=list)
     manual_steps: Steps = Field(default_factory=Steps)
     summary: Text
     explanation: Text
-    resent: bool = False
+    resent: bool = Field(
+        default=False,
+        description="Whether the failed voucher was sent again (never for a preflight).",
+    )
     voucher: VoucherResult | None = None
     requests: Requests = Field(default_factory=Requests)
     started_at: Timestamp

@@ -14,6 +14,7 @@ from remediator.links import ReconnectLinks, link_key
 from remediator.settings import Settings, load_settings
 from remediator.storage import ConnectionStore, Database, TokenCipher, load_cipher
 from remediator.storage.leases import Leases, LeaseStore
+from remediator.storage.queue import QueueStore
 from remediator.storage.runs import RunStore
 
 
@@ -82,7 +83,9 @@ def open_runtime(
     database = open_database(settings)
     cipher = load_cipher(settings.secret_key, settings.key_file)
     store = ConnectionStore(database, cipher)
-    runs = RunStore(database)
+    # The queue's store: a check ahead stores its runs in the queue (remediator.ahead); for
+    # every other run it is the plain run store.
+    runs = QueueStore(database)
     connector = open_connector(
         settings, store, transport=transport, hook=fan_out(hook, audit_token_calls)
     )

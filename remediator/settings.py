@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     schedule_timezone: str = "Europe/Stockholm"
     schedule_spread_minutes: float = Field(default=30.0, ge=0, le=720)
     schedule_poll_seconds: float = Field(default=60.0, gt=0)
+    # Checks ahead (docs/ahead.md): from this many days before a financial year ends, the
+    # first day of the next one is checked too; the accounts checked are those of the latest
+    # preflight_vouchers vouchers of the export's series, looked for this many days back.
+    preflight_year_end_days: int = Field(default=30, ge=0, le=366)
+    preflight_vouchers: int = Field(default=3, ge=0, le=20)
+    preflight_voucher_days: int = Field(default=31, ge=1, le=366)
     policy: Policy = Field(default_factory=Policy)
     # The web console (``/console``).
     console_session_hours: float = Field(default=12.0, gt=0)
@@ -202,6 +208,6 @@ def _not_json(err: SettingsError) -> str:
     field = str(err).split('"')[1] if '"' in str(err) else "?"
     return (
         f"invalid settings: {PREFIX}{field.upper()} must be JSON for a list or table setting, "
-        f"e.g. {PREFIX}SCOPES='[\"bookkeeping\", \"settings\"]' or "
-        f"{PREFIX}POLICY='{{\"create_account\": \"review\"}}'"
+        f'e.g. {PREFIX}SCOPES=\'["bookkeeping", "settings"]\' or '
+        f'{PREFIX}POLICY=\'{{"create_account": "review"}}\''
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from string import Formatter
 from typing import Literal
 
-from remediator.report import Steps, Text
+from remediator.report import Outcome, Steps, Text
 
 Lang = Literal["sv", "en"]
 LANGS: tuple[Lang, ...] = ("sv", "en")
@@ -78,3 +78,66 @@ def render_lines(sv: list[str], en: list[str], values: dict[str, str]) -> Steps:
         sv=[render(line, values, "sv") for line in sv],
         en=[render(line, values, "en") for line in en],
     )
+
+
+# -- checks ahead (remediator.ahead) --------------------------------------------------------
+# The headline of a preflight's report, per outcome (remediator.outcome.summary): a preflight
+# has no voucher, so it never says a day was booked or must be exported again.
+AHEAD_HEADLINES: dict[Outcome, tuple[str, str]] = {
+    Outcome.FIXED: ("Åtgärdat i förväg, före exporten", "Fixed ahead of the export"),
+    Outcome.NOTHING_TO_FIX: ("Inget hinder för exporten", "Nothing stands in the export's way"),
+    Outcome.WOULD_FIX: (
+        "Kan åtgärdas i förväg (inget är ändrat ännu)",
+        "Can be fixed ahead of the export (nothing changed yet)",
+    ),
+    Outcome.MANUAL_ACTION_REQUIRED: (
+        "Exporten kommer att nekas om inte en person gör något",
+        "The export will be refused unless a person acts",
+    ),
+    Outcome.FAILED: ("Förhandskontrollen misslyckades", "The check ahead failed"),
+    Outcome.UNRECOGNIZED: ("Okänt hinder", "Unrecognised obstacle"),
+}
+
+# What the Backoffice is told with each event of a check ahead ({date}: the export's date).
+AHEAD_EVENTS: dict[str, Text] = {
+    "fixed_ahead": Text(
+        sv=(
+            "Fortnox var inte redo för exporten {date}; remediatorn har rättat det i förväg. "
+            "Ingenting behöver göras."
+        ),
+        en=(
+            "Fortnox was not ready for the export of {date}; the remediator fixed it ahead of time. "
+            "Nothing needs doing."
+        ),
+    ),
+    "awaiting_review": Text(
+        sv=(
+            "Fortnox är inte redo för exporten {date}. En rättelse är förberedd och väntar på att "
+            "en person godkänner den."
+        ),
+        en=(
+            "Fortnox is not ready for the export of {date}. A fix is prepared and waits for a "
+            "person to approve it."
+        ),
+    ),
+    "manual_action_required": Text(
+        sv=(
+            "Fortnox är inte redo för exporten {date}, och det kan inte rättas härifrån. Gör "
+            "stegen nedan före {date}, annars nekas exporten."
+        ),
+        en=(
+            "Fortnox is not ready for the export of {date}, and it cannot be fixed from here. Do "
+            "the steps below before {date}, or the export will be refused."
+        ),
+    ),
+    "failed": Text(
+        sv=(
+            "Förhandskontrollen inför exporten {date} kunde inte göras klart; den görs igen vid "
+            "nästa körning."
+        ),
+        en=(
+            "The check ahead of the export of {date} could not be completed; it is tried again at "
+            "the next pass."
+        ),
+    ),
+}

@@ -12,7 +12,7 @@ import pytest
 
 from remediator.catalogue import load_catalogue
 from remediator.errors import UsageError
-from remediator.failure import ExportFailure, InvalidFailure, parse_failure
+from remediator.failure import ExportFailure, InvalidFailure, parse_failure, stored_failure
 
 
 def minimal(**changes: Any) -> dict[str, Any]:
@@ -288,3 +288,25 @@ def test_the_documented_refusal_is_the_real_one() -> None:
     assert shown == ["error: failure.json is not a valid export failure:"] + [
         f"  {p}" for p in found
     ]
+
+
+PREFLIGHT_EXPORT = {"kind": "preflight", "id": "ahead-2027-01-01", "date": "2027-01-01"}
+
+
+def test_a_preflight_is_the_remediators_own_and_refused_from_outside() -> None:
+    text = json.dumps(minimal(export=PREFLIGHT_EXPORT | {"accounts": [1910, 3001]}))
+    with pytest.raises(InvalidFailure) as refused:
+        parse_failure(text)
+    assert refused.value.problems == [
+        'export.kind: "preflight" is the remediator\'s own; an export is "z_report"'
+    ]
+    stored = stored_failure(text)
+    assert stored.ahead
+    assert stored.export.accounts == [1910, 3001]
+    assert not parse_failure(json.dumps(minimal())).ahead
+
+
+def test_only_a_preflight_names_accounts_instead_of_a_voucher() -> None:
+    export = {"id": "z-812", "date": "2026-03-02", "accounts": [1910]}
+    with pytest.raises(InvalidFailure, match="only a preflight names accounts"):
+        parse_failure(json.dumps(minimal(export=export)))

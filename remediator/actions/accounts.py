@@ -27,11 +27,14 @@ def is_account_number(number: int | None) -> bool:
 
 
 def target_accounts(ctx: Context, args: dict[str, str]) -> list[int]:
-    """The accounts the failed voucher uses (real numbers only); without a voucher, the
-    account the error names. An account the voucher does not use is never a target."""
-    voucher = ctx.failure.export.voucher
+    """The accounts the failed voucher uses (real numbers only); for a preflight, the accounts
+    the restaurant's exports use; without either, the account the error names. An account the
+    voucher (or the exports) does not use is never a target."""
+    voucher, accounts = ctx.failure.export.voucher, ctx.failure.export.accounts
     if voucher is not None:
         return [number for number in voucher.accounts() if is_account_number(number)]
+    if accounts is not None:
+        return [number for number in dict.fromkeys(accounts) if is_account_number(number)]
     named = (args.get("account") or "").strip()
     return [int(named)] if named.isdigit() and is_account_number(int(named)) else []
 

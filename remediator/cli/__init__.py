@@ -17,6 +17,7 @@ from remediator.cli.jobs import jobs
 from remediator.cli.keepalive import keepalive
 from remediator.cli.output import RemediatorGroup
 from remediator.cli.playbooks import playbooks
+from remediator.cli.preflight import preflight
 from remediator.cli.remediate import apply_, fix, plan
 from remediator.cli.runs import runs
 from remediator.cli.sandbox import sandbox
@@ -42,6 +43,7 @@ for command in (
     apply_,
     fix,
     check,
+    preflight,
     runs,
     connections,
     keepalive,

@@ -52,6 +52,7 @@ def describe(row: RunRow) -> dict[str, Any]:
         "event_id": row.event_id,
         "connection_id": row.connection_id,
         "mode": row.mode,
+        "origin": row.origin,
         "state": row.state.value,
         "state_reason": row.state_reason,
         "kind": row.kind,

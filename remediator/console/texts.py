@@ -54,6 +54,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "export_date": ("Exportdatum", "Export date"),
     "received": ("Mottagen", "Received"),
     "kind": ("Feltyp", "Kind"),
+    "scheduled": (
+        "Förhandskontroll: rättas före exporten",
+        "Check ahead: fixed before the export",
+    ),
     "filter": ("Filtrera", "Filter"),
     "clear": ("Rensa", "Clear"),
     "no_runs": ("Inga körningar matchar.", "No runs match."),

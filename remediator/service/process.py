@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure, InvalidFailure, salvaged, stored_failure
 from remediator.kinds import ErrorKind, Kind
-from remediator.plans import SavedPlan, StalePlanError
-from remediator.policy import Change, Policy, Rule
+from remediator.plans import SavedPlan, StalePlanError, waits_for_review
+from remediator.policy import Change
 from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
 from remediator.service.logs import ids
@@ -69,16 +69,6 @@ class Session:
             if step.status is StepStatus.CHANGED and step.change is not None and not step.resend
         )
         self.leaders[report.kind] = Leader(report.run_id, time.time(), changes)
-
-
-def waits_for_review(plan: Report, policy: Policy) -> bool:
-    """Whether a planned change is one the policy lets through only after a person's review."""
-    return any(
-        step.status is StepStatus.WOULD_CHANGE
-        and step.change is not None
-        and policy.rule(step.change) is Rule.REVIEW
-        for step in plan.steps
-    )
 
 
 def needs_fixing_again(plan: Report) -> bool:

@@ -44,6 +44,10 @@ class RunSummary(BaseModel):
     state: RunState
     state_reason: str | None
     mode: str
+    origin: Literal["service", "scheduled"] = Field(
+        description="service: a failure the service received; scheduled: a check ahead's "
+        "finding or fix (docs/ahead.md), whose export has not happened yet."
+    )
     kind: str | None
     outcome: str | None
     export_date: str | None
@@ -65,6 +69,7 @@ class RunSummary(BaseModel):
             state=run.state,
             state_reason=run.state_reason,
             mode=run.mode,
+            origin="scheduled" if run.origin == "scheduled" else "service",
             kind=run.kind,
             outcome=run.outcome,
             export_date=run.export_date,

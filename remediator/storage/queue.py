@@ -1,6 +1,7 @@
 """The service's durable queue: runs accepted over HTTP, stored before they are acknowledged.
 
-A queued run is a row of ``runs`` with ``origin = 'service'``. Intake stores failures in
+A queued run is a row of ``runs`` with ``origin = 'service'`` (or ``'scheduled'``: a check
+ahead's finding, ``start_scheduled``). Intake stores failures in
 batches (``accept_many``). A worker claims a connection's due run (oldest export date first);
 the engine's ``create`` and ``finish`` for a claimed run are kept in memory, and ``settle``
 writes the report, the audit trail and the run's new state in one transaction. A crash before
@@ -50,6 +51,22 @@ from remediator.storage.runs import (
 )
 
 SERVICE = "service"
+# A run of a check ahead (remediator.ahead): stored by the check, which works it at once; a
+# person's approval or a crash hands it to the service's workers like any queued run.
+SCHEDULED = "scheduled"
+ORIGINS = (SERVICE, SCHEDULED)
+# A check ahead's finding that stands: not reported again while its run is in one of these
+# states, or ended with one of these outcomes (a person was told, or decided).
+_STANDING_STATES = frozenset(
+    {
+        RunState.QUEUED,
+        RunState.RUNNING,
+        RunState.AWAITING_REVIEW,
+        RunState.AWAITING_RECONNECT,
+        RunState.REJECTED,
+    }
+)
+_STANDING_OUTCOMES = frozenset({"manual_action_required"})
 
 
 class RunConflictError(UsageError):
@@ -127,6 +144,35 @@ class Intake:
 
 
 @dataclass(frozen=True)
+class Scheduled:
+    """A check ahead's finding, stored as a run the check works at once (``running``)."""
+
+    run_id: str
+    event_id: str
+    connection_id: str
+    kind: Kind
+    export_date: str
+    failure_json: str
+
+    def row(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.run_id,
+            "event_id": self.event_id,
+            "connection_id": self.connection_id,
+            "mode": "plan",
+            "state": RunState.RUNNING.value,
+            "kind": self.kind,
+            "failure": self.failure_json,
+            "created_at": now,
+            "origin": SCHEDULED,
+            "export_date": self.export_date,
+            "attempts": 0,
+            "not_before": now,
+            "started_at": now,
+        }
+
+
+@dataclass(frozen=True)
 class _Report:
     json: str
     kind: str
@@ -169,7 +215,8 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
 
 
 def _service() -> Any:
-    return runs.c.origin == SERVICE
+    """The queue's runs: received by the service, or stored by a check ahead."""
+    return runs.c.origin.in_(ORIGINS)
 
 
 def _claim_lock(conn: SAConnection, connection_id: str) -> bool:
@@ -290,6 +337,42 @@ class QueueStore(RunStore):
             if rows:
                 conn.execute(runs.insert(), rows)
         return results
+
+    # -- checks ahead ------------------------------------------------------------------
+    def start_scheduled(self, scheduled: Scheduled) -> QueuedRun:
+        """Store a check ahead's run ``running``, as claimed by the caller, who works it now
+        and ends it with ``settle`` (a process that dies first leaves it to ``recover``)."""
+        row = scheduled.row(time.time())
+        with write_transaction(self._engine) as conn:
+            conn.execute(runs.insert().values(**row))
+        with self._lock:
+            self._passes[scheduled.run_id] = _Pass()
+        return QueuedRun.model_validate(_BLANK | row)
+
+    def standing(self, connection_id: str, kind: str, export_date: str) -> QueuedRun | None:
+        """The latest check-ahead run of this connection, kind and export date whose finding
+        still stands: open, waiting for a person, rejected, or ended needing a person."""
+        query = (
+            sa.select(runs)
+            .where(
+                runs.c.origin == SCHEDULED,
+                runs.c.connection_id == connection_id,
+                runs.c.kind == kind,
+                runs.c.export_date == export_date,
+                sa.or_(
+                    runs.c.state.in_([state.value for state in _STANDING_STATES]),
+                    sa.and_(
+                        runs.c.state == RunState.DONE.value,
+                        runs.c.outcome.in_(_STANDING_OUTCOMES),
+                    ),
+                ),
+            )
+            .order_by(runs.c.created_at.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else QueuedRun.model_validate(dict(row))
 
     # -- what the engine calls ---------------------------------------------------------
     def write(self, writes: Sequence[RunWrite]) -> None:

@@ -64,6 +64,9 @@ class RunRow(BaseModel):
     created_at: float
     finished_at: float | None
     state_reason: str | None = None
+    # Who made the run: "service" (a failure it received), "scheduled" (a check ahead), or
+    # none (the CLI).
+    origin: str | None = None
 
 
 class AuditEntry(BaseModel):
