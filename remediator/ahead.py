@@ -32,6 +32,7 @@ import json
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -102,6 +103,17 @@ class Summary:
     def count(self, status: Ahead) -> int:
         return sum(1 for c in self.connections for r in c.runs if r.status is status)
 
+    def tally(self) -> str:
+        """One line: how many were checked and what came of it (the job's summary)."""
+        counts = Counter(r.status.value for c in self.connections for r in c.runs)
+        parts = [f"{len(self.connections)} checked"]
+        parts += [f"{n} {status}" for status, n in sorted(counts.items())]
+        known = sum(len(c.known) for c in self.connections)
+        failed = sum(1 for c in self.connections if c.error)
+        parts += [f"{known} known"] if known else []
+        parts += [f"{failed} not checked"] if failed else []
+        return ", ".join(parts)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "today": self.today.isoformat(),
@@ -151,7 +163,10 @@ def received(queue: QueueStore, connection_id: str) -> tuple[str | None, list[in
     for row in queue.find(connection_id=connection_id, limit=RECEIVED_LOOKED_AT):
         if row.origin == SCHEDULED:
             continue
-        export = json.loads(row.failure).get("export") or {}
+        try:
+            export = json.loads(row.failure).get("export") or {}
+        except (ValueError, AttributeError):  # unreadable: it says nothing about the exports
+            continue
         series = series or export.get("voucher_series")
         voucher = export.get("voucher") or {}
         voucher = voucher.get("Voucher", voucher)
@@ -199,13 +214,16 @@ class Preflight:
         self.settings = runtime.settings
 
     async def run(self, today: date, only: Iterable[str] = ()) -> Summary:
+        summary = Summary(today)
+        for connection in await self.targets(only):
+            summary.connections.append(await self.check(connection, today))
+        return summary
+
+    async def targets(self, only: Iterable[str] = ()) -> list[Connection]:
+        """The connections to check: every active one (or those in ``only``)."""
         wanted = set(only)
         everyone = await asyncio.to_thread(self.runtime.store.all)
-        summary = Summary(today)
-        for connection in everyone:
-            if checked_ahead(connection) and (not wanted or connection.id in wanted):
-                summary.connections.append(await self.check(connection, today))
-        return summary
+        return [c for c in everyone if checked_ahead(c) and (not wanted or c.id in wanted)]
 
     async def check(self, connection: Connection, today: date) -> Checked:
         """Check one connection and work a run for each new obstacle, in its company's turn."""
@@ -360,6 +378,7 @@ __all__ = [
     "Ahead",
     "AheadRun",
     "Checked",
+    "Preflight",
     "Summary",
     "ahead_event",
     "preflight_all",

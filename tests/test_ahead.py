@@ -24,7 +24,7 @@ from remediator.report import Outcome, Report
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor, Session
 from remediator.storage.audit import Actor, Via
-from remediator.storage.queue import SCHEDULED, QueuedRun, QueueStore
+from remediator.storage.queue import SCHEDULED, Intake, QueuedRun, QueueStore
 from remediator.storage.runs import RunState
 from tests.e2e.conftest import OpenRig
 from tests.e2e.support import NEXT_WINDOW, Rig, healthy_state
@@ -306,3 +306,26 @@ async def test_a_next_year_not_created_is_a_finding_for_a_person_told_once(
     assert [k.kind for k in later.connections[0].known] == ["financial_year_missing"]
     assert later.connections[0].runs == []
     assert len(backoffice.events) == 1
+
+
+async def test_the_accounts_of_received_failures_are_checked_too(open_rig: OpenRig) -> None:
+    """3740 (öresutjämning) is in no voucher in Fortnox, only in a failure received earlier."""
+    rig = await near_year_end(open_rig)
+    await create_2027(rig)
+    await put(rig, "/3/accounts/3740", {"Account": {"Active": False}})
+    rows = [*rig.voucher_body()["VoucherRows"], {"Account": 3740, "Debit": 0, "Credit": 0.4}]
+    failure = await rig.export(rig.voucher_body(VoucherRows=rows, TransactionDate="2026-12-09"))
+    queue(rig).accept(
+        Intake(
+            run_id="received-1",
+            event_id=failure.event_id,
+            connection_id=rig.connection.id,
+            kind="voucher_invalid",
+            export_date=failure.export.date.isoformat(),
+            failure_json=failure.model_dump_json(by_alias=True),
+            callback_url=None,
+        )
+    )
+    [run] = (await check(rig, Backoffice())).connections[0].runs
+    assert (run.kind, run.status) == ("account_inactive", Ahead.FIXED)
+    assert rig.sandbox.world.companies[TENANT].accounts[3][3740].active

@@ -8,30 +8,35 @@ spreads them over ``schedule_spread_minutes`` so a thousand connections do not r
 in the same second, and before each stops the job when the service is stopping or the job's
 lease is lost.
 
-To add a job::
+Jobs: ``keepalive`` (remediator.keepalive) and ``preflight`` (remediator.ahead). To add one::
 
-    async def preflight(context: JobContext) -> str:
+    async def tidy(context: JobContext) -> str:
         ...
         return "12 checked, 1 finding"
 
-    JOBS["preflight"] = preflight   # or in the dict below
+    JOBS["tidy"] = tidy   # or in the dict below
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+from remediator.ahead import Preflight, Summary
 from remediator.keepalive import BackofficeNotifier, KeepAlive, tally
 from remediator.runtime import Runtime
 from remediator.schedule import Slot
 from remediator.service.scheduler import Claim, SlotJob
 from remediator.settings import Settings
+from remediator.storage.jobs import JobRunStore
 from remediator.storage.queue import QueueStore
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -66,6 +71,8 @@ class JobTools:
     spread: Spread
     clock: Callable[[], float] = time.time
     wake: Callable[[], None] = lambda: None  # wake the workers after queueing runs
+    runs: JobRunStore | None = None  # the slots' records, for a job that runs after another
+    poll_seconds: float = 1.0  # how often a job waiting for another looks
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,20 @@ class JobContext:
         stopping or its lease is lost (``Claim.ensure_going``)."""
         return self.tools.spread.each(items, self.claim.ensure_going)
 
+    async def after(self, job: str, limit: float) -> bool:
+        """Wait until ``job`` has finished this slot (on any instance), at most ``limit``
+        seconds, the job's lease checked at each look; ``False`` when it has not."""
+        runs, deadline = self.tools.runs, time.monotonic() + limit
+        while runs is not None:
+            done = await asyncio.to_thread(runs.get, job, self.slot.key)
+            if done is not None and done.finished_at is not None:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            self.claim.lease.ensure_held()
+            await asyncio.sleep(self.tools.poll_seconds)
+        return False
+
 
 Job = Callable[[JobContext], Awaitable[str]]
 
@@ -134,7 +155,26 @@ async def keepalive(context: JobContext) -> str:
     return tally(results)
 
 
-JOBS: dict[str, Job] = {"keepalive": keepalive}
+# The check ahead starts once keep-alive has finished the slot (at most this long after its
+# window): it checks connections proven alive, and a grant Fortnox revoked is found, marked and
+# told to the Backoffice by keep-alive, never first by a check that would leave it untold.
+AFTER_KEEPALIVE_SECONDS = 600.0
+
+
+async def preflight(context: JobContext) -> str:
+    """The check ahead (remediator.ahead) of every active connection for the slot's local
+    date, after keep-alive, spread over the window."""
+    limit = context.tools.spread.seconds + AFTER_KEEPALIVE_SECONDS
+    if not await context.after("keepalive", limit):
+        log.warning("keep-alive has not finished slot %s; checking ahead anyway", context.slot.key)
+    check = Preflight(context.runtime, context.notifier)
+    summary = Summary(context.day)
+    async for connection in context.each(await check.targets()):
+        summary.connections.append(await check.check(connection, context.day))
+    return summary.tally()
+
+
+JOBS: dict[str, Job] = {"keepalive": keepalive, "preflight": preflight}
 
 
 def bound(jobs: Mapping[str, Job], tools: JobTools) -> dict[str, SlotJob]:

@@ -195,7 +195,17 @@ def open_service(
     users, audit = UserStore(database), AuditStore(database)
     notifier = BackofficeNotifier(settings, transport=backoffice_transport)
     spread = Spread(settings.schedule_spread_minutes * 60)
-    tools = JobTools(runtime, queue, notifier, spread, clock=clock, wake=workers.wake)
+    jobs = JobRunStore(database)
+    tools = JobTools(
+        runtime,
+        queue,
+        notifier,
+        spread,
+        clock=clock,
+        wake=workers.wake,
+        runs=jobs,
+        poll_seconds=settings.schedule_poll_seconds,
+    )
     return Service(
         settings,
         runtime,
@@ -207,7 +217,7 @@ def open_service(
         writer,
         users,
         audit,
-        JobRunStore(database),
+        jobs,
         notifier,
         open_scheduler(settings, database, tools, clock),
     )

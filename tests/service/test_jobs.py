@@ -2,7 +2,8 @@
 clocks the sandbox's, which the test moves on by days. Keep-alive runs once per slot in the
 deployment: the sandbox sees one refresh per connection, the connections outlive their 45 days,
 a grant revoked is found at the next slot and the Backoffice told, and ``job_runs`` holds one
-row per slot (the latest missed one, not a backlog)."""
+row per slot (the latest missed one, not a backlog). The check ahead runs once per slot too,
+after keep-alive."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from remediator.runtime import open_store
 from remediator.sandbox.state import Grant
 from remediator.service import create_app
 from remediator.storage import ConnectionStatus, Database
-from remediator.storage.jobs import JobResult, JobRunStore
+from remediator.storage.jobs import JobResult, JobRun, JobRunStore
 from tests.service.conftest import AUTH, Harness, TestClient, harness_for, wait_until
 
 BACKOFFICE_SECRET = "backoffice-secret"
@@ -95,8 +96,12 @@ def slots(runs: JobRunStore) -> list[tuple[str, JobResult | None, str | None]]:
     return sorted((r.slot, r.result, r.summary) for r in runs.recent(job="keepalive"))
 
 
-def finished(runs: JobRunStore, count: int) -> bool:
-    done = [r for r in runs.recent(job="keepalive") if r.finished_at is not None]
+def slot_of(run: JobRun) -> str:
+    return run.slot
+
+
+def finished(runs: JobRunStore, count: int, job: str = "keepalive") -> bool:
+    done = [r for r in runs.recent(job=job) if r.finished_at is not None]
     return len(done) >= count
 
 
@@ -122,6 +127,7 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
 
         harness.sandbox.advance(DAY)  # tomorrow's slot has come: one instance runs it
         wait_until(lambda: finished(runs, 1))
+        wait_until(lambda: finished(runs, 1, "preflight"))  # the check ahead, after keep-alive
         assert refreshes(harness, seen) == 2  # imported tokens, of unknown age: refreshed
 
         rotated = dict(harness.sandbox.world.refreshed_at)
@@ -131,10 +137,12 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
         time.sleep(0.3)  # several more looks by both instances
         assert refreshes(harness, seen) == 2  # one per connection, whichever instance ran it
         assert all(harness.sandbox.world.refreshed_at[g] > rotated[g] for g in rotated)
-        assert len(runs.recent()) == 2  # the latest missed slot only, not 40
+        assert len(runs.recent(job="keepalive")) == 2  # the latest missed slot only, not 40
+        wait_until(lambda: finished(runs, 2, "preflight"))  # the check ahead, after keep-alive
 
         harness.sandbox.advance(40 * DAY)  # 81 days since import: alive only thanks to the job
         wait_until(lambda: finished(runs, 3))
+        wait_until(lambda: finished(runs, 3, "preflight"))
         for client in (first, second):
             for connection_id in (harness.connection_id, "second"):
                 shown = client.get(f"/v1/connections/{connection_id}", headers=AUTH).json()
@@ -143,6 +151,7 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
         harness.sandbox.world.revoke("second")
         harness.sandbox.advance(DAY)
         wait_until(lambda: finished(runs, 4))
+        wait_until(lambda: finished(runs, 4, "preflight"))
         time.sleep(0.3)
         scraped = [stored_gauges(client.get("/metrics").text) for client in (first, second)]
 
@@ -156,7 +165,18 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
         # on): the first connection looks due again. The revoked one is found that night.
         "1 needs_reconnect, 1 refreshed",
     ]
-    [event] = backoffice.events  # told once, by the one instance that ran the slot
+    # The check ahead ran once per slot, after keep-alive: on the last night it checked only
+    # the connection keep-alive had proven alive (what it found depends on the real date: the
+    # slots fall on real days, and the sandbox has no year after 2026).
+    checked_ahead = [r.summary or "" for r in sorted(runs.recent(job="preflight"), key=slot_of)]
+    assert [summary.split(",")[0] for summary in checked_ahead] == [
+        "2 checked",
+        "2 checked",
+        "2 checked",
+        "1 checked",
+    ]
+    # Told once, by the one instance that ran the slot (the checks ahead tell of their runs).
+    [event] = [e for e in backoffice.events if e["event"] == EVENT_NEEDS_RECONNECT]
     assert (event["event"], event["connection_id"]) == (EVENT_NEEDS_RECONNECT, "second")
     assert str(event["reconnect_url"]).startswith("http://testserver/v1/connections/second/")
     stored = {c.id: c.status for c in open_store(harness.settings).all()}
