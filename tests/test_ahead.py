@@ -189,6 +189,9 @@ async def test_series_f_missing_in_the_next_year_is_created_ahead_under_auto(
     assert event["text"]["sv"]
     assert event["text"]["en"]
 
+    # A failure of series_missing later (for 2026, say) is not taken for this fix not holding.
+    assert queue(rig).last_fix(rig.connection.id, "series_missing") is None
+
     booked = await first_export_of_2027(rig)
     assert (booked.voucher_series, booked.voucher_number, booked.year) == ("F", 1, 3)
 

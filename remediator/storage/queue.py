@@ -437,9 +437,10 @@ class QueueStore(RunStore):
             return int(conn.execute(query).scalar_one())
 
     def last_fix(self, connection_id: str, kind: str) -> float | None:
-        """When a fix of ``kind`` was last verified for the connection."""
+        """When a fix of ``kind`` was last verified for the connection, by a failure's run (a
+        check ahead's fix may be for another year: a failure after it is no sign it failed)."""
         query = sa.select(sa.func.max(runs.c.fix_verified_at)).where(
-            runs.c.connection_id == connection_id, runs.c.kind == kind
+            runs.c.connection_id == connection_id, runs.c.kind == kind, runs.c.origin == SERVICE
         )
         with self._engine.connect() as conn:
             value = conn.execute(query).scalar()
