@@ -23,7 +23,9 @@ from remediator.policy import Policy, Rule
 from remediator.report import Outcome, Report
 from remediator.service.metrics import Metrics
 from remediator.service.process import Processor, Session
+from remediator.storage import Database
 from remediator.storage.audit import Actor, Via
+from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import SCHEDULED, Intake, QueuedRun, QueueStore
 from remediator.storage.runs import RunState
 from tests.e2e.conftest import OpenRig
@@ -207,6 +209,8 @@ async def test_an_inactive_account_the_vouchers_use_is_activated_ahead(open_rig:
     runs = {run.kind: run for run in summary.connections[0].runs}
     assert set(runs) == {"series_not_manual", "account_inactive"}
     assert {run.status for run in runs.values()} == {Ahead.FIXED}
+    scheduled = OverviewStore(Database(rig.runtime.settings.database_url)).read().scheduled
+    assert scheduled == {("series_not_manual", "fixed"): 1, ("account_inactive", "fixed"): 1}
     company = rig.sandbox.world.companies[TENANT]
     assert company.accounts[3][3002].active
     assert company.series[3]["F"].manual

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from remediator.fortnox import ConnectionKind, ConnectionStatus
 from remediator.storage.db import Database, connections, runs
 from remediator.storage.jobs import last_success
+from remediator.storage.queue import SCHEDULED  # the origin of a check ahead's runs
 
-SCHEDULED = "scheduled"  # the origin of a check ahead's runs (remediator.storage.queue)
 REFRESH_TOKEN_DAYS = 45.0  # Fortnox: a refresh token dies 45 days after it was issued
 DAY = 86_400.0
 PENDING = "pending"  # a scheduled run without an outcome yet
