@@ -198,9 +198,11 @@ def test_two_instances_keep_every_connection_alive_with_one_refresh_per_connecti
             == f'remediator_refresh_token_expires_in_days{{connection_id="{harness.connection_id}"}}'
         )
         assert 44.9 < days <= 45.0  # refreshed by the last slot: Fortnox's 45 days ahead
-        last = max(r.finished_at or 0 for r in runs.recent())
         assert lines["remediator_job_last_success_timestamp_seconds"] == {
-            'remediator_job_last_success_timestamp_seconds{job="keepalive"}': last
+            f'remediator_job_last_success_timestamp_seconds{{job="{job}"}}': max(
+                r.finished_at or 0 for r in runs.recent(job=job)
+            )
+            for job in ("keepalive", "preflight")
         }
     database.dispose()
 
