@@ -27,7 +27,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from remediator.errors import LeaseBusy, LeaseLost
@@ -35,13 +35,29 @@ from remediator.failure import ExportFailure
 from remediator.fortnox import FortnoxConnector, FortnoxError, Ledger, Memory, tenant_of
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.storage import ConnectionStore
-from remediator.storage.leases import Lease, Leases
+from remediator.storage.leases import Lease, Leases, holding
 
 log = logging.getLogger(__name__)
 
 # How long a company's remembered reads serve this process's applies (short: a change a person
 # makes in Fortnox meanwhile is met by a refusal, which makes the run read everything again).
 MEMORY_SECONDS = 30.0
+
+# How many restaurants' bursts this process's applies work on at a time (``admitted``); the
+# others wait, each burst whole. With thousands at once, every company's next run came round
+# only after all the others' (the remediation bench: 1,000 companies, a run of each company
+# every ~15 s), so its session memory and its burst's search had expired by then and were made
+# again, and every request cost more with ten thousand runs at work.
+MAX_COMPANIES = 100
+
+
+@dataclass
+class _Admission:
+    """A restaurant's runs at work or waiting for a place among ``MAX_COMPANIES``."""
+
+    runs: int = 0
+    admitted: asyncio.Event = field(default_factory=asyncio.Event)
+    taker: asyncio.Task[None] | None = None  # waits for the place on the runs' behalf
 
 
 @dataclass
@@ -91,6 +107,9 @@ class Companies:
         self._memories: dict[str, Memory] = {}
         self._ledgers: dict[str, tuple[Lease, Ledger]] = {}
         self._expected: dict[str, Counter[tuple[str, date]]] = {}
+        self.max_companies = MAX_COMPANIES
+        self._places: asyncio.Semaphore | None = None
+        self._admissions: dict[str, _Admission] = {}
 
     def __repr__(self) -> str:
         return f"Companies({self.leases!r})"
@@ -120,6 +139,45 @@ class Companies:
             if free is None:
                 raise LeaseBusy(key)
             yield free
+
+    @asynccontextmanager
+    async def admitted(self, connection_id: str) -> AsyncIterator[None]:
+        """Wait for a place among the ``max_companies`` restaurants this process works on
+        (a run of a restaurant already at work or waiting joins it), and keep it while the
+        body runs. A task that holds a lease never waits here: a holder waiting for a place
+        that a waiter for its lease holds would wait for ever."""
+        if holding():
+            yield
+            return
+        admission = self._admissions.get(connection_id)
+        if admission is None:
+            admission = self._admissions[connection_id] = _Admission()
+            # taken by a task of its own: the run that came first may leave before the others
+            admission.taker = asyncio.create_task(self._admit(admission))
+        admission.runs += 1
+        try:
+            await admission.admitted.wait()
+            yield
+        finally:
+            self._leave(connection_id, admission)
+
+    async def _admit(self, admission: _Admission) -> None:
+        if self._places is None:
+            self._places = asyncio.Semaphore(self.max_companies)
+        await self._places.acquire()
+        admission.admitted.set()
+
+    def _leave(self, connection_id: str, admission: _Admission) -> None:
+        admission.runs -= 1
+        if admission.runs > 0:
+            return
+        if self._admissions.get(connection_id) is admission:
+            del self._admissions[connection_id]
+        if admission.admitted.is_set():
+            if self._places is not None:
+                self._places.release()
+        elif admission.taker is not None:
+            admission.taker.cancel()
 
     def ledger(self, tenant: str, lease: Lease) -> Ledger:
         """Company ``tenant``'s voucher ledger for ``lease`` (a new one for a new lease: what

@@ -133,10 +133,11 @@ class Engine:
 
     @asynccontextmanager
     async def _turn_for(self, connection_id: str, mode: Mode) -> AsyncIterator[Turn | None]:
-        """An apply's turn at the company; a plan only reads and needs none (but an unknown
-        connection stops both here, before anything is stored)."""
+        """An apply's turn at the company, once its restaurant has a place among those this
+        process works on (``Companies.admitted``); a plan only reads and needs neither (but an
+        unknown connection stops both here, before anything is stored)."""
         if mode == "apply":
-            async with self.turn(connection_id) as turn:
+            async with self.companies.admitted(connection_id), self.turn(connection_id) as turn:
                 yield turn
             return
         if self.store.recent(connection_id, RECENT_SECONDS) is None:

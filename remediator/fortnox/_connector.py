@@ -16,7 +16,7 @@ from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import TokenError
 from remediator.fortnox._grants import ConnectionKind, StoredConnection, TokenSet, TokenStore
 from remediator.fortnox._memory import Memory
-from remediator.fortnox._oauth import OAuthClient
+from remediator.fortnox._oauth import KEEPALIVE_SECONDS, OAuthClient
 from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._retry import RetryPolicy
 from remediator.fortnox._tokens import RefreshLocks, StoreRetry, TokenManager
@@ -45,7 +45,9 @@ def _pools(
     if transport is not None:
         return [httpx.AsyncClient(timeout=timeout, transport=transport, headers=_HEADERS)]
     tls = httpx.create_ssl_context()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    limits = httpx.Limits(
+        max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
+    )
     return [
         httpx.AsyncClient(timeout=timeout, headers=_HEADERS, limits=limits, verify=tls)
         for _ in range(POOLS)

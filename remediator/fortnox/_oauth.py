@@ -26,6 +26,13 @@ REFRESH_TOKEN_LIFETIME = 45 * 24 * 3600  # Fortnox: 45 days (older pages say 31)
 _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
 
 
+# How long an idle connection is kept for reuse: under the 5 s after which common servers
+# (uvicorn, so the sandbox; many proxies) close an idle one. At 5 s, as httpx has it, a request
+# could go out on a connection the server was closing that instant: a ReadError, and for a
+# voucher POST an outcome that is not known (the remediation bench at 10,000 failures saw it).
+KEEPALIVE_SECONDS = 4.0  # also the API's pools (_connector)
+
+
 class OAuthClient:
     """Builds consent links and talks to ``/oauth-v1/token`` for one integration."""
 
@@ -51,6 +58,7 @@ class OAuthClient:
             redirect_uri=redirect_uri,
             timeout=timeout,
             transport=transport,
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
         )
         for hook_type in ("access_token_response", "refresh_token_response"):
             self._client.register_compliance_hook(hook_type, _remember_status)

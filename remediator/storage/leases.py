@@ -186,6 +186,11 @@ def held(key: str) -> Lease | None:
     return (_HELD.get() or {}).get(key)
 
 
+def holding() -> bool:
+    """Whether the current task (or a task it started) holds any lease."""
+    return bool(_HELD.get())
+
+
 @dataclass
 class _Local:
     """This process's side of one key: its holders take turns on ``lock``; ``lease`` is the
@@ -385,4 +390,14 @@ class Leases:
             log.warning("could not release lease %s: %s", lease.key, type(err).__name__)
 
 
-__all__ = ["Lease", "LeaseLost", "LeaseRow", "LeaseStore", "Leases", "db_now", "held", "new_owner"]
+__all__ = [
+    "Lease",
+    "LeaseLost",
+    "LeaseRow",
+    "LeaseStore",
+    "Leases",
+    "db_now",
+    "held",
+    "holding",
+    "new_owner",
+]

@@ -1,0 +1,86 @@
+"""Places among the restaurants a process works on at a time (``Companies.admitted``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from remediator.companies import Companies
+from remediator.storage import Database
+from remediator.storage.leases import Leases, LeaseStore
+
+
+def _companies(places: int) -> Companies:
+    companies = Companies(cast("Any", None), cast("Any", None), cast("Any", None))
+    companies.max_companies = places
+    return companies
+
+
+async def test_at_most_max_companies_restaurants_at_work_and_a_burst_joins_its_own() -> None:
+    companies = _companies(2)
+    inside: dict[str, int] = {}
+    most = 0
+    order: list[str] = []
+
+    async def run(connection_id: str) -> None:
+        nonlocal most
+        async with companies.admitted(connection_id):
+            inside[connection_id] = inside.get(connection_id, 0) + 1
+            most = max(most, len(inside))
+            order.append(connection_id)
+            await asyncio.sleep(0.01)
+            inside[connection_id] -= 1
+            if not inside[connection_id]:
+                del inside[connection_id]
+
+    # three runs for each of four restaurants, arriving together
+    await asyncio.gather(*(run(f"c{n}") for _ in range(3) for n in range(4)))
+    assert most == 2
+    # each restaurant's runs went while it had its place: c0 and c1 first, whole, then c2, c3
+    assert set(order[:6]) == {"c0", "c1"}
+    assert set(order[6:]) == {"c2", "c3"}
+    assert companies._admissions == {}
+
+
+async def test_a_run_that_leaves_while_waiting_gives_no_place_away() -> None:
+    companies = _companies(1)
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with companies.admitted("a"):
+            inside.set()
+            await release.wait()
+
+    first = asyncio.create_task(holder())
+    await inside.wait()
+    waiting = asyncio.create_task(companies.admitted("b").__aenter__())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    release.set()
+    await first
+    async with asyncio.timeout(1):  # the place is free again
+        async with companies.admitted("c"):
+            pass
+    assert companies._admissions == {}
+
+
+async def test_a_lease_holder_is_never_kept_waiting(database: Database) -> None:
+    companies = _companies(1)
+    leases = Leases(LeaseStore(database), ttl=5)
+    release = asyncio.Event()
+    inside = asyncio.Event()
+
+    async def other() -> None:
+        async with companies.admitted("a"):
+            inside.set()
+            await release.wait()
+
+    task = asyncio.create_task(other())
+    await inside.wait()
+    # holds a lease: goes ahead
+    async with leases.hold("tenant:1"), asyncio.timeout(1), companies.admitted("b"):
+        pass
+    release.set()
+    await task
