@@ -20,6 +20,7 @@ Jobs: ``keepalive`` (remediator.keepalive) and ``preflight`` (remediator.ahead).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -120,16 +121,18 @@ class JobContext:
 
     async def after(self, job: str, limit: float) -> bool:
         """Wait until ``job`` has finished this slot (on any instance), at most ``limit``
-        seconds, the job's lease checked at each look; ``False`` when it has not."""
+        seconds; ``False`` when it has not. Stops as ``each`` does (``Claim.ensure_going``)
+        at each look, and at once when the service stops."""
         runs, deadline = self.tools.runs, time.monotonic() + limit
         while runs is not None:
+            self.claim.ensure_going()
             done = await asyncio.to_thread(runs.get, job, self.slot.key)
             if done is not None and done.finished_at is not None:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            self.claim.lease.ensure_held()
-            await asyncio.sleep(self.tools.poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.claim.stopping.wait(), self.tools.poll_seconds)
         return False
 
 
