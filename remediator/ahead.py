@@ -44,7 +44,6 @@ from remediator.failure import PREFLIGHT, ExportFailure
 from remediator.foreseen import Obstacle, Survey, survey
 from remediator.fortnox import ConsentRequired, FortnoxError
 from remediator.keepalive import BackofficeNotifier
-from remediator.plans import waits_for_review
 from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
 from remediator.storage import Connection, ConnectionStatus
@@ -295,20 +294,13 @@ class Preflight:
         plan = await self.engine.run(failure, mode="plan", run_id=run_id)
         if plan.outcome is not Outcome.WOULD_FIX:
             return plan, Settled(RunState.DONE)
-        if await self._needs_review(plan):
+        if await self.runtime.needs_review(plan):
             return plan, Settled(
                 RunState.AWAITING_REVIEW, reason="the plan waits for a person's review"
             )
         report = await self.engine.run(failure, mode="apply", run_id=run_id)
         verified = any(s.status is StepStatus.CHANGED for s in report.steps)
         return report, Settled(RunState.DONE, fix_verified=verified)
-
-    async def _needs_review(self, plan: Report) -> bool:
-        playbook = self.runtime.catalogue.playbook(plan.kind)
-        if playbook is None or not playbook.auto_apply:
-            return True
-        connection = await asyncio.to_thread(self.runtime.store.get, plan.connection_id)
-        return waits_for_review(plan, connection.policy or self.settings.policy)
 
     async def _tell(self, connection: Connection, run: QueuedRun, report: Report) -> None:
         status = status_of(report, run.state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -11,6 +12,8 @@ from remediator.engine import Engine, audit_token_calls
 from remediator.fortnox import FortnoxConnector, RequestHook, RequestRecord
 from remediator.fortnox._events import no_hook
 from remediator.links import ReconnectLinks, link_key
+from remediator.plans import waits_for_review
+from remediator.report import Report
 from remediator.settings import Settings, load_settings
 from remediator.storage import ConnectionStore, Database, TokenCipher, load_cipher
 from remediator.storage.leases import Leases, LeaseStore
@@ -71,6 +74,15 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.connector.aclose()
+
+    async def needs_review(self, plan: Report) -> bool:
+        """The plan waits for a person: its playbook is not for unreviewed use, or the
+        connection's policy (else the deployment's) does not allow a change it would make."""
+        playbook = self.catalogue.playbook(plan.kind)
+        if playbook is None or not playbook.auto_apply:
+            return True
+        connection = await asyncio.to_thread(self.store.get, plan.connection_id)
+        return waits_for_review(plan, connection.policy or self.settings.policy)
 
 
 def open_runtime(

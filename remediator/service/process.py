@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure, InvalidFailure, salvaged, stored_failure
 from remediator.kinds import ErrorKind, Kind
-from remediator.plans import SavedPlan, StalePlanError, waits_for_review
+from remediator.plans import SavedPlan, StalePlanError
 from remediator.policy import Change
 from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
@@ -187,7 +187,7 @@ class Processor:
             return await self._not_held(row, plan)
         if plan.outcome is not Outcome.WOULD_FIX:
             return await self._after(row, plan)
-        if await self._needs_review(plan):
+        if await self.runtime.needs_review(plan):
             return Settled(
                 RunState.AWAITING_REVIEW, reason="the plan waits for a person's review", notify=True
             )
@@ -249,13 +249,6 @@ class Processor:
         policy = connection.policy or self.settings.policy
         needed = leader.changes | {Change.RESEND_VOUCHER}
         return all(policy.allows(change, reviewed=False) for change in needed)
-
-    async def _needs_review(self, plan: Report) -> bool:
-        playbook = self.runtime.catalogue.playbook(plan.kind)
-        if playbook is None or not playbook.auto_apply:
-            return True
-        connection = await asyncio.to_thread(self.runtime.store.get, plan.connection_id)
-        return waits_for_review(plan, connection.policy or self.settings.policy)
 
     async def _recently_fixed(self, row: QueuedRun) -> bool:
         """The same kind was fixed and verified for the connection shortly before this
