@@ -309,9 +309,18 @@ def run_scaling(counts: list[int], database: str | None, **options: Any) -> list
         ratio = first["seconds"] / result["seconds"]
         print(
             f"scaling {result['instances']:.0f} instances vs {first['instances']:.0f}: "
-            f"{ratio:.2f} (target >= 1.6 for 2 vs 1); {machine()}"
+            f"{ratio:.2f} (target >= 1.6 for 2 vs 1); the most the CPU each run used allows on "
+            f"{os.cpu_count()} idle CPUs: {_cpu_floor(first) / _cpu_floor(result):.2f}; {machine()}"
         )
     return results
+
+
+def _cpu_floor(result: dict[str, float]) -> float:
+    """The least wall time a run's CPU allows on this machine were it idle: all of it
+    (instances, sandbox, PostgreSQL, client) spread over every CPU, and no instance faster than
+    its one core."""
+    used = sum(v for k, v in result.items() if k.endswith("_cpu"))
+    return max(used / (os.cpu_count() or 1), result["instances_cpu"] / result["instances"])
 
 
 def _outcomes(url: str) -> dict[str, int]:
