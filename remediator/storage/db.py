@@ -62,6 +62,9 @@ connections = sa.Table(
     sa.Column("owner_checked_at", sa.Float, nullable=True),
 )
 
+# The runs whose event ids are unique (uq_runs_service_event): those the service received.
+SERVICE_EVENTS = sa.text("origin = 'service'")
+
 runs = sa.Table(
     "runs",
     metadata,
@@ -96,6 +99,15 @@ runs = sa.Table(
     sa.Index("ix_runs_connection_state", "connection_id", "state"),
     # /metrics counts the check-ahead runs by kind and outcome from this index alone (0007).
     sa.Index("ix_runs_origin_kind_outcome", "origin", "kind", "outcome"),
+    # One service run per event id: intake's idempotency key, held by the database however
+    # many instances receive the event at once (0008). Not the CLI's runs nor the check ahead's.
+    sa.Index(
+        "uq_runs_service_event",
+        "event_id",
+        unique=True,
+        postgresql_where=SERVICE_EVENTS,
+        sqlite_where=SERVICE_EVENTS,
+    ),
 )
 
 oauth_states = sa.Table(

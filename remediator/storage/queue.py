@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SAConnection
 
 from remediator.errors import UnknownConnectionError, UsageError
@@ -32,6 +33,7 @@ from remediator.fortnox import ConnectionStatus, RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
 from remediator.storage.db import (
+    SERVICE_EVENTS,
     Database,
     connections,
     is_sqlite,
@@ -236,9 +238,7 @@ def _its_connection() -> Any:
     return connections.c.id == runs.c.connection_id
 
 
-def _live_lease(
-    connection_id: Any = runs.c.connection_id, outer: Any = runs
-) -> sa.Select[Any]:
+def _live_lease(connection_id: Any = runs.c.connection_id, outer: Any = runs) -> sa.Select[Any]:
     """The live lease on the company of ``connection_id`` (a column of ``outer``, correlated:
     the run's connection by default). The keys are remediator.companies': ``tenant:<id>``, or
     ``connection:<id>`` while the company is not known (tests/storage/test_queue.py holds them
@@ -259,6 +259,38 @@ def _live_lease(
         )
         .correlate(outer)
     )
+
+
+def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> dict[str, QueuedRun]:
+    """Insert intake's rows, skipping those whose event another transaction stored first.
+    Returns the runs that were there instead, by event id.
+
+    On PostgreSQL an insert that meets a concurrent transaction's row of the same event waits
+    for it to end, then does nothing (or inserts, if it rolled back). The rows go in event id
+    order, so that two instances' batches wait on each other's events in one order: never a
+    deadlock."""
+    dialect = postgresql if not is_sqlite(conn) else sqlite
+    statement = dialect.insert(runs).on_conflict_do_nothing(
+        index_elements=[runs.c.event_id], index_where=SERVICE_EVENTS
+    )
+    conn.execute(statement, sorted(rows, key=lambda row: str(row["event_id"])))
+    ours = [str(row["id"]) for row in rows]
+    stored = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(ours))).scalars())
+    lost = [str(row["event_id"]) for row in rows if row["id"] not in stored]
+    if not lost:
+        return {}
+    found = conn.execute(
+        sa.select(runs).where(runs.c.event_id.in_(lost), runs.c.origin == SERVICE)
+    ).mappings()
+    return {row["event_id"]: QueuedRun.model_validate(dict(row)) for row in found}
+
+
+def _answered(result: Accepted | UsageError, lost: dict[str, QueuedRun]) -> Accepted | UsageError:
+    """Intake's answer, once its inserts are done: a run another instance stored first is
+    answered as a repeated delivery is."""
+    if isinstance(result, Accepted) and result.created and result.run.event_id in lost:
+        return Accepted(lost[result.run.event_id], created=False)
+    return result
 
 
 def _running(conn: SAConnection, connection_id: str) -> bool:
@@ -304,7 +336,9 @@ class QueueStore(RunStore):
         """Store failures as queued runs in one transaction (one sync to disk for all).
 
         An event seen before (or earlier in the batch) is not stored again: its run is
-        answered. A failure for a connection the store does not know is answered with
+        answered. So is one another instance stored meanwhile (the unique index on the
+        service's event ids, revision 0008): its insert does nothing, the rest of the batch is
+        stored all the same, and the run that is there is answered. A failure for a connection the store does not know is answered with
         ``UnknownConnectionError``; the others are stored all the same.
         """
         now = time.time()
@@ -313,12 +347,13 @@ class QueueStore(RunStore):
         results: list[Accepted | UsageError] = []
         rows: list[dict[str, Any]] = []
         with write_transaction(self._engine) as conn:
-            seen = {
-                row["event_id"]: QueuedRun.model_validate(dict(row))
-                for row in conn.execute(
-                    sa.select(runs).where(runs.c.event_id.in_(events), _service())
-                ).mappings()
-            }
+            seen: dict[str, QueuedRun] = {}
+            for found in conn.execute(
+                sa.select(runs)
+                .where(runs.c.event_id.in_(events), _service())
+                .order_by(runs.c.created_at, runs.c.id)
+            ).mappings():
+                seen.setdefault(found["event_id"], QueuedRun.model_validate(dict(found)))
             known = set(
                 conn.execute(
                     sa.select(connections.c.id).where(connections.c.id.in_(wanted))
@@ -335,7 +370,8 @@ class QueueStore(RunStore):
                     seen[intake.event_id] = QueuedRun.model_validate(_BLANK | row)
                     results.append(Accepted(seen[intake.event_id], created=True))
             if rows:
-                conn.execute(runs.insert(), rows)
+                lost = _insert_new(conn, rows)
+                results = [_answered(result, lost) for result in results]
         return results
 
     # -- checks ahead ------------------------------------------------------------------

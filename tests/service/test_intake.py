@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 
@@ -14,7 +15,9 @@ import sqlalchemy as sa
 from remediator import signing
 from remediator.storage import Connection, Database
 from remediator.storage.db import runs
+from tests import postgres
 from tests.service.conftest import AUTH, INTAKE_SECRET, Harness, TestClient, post_failure
+from tests.storage.meeting import meeting_at_insert
 
 
 def stored_runs(harness: Harness) -> list[dict[str, object]]:
@@ -165,3 +168,34 @@ async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Har
     assert len(stored_runs(harness)) == 20
     assert sum(batches) == 61
     assert max(batches) > 1  # requests that arrived together were written together
+
+
+def test_two_instances_receiving_one_event_at_once_answer_with_one_run(harness: Harness) -> None:
+    with postgres.fresh_schema(postgres.require()) as url:
+        apps = [harness.app(database_url=url, worker_concurrency=0) for _ in range(2)]
+        clients = [TestClient(app) for app in apps]
+        harness.connect(clients[0])
+        engines = [app.state.service.queue._engine for app in apps]
+        answers: list[httpx.Response] = []
+        with meeting_at_insert(engines, timeout=10) as met:
+            threads = [
+                threading.Thread(
+                    target=lambda c=c: answers.append(post_failure(c, harness.failure()))
+                )
+                for c in clients
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert met == [True, True]  # both looked for the event, found none, and inserted
+        assert sorted(answer.status_code for answer in answers) == [200, 202]
+        bodies = [answer.json() for answer in answers]
+        assert bodies[0]["run_id"] == bodies[1]["run_id"]
+        assert sorted(body["duplicate"] for body in bodies) == [False, True]
+        database = Database(url)
+        with database.engine.connect() as conn:
+            assert conn.execute(sa.select(runs.c.id)).scalars().all() == [bodies[0]["run_id"]]
+        database.dispose()
+        for app in apps:
+            app.state.service.runtime.store._db.dispose()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -28,7 +29,7 @@ from remediator.storage import (
 )
 from remediator.storage.db import metadata, open_engine
 from remediator.storage.oauth_states import OAuthStateStore
-from remediator.storage.queue import QueueStore
+from remediator.storage.queue import Intake, QueueStore
 from remediator.storage.runs import RunState
 from tests.storage import legacy
 
@@ -174,4 +175,63 @@ def test_a_schema_version_5_database_keeps_its_console_tables(database_url: str)
     assert schema_diff(database.engine) == []
     with database.engine.connect() as conn:
         assert conn.execute(sa.select(db.users.c.name)).scalars().all() == ["anna"]
+    database.dispose()
+
+
+def test_a_revision_7_database_with_duplicate_service_events_upgrades_keeping_every_run(
+    database_url: str,
+) -> None:
+    engine = open_engine(database_url)
+    with migrations.schema_lock(engine) as conn:
+        command.upgrade(migrations.alembic_config(conn), "0007")
+    long_event = "x" * 200
+
+    def run(run_id: str, event_id: str, origin: str | None, created_at: float) -> dict[str, Any]:
+        return {
+            "id": run_id,
+            "event_id": event_id,
+            "connection_id": "c",
+            "mode": "plan",
+            "state": "queued" if origin else "done",
+            "failure": f'{{"event_id": "{event_id}"}}',
+            "created_at": created_at,
+            "origin": origin,
+        }
+
+    rows = [
+        run("later", "evt", "service", 2.0),
+        run("first", "evt", "service", 1.0),
+        run("last", "evt", "service", 3.0),
+        run("long-1", long_event, "service", 1.0),
+        run("long-2", long_event, "service", 2.0),
+        run("alone", "other", "service", 1.0),
+        run("cli-1", "evt", None, 1.0),
+        run("cli-2", "evt", None, 2.0),
+        run("ahead-1", "ahead:evt", "scheduled", 1.0),
+        run("ahead-2", "ahead:evt", "scheduled", 2.0),
+    ]
+    with engine.begin() as conn:
+        conn.execute(db.runs.insert(), rows)
+    engine.dispose()
+
+    database = Database(database_url, upgrade=True)
+    assert database.revision() == migrations.head()
+    assert schema_diff(database.engine) == []
+    with database.engine.connect() as conn:
+        found = dict(conn.execute(sa.select(db.runs.c.id, db.runs.c.event_id)).all())
+    assert found == {
+        "first": "evt",
+        "later": "duplicate:later:evt",
+        "last": "duplicate:last:evt",
+        "long-1": long_event,
+        "long-2": ("duplicate:long-2:" + long_event)[:200],
+        "alone": "other",
+        "cli-1": "evt",
+        "cli-2": "evt",
+        "ahead-1": "ahead:evt",
+        "ahead-2": "ahead:evt",
+    }
+    queue = QueueStore(database)
+    again = queue.accept(Intake("new", "evt", "c", "series_missing", "2026-03-01", "{}", None))
+    assert (again.run.id, again.created) == ("first", False)
     database.dispose()

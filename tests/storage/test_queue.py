@@ -1,7 +1,7 @@
 """The service's queue shared by several instances, on both dialects: each run is claimed once,
 a connection's runs one at a time and oldest export date first, a callback is taken by one
 instance, and a run whose process died goes back to the queue once its company's lease is gone
-(never while it is held). Each "instance" here is a QueueStore on a Database of its own."""
+(never while it is held); two instances receiving one event at once store one run. Each "instance" here is a QueueStore on a Database of its own."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
+from sqlalchemy.exc import IntegrityError
 
 from remediator.companies import company_key, connection_key
+from remediator.errors import UsageError
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
+from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
-from remediator.storage.queue import Intake, QueueStore, Settled
+from remediator.storage.queue import Accepted, Intake, QueueStore, Scheduled, Settled
 from remediator.storage.runs import RunState
+from tests.storage.meeting import meeting_at_insert
 
 
 @pytest.fixture
@@ -174,3 +180,65 @@ def test_a_run_of_an_unknown_connection_is_put_back_after_the_grace(
     ConnectionStore(database, TokenCipher(Fernet.generate_key())).remove("c0")
     assert instances[1].recover(grace_seconds=60) == []
     assert instances[1].recover(grace_seconds=0) == [row.id]
+
+
+def test_instances_receiving_one_event_at_once_store_one_run_and_the_rest_of_their_batches(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=1, days=0)
+    first, second, _ = instances
+
+    def intake(run_id: str, event_id: str) -> Intake:
+        return Intake(run_id, event_id, "c0", "series_missing", "2026-03-01", "{}", None)
+
+    # Each batch holds both shared events, in opposite orders, and one event of its own.
+    batches = {
+        first: [intake("a1", "shared-1"), intake("a2", "shared-2"), intake("a3", "only-a")],
+        second: [intake("b2", "shared-2"), intake("b1", "shared-1"), intake("b3", "only-b")],
+    }
+    answers: dict[QueueStore, list[Accepted | UsageError]] = {}
+    timeout = 1.0 if is_sqlite(database.engine) else 10.0
+    engines = [first._engine, second._engine]
+    with meeting_at_insert(engines, timeout) as met:
+        threads = [
+            threading.Thread(target=lambda q=q: answers.update({q: q.accept_many(batches[q])}))
+            for q in batches
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if not is_sqlite(database.engine):
+        assert met == [True, True]  # both had looked, found nothing, and inserted at once
+    assert all(isinstance(a, Accepted) for found in answers.values() for a in found)
+    a, b = ([cast("Accepted", x) for x in answers[q]] for q in (first, second))
+    for ours, theirs in ((a[0], b[1]), (a[1], b[0])):  # shared-1, shared-2
+        assert ours.run.id == theirs.run.id
+        assert sorted([ours.created, theirs.created]) == [False, True]
+        assert ours.run.event_id == theirs.run.event_id
+    assert (a[2].created, b[2].created) == (True, True)
+    with database.engine.connect() as conn:
+        stored = sorted(conn.execute(sa.select(runs.c.event_id)).scalars())
+    assert stored == ["only-a", "only-b", "shared-1", "shared-2"]
+    again = second.accept(intake("c1", "shared-1"))
+    assert (again.run.id, again.created) == (a[0].run.id, False)
+
+
+def test_the_cli_s_and_the_check_ahead_s_runs_may_share_an_event_id(database: Database) -> None:
+    fill(database, connections=1, days=0)
+    queue = QueueStore(database)
+    queue.create("cli-1", event_id="e", connection_id="c0", mode="plan", failure_json="{}")
+    queue.create("cli-2", event_id="e", connection_id="c0", mode="plan", failure_json="{}")
+    for run_id in ("s1", "s2"):
+        queue.start_scheduled(
+            Scheduled(run_id, "ahead:e", "c0", "series_missing", "2026-03-01", "{}")
+        )
+    accepted = queue.accept(Intake("svc", "e", "c0", "series_missing", "2026-03-01", "{}", None))
+    assert (accepted.run.id, accepted.created) == ("svc", True)
+    # The database itself holds the service's key.
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.execute(
+            runs.insert().values(
+                Intake("dup", "e", "c0", "series_missing", "2026-03-01", "{}", None).row(0)
+            )
+        )
