@@ -87,6 +87,12 @@ class Step(ReportModel):
     policy: str | None = Field(
         default=None, description="For people: the rule that governed the change, and its verdict."
     )
+    unconfirmed: bool = Field(
+        default=False,
+        description="The step's write met an unknown outcome (the connection dropped, a "
+        "timeout, a 5xx) and a look in Fortnox did not find it: it was not sent again. Trying "
+        "again later, looking first, is safe.",
+    )
     reason: str | None = None
     observed: dict[str, Any] = Field(default_factory=dict)
     manual: Steps = Field(default_factory=Steps)

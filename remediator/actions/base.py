@@ -152,7 +152,14 @@ async def make_change(
     try:
         after = await write()
     except UnconfirmedWrite as err:
-        return step(plan.action, StepStatus.FAILED, plan.planned, reason=str(err), **common)
+        return step(
+            plan.action,
+            StepStatus.FAILED,
+            plan.planned,
+            reason=str(err),
+            unconfirmed=True,
+            **common,
+        )
     if any(after.get(key) != value for key, value in plan.after.items()):
         return step(
             plan.action,

@@ -100,6 +100,15 @@ def _reason(err: BaseException) -> str:
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
 
 
+def _unconfirmed(report: Report) -> str | None:
+    """Why a failed run's write is unconfirmed (its outcome unknown, and a look did not find
+    it), or None. Such a run is tried again like a ``fortnox_unavailable`` one."""
+    if report.outcome is not Outcome.FAILED:
+        return None
+    found = next((step for step in report.steps if step.unconfirmed), None)
+    return None if found is None else (found.reason or found.action)
+
+
 def backoff(attempt: int, first: float, cap: float) -> float:
     return float(min(cap, first * 2**attempt))
 
@@ -287,18 +296,33 @@ class Processor:
                 reason="the connection must be authorized again",
                 notify=True,
             )
+        unconfirmed = _unconfirmed(report)
         if self._retry_unavailable(row, report):
-            wait = backoff(
-                row.attempts or 0,
-                self.settings.unavailable_retry_seconds,
-                self.settings.unavailable_retry_max_seconds,
-            )
+            return self._again(row, "Fortnox unavailable")
+        if unconfirmed is not None:
+            if (row.attempts or 0) < self.settings.unavailable_retry_attempts:
+                return self._again(row, "a write was not confirmed")
             return Settled(
-                RunState.QUEUED,
-                reason=f"Fortnox unavailable; attempt {(row.attempts or 0) + 1}, next in {wait:g} s",
-                not_before=time.time() + wait,
+                RunState.DONE,
+                reason=f"a write was not confirmed after {(row.attempts or 0) + 1} attempts: "
+                f"{unconfirmed}",
+                notify=True,
             )
         return Settled(RunState.DONE, fix_verified=verified_fix(report), notify=True)
+
+    def _again(self, row: QueuedRun, why: str) -> Settled:
+        """Back to the queue for another pass after a backoff (the next pass looks in Fortnox
+        first, as every pass does)."""
+        wait = backoff(
+            row.attempts or 0,
+            self.settings.unavailable_retry_seconds,
+            self.settings.unavailable_retry_max_seconds,
+        )
+        return Settled(
+            RunState.QUEUED,
+            reason=f"{why}; attempt {(row.attempts or 0) + 1}, next in {wait:g} s",
+            not_before=time.time() + wait,
+        )
 
     async def _needs_reconnect(self, connection_id: str) -> bool:
         connection = await asyncio.to_thread(self.runtime.store.get, connection_id)

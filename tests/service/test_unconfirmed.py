@@ -1,0 +1,101 @@
+"""A voucher POST whose connection drops (``httpx.ReadError``: a keep-alive connection the
+server closed just as it was reused) has an unknown outcome. The run looks in Fortnox at once
+and never posts blind: found, it is done; not found, it goes back to the queue and is tried
+again later, looking first, a bounded number of times, and only then ends failed saying why.
+Against the sandbox, through a transport that drops voucher POSTs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from remediator.service import create_app
+from tests.service.conftest import AUTH, Harness, harness_for, post_failure, wait_for
+
+
+class Dropping(httpx.AsyncBaseTransport):
+    """The sandbox's transport, except that the first ``drops`` voucher POSTs raise
+    ``ReadError``: before the sandbox sees them (``delivered=False``: the server never read
+    the request) or after it answered (``delivered=True``: the answer was lost)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, drops: int, *, delivered: bool) -> None:
+        self.inner, self.drops, self.delivered = inner, drops, delivered
+        self.dropped = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        voucher_post = request.method == "POST" and request.url.path == "/3/vouchers"
+        if not voucher_post or self.dropped >= self.drops:
+            return await self.inner.handle_async_request(request)
+        self.dropped += 1
+        if self.delivered:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+        raise httpx.ReadError("the server closed the connection", request=request)
+
+
+def app(harness: Harness, transport: Dropping, **overrides: object) -> FastAPI:
+    settings = harness.settings.model_copy(update={"unavailable_retry_seconds": 0.2} | overrides)
+    return create_app(
+        settings,
+        transport=transport,
+        callback_transport=httpx.ASGITransport(app=harness.receiver.app),
+    )
+
+
+def voucher_requests(harness: Harness) -> list[str]:
+    """The sandbox's voucher requests in order: GET (a look) or POST."""
+    return [r["method"] for r in harness.sandbox.requests if r["path"] == "/3/vouchers"]
+
+
+def test_a_voucher_post_dropped_before_the_server_read_it_is_tried_again_later(
+    tmp_path: Path,
+) -> None:
+    harness = harness_for("account_inactive", tmp_path)
+    dropping = Dropping(harness.sandbox.transport(), drops=1, delivered=False)
+    with harness.client(app(harness, dropping)) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        queued = wait_for(client, run_id, ("queued",))
+        while queued["attempts"] == 0:
+            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+        run = wait_for(client, run_id, ("done",))
+    assert queued["state_reason"].startswith("a write was not confirmed; attempt 1")
+    assert (run["outcome"], run["attempts"]) == ("fixed", 1)
+    assert dropping.dropped == 1
+    assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
+    # The dropped POST never reached the sandbox; each pass looked before its POST.
+    assert voucher_requests(harness)[-1] == "POST"
+    assert voucher_requests(harness).count("POST") == 1
+    assert "GET" in voucher_requests(harness)[:-1]
+
+
+def test_a_voucher_post_whose_answer_was_lost_is_found_and_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    harness = harness_for("account_inactive", tmp_path)
+    dropping = Dropping(harness.sandbox.transport(), drops=1, delivered=True)
+    with harness.client(app(harness, dropping)) as client:
+        harness.connect(client)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 0)
+    assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
+    assert voucher_requests(harness).count("POST") == 1
+    assert voucher_requests(harness)[-1] == "GET"  # the look after the lost answer found it
+
+
+def test_a_voucher_post_that_keeps_dropping_ends_failed_after_its_attempts(
+    tmp_path: Path,
+) -> None:
+    harness = harness_for("account_inactive", tmp_path)
+    dropping = Dropping(harness.sandbox.transport(), drops=100, delivered=False)
+    with harness.client(app(harness, dropping, unavailable_retry_attempts=2)) as client:
+        harness.connect(client)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "failed", 2)
+    assert run["state_reason"].startswith("a write was not confirmed after 3 attempts: ReadError")
+    assert dropping.dropped == 3  # one POST a pass, each after a look, never blind
+    assert harness.vouchers() == []
+    (step,) = [s for s in run["report"]["steps"] if s["action"] == "resend_voucher"]
+    assert (step["status"], step["unconfirmed"]) == ("failed", True)
