@@ -83,7 +83,13 @@ class SandboxApp:
             self.record(request, 401)
             return JSONResponse({"message": "unauthorized"}, status_code=401)
         tenant = token.tenant_id
-        faulted = await injected(self.world.faults, path, in_burst=self.world.in_burst())
+        faults = self.world.faults
+        faulted = await injected(
+            faults,
+            path,
+            in_burst=self.world.in_burst(),
+            in_force=lambda: self.world.faults is faults,
+        )
         if faulted is not None:
             self._record_fault(request, faulted, tenant)
             return faulted

@@ -228,7 +228,12 @@ class VoucherRefusal(StateModel):
 class Faults(StateModel):
     """Injected failures under ``/3/``, checked in this order after authentication."""
 
-    latency: float = Field(default=0.0, ge=0, description="Seconds added to every answer.")
+    latency: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds added to every answer; setting the faults again lets the "
+        "requests waiting it out go at once.",
+    )
     drop_rate: dict[str, Share] = Field(
         default_factory=dict,
         description="Path prefix (e.g. /3/vouchers) -> share of requests whose connection "

@@ -220,12 +220,16 @@ async def _connect(running: Service, connection_id: str, code: str) -> HTMLRespo
             "Inloggningen gällde ett annat Fortnox-företag än restaurangens; inget ändrades.",
             "The sign-in was for another Fortnox company than the restaurant's; nothing changed.",
         )
+    # Read before the connection is active: from then on any instance's look-back may queue
+    # them again (QueueStore.requeue_reconnected_anywhere) before this does.
+    waited = await asyncio.to_thread(running.queue.awaiting_reconnect, connection_id)
     await asyncio.to_thread(store.save_tokens, connection_id, tokens)
     await learn_owner(running.runtime.connector, store, connection_id)
     requeued = await asyncio.to_thread(running.queue.requeue_reconnected, connection_id)
     running.wake()
-    log.info("connection reconnected; %d run(s) queued again", len(requeued), extra=fields)
-    failures = [await asyncio.to_thread(_failure, running, run_id) for run_id in requeued]
+    resumed = waited + [run_id for run_id in requeued if run_id not in waited]
+    log.info("connection reconnected; %d run(s) queued again", len(resumed), extra=fields)
+    failures = [await asyncio.to_thread(_failure, running, run_id) for run_id in resumed]
     page = reconnected(failures)
     return _page(200, page.sv, page.en)
 

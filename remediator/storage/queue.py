@@ -757,6 +757,16 @@ class QueueStore(RunStore):
                 found[status] = found.get(status, 0) + int(n)
         return found
 
+    def awaiting_reconnect(self, connection_id: str) -> list[str]:
+        """The connection's runs that wait for it to be reconnected."""
+        query = sa.select(runs.c.id).where(
+            _service(),
+            runs.c.connection_id == connection_id,
+            runs.c.state == RunState.AWAITING_RECONNECT.value,
+        )
+        with self._engine.connect() as conn:
+            return list(conn.execute(query.order_by(runs.c.created_at)).scalars())
+
     def requeue_reconnected(self, connection_id: str) -> list[str]:
         """The connection works again: its runs that waited for that go back to the queue."""
         waiting = runs.c.state == RunState.AWAITING_RECONNECT.value

@@ -291,8 +291,8 @@ async def test_a_lock_held_by_a_live_process_is_waited_for(
     connector: FortnoxConnector, store: ConnectionStore
 ) -> None:
     store.add(connection(valid_for=-10))
+    started = time.monotonic()  # before the other lease is taken: it runs out 0.3 s after this
     assert store.try_lock("rest-1", "other-process", lease_seconds=0.3)
-    started = time.monotonic()
     with respx.mock:
         respx.post(TOKEN_URL).mock(return_value=token_response(jwt()))
         await connector.tokens("rest-1").access_token()

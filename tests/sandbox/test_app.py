@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -30,6 +31,21 @@ async def test_latency_is_added_to_every_answer(sandbox: Sandbox, api: httpx.Asy
     started = time.monotonic()
     assert (await api.get("/3/me")).status_code == 200
     assert time.monotonic() - started >= 0.2
+
+
+async def test_setting_the_faults_again_lets_a_request_held_by_latency_go(
+    sandbox: Sandbox, api: httpx.AsyncClient
+) -> None:
+    sandbox.set_faults(latency=3600)
+    before = len(sandbox.requests)
+    held = asyncio.create_task(api.get("/3/me"))
+    await asyncio.sleep(0.1)  # the in-process request runs up to its latency's wait meanwhile
+    assert not held.done()
+    assert len(sandbox.requests) == before  # nothing answered yet
+    sandbox.set_faults()
+    answer = await asyncio.wait_for(held, 60)  # not the hour it was held for
+    assert answer.status_code == 200
+    assert [r["path"] for r in sandbox.requests[before:]] == ["/3/me"]
 
 
 async def test_a_share_of_5xx_hits_only_its_path(sandbox: Sandbox, api: httpx.AsyncClient) -> None:

@@ -10,7 +10,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,11 +22,12 @@ import pytest
 
 from tests import postgres
 from tests.loopback import free_port, stop
-from tests.service.conftest import AUTH, reconnect_link
+from tests.service.conftest import AUTH, reconnect_link, wait_until
 from tests.service.e2e import Stack, connect_all, make_stack, sandbox_state, send, settled, start
 
 pytestmark = pytest.mark.slow
 BURST = {"account_inactive": 5, "series_missing": 3, "series_not_manual": 3}
+HOLD_SECONDS = 600  # a latency that holds a call inside the sandbox until the faults change
 
 
 @dataclass
@@ -57,12 +57,15 @@ def serve(stack: Stack, name: str) -> Instance:
     return Instance(process, f"http://127.0.0.1:{port}", log)
 
 
-def burst(stack: Stack, instances: list[Instance]) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    """The burst's failures, each sent to the instances in turn; returns run ids and failures."""
+def burst(
+    stack: Stack, instances: list[Instance], *, first_day: int = 0, days: int | None = None
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The burst's failures (of each scenario, its days from ``first_day``, at most ``days`` of
+    them), each sent to the instances in turn; returns run ids and failures."""
     failures = {
         f"{name}-{day}": stack.failure(name, f"2026-02-{10 + day:02d}")
-        for name, days in BURST.items()
-        for day in range(days)
+        for name, count in BURST.items()
+        for day in range(first_day, count if days is None else min(count, first_day + days))
     }
     ids = []
     for n, failure in enumerate(failures.values()):
@@ -154,29 +157,33 @@ def test_two_instances_and_two_fixes_book_every_voucher_once(stack: Stack, tmp_p
 
 
 def test_kill_9_of_one_instance_mid_burst_the_other_finishes_every_run(stack: Stack) -> None:
+    """The victim is caught inside Fortnox: a long latency holds every ``/3`` call, so once its
+    log says a run of each company started, each of them is waiting for an answer and cannot
+    settle. The survivor starts, the rest of the burst arrives at both, the victim is killed,
+    and the held calls are let go (setting the faults again releases them)."""
     stack.env["REMEDIATOR_LEASE_SECONDS"] = "2"  # the killed one's leases expire soon
-    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={"latency": 0.1}).raise_for_status()
-    victim, survivor = serve(stack, "victim"), serve(stack, "survivor")
-    with httpx.Client(base_url=survivor.url, headers=AUTH, timeout=10) as http:
+    victim = serve(stack, "victim")
+    with httpx.Client(base_url=victim.url, headers=AUTH, timeout=10) as http:
         connect_all(http, stack)
-    ids, _ = burst(stack, [victim, survivor])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        started = {line["run_id"] for line in victim.lines("run started")}
-        ended = {line["run_id"] for line in victim.lines("run settled")}
-        if started - ended:
-            break
-        time.sleep(0.02)
+    hold = {"latency": HOLD_SECONDS}
+    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json=hold).raise_for_status()
+    ids, _ = burst(stack, [victim], days=1)  # one run per company, at the victim
+    wait_until(lambda: set(ids) <= {line["run_id"] for line in victim.lines("run started")}, 60)
+    survivor = serve(stack, "survivor")  # every company's lease is the victim's
+    more, _ = burst(stack, [victim, survivor], first_day=1)
     victim.process.send_signal(signal.SIGKILL)
-    assert started - ended, "the victim was not killed mid-run"
     victim.process.wait(timeout=5)
+    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={"latency": 0.1}).raise_for_status()
+    started = {line["run_id"] for line in victim.lines("run started")}
+    ended = {line["run_id"] for line in victim.lines("run settled")}
+    assert started - ended == set(ids), "the victim was killed inside each company's run"
     with httpx.Client(base_url=survivor.url, headers=AUTH, timeout=10) as http:
-        final = [settled(http, run_id, ("done",), timeout=90) for run_id in ids]
+        final = [settled(http, run_id, ("done",), timeout=90) for run_id in [*ids, *more]]
     assert {run["outcome"] for run in final} <= {"fixed", "nothing_to_fix"}
     assert all(run["report"] is not None for run in final)  # 0 accepted failures lost
     assert booked(stack) == expected_books()  # 0 vouchers twice
     resumed = {
         line["run_id"] for line in survivor.lines("run resumed: the process working it is gone")
     }
-    assert started - ended <= resumed
+    assert set(ids) <= resumed
     stop(survivor.process)

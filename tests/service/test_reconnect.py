@@ -157,3 +157,38 @@ def test_runs_waiting_for_a_reconnect_done_elsewhere_are_queued_again(tmp_path: 
         done = wait_for(client, run_id, ("done",))
     assert done["outcome"] == "fixed"
     assert len(harness.vouchers()) == 1
+
+
+def test_the_page_names_the_waiting_runs_a_look_back_queued_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment the tokens are stored the connection is active, and any instance's look-back
+    may queue its waiting runs again before the callback does: the page still names them."""
+    harness = harness_for("connection_invalidated", tmp_path)
+    with harness.client() as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        assert wait_for(client, run_id)["state"] == "awaiting_reconnect"
+        app_service = client.app.state.service  # type: ignore[attr-defined]
+        store, queue = app_service.runtime.store, app_service.queue
+        save_tokens = store.save_tokens
+        looked_back: list[str] = []
+
+        def then_a_look_back(connection_id: str, tokens: object) -> None:
+            save_tokens(connection_id, tokens)
+            looked_back.extend(queue.requeue_reconnected_anywhere())
+
+        monkeypatch.setattr(store, "save_tokens", then_a_look_back)
+        location = client.get(
+            f"/v1/connections/{harness.connection_id}/authorize",
+            headers=AUTH,
+            follow_redirects=False,
+        ).headers["location"]
+        answer = client.get(consent(harness, location))
+        assert looked_back == [run_id]  # the look-back won
+        assert answer.status_code == 200, answer.text
+        assert "Z-rapporten för 2026-03-02 skickas nu till Fortnox igen" in answer.text
+        assert "The Z-report for 2026-03-02 is being sent to Fortnox again now" in answer.text
+        done = wait_for(client, run_id, ("done",))
+    assert done["outcome"] == "fixed"
+    assert len(harness.vouchers()) == 1

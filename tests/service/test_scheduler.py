@@ -18,6 +18,7 @@ from remediator.service.scheduler import Claim, Considered, Scheduler
 from remediator.storage import Database
 from remediator.storage.jobs import JobResult, JobRunStore, lease_key
 from remediator.storage.leases import Leases, LeaseStore
+from tests.storage.conftest import wait_expired
 
 SCHEDULE = DailySchedule.of("03:00", "Europe/Stockholm")
 SLOT = datetime(2026, 7, 14, 1, 0, tzinfo=UTC).timestamp()  # 03:00 in Stockholm
@@ -163,13 +164,14 @@ async def test_a_dead_instances_claim_is_taken_over_once_its_lease_expired(
     clock, job = Clock(SLOT - 60), Recorder()
     scheduler = instance(database_url, opened, clock, job)
     database = opened[0]
-    # An instance took the slot and died mid-run: its lease (0.5 s) is no longer renewed.
-    assert LeaseStore(database).acquire(lease_key("keepalive"), "dead", 0.5)
+    # An instance took the slot and died mid-run: its lease (1 s) is no longer renewed.
+    leases = LeaseStore(database)
+    assert leases.acquire(lease_key("keepalive"), "dead", 1)
     assert JobRunStore(database).claim("keepalive", "2026-07-14", SLOT, "dead", SLOT + 1)
     clock.now = SLOT + 2
     assert await scheduler.run_due() == {"keepalive": Considered.BUSY}
     assert job.slots == []
-    await asyncio.sleep(0.6)
+    wait_expired(leases, lease_key("keepalive"))
     assert await scheduler.run_due() == {"keepalive": Considered.RAN}
     assert job.slots == ["2026-07-14"]
     assert runs_of(database) == [("2026-07-14", JobResult.OK, 2)]

@@ -4,14 +4,13 @@ its owner records its end."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import sqlalchemy as sa
 
 from remediator.storage import Database
 from remediator.storage.jobs import JobResult, JobRunStore, lease_key
 from remediator.storage.leases import LeaseStore
+from tests.storage.conftest import wait_expired
 
 DAY = "2026-07-14"
 
@@ -44,11 +43,11 @@ def test_an_unfinished_slot_is_taken_over_once_its_owners_lease_is_gone(
     runs: JobRunStore, database: Database
 ) -> None:
     leases = LeaseStore(database)
-    assert leases.acquire(lease_key("keepalive"), "dead", 0.3)
+    assert leases.acquire(lease_key("keepalive"), "dead", 1)
     dead = runs.claim("keepalive", DAY, 100.0, "dead", now=101.0)
     assert dead is not None
     assert runs.claim("keepalive", DAY, 100.0, "next", now=102.0) is None
-    time.sleep(0.4)  # the dead owner's lease expires (nobody took it: gone all the same)
+    wait_expired(leases, lease_key("keepalive"))  # the dead owner's (nobody took it: gone)
     taken = runs.claim("keepalive", DAY, 100.0, "next", now=300.0)
     assert taken is not None
     assert (taken.owner, taken.attempts, taken.started_at) == ("next", 2, 300.0)

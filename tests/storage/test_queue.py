@@ -23,7 +23,10 @@ from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
 from remediator.storage.queue import Accepted, Intake, QueueStore, Scheduled, Settled
 from remediator.storage.runs import RunState
+from tests.storage.conftest import wait_expired
 from tests.storage.meeting import meeting_at_insert
+
+HOLD = 1.0  # a hold or lease that lasts while a test checks it holds (then it waits it out)
 
 
 @pytest.fixture
@@ -144,11 +147,15 @@ def test_a_callback_is_taken_by_one_instance_and_due_again_after_its_hold(
     assert first.queued(row.id).callback_state is None  # no callback_url
     with database.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE runs SET callback_state = 'pending', callback_next_at = 0")
-    taken = [q.claim_callbacks(hold_seconds=0.2) for q in instances]
+    held_from = time.time()
+    taken = [q.claim_callbacks(hold_seconds=HOLD) for q in instances]
     assert sorted(len(t) for t in taken) == [0, 0, 1]
-    assert third.claim_callbacks(hold_seconds=0.2) == []
-    time.sleep(0.3)  # the instance that took it died before storing a result
-    assert [r.id for r in second.claim_callbacks(hold_seconds=60)] == [row.id]
+    assert third.claim_callbacks(hold_seconds=HOLD) == []
+    # the instance that took it died before storing a result: due again once its hold is over
+    while not (again := second.claim_callbacks(hold_seconds=60)):
+        time.sleep(0.02)
+    assert time.time() - held_from >= HOLD
+    assert [r.id for r in again] == [row.id]
 
 
 def test_a_running_run_goes_back_to_the_queue_only_once_its_company_s_lease_is_gone(
@@ -162,10 +169,10 @@ def test_a_running_run_goes_back_to_the_queue_only_once_its_company_s_lease_is_g
     assert dead is not None
     leases = LeaseStore(database)
     assert leases.acquire(company_key("555"), "instance-a", ttl=60)
-    assert leases.acquire(connection_key("c1"), "instance-a", ttl=0.2)
+    assert leases.acquire(connection_key("c1"), "instance-a", ttl=HOLD)
     assert second.due_connections(set(), 10) == []  # both are being worked
     assert second.recover() == []
-    time.sleep(0.3)  # c1's holder died: its lease ran out
+    wait_expired(leases, connection_key("c1"))  # c1's holder died: its lease ran out
     assert second.recover() == [dead.id]
     assert second.recover() == []
     assert second.due_connections(set(), 10) == ["c1"]
