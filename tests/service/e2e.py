@@ -25,6 +25,9 @@ from tests.loopback import free_port, stop, wait_until_listening
 from tests.service.conftest import API_TOKEN, CALLBACK_SECRET, INTAKE_SECRET, MESSAGES
 
 START_SECONDS = 20
+# A latency that holds every /3 call inside the sandbox until the faults are set again: a
+# process caught in a run then is surely in the middle of it.
+HOLD_SECONDS = 600
 SCENARIOS = (
     "series_not_manual",
     "chart_of_accounts_missing",
@@ -195,12 +198,14 @@ def settled(
     http: httpx.Client, run_id: str, states: tuple[str, ...], timeout: float = 30
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
+    run: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        run: dict[str, Any] = http.get(f"/v1/runs/{run_id}").json()
+        run = http.get(f"/v1/runs/{run_id}").json()
         if run["state"] in states:
             return run
         time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not reach {states}")
+    seen = {key: run.get(key) for key in ("state", "state_reason", "attempts", "started_at")}
+    raise AssertionError(f"run {run_id} did not reach {states} in {timeout:g} s: {seen}")
 
 
 def sandbox_state(stack: Stack) -> dict[str, Any]:

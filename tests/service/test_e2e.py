@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,8 +14,23 @@ import httpx
 import pytest
 
 from remediator import signing
-from tests.service.conftest import API_TOKEN, AUTH, CALLBACK_SECRET, INTAKE_SECRET, reconnect_link
-from tests.service.e2e import Stack, connect_all, make_stack, sandbox_state, send, settled
+from tests.service.conftest import (
+    API_TOKEN,
+    AUTH,
+    CALLBACK_SECRET,
+    INTAKE_SECRET,
+    reconnect_link,
+    wait_until,
+)
+from tests.service.e2e import (
+    HOLD_SECONDS,
+    Stack,
+    connect_all,
+    make_stack,
+    sandbox_state,
+    send,
+    settled,
+)
 
 pytestmark = pytest.mark.slow
 EXPECTED = {
@@ -88,6 +102,10 @@ def test_the_six_backoffice_errors_end_to_end(stack: Stack) -> None:
     assert [secret for secret in secrets if secret in text] == []
 
 
+def state(http: httpx.Client, run_id: str) -> str:
+    return str(http.get(f"/v1/runs/{run_id}").json()["state"])
+
+
 def test_kill_9_mid_run_loses_nothing_and_posts_no_voucher_twice(stack: Stack) -> None:
     # The killed process's company leases stay until they expire: the restarted one waits.
     stack.env["REMEDIATOR_LEASE_SECONDS"] = "2"
@@ -99,17 +117,22 @@ def test_kill_9_mid_run_loses_nothing_and_posts_no_voucher_twice(stack: Stack) -
         connect_all(http, stack)
         ids = [send(http, stack.failure("account_inactive", day)) for day in days]
         ids += [send(http, stack.failure("series_missing", day)) for day in days[:3]]
-        deadline = time.monotonic() + 20
-        states: list[str] = []
-        while time.monotonic() < deadline:
-            states = [http.get(f"/v1/runs/{run_id}").json()["state"] for run_id in ids]
-            if states.count("done") >= 2 and "running" in states:
-                break
-            time.sleep(0.02)
+        # A third company works one run first: its token is refreshed before the hold below.
+        warm = send(http, stack.failure("series_not_manual", days[0]))
+        ids.append(warm)
+        wait_until(lambda: [state(http, run_id) for run_id in ids].count("done") >= 2, 60)
+        wait_until(lambda: state(http, warm) == "done", 60)
+        # From now on every /3 call is held inside the sandbox until the faults change: a run
+        # of an idle company that starts now cannot settle, so once it runs it is killed mid-run
+        # (inside Fortnox, not while refreshing its token: an access token lives an hour).
+        hold = {"latency": HOLD_SECONDS}
+        assert httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json=hold).status_code == 200
+        caught = send(http, stack.failure("series_not_manual", days[1]))
+        ids.append(caught)
+        wait_until(lambda: state(http, caught) == "running", 60)
         service.send_signal(signal.SIGKILL)
-        assert "running" in states, "the service was not killed mid-run"
         service.wait(timeout=5)
-    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={})
+    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={})  # lets the held calls go
     stack.serve()
     with httpx.Client(base_url=stack.service_url, headers=AUTH, timeout=10) as http:
         final = [settled(http, run_id, ("done",)) for run_id in ids]
@@ -117,7 +140,7 @@ def test_kill_9_mid_run_loses_nothing_and_posts_no_voucher_twice(stack: Stack) -
     assert "run resumed: the process working it is gone" in stack.log.read_text()
     assert all(run["report"] is not None for run in final)
     tenants = sandbox_state(stack)["tenants"]
-    for name, count in (("account_inactive", 5), ("series_missing", 3)):
+    for name, count in (("account_inactive", 5), ("series_missing", 3), ("series_not_manual", 2)):
         tenant = tenants[stack.examples[name]["grant"]["tenant_id"]]
         vouchers = [v for year in tenant["vouchers"].values() for v in year]
         dates = [v["TransactionDate"] for v in vouchers]

@@ -23,11 +23,19 @@ import pytest
 from tests import postgres
 from tests.loopback import free_port, stop
 from tests.service.conftest import AUTH, reconnect_link, wait_until
-from tests.service.e2e import Stack, connect_all, make_stack, sandbox_state, send, settled, start
+from tests.service.e2e import (
+    HOLD_SECONDS,
+    Stack,
+    connect_all,
+    make_stack,
+    sandbox_state,
+    send,
+    settled,
+    start,
+)
 
 pytestmark = pytest.mark.slow
 BURST = {"account_inactive": 5, "series_missing": 3, "series_not_manual": 3}
-HOLD_SECONDS = 600  # a latency that holds a call inside the sandbox until the faults change
 
 
 @dataclass
