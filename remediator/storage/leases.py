@@ -256,12 +256,7 @@ class Leases:
             finally:
                 _HELD.reset(token)
         finally:
-            try:
-                if not (local.waiting and self._passable(local)):
-                    await self._drop(local)
-            finally:
-                local.lock.release()
-                self._settle(key, local)
+            await self._leave(key, local)
 
     @asynccontextmanager
     async def attempt(self, key: str) -> AsyncIterator[Lease | None]:
@@ -285,12 +280,17 @@ class Leases:
                 if token is not None:
                     _HELD.reset(token)
         finally:
-            try:
-                if not (local.waiting and self._passable(local)):
-                    await self._drop(local)
-            finally:
-                local.lock.release()
-                self._settle(key, local)
+            await self._leave(key, local)
+
+    async def _leave(self, key: str, local: _Local) -> None:
+        """The end of a hold: the lease goes on to a waiter of this process while it is whole,
+        else back to the database; the key is free for this process again."""
+        try:
+            if not (local.waiting and self._passable(local)):
+                await self._drop(local)
+        finally:
+            local.lock.release()
+            self._settle(key, local)
 
     async def _try(self, key: str, local: _Local) -> Lease | None:
         """The lease kept for this process, or a new one if the database gives it at once."""
