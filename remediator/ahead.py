@@ -39,11 +39,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from remediator.backoffice import BackofficeNotifier
 from remediator.engine import Audit, Engine
 from remediator.failure import PREFLIGHT, ExportFailure
 from remediator.foreseen import Obstacle, Survey, survey
 from remediator.fortnox import ConsentRequired, FortnoxError
-from remediator.keepalive import BackofficeNotifier
 from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
 from remediator.storage import Connection, ConnectionStatus

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from remediator import review, signing
 from remediator.ahead import EVENT_FINDING, EVENT_FIXED_AHEAD, Ahead, Summary, preflight_all
+from remediator.backoffice import BackofficeNotifier
 from remediator.fortnox import Voucher
-from remediator.keepalive import BackofficeNotifier
 from remediator.policy import Policy, Rule
 from remediator.report import Outcome, Report
 from remediator.service.metrics import Metrics

@@ -11,10 +11,10 @@ import httpx
 from pydantic import SecretStr
 
 from remediator import signing
+from remediator.backoffice import BackofficeNotifier
 from remediator.keepalive import (
     DAY,
     EVENT_NEEDS_RECONNECT,
-    BackofficeNotifier,
     KeepAlive,
     Kept,
     refresh_due,

@@ -6,8 +6,9 @@ import asyncio
 
 import click
 
+from remediator.backoffice import BackofficeNotifier
 from remediator.cli.output import echo_json
-from remediator.keepalive import BackofficeNotifier, KeepAlive, Kept, KeptAlive, tally
+from remediator.keepalive import KeepAlive, Kept, KeptAlive, tally
 from remediator.runtime import open_runtime
 
 

@@ -29,7 +29,8 @@ from datetime import date
 from typing import TypeVar
 
 from remediator.ahead import Preflight, Summary
-from remediator.keepalive import BackofficeNotifier, KeepAlive, tally
+from remediator.backoffice import BackofficeNotifier
+from remediator.keepalive import KeepAlive, tally
 from remediator.runtime import Runtime
 from remediator.schedule import Slot
 from remediator.service.scheduler import Claim, SlotJob

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from remediator.backoffice import BackofficeNotifier
 from remediator.catalogue import load_catalogue
 from remediator.engine import Engine
 from remediator.failure import ExportFailure, storable
-from remediator.keepalive import BackofficeNotifier
 from remediator.runtime import (
     Runtime,
     open_connector,

@@ -10,8 +10,8 @@ from typing import cast
 
 import pytest
 
+from remediator.backoffice import BackofficeNotifier
 from remediator.errors import JobStopped
-from remediator.keepalive import BackofficeNotifier
 from remediator.runtime import Runtime
 from remediator.schedule import Slot
 from remediator.service.jobs import JobContext, JobTools, Spread
