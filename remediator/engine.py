@@ -411,7 +411,8 @@ class Engine:
             if any(step.status in BLOCKING for step in steps):
                 steps.append(_skipped(spec.action))
                 continue
-            args = {key: fill(value, placeholders(ctx)) for key, value in spec.with_.items()}
+            values = placeholders(ctx) if spec.with_ else {}
+            args = {key: fill(value, values) for key, value in spec.with_.items()}
             steps.extend(await guarded(ctx, spec.action, args, self.catalogue))
         return steps
 

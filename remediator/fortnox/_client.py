@@ -6,6 +6,7 @@ import functools
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -41,6 +42,23 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PAGE_LIMIT = 500
 
 
+@dataclass(frozen=True)
+class Pool:
+    """A shared pooled HTTP client with what every request through it carries, taken once
+    (not per client: an apply opens a client per run)."""
+
+    http: httpx.AsyncClient
+    headers: tuple[tuple[str, str], ...]
+    json_headers: tuple[tuple[str, str], ...]
+    extensions: dict[str, Any]
+
+    @classmethod
+    def of(cls, http: httpx.AsyncClient) -> Pool:
+        headers = tuple(http.headers.multi_items())
+        json_headers = (*headers, ("Content-Type", "application/json"))
+        return cls(http, headers, json_headers, {"timeout": http.timeout.as_dict()})
+
+
 class FortnoxClient:
     """Reads and writes one Fortnox company. Opened ``read_only`` it refuses every write;
     ``guard`` (when given) is called before every attempt of a write and may raise to stop it
@@ -51,7 +69,7 @@ class FortnoxClient:
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
+        pool: Pool,
         api_url: str,
         tokens: TokenSource,
         tenant: str,
@@ -66,12 +84,10 @@ class FortnoxClient:
         self._guard = guard
         self.memory = None if read_only else memory
         self.recalled = 0
-        self._http, self._api_url = http, api_url.rstrip("/")
+        self._http, self._api_url = pool.http, api_url.rstrip("/")
         self._limiter, self._retry, self._hook = limiter, retry, hook
         self._auth = FortnoxAuth(tokens, self._pace, self._record)
-        self._headers = list(http.headers.multi_items())
-        self._json_headers = [*self._headers, ("Content-Type", "application/json")]
-        self._extensions = {"timeout": http.timeout.as_dict()}
+        self._pool = pool
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
@@ -306,14 +322,16 @@ class FortnoxClient:
         client, no cookies or parameters to merge (the API needs neither)."""
         url = _url(self._api_url, path, urlencode(params) if params else "")
         if body is None:
-            return httpx.Request(method, url, headers=self._headers, extensions=self._extensions)
+            return httpx.Request(
+                method, url, headers=self._pool.headers, extensions=self._pool.extensions
+            )
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return httpx.Request(
             method,
             url,
-            headers=self._json_headers,
+            headers=self._pool.json_headers,
             content=content.encode(),
-            extensions=self._extensions,
+            extensions=self._pool.extensions,
         )
 
     def _transport_error(

@@ -11,7 +11,7 @@ from typing import Self
 
 import httpx
 
-from remediator.fortnox._client import FortnoxClient
+from remediator.fortnox._client import FortnoxClient, Pool
 from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import TokenError
 from remediator.fortnox._grants import ConnectionKind, StoredConnection, TokenSet, TokenStore
@@ -81,7 +81,7 @@ class FortnoxConnector:
         )
         self.locks = RefreshLocks()
         self.store_retry = StoreRetry()
-        self._pools = _pools(settings, transport)
+        self._pools = [Pool.of(http) for http in _pools(settings, transport)]
         self.oauth = OAuthClient(
             oauth_url=settings.fortnox_oauth_url,
             client_id=settings.client_id,
@@ -109,7 +109,7 @@ class FortnoxConnector:
 
     async def aclose(self) -> None:
         for pool in self._pools:
-            await pool.aclose()
+            await pool.http.aclose()
         await self.oauth.aclose()
 
     def tokens(self, connection_id: str) -> TokenManager:
@@ -143,7 +143,7 @@ class FortnoxConnector:
 
         tenant = connection.tenant_id or f"connection:{connection.id}"
         return FortnoxClient(
-            http=self._pools[zlib.crc32(tenant.encode()) % len(self._pools)],
+            pool=self._pools[zlib.crc32(tenant.encode()) % len(self._pools)],
             api_url=self.settings.fortnox_api_url,
             tokens=self.tokens(connection.id),
             tenant=tenant,

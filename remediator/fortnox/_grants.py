@@ -92,8 +92,12 @@ class TokenStore(Protocol):
         """Store tokens a person's consent gave (no lock: a new grant replaces the old)."""
         ...
 
-    def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
-        """Take the refresh lock if it is free, ran out, or is ``owner``'s already."""
+    def try_lock(
+        self, connection_id: str, owner: str, lease_seconds: float
+    ) -> StoredConnection | None:
+        """Take the refresh lock if it is free, ran out, or is ``owner``'s already: the
+        connection as stored when it was taken (read with the lock, in one statement);
+        ``None`` when another holds it."""
         ...
 
     def unlock(self, connection_id: str, owner: str) -> None: ...
@@ -106,8 +110,9 @@ class TokenStore(Protocol):
     def store_refreshed(
         self, connection_id: str, owner: str, tokens: TokenSet
     ) -> StoredConnection | None:
-        """Store rotated tokens, mark the connection active and clear the mark, only while
-        ``owner`` holds the lock (``None``: it does not, and nothing was written)."""
+        """Store rotated tokens, mark the connection active, clear the mark and let the lock
+        go, only while ``owner`` holds it: the connection as stored (``None``: it does not, and
+        nothing was written)."""
         ...
 
     def end_refresh(self, connection_id: str, owner: str) -> None:

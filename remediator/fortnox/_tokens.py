@@ -5,10 +5,12 @@ A refresh happens under the connection's refresh lock: a lease on its row in the
 and machines that share the database; the tasks of one process queue on an asyncio lock
 first. Under the lock:
 
-1. the stored connection is read again (someone may have refreshed meanwhile);
+1. the stored connection is read again (someone may have refreshed meanwhile): in the same
+   statement that takes the lock;
 2. "refresh in progress" is marked in the database before Fortnox is called;
 3. the rotated tokens are stored before the new access token is used, with retries, and only
-   while this process still holds the lock (the mark is cleared with them);
+   while this process still holds the lock (the mark is cleared and the lock let go with
+   them);
 4. a token answer without a refresh token is refused: nothing is stored and the connection
    keeps its state (storing it would leave no refresh token, or an old one already used);
 5. ``invalid_grant`` is believed only once storage shows nobody refreshed meanwhile. When a
@@ -127,37 +129,38 @@ class TokenManager:
             and recent.access_valid_for(self._clock()) > self._margin
         ):
             return _token(recent)
-        current = _usable(await self.connection())
-        if current.access_valid_for(self._clock()) > self._margin:
-            return _token(current)
-        async with self._locked():
+        if recent is None or recent.status is not ConnectionStatus.ACTIVE:
             current = _usable(await self.connection())
             if current.access_valid_for(self._clock()) > self._margin:
                 return _token(current)
-            return _token(await self._refresh(current))
+        async with self._locked() as held:
+            current = _usable(held.connection)
+            if current.access_valid_for(self._clock()) > self._margin:
+                return _token(current)
+            return _token(await self._refresh(held, current))
 
     async def refresh_after_rejection(self, rejected: SecretStr) -> SecretStr:
         """Fortnox refused ``rejected``: use a newer stored token, or refresh once."""
-        async with self._locked():
-            current = _usable(await self.connection())
+        async with self._locked() as held:
+            current = _usable(held.connection)
             newer = current.access_token is not None and current.access_token != rejected
             if newer and current.access_valid_for(self._clock()) > 0:
                 return _token(current)
-            return _token(await self._refresh(current))
+            return _token(await self._refresh(held, current))
 
     async def refresh_now(self, *, revive: bool = False) -> StoredConnection:
         """Refresh whatever the stored token's age: the one proof that the grant is alive
         (a working access token proves nothing about its refresh token). A connection already
         marked for reconnecting is not tried again (``ConsentRequired`` with the stored cause),
         unless ``revive``: a person asked for a first token (a service account)."""
-        async with self._locked():
-            current = await self.connection()
-            return await self._refresh(current if revive else _usable(current))
+        async with self._locked() as held:
+            current = held.connection
+            return await self._refresh(held, current if revive else _usable(current))
 
-    async def _refresh(self, current: StoredConnection) -> StoredConnection:
+    async def _refresh(self, held: _Held, current: StoredConnection) -> StoredConnection:
         _authorized(current)
         if current.kind is ConnectionKind.SERVICE_ACCOUNT:
-            return await self._client_credentials(current)
+            return await self._client_credentials(held, current)
         if current.refresh_token is None:
             await self._mark_dead("no refresh token is stored", ReconnectCause.NO_GRANT)
             raise ConsentRequired(
@@ -187,9 +190,9 @@ class TokenManager:
                 f"refused and connection {self.connection_id!r} kept as it was",
                 error="refresh_token_missing",
             )
-        return await self._store_rotated(tokens)
+        return await self._store_rotated(held, tokens)
 
-    async def _client_credentials(self, current: StoredConnection) -> StoredConnection:
+    async def _client_credentials(self, held: _Held, current: StoredConnection) -> StoredConnection:
         if not current.tenant_id:
             raise TokenError(
                 f"service-account connection {self.connection_id!r} has no tenant id",
@@ -202,7 +205,7 @@ class TokenManager:
             await self._mark_dead("Fortnox refused the service account (invalid_grant)", cause)
             err.cause = cause
             raise
-        return await self._store_rotated(tokens)
+        return await self._store_rotated(held, tokens)
 
     async def _after_invalid_grant(
         self, sent: StoredConnection, *, left_in_progress: bool
@@ -244,9 +247,9 @@ class TokenManager:
                 error="lock_lost",
             )
 
-    async def _store_rotated(self, tokens: TokenSet) -> StoredConnection:
+    async def _store_rotated(self, held: _Held, tokens: TokenSet) -> StoredConnection:
         """Persist the rotated tokens before anyone uses the new access token: retried, and
-        only while this process still holds the lock."""
+        only while this process still holds the lock, which the same write lets go."""
         try:
             async for attempt in self._store_retry.retrying():
                 with attempt:
@@ -271,6 +274,7 @@ class TokenManager:
                 "the rotated token could be stored: it was not stored",
                 error="lock_lost",
             )
+        held.released = True
         if self._on_refresh is not None:
             self._on_refresh(self.connection_id)
         log.info("refreshed the tokens of connection %s", self.connection_id)
@@ -285,25 +289,39 @@ class TokenManager:
         return self._locks.owner
 
     @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[None]:
+    async def _locked(self) -> AsyncIterator[_Held]:
+        """The refresh lock, with the connection as stored when it was taken."""
         async with self._locks.for_connection(self.connection_id):
-            await self._take_lease()
+            held = _Held(await self._take_lease())
             try:
-                yield
+                yield held
             finally:
-                await asyncio.to_thread(self._store.unlock, self.connection_id, self._owner)
+                if not held.released:
+                    await asyncio.to_thread(self._store.unlock, self.connection_id, self._owner)
 
-    async def _take_lease(self) -> None:
+    async def _take_lease(self) -> StoredConnection:
         deadline = time.monotonic() + self._lease + 5
-        while not await asyncio.to_thread(
-            self._store.try_lock, self.connection_id, self._owner, self._lease
-        ):
+        while True:
+            current = await asyncio.to_thread(
+                self._store.try_lock, self.connection_id, self._owner, self._lease
+            )
+            if current is not None:
+                return current
             if time.monotonic() > deadline:
                 raise TokenError(
                     f"could not take the refresh lock of connection {self.connection_id!r}",
                     error="lock_timeout",
                 )
             await asyncio.sleep(0.05)
+
+
+@dataclass
+class _Held:
+    """The refresh lock while held: the connection read when it was taken, and whether the
+    store of the rotated tokens has let it go already."""
+
+    connection: StoredConnection
+    released: bool = False
 
 
 def _authorized(current: StoredConnection) -> None:

@@ -134,16 +134,24 @@ class ConnectionStore:
 
     def get(self, connection_id: str) -> Connection:
         """The connection as stored now (always reads the database)."""
-        with self._seen_lock:
-            writes = self._writes.get(connection_id, 0)
-        read_at = time.monotonic()
+        writes, read_at = self._writes_now(connection_id), time.monotonic()
         connection = self._read(connection_id)
+        self._remember(connection_id, connection, read_at, writes)
+        return connection
+
+    def _writes_now(self, connection_id: str) -> int:
         with self._seen_lock:
-            # A write that committed meanwhile may or may not be in what was read: keep
-            # nothing then, so that ``recent`` never hands out what a write replaced.
+            return self._writes.get(connection_id, 0)
+
+    def _remember(
+        self, connection_id: str, connection: Connection, read_at: float, writes: int
+    ) -> None:
+        """Keep ``connection`` for ``recent``: read at ``read_at`` when this store had made
+        ``writes`` writes to it. A write that committed meanwhile may or may not be in what was
+        read: nothing is kept then, so that ``recent`` never hands out what a write replaced."""
+        with self._seen_lock:
             if self._writes.get(connection_id, 0) == writes:
                 self._seen[connection_id] = (read_at, connection)
-        return connection
 
     def recent(self, connection_id: str, max_age: float) -> Connection | None:
         """The connection as read or written through this store at most ``max_age`` seconds
@@ -196,18 +204,33 @@ class ConnectionStore:
         self, connection_id: str, owner: str, tokens: TokenSet
     ) -> Connection | None:
         """Store rotated tokens only while ``owner`` holds the connection's refresh lock, and
-        clear the "refresh in progress" mark; ``None`` when it does not (nothing written)."""
-        values = self._token_values(tokens) | {"updated_at": time.time()}
+        clear the "refresh in progress" mark, and let the lock go: the connection as stored
+        (read back by the same statement); ``None`` when it does not (nothing written)."""
+        values = self._token_values(tokens) | {
+            "updated_at": time.time(),
+            "lock_owner": None,
+            "lock_until": None,
+        }
+        writes, read_at = self._writes_now(connection_id), time.monotonic()
         try:
             with write_transaction(self._db.engine) as conn:
-                result = conn.execute(
-                    connections.update()
-                    .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
-                    .values(**values)
+                row = (
+                    conn.execute(
+                        connections.update()
+                        .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
+                        .values(**values)
+                        .returning(*connections.c)
+                    )
+                    .mappings()
+                    .first()
                 )
         finally:
             self._written(connection_id)
-        return self.get(connection_id) if result.rowcount == 1 else None
+        if row is None:
+            return None
+        saved = self._from_row(row)
+        self._remember(connection_id, saved, read_at, writes + 1)  # + this write
+        return saved
 
     def _token_values(self, tokens: TokenSet) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -374,8 +397,10 @@ class ConnectionStore:
             }
         return values
 
-    def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
-        """Take the connection's refresh lock if it is free or its lease ran out."""
+    def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> Connection | None:
+        """Take the connection's refresh lock if it is free, its lease ran out or it is
+        ``owner``'s: the connection as stored then (the same statement reads it back);
+        ``None`` when another holds the lock."""
         now = time.time()
         free = sa.or_(
             connections.c.lock_owner.is_(None),
@@ -383,12 +408,17 @@ class ConnectionStore:
             connections.c.lock_owner == owner,
         )
         with write_transaction(self._db.engine) as conn:
-            result = conn.execute(
-                connections.update()
-                .where(connections.c.id == connection_id, free)
-                .values(lock_owner=owner, lock_until=now + lease_seconds)
+            row = (
+                conn.execute(
+                    connections.update()
+                    .where(connections.c.id == connection_id, free)
+                    .values(lock_owner=owner, lock_until=now + lease_seconds)
+                    .returning(*connections.c)
+                )
+                .mappings()
+                .first()
             )
-        return bool(result.rowcount == 1)
+        return None if row is None else self._from_row(row)
 
     def unlock(self, connection_id: str, owner: str) -> None:
         with write_transaction(self._db.engine) as conn:

@@ -99,6 +99,33 @@ async def test_refreshes_when_under_five_minutes_are_left(
 
 
 @respx.mock
+async def test_a_refresh_after_a_recent_read_costs_three_writes_and_no_further_read(
+    connector: FortnoxConnector, store: ConnectionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock is taken with the connection read back in the same statement, and the store
+    of the rotated tokens lets it go and is remembered: no read before or after, no unlock."""
+    store.add(connection(valid_for=-10))  # ``add`` read it: a recent read says "expired"
+    calls: list[str] = []
+    for name in ("get", "try_lock", "mark_refreshing", "store_refreshed", "unlock"):
+        method = getattr(store, name)
+
+        def counted(
+            *args: object, _name: str = name, _method: object = method, **kwargs: object
+        ) -> object:
+            calls.append(_name)
+            return _method(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(store, name, counted)
+    new = jwt()
+    respx.post(TOKEN_URL).mock(return_value=token_response(new, "refresh-token-2"))
+    tokens = connector.tokens("rest-1")
+    assert (await tokens.access_token()).get_secret_value() == new
+    assert (await tokens.access_token()).get_secret_value() == new  # the stored answer, kept
+    assert calls == ["try_lock", "mark_refreshing", "store_refreshed"]
+    assert store.try_lock("rest-1", "another-process", lease_seconds=30)  # it was let go
+
+
+@respx.mock
 async def test_the_rotated_refresh_token_is_stored_before_the_new_access_token_is_used(
     connector: FortnoxConnector, store: ConnectionStore
 ) -> None:

@@ -147,6 +147,25 @@ def test_refresh_mark_and_rotated_tokens_are_written_only_by_the_lock_owner(
     assert (saved.refresh_token, saved.refresh_started_at) == (SecretStr("refresh-2"), None)
 
 
+def test_the_lock_is_taken_with_the_connection_as_stored_and_let_go_with_the_rotated_tokens(
+    store: ConnectionStore,
+) -> None:
+    store.add(connection())
+    held = store.try_lock("rest-1", "p1", lease_seconds=30)
+    assert held is not None
+    assert (held.id, held.refresh_token) == ("rest-1", SecretStr("refresh-token-1"))
+    assert store.try_lock("rest-1", "p2", lease_seconds=30) is None
+    rotated = TokenSet(
+        access_token=SecretStr("access-2"),
+        expires_at=time.time() + 3600,
+        refresh_token=SecretStr("refresh-2"),
+    )
+    saved = store.store_refreshed("rest-1", "p1", rotated)
+    assert saved is not None
+    assert store.recent("rest-1", 60) == saved  # what the write read back is kept
+    assert store.try_lock("rest-1", "p2", lease_seconds=30) is not None  # the store let it go
+
+
 def test_a_needed_reconnect_keeps_its_cause_and_a_new_consent_clears_it(
     store: ConnectionStore,
 ) -> None:
