@@ -26,6 +26,11 @@ Reported, from one run:
 - **CPU of this process per failure** (user + system from its own accounting, during the
   runs; with ``--served`` the sandbox's CPU is its own process's, not counted, and printed
   apart from /proc: on a machine with few cores it is often what the wall time waits for).
+- **the HTTP stack's floor** (with ``--served``): the engine's own requests, as the sandbox
+  logged them, sent again by a bare httpx client to a fresh sandbox process in the same state
+  (``bench/_floor.py``): the wall time and CPU that httpx and this machine charge for the plan
+  alone, and the engine's figures as ratios of them (its own overhead). Where the floor is
+  above the lower bound, no client built on httpx reaches the bound on this machine.
 - **a naive baseline in the same run**: the first ``--naive-tenants`` companies' failures (4 by
   default, one of each defect) sent through the engine one at a time on a fresh sandbox; its
   time per failure times the number of failures is the naive client's time for the whole set
@@ -47,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,7 @@ import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from bench._floor import Floor, companies, replay
 from bench._loopback import free_port
 from remediator.failure import ExportFailure
 from remediator.report import Outcome, Report
@@ -312,6 +318,7 @@ class Result:
     budgets: list[int]  # per company: the engine's ceiling
     sandbox_cpu_seconds: float | None = None  # the served sandbox's, during the runs
     loop_cpu_seconds: float = 0.0  # of ``cpu_seconds``: the event loop's thread
+    failures: list[ExportFailure] = field(default_factory=list)
 
     def count(self, status: int) -> int:
         return sum(1 for r in self.requests if r["status"] == status)
@@ -376,7 +383,7 @@ async def _remediate(
         requests, vouchers = target.requests(), target.vouchers()
     finally:
         target.close()
-    return Result(seconds, cpu, reports, requests, vouchers, budgets, sandbox_cpu, loop)
+    return Result(seconds, cpu, reports, requests, vouchers, budgets, sandbox_cpu, loop, failures)
 
 
 def _why_not_fixed(reports: list[Report]) -> Counter[str]:
@@ -404,6 +411,22 @@ def _naive_seconds(
             _remediate(tenants, per_tenant, latency, Path(tmp), served=served, one_at_a_time=True)
         )
     return sample.seconds / len(sample.reports) * failures
+
+
+def _floor(tenants: int, latency: float, result: Result) -> Floor:
+    """The engine's requests sent again by a bare httpx client to a fresh sandbox process in
+    the same state (bench/_floor.py)."""
+    state = bench_state(tenants)
+    grants = {f"rest-{i}": (g.tenant_id, g.refresh_token) for i, g in enumerate(state.grants)}
+    plan = companies(result.requests, grants, result.failures)
+    client = state.clients[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Served(state, Path(tmp))
+        try:
+            target.set_latency(latency)
+            return asyncio.run(replay(target.base, client.client_id, client.client_secret, plan))
+        finally:
+            target.close()
 
 
 def run(
@@ -475,6 +498,18 @@ def run(
         "fixed": float(outcomes.get(Outcome.FIXED.value, 0)),
         "booked_once": float(_booked_once(result)),
     }
+    if served:
+        floor = _floor(tenants, latency, result)
+        print(
+            f"the HTTP stack's floor (the engine's {floor.requests} requests sent again by a bare "
+            f"httpx client to a fresh sandbox process; bench/_floor.py): wall {floor.seconds:.2f} s "
+            f"({floor.seconds / lower_bound:.2f} x the lower bound), CPU "
+            f"{floor.cpu_seconds / failures * 1000:.2f} ms per failure; the engine's wall is "
+            f"{result.seconds / floor.seconds:.2f} x it, its CPU "
+            f"{result.cpu_seconds / floor.cpu_seconds:.2f} x"
+        )
+        figures["floor_seconds"] = floor.seconds
+        figures["floor_cpu_ms_per_failure"] = floor.cpu_seconds / failures * 1000
     if naive_tenants > 0:
         naive = _naive_seconds(
             min(naive_tenants, tenants), per_tenant, latency, served=served, failures=failures

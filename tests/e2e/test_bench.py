@@ -47,3 +47,11 @@ def test_a_small_run_fixes_everything_once_within_the_budget() -> None:
     assert result["budget_requests"] == 2 * (5 + 8 + 5 + 4)
     assert result["naive_seconds"] > 0
     assert result["cpu_ms_per_failure"] > 0
+
+
+def test_the_http_floor_sends_the_engine_s_requests_again_and_gets_the_same_answers() -> None:
+    # bench/_floor.py raises when an answer differs from the one the engine's request got
+    result = run(tenants=4, per_tenant=2, latency=0.001, served=True, naive_tenants=0)
+    assert result["fixed"] == 8
+    assert result["floor_seconds"] > 0
+    assert result["floor_cpu_ms_per_failure"] > 0
