@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import ssl
 import time
 import warnings
 from contextvars import ContextVar
@@ -32,6 +34,11 @@ _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
 # voucher POST an outcome that is not known (the remediation bench at 10,000 failures saw it).
 KEEPALIVE_SECONDS = 4.0  # also the API's pools (_connector)
 
+# Token calls go out over this many clients, in turn: httpcore looks at every connection of
+# a pool at each request and each answer, so a burst of refreshes (one per company) on one
+# pool costs in proportion to the square of the companies.
+POOLS = 16
+
 
 class OAuthClient:
     """Builds consent links and talks to ``/oauth-v1/token`` for one integration."""
@@ -51,17 +58,20 @@ class OAuthClient:
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self._hook = hook
-        self._client = AsyncOAuth2Client(
-            client_id=client_id,
-            client_secret=client_secret.get_secret_value(),
-            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
-            redirect_uri=redirect_uri,
-            timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
-        )
-        for hook_type in ("access_token_response", "refresh_token_response"):
-            self._client.register_compliance_hook(hook_type, _remember_status)
+        # over the network: POOLS clients sharing one TLS context; one for a given transport
+        verify = httpx.create_ssl_context() if transport is None else True
+        self._clients = [
+            _client(
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uri=redirect_uri,
+                timeout=timeout,
+                transport=transport,
+                verify=verify,
+            )
+            for _ in range(POOLS if transport is None else 1)
+        ]
+        self._turn = itertools.cycle(self._clients)
 
     def __repr__(self) -> str:
         return f"OAuthClient(client_id={self.client_id!r}, oauth_url={self.oauth_url!r})"
@@ -69,7 +79,7 @@ class OAuthClient:
     def authorization_url(self, state: str, scopes: list[str], *, service_account: bool) -> str:
         """The consent link a person opens to connect (or reconnect) a Fortnox company."""
         extra = {"account_type": "service"} if service_account else {}
-        url, _ = self._client.create_authorization_url(
+        url, _ = self._clients[0].create_authorization_url(
             f"{self.oauth_url}/auth",
             state=state,
             scope=" ".join(scopes),
@@ -81,7 +91,7 @@ class OAuthClient:
     async def exchange_code(self, code: str) -> TokenSet:
         return await self._call(
             "authorization_code",
-            self._client.fetch_token(
+            next(self._turn).fetch_token(
                 self._token_url,
                 grant_type="authorization_code",
                 code=code,
@@ -94,7 +104,7 @@ class OAuthClient:
         ``refresh_token=None``: authlib fills in the one sent, which Fortnox has used up."""
         tokens = await self._call(
             "refresh_token",
-            self._client.refresh_token(
+            next(self._turn).refresh_token(
                 self._token_url, refresh_token=refresh_token.get_secret_value()
             ),
         )
@@ -105,7 +115,7 @@ class OAuthClient:
     async def client_credentials(self, tenant_id: str) -> TokenSet:
         return await self._call(
             "client_credentials",
-            self._client.fetch_token(
+            next(self._turn).fetch_token(
                 self._token_url,
                 grant_type="client_credentials",
                 headers={"TenantId": tenant_id},
@@ -113,7 +123,8 @@ class OAuthClient:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     @property
     def _token_url(self) -> str:
@@ -149,6 +160,30 @@ class OAuthClient:
                     error=error,
                 )
             )
+
+
+def _client(
+    *,
+    client_id: str,
+    client_secret: SecretStr,
+    redirect_uri: str,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+    verify: ssl.SSLContext | bool,
+) -> AsyncOAuth2Client:
+    client = AsyncOAuth2Client(
+        client_id=client_id,
+        client_secret=client_secret.get_secret_value(),
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
+        redirect_uri=redirect_uri,
+        timeout=timeout,
+        transport=transport,
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+        verify=verify,
+    )
+    for hook_type in ("access_token_response", "refresh_token_response"):
+        client.register_compliance_hook(hook_type, _remember_status)
+    return client
 
 
 def _remember_status(response: httpx.Response) -> httpx.Response:
