@@ -16,8 +16,9 @@ Each known company also has a session memory (``remediator.fortnox.Memory``): th
 year, series and accounts an apply read under the company's turn are reused by this process's
 next applies on the company for ``MEMORY_SECONDS``, instead of being read again in every run.
 And each held lease has a voucher ledger (``remediator.fortnox.Ledger``): one duplicate search
-over the days of the failures waiting for the company here (``expecting``, ``burst``) serves
-the POSTs of that lease's turns that follow it.
+over the days of the failures waiting for the company here (``expecting``; a service drain
+adds its connection's queued runs, ``expecting_vouchers``; ``burst``) serves the POSTs of that
+lease's turns that follow it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -187,25 +188,31 @@ class Companies:
             kept = self._ledgers[tenant] = (lease, Ledger(lambda: lease.lost is None))
         return kept[1]
 
-    @contextmanager
-    def expecting(self, failure: ExportFailure) -> Iterator[None]:
+    def expecting(self, failure: ExportFailure) -> AbstractContextManager[None]:
         """``failure`` waits for (or is at) its company in this process while the body runs:
         a duplicate search may cover its day too (``burst``)."""
         voucher = failure.export.voucher
-        if voucher is None:
-            yield
-            return
-        entry = (voucher.voucher_series.strip().upper(), voucher.transaction_date)
-        expected = self._expected.setdefault(failure.connection_id, Counter())
-        expected[entry] += 1
+        entries = [] if voucher is None else [(voucher.voucher_series, voucher.transaction_date)]
+        return self.expecting_vouchers(failure.connection_id, entries)
+
+    @contextmanager
+    def expecting_vouchers(
+        self, connection_id: str, entries: Iterable[tuple[str, date]]
+    ) -> Iterator[None]:
+        """Vouchers (series, transaction date) of ``connection_id`` that this process will
+        send while the body runs, such as the queued runs a drain will work: a duplicate search
+        may cover their days too (``burst``)."""
+        wanted = [(series.strip().upper(), day) for series, day in entries]
+        expected = self._expected.setdefault(connection_id, Counter())
+        expected.update(wanted)
         try:
             yield
         finally:
-            expected[entry] -= 1
-            if expected[entry] <= 0:
+            expected.subtract(wanted)
+            for entry in [e for e, n in expected.items() if n <= 0]:
                 del expected[entry]
             if not expected:
-                self._expected.pop(failure.connection_id, None)
+                self._expected.pop(connection_id, None)
 
     def burst(self, connection_id: str, series: str) -> list[date]:
         """The days of the failures of ``connection_id`` in ``series`` expected in this

@@ -6,7 +6,8 @@ One dispatcher looks at the queue when woken (new work stored, a run settled) or
 so re-sent vouchers reach Fortnox in date order and runs of a kind join the one applied before
 them. A drain holds its company's lease (``Engine.turn``) from before its first claim to after
 its last run, so no other drain, instance or ``remediator fix`` acts on that company meanwhile,
-and a connection is never drained twice at once. The per-tenant rate limit is the
+and a connection is never drained twice at once. It names the vouchers of the runs due when it
+starts (``Companies.expecting_vouchers``), so one duplicate search covers their days. The per-tenant rate limit is the
 connector's, shared by every drain.
 
 Several instances share one database: the dispatcher skips connections another instance (or a
@@ -146,16 +147,20 @@ class Workers:
 
     async def _drain(self, connection_id: str) -> None:
         session = self._session(connection_id)
+        companies = self.processor.runtime.engine.companies
         try:
             async with self._turn(connection_id) as turn:
-                while not self._stopping:
-                    if turn is not None:
-                        turn.ensure_held()
-                    row = await asyncio.to_thread(self.queue.claim, connection_id)
-                    if row is None:
-                        break
-                    await self.processor.process(row, session)
-                    session.last_active = time.monotonic()
+                # the runs about to be worked: the first duplicate search covers their days
+                due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
+                with companies.expecting_vouchers(connection_id, due):
+                    while not self._stopping:
+                        if turn is not None:
+                            turn.ensure_held()
+                        row = await asyncio.to_thread(self.queue.claim, connection_id)
+                        if row is None:
+                            break
+                        await self.processor.process(row, session)
+                        session.last_active = time.monotonic()
         except asyncio.CancelledError:
             raise
         except LeaseBusy:

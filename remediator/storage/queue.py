@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -808,6 +809,24 @@ class QueueStore(RunStore):
         return [run for connection in sorted(found) for run in self.requeue_reconnected(connection)]
 
     # -- callbacks ---------------------------------------------------------------------
+    def due_vouchers(self, connection_id: str, limit: int = 500) -> list[tuple[str, date]]:
+        """The vouchers (series, transaction date) of the connection's queued runs that are due
+        now, oldest export date first: what a drain of the connection is about to send."""
+        query = (
+            sa.select(runs.c.failure)
+            .where(
+                _service(),
+                runs.c.connection_id == connection_id,
+                runs.c.state == RunState.QUEUED.value,
+                runs.c.not_before <= time.time(),
+            )
+            .order_by(runs.c.export_date)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            stored = conn.execute(query).scalars().all()
+        return [voucher for text in stored if (voucher := _voucher_of(text)) is not None]
+
     def claim_callbacks(self, hold_seconds: float, limit: int = 20) -> list[QueuedRun]:
         """Take due callbacks to send now: each is held for ``hold_seconds`` (its next attempt
         moves that far ahead), so no other instance sends it meanwhile; ``callback_result``
@@ -846,3 +865,13 @@ class QueueStore(RunStore):
                     callback_error=error,
                 )
             )
+
+
+def _voucher_of(failure_json: str) -> tuple[str, date] | None:
+    """(series, transaction date) of a stored failure's voucher; ``None`` without one (a
+    check ahead's) or when it does not read (its run fails on its own when worked)."""
+    try:
+        voucher = json.loads(failure_json)["export"]["voucher"]
+        return str(voucher["VoucherSeries"]), date.fromisoformat(voucher["TransactionDate"])
+    except (ValueError, KeyError, TypeError):
+        return None

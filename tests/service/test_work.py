@@ -62,6 +62,17 @@ def test_ten_failures_of_one_kind_are_one_fix_and_ten_vouchers_in_date_order(
     assert {runs[day]["joined_to"] for day in days[1:]} == {leader}
     assert writes(harness) == [("PUT", "/3/accounts/3001")] + [("POST", "/3/vouchers")] * 10
     assert [v["TransactionDate"] for v in harness.vouchers()] == days
+    # the drain named its queued runs' vouchers: after the first run's plan (its own day), one
+    # duplicate search covered the days of all ten
+    searches = [
+        r["query"].split("&")[2:4]
+        for r in harness.sandbox.requests
+        if (r["method"], r["path"]) == ("GET", "/3/vouchers")
+    ]
+    assert searches == [
+        ["fromdate=2026-02-18", "todate=2026-02-18"],
+        ["fromdate=2026-02-18", "todate=2026-02-27"],
+    ]
 
 
 def test_a_failure_arriving_during_a_run_joins_it(harness: Harness) -> None:

@@ -5,10 +5,12 @@ instance, and a run whose process died goes back to the queue once its company's
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 from typing import cast
 
 import pytest
@@ -249,3 +251,27 @@ def test_the_cli_s_and_the_check_ahead_s_runs_may_share_an_event_id(database: Da
                 Intake("dup", "e", "c0", "series_missing", "2026-03-01", "{}", None).row(0)
             )
         )
+
+
+def test_a_drain_learns_the_vouchers_of_its_connection_s_due_runs(database: Database) -> None:
+    store = ConnectionStore(database, TokenCipher(Fernet.generate_key()))
+    store.add(Connection(id="c0", label="C0", client_id="x"))
+    queue = QueueStore(database)
+
+    def failure(day: str) -> str:
+        voucher = {"VoucherSeries": "f", "TransactionDate": day}
+        return json.dumps({"export": {"voucher": voucher}})
+
+    queue.accept_many(
+        [
+            Intake("r2", "e2", "c0", "account_inactive", "2026-03-02", failure("2026-03-02"), None),
+            Intake("r1", "e1", "c0", "account_inactive", "2026-03-01", failure("2026-03-01"), None),
+            Intake("r3", "e3", "c0", "account_inactive", "2026-03-03", failure("2026-03-03"), None),
+            Intake("rx", "ex", "c0", "preflight", "2026-03-04", "{}", None),  # no voucher
+        ]
+    )
+    claimed = queue.claim("c0")
+    assert claimed is not None  # being worked: not due any more
+    queue.settle("r3", Settled(RunState.QUEUED, not_before=time.time() + 600))  # later
+    assert queue.due_vouchers("c0") == [("f", date(2026, 3, 2))]
+    assert queue.due_vouchers("c1") == []
