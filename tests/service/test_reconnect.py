@@ -171,6 +171,8 @@ def test_the_page_names_the_waiting_runs_a_look_back_queued_first(
         assert wait_for(client, run_id)["state"] == "awaiting_reconnect"
         app_service = client.app.state.service  # type: ignore[attr-defined]
         store, queue = app_service.runtime.store, app_service.queue
+        # the look-back is this test's own: the workers' periodic one would race it
+        monkeypatch.setattr(app_service.workers, "_looked_back", float("inf"))
         save_tokens = store.save_tokens
         looked_back: list[str] = []
 
