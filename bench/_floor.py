@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from remediator.failure import ExportFailure
+from remediator.fortnox._oauth import KEEPALIVE_SECONDS, TOKEN_LIMITS
 
 POOLS = 64  # as the connector spreads companies over its connection pools
 OAUTH_PATH = "/oauth-v1/token"
@@ -78,28 +79,31 @@ def companies(
 async def replay(base: str, client_id: str, client_secret: str, plan: list[Company]) -> Floor:
     """Send ``plan`` to the sandbox at ``base``; the wall time and this process's CPU."""
     timeout = httpx.Timeout(30.0)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    limits = httpx.Limits(  # as the connector's pools
+        max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
+    )
     pools = [httpx.AsyncClient(timeout=timeout, limits=limits) for _ in range(POOLS)]
-    auth = httpx.BasicAuth(client_id, client_secret)
+    tokens = httpx.AsyncClient(  # as the engine's token calls: a new connection each
+        timeout=timeout, limits=TOKEN_LIMITS, auth=httpx.BasicAuth(client_id, client_secret)
+    )
     try:
         cpu, started = _own_cpu(), time.monotonic()
         sent = await asyncio.gather(
-            *(_company(pools[zlib.crc32(c.tenant.encode()) % POOLS], base, auth, c) for c in plan)
+            *(_company(pools[zlib.crc32(c.tenant.encode()) % POOLS], tokens, base, c) for c in plan)
         )
         seconds, cpu = time.monotonic() - started, _own_cpu() - cpu
     finally:
-        for pool in pools:
+        for pool in [*pools, tokens]:
             await pool.aclose()
     return Floor(seconds, cpu, sum(sent))
 
 
 async def _company(
-    http: httpx.AsyncClient, base: str, auth: httpx.BasicAuth, company: Company
+    http: httpx.AsyncClient, tokens: httpx.AsyncClient, base: str, company: Company
 ) -> int:
-    token = await http.post(
+    token = await tokens.post(
         f"{base}{OAUTH_PATH}",
         data={"grant_type": "refresh_token", "refresh_token": company.refresh_token},
-        auth=auth,
     )
     headers = {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
     vouchers = iter(company.vouchers)
@@ -107,7 +111,10 @@ async def _company(
         url = f"{base}{path}?{query}" if query else f"{base}{path}"
         body = next(vouchers) if (method, path) == ("POST", "/3/vouchers") else None
         body = BODIES.get((method, path), body)
-        answer = await http.request(method, url, headers=headers, json=body)
+        try:
+            answer = await http.request(method, url, headers=headers, json=body)
+        except httpx.TransportError:  # a kept-alive connection the server closed: once more
+            answer = await http.request(method, url, headers=headers, json=body)
         if answer.status_code != status:  # not the same work as the engine's request
             raise RuntimeError(f"{method} {path}: {answer.status_code}, the engine's {status}")
     return 1 + len(company.requests)

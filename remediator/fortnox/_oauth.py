@@ -32,7 +32,14 @@ _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
 # (uvicorn, so the sandbox; many proxies) close an idle one. At 5 s, as httpx has it, a request
 # could go out on a connection the server was closing that instant: a ReadError, and for a
 # voucher POST an outcome that is not known (the remediation bench at 10,000 failures saw it).
-KEEPALIVE_SECONDS = 4.0  # also the API's pools (_connector)
+KEEPALIVE_SECONDS = 4.0  # the API's pools (_connector)
+
+# A token call never reuses a connection: a refresh token is single-use, and a request sent
+# on a kept-alive connection the server was closing that instant fails with an outcome that is
+# not known (was the token rotated?). Under load the client reads answers late, so its idle
+# clock can run behind the server's and no keep-alive expiry is safe. A token call is once an
+# hour per company: a new connection (and TLS handshake) each time costs little.
+TOKEN_LIMITS = httpx.Limits(max_keepalive_connections=0)
 
 # Token calls go out over this many clients, in turn: httpcore looks at every connection of
 # a pool at each request and each answer, so a burst of refreshes (one per company) on one
@@ -178,7 +185,7 @@ def _client(
         redirect_uri=redirect_uri,
         timeout=timeout,
         transport=transport,
-        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+        limits=TOKEN_LIMITS,
         verify=verify,
     )
     for hook_type in ("access_token_response", "refresh_token_response"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -11,6 +14,7 @@ import respx
 from pydantic import SecretStr
 
 from remediator.fortnox import ConsentRequired, FortnoxConnector, TokenError
+from remediator.fortnox._oauth import OAuthClient
 from tests.fortnox.conftest import TOKEN_URL, Recorder, invalid_grant, jwt, token_response
 
 
@@ -107,3 +111,41 @@ async def test_other_token_errors_are_not_consent_required(
         await connector.oauth.refresh(SecretStr("rt"))
     assert not isinstance(caught.value, ConsentRequired)
     assert caught.value.error == error
+
+
+async def test_a_token_call_never_reuses_a_connection() -> None:
+    """A refresh token is single-use: a refresh must not go out on a kept-alive connection the
+    server may be closing (its outcome would not be known). 17 calls over the 16 clients in
+    turn: a client that kept its connection would use it again at the 17th."""
+    accepted: list[int] = []
+    body = json.dumps({"access_token": jwt(), "refresh_token": "next", "expires_in": 3600})
+
+    async def token_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:  # answer every request on this connection, keeping it open
+                head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+                length = head.partition("content-length:")[2].split("\r\n")[0].strip()
+                await reader.readexactly(int(length or 0))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+                )
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(token_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    oauth = OAuthClient(
+        oauth_url=f"http://127.0.0.1:{port}/oauth-v1",
+        client_id="client",
+        client_secret=SecretStr("secret"),
+        redirect_uri="http://127.0.0.1/callback",
+    )
+    try:
+        for _ in range(17):
+            await oauth.refresh(SecretStr("single-use"))
+    finally:
+        await oauth.aclose()
+        server.close()
+    assert len(accepted) == 17
