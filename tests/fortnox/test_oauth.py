@@ -117,11 +117,11 @@ async def test_a_token_call_never_reuses_a_connection() -> None:
     """A refresh token is single-use: a refresh must not go out on a kept-alive connection the
     server may be closing (its outcome would not be known). 17 calls over the 16 clients in
     turn: a client that kept its connection would use it again at the 17th."""
-    accepted: list[int] = []
+    accepted: list[asyncio.StreamWriter] = []
     body = json.dumps({"access_token": jwt(), "refresh_token": "next", "expires_in": 3600})
 
     async def token_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.append(1)
+        accepted.append(writer)
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:  # answer every request on this connection, keeping it open
                 head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
@@ -132,7 +132,6 @@ async def test_a_token_call_never_reuses_a_connection() -> None:
                     + f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
                 )
                 await writer.drain()
-        writer.close()
 
     server = await asyncio.start_server(token_server, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -148,4 +147,9 @@ async def test_a_token_call_never_reuses_a_connection() -> None:
     finally:
         await oauth.aclose()
         server.close()
+        for writer in accepted:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await server.wait_closed()
     assert len(accepted) == 17
