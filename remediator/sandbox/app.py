@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -96,7 +96,11 @@ class SandboxApp:
         if not self.world.admit(token.client_id, tenant):
             self.record(request, 429, tenant=tenant)
             return Response(status_code=429)
-        response, code = await self._answer(request, path, token)
+        try:
+            response, code = await self._answer(request, path, token)
+        except ClientDisconnect:  # gone before its body arrived: nothing done, nobody to answer
+            self.record(request, None, tenant=tenant, fault="client_disconnected")
+            return Response(status_code=400)
         self.record(request, response.status_code, tenant=tenant, code=code)
         if request.method == "POST" and path == "/vouchers" and response.status_code == CREATED:
             return self._maybe_lost(response)

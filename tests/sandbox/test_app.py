@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from remediator.sandbox import Sandbox
 from tests.sandbox.conftest import (
@@ -281,3 +282,29 @@ async def test_reset_keeps_the_world_object_so_bound_clocks_follow(sandbox: Sand
     assert abs(clock() - time.time()) < 60
     sandbox.advance(500)
     assert clock() - time.time() > 400
+
+
+async def test_a_client_gone_before_its_body_arrived_is_logged_and_nothing_is_done(
+    sandbox: Sandbox, http: httpx.AsyncClient
+) -> None:
+    (name, token), *_ = (await bearer(http)).items()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/3/vouchers",
+        "raw_path": b"/3/vouchers",
+        "query_string": b"financialyear=2",
+        "headers": [(name.lower().encode(), token.encode()), (b"content-length", b"500")],
+    }
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        del message  # nobody is there to read it
+
+    await sandbox.app(scope, receive, send)  # no exception: Fortnox would just drop it
+    assert (sandbox.requests[-1]["status"], sandbox.requests[-1]["fault"]) == (
+        None,
+        "client_disconnected",
+    )
+    assert sandbox.world.companies[TENANT].vouchers[2] == []
