@@ -52,6 +52,21 @@ MEMORY_SECONDS = 30.0
 MAX_COMPANIES = 100
 
 
+class Expected:
+    """One ``expecting_vouchers`` registration: the vouchers it names now."""
+
+    def __init__(self, companies: Companies, connection_id: str) -> None:
+        self._companies, self._connection_id = companies, connection_id
+        self._entries: list[tuple[str, date]] = []
+
+    def now(self, entries: Iterable[tuple[str, date]]) -> None:
+        """Name ``entries`` instead of what this registration named before."""
+        wanted = [(series.strip().upper(), day) for series, day in entries]
+        self._companies._count(self._connection_id, self._entries, -1)  # noqa: SLF001
+        self._companies._count(self._connection_id, wanted, 1)  # noqa: SLF001
+        self._entries = wanted
+
+
 @dataclass
 class _Admission:
     """A restaurant's runs at work or waiting for a place among ``MAX_COMPANIES``."""
@@ -188,7 +203,7 @@ class Companies:
             kept = self._ledgers[tenant] = (lease, Ledger(lambda: lease.lost is None))
         return kept[1]
 
-    def expecting(self, failure: ExportFailure) -> AbstractContextManager[None]:
+    def expecting(self, failure: ExportFailure) -> AbstractContextManager[Expected]:
         """``failure`` waits for (or is at) its company in this process while the body runs:
         a duplicate search may cover its day too (``burst``)."""
         voucher = failure.export.voucher
@@ -197,22 +212,27 @@ class Companies:
 
     @contextmanager
     def expecting_vouchers(
-        self, connection_id: str, entries: Iterable[tuple[str, date]]
-    ) -> Iterator[None]:
+        self, connection_id: str, entries: Iterable[tuple[str, date]] = ()
+    ) -> Iterator[Expected]:
         """Vouchers (series, transaction date) of ``connection_id`` that this process will
         send while the body runs, such as the queued runs a drain will work: a duplicate search
-        may cover their days too (``burst``)."""
-        wanted = [(series.strip().upper(), day) for series, day in entries]
-        expected = self._expected.setdefault(connection_id, Counter())
-        expected.update(wanted)
+        may cover their days too (``burst``). The body may name others instead as it learns
+        of them (``Expected.now``)."""
+        expected = Expected(self, connection_id)
+        expected.now(entries)
         try:
-            yield
+            yield expected
         finally:
-            expected.subtract(wanted)
-            for entry in [e for e, n in expected.items() if n <= 0]:
-                del expected[entry]
-            if not expected:
-                self._expected.pop(connection_id, None)
+            expected.now(())
+
+    def _count(self, connection_id: str, entries: list[tuple[str, date]], sign: int) -> None:
+        counted = self._expected.setdefault(connection_id, Counter())
+        for entry in entries:
+            counted[entry] += sign
+            if counted[entry] <= 0:
+                del counted[entry]
+        if not counted:
+            del self._expected[connection_id]
 
     def burst(self, connection_id: str, series: str) -> list[date]:
         """The days of the failures of ``connection_id`` in ``series`` expected in this

@@ -176,7 +176,7 @@ class Engine:
         await self._finished(report, audit)
         return _unless_refused(report, turn)
 
-    def _expecting(self, failure: ExportFailure, mode: Mode) -> AbstractContextManager[None]:
+    def _expecting(self, failure: ExportFailure, mode: Mode) -> AbstractContextManager[object]:
         """An apply waits for its company: its day may be searched with the burst's."""
         return self.companies.expecting(failure) if mode == "apply" else nullcontext()
 

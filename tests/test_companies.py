@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any, cast
 
 from remediator.companies import Companies
@@ -84,3 +85,18 @@ async def test_a_lease_holder_is_never_kept_waiting(database: Database) -> None:
         pass
     release.set()
     await task
+
+
+def test_the_days_a_burst_search_covers_are_what_the_registrations_name_now() -> None:
+    companies = _companies(1)
+    march = [date(2026, 3, day) for day in (1, 2, 3)]
+    with companies.expecting_vouchers("c0", [("f", march[0])]) as drain:
+        assert companies.burst("c0", "F") == [march[0]]
+        drain.now([("F", march[1]), ("F", march[2]), ("G", march[0])])  # what it learnt later
+        assert companies.burst("c0", " f ") == march[1:]
+        assert companies.burst("c0", "G") == [march[0]]
+        with companies.expecting_vouchers("c0", [("F", march[1])]):  # a run of the same day
+            drain.now([])
+            assert companies.burst("c0", "F") == [march[1]]
+        assert companies.burst("c0", "F") == []
+    assert companies._expected == {}

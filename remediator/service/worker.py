@@ -6,8 +6,9 @@ One dispatcher looks at the queue when woken (new work stored, a run settled) or
 so re-sent vouchers reach Fortnox in date order and runs of a kind join the one applied before
 them. A drain holds its company's lease (``Engine.turn``) from before its first claim to after
 its last run, so no other drain, instance or ``remediator fix`` acts on that company meanwhile,
-and a connection is never drained twice at once. It names the vouchers of the runs due when it
-starts (``Companies.expecting_vouchers``), so one duplicate search covers their days. The per-tenant rate limit is the
+and a connection is never drained twice at once. It names the vouchers of its due runs (when it
+starts, and again at most every ``DUE_LOOK_SECONDS``: ``Companies.expecting_vouchers``), so a
+duplicate search covers their days. The per-tenant rate limit is the
 connector's, shared by every drain.
 
 Several instances share one database: the dispatcher skips connections another instance (or a
@@ -36,6 +37,11 @@ from remediator.service.waiting import woken
 from remediator.storage.queue import QueueStore
 
 log = logging.getLogger(__name__)
+
+# How often a drain looks again at its connection's due runs, to name their vouchers for the
+# duplicate search (runs that arrive during a drain join the next search): at most once a
+# second, not before every claim.
+DUE_LOOK_SECONDS = 1.0
 
 
 class Workers:
@@ -150,12 +156,16 @@ class Workers:
         companies = self.processor.runtime.engine.companies
         try:
             async with self._turn(connection_id) as turn:
-                # the runs about to be worked: the first duplicate search covers their days
-                due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
-                with companies.expecting_vouchers(connection_id, due):
+                with companies.expecting_vouchers(connection_id) as expected:
+                    looked = -DUE_LOOK_SECONDS
                     while not self._stopping:
                         if turn is not None:
                             turn.ensure_held()
+                        if time.monotonic() - looked >= DUE_LOOK_SECONDS:
+                            # the runs about to be worked: a duplicate search covers their days
+                            looked = time.monotonic()
+                            due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
+                            expected.now(due)
                         row = await asyncio.to_thread(self.queue.claim, connection_id)
                         if row is None:
                             break
