@@ -25,7 +25,7 @@ from remediator.fortnox import ConsentRequired, FortnoxError
 from remediator.service import connections, intake, operations, reconnect, runs
 from remediator.service.checked import ProblemResponse
 from remediator.service.docs import mount_docs
-from remediator.service.logs import ids
+from remediator.service.logs import ids, noted
 from remediator.service.security import BodyTooLarge
 from remediator.service.wiring import Service, open_service
 from remediator.settings import Settings
@@ -125,13 +125,14 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
 
 
 REQUEST_ID = "x-request-id"
+_REQUEST_ID_HEADER = REQUEST_ID.encode()
 _REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def request_id(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` when it is a plain token, otherwise a new one."""
     for name, value in scope.get("headers", []):
-        if name == REQUEST_ID.encode():
+        if name == _REQUEST_ID_HEADER:
             given = str(value.decode("latin-1"))
             if _REQUEST_ID_SHAPE.fullmatch(given):
                 return given
@@ -140,8 +141,9 @@ def request_id(scope: Scope) -> str:
 
 class RequestLog:
     """Logs every request once it is answered, refused ones (401, 413, 422…) included: method,
-    path (never the query), status, duration and request id; never a header or a body. The
-    request id is answered in ``X-Request-ID``."""
+    path (never the query), status, duration and request id, and the ids the route left with
+    ``logs.note`` (intake's run, event and connection); never a header or a body. The request
+    id is answered in ``X-Request-ID``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -153,11 +155,12 @@ class RequestLog:
         started = time.perf_counter()
         rid = request_id(scope)
         status: list[int] = []
+        scope.setdefault("state", {})  # shared with the route's copies of scope (logs.note)
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
-                headers = [*message.get("headers", []), (REQUEST_ID.encode(), rid.encode())]
+                headers = [*message.get("headers", []), (_REQUEST_ID_HEADER, rid.encode())]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -171,7 +174,7 @@ class RequestLog:
                 status=status[0] if status else 500,
                 duration_ms=elapsed,
                 request_id=rid,
-            )
+            ) | noted(scope)
             answer = status[0] if status else "no answer"
             log.info(
                 "%s %s %s %.1f ms", scope["method"], scope["path"], answer, elapsed, extra=fields

@@ -1,7 +1,8 @@
 """JSON-lines logs: one object per line with the run, event and connection ids; no secrets.
 
 ``configure`` installs the formatter on the root logger (``remediator serve`` calls it). Code
-logs with ``log.info("...", extra=ids(run_id=..., event_id=..., connection_id=...))``.
+logs with ``log.info("...", extra=ids(run_id=..., event_id=..., connection_id=...))``; a route
+that has ids for its request's one line (``RequestLog``) leaves them with ``note``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -55,6 +57,22 @@ def scrub(text: str) -> str:
 def ids(**values: Any) -> dict[str, Any]:
     """``extra=`` for a log call: only the known fields, never anything else."""
     return {key: value for key, value in values.items() if key in FIELDS and value is not None}
+
+
+# Where ``note`` leaves a request's ids: in the ASGI scope's ``state``, a dict that every copy of
+# the scope on the way to the route shares (``RequestLog`` makes sure there is one).
+_NOTED = "remediator.log_ids"
+
+
+def note(scope: MutableMapping[str, Any], **values: Any) -> None:
+    """Log ``values`` (``ids``' fields) on the line ``RequestLog`` writes for this request."""
+    scope.setdefault("state", {})[_NOTED] = ids(**values)
+
+
+def noted(scope: MutableMapping[str, Any]) -> dict[str, Any]:
+    """What the route left with ``note`` for the request of ``scope``, if anything."""
+    found: dict[str, Any] = scope.get("state", {}).get(_NOTED, {})
+    return found
 
 
 class JsonFormatter(logging.Formatter):

@@ -208,6 +208,29 @@ def test_every_request_is_logged_refused_ones_too(tmp_path: Path, log_lines: io.
     assert API_TOKEN not in text
 
 
+def test_an_accepted_failure_is_one_line_with_its_ids(
+    tmp_path: Path, log_lines: io.StringIO
+) -> None:
+    harness = harness_for("healthy", tmp_path)
+    with harness.client(harness.app(worker_concurrency=0)) as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure())
+        again = post_failure(client, harness.failure())
+    run_id = first.json()["run_id"]
+    entries = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    intake = [e for e in entries if e.get("path") == "/v1/failures"]
+    assert [e["status"] for e in intake] == [202, 200]
+    for entry, answer in zip(intake, (first, again), strict=True):
+        assert (entry["run_id"], entry["event_id"], entry["connection_id"]) == (
+            run_id,
+            "evt-1",
+            harness.connection_id,
+        )
+        assert entry["request_id"] == answer.headers["x-request-id"]
+    # nothing else names the run while it is only queued: one line a request
+    assert [e for e in entries if e.get("run_id") == run_id] == intake
+
+
 def test_runs_stuck_in_running_make_healthz_degraded_and_are_counted(harness: Harness) -> None:
     with harness.client(harness.app(worker_concurrency=0, stuck_run_seconds=60)) as client:
         harness.connect(client)
