@@ -262,6 +262,72 @@ def _live_lease(connection_id: Any = runs.c.connection_id, outer: Any = runs) ->
     )
 
 
+def _new_runs(dialect: Any) -> Any:
+    """Intake's insert: a row whose event is stored already is skipped; the ids of the rows
+    stored are returned (one statement for the whole batch: SQLAlchemy's insertmanyvalues)."""
+    return (
+        dialect.insert(runs)
+        .on_conflict_do_nothing(index_elements=[runs.c.event_id], index_where=SERVICE_EVENTS)
+        .returning(runs.c.id)
+    )
+
+
+def _among(column: Any, name: str, dialect: str) -> Any:
+    """``column`` is one of the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one
+    statement whatever the list's length), an expanding ``IN`` on SQLite."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
+# ``_service()`` with its two values bound as they are: no list to expand at each execution.
+_OF_THE_QUEUE = runs.c.origin.in_([sa.literal(origin) for origin in ORIGINS])
+
+
+def _look(dialect: str) -> Any:
+    """What a batch must know before it inserts, in one statement: which of its events are
+    stored already (``run``), and which of its connections are known (``connection``)."""
+    stored = sa.select(sa.literal("run"), runs.c.event_id).where(
+        _among(runs.c.event_id, "events", dialect), _OF_THE_QUEUE
+    )
+    known = sa.select(sa.literal("connection"), connections.c.id).where(
+        _among(connections.c.id, "connections", dialect)
+    )
+    return sa.union_all(stored, known)
+
+
+def _seen(dialect: str) -> Any:
+    """The runs of events stored already, oldest first."""
+    return (
+        sa.select(runs)
+        .where(_among(runs.c.event_id, "events", dialect), _OF_THE_QUEUE)
+        .order_by(runs.c.created_at, runs.c.id)
+    )
+
+
+# Intake's statements, built once: a batch executes them without building and caching anew.
+_DIALECTS = ("postgresql", "sqlite")
+_LOOK = {dialect: _look(dialect) for dialect in _DIALECTS}
+_SEEN = {dialect: _seen(dialect) for dialect in _DIALECTS}
+_NEW_RUNS = {"postgresql": _new_runs(postgresql), "sqlite": _new_runs(sqlite)}
+
+
+def _looked(
+    conn: SAConnection, events: list[str], wanted: list[str]
+) -> tuple[dict[str, QueuedRun], set[str]]:
+    """The runs of the batch's events stored already (the oldest of each event), and the
+    batch's connections that are known. The runs are read only when there are some."""
+    dialect = conn.dialect.name
+    found = conn.execute(_LOOK[dialect], {"events": events, "connections": wanted}).all()
+    stored = [key for what, key in found if what == "run"]
+    known = {key for what, key in found if what == "connection"}
+    seen: dict[str, QueuedRun] = {}
+    if stored:
+        for row in conn.execute(_SEEN[dialect], {"events": stored}).mappings():
+            seen.setdefault(row["event_id"], QueuedRun.model_validate(dict(row)))
+    return seen, known
+
+
 def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> dict[str, QueuedRun]:
     """Insert intake's rows, skipping those whose event another transaction stored first.
     Returns the runs that were there instead, by event id.
@@ -270,13 +336,9 @@ def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> dict[str, Que
     for it to end, then does nothing (or inserts, if it rolled back). The rows go in event id
     order, so that two instances' batches wait on each other's events in one order: never a
     deadlock."""
-    dialect = postgresql if not is_sqlite(conn) else sqlite
-    statement = dialect.insert(runs).on_conflict_do_nothing(
-        index_elements=[runs.c.event_id], index_where=SERVICE_EVENTS
-    )
-    conn.execute(statement, sorted(rows, key=lambda row: str(row["event_id"])))
-    ours = [str(row["id"]) for row in rows]
-    stored = set(conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(ours))).scalars())
+    statement = _NEW_RUNS[conn.dialect.name]
+    ordered = sorted(rows, key=lambda row: str(row["event_id"]))
+    stored = set(conn.execute(statement, ordered).scalars())
     lost = [str(row["event_id"]) for row in rows if row["id"] not in stored]
     if not lost:
         return {}
@@ -348,18 +410,7 @@ class QueueStore(RunStore):
         results: list[Accepted | UsageError] = []
         rows: list[dict[str, Any]] = []
         with write_transaction(self._engine) as conn:
-            seen: dict[str, QueuedRun] = {}
-            for found in conn.execute(
-                sa.select(runs)
-                .where(runs.c.event_id.in_(events), _service())
-                .order_by(runs.c.created_at, runs.c.id)
-            ).mappings():
-                seen.setdefault(found["event_id"], QueuedRun.model_validate(dict(found)))
-            known = set(
-                conn.execute(
-                    sa.select(connections.c.id).where(connections.c.id.in_(wanted))
-                ).scalars()
-            )
+            seen, known = _looked(conn, sorted(events), sorted(wanted))
             for intake in intakes:
                 if intake.event_id in seen:
                     results.append(Accepted(seen[intake.event_id], created=False))
