@@ -83,6 +83,17 @@ def _valid_unicode(value: Any) -> None:
             _valid_unicode(item)
 
 
+# One decoder for every call: ``json.loads`` with these hooks would build a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite, parse_int=_integer)
+
+
+def _parsed(text: str) -> Any:
+    """``json.loads(text)`` with the hooks above: the same value, or the same error."""
+    if text.startswith("\ufeff"):  # json.loads refuses a byte order mark in text first
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def decode(data: bytes | str) -> str:
     """``data`` as text: bytes must be UTF-8 (a leading byte order mark is dropped)."""
     if isinstance(data, str):
@@ -103,7 +114,7 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     if too_deep(text, max_depth):
         raise InvalidJSON(f"nested deeper than {max_depth} levels")
     try:
-        value = json.loads(text, parse_constant=_constant, parse_float=_finite, parse_int=_integer)
+        value = _parsed(text)
     except InvalidJSON:
         raise
     except RecursionError:
