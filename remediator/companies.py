@@ -52,19 +52,31 @@ MEMORY_SECONDS = 30.0
 MAX_COMPANIES = 100
 
 
+Expecting = dict[str, Counter[tuple[str, date]]]  # connection id -> (series, day) -> count
+
+
 class Expected:
     """One ``expecting_vouchers`` registration: the vouchers it names now."""
 
-    def __init__(self, companies: Companies, connection_id: str) -> None:
-        self._companies, self._connection_id = companies, connection_id
+    def __init__(self, expecting: Expecting, connection_id: str) -> None:
+        self._expecting, self._connection_id = expecting, connection_id
         self._entries: list[tuple[str, date]] = []
 
     def now(self, entries: Iterable[tuple[str, date]]) -> None:
         """Name ``entries`` instead of what this registration named before."""
         wanted = [(series.strip().upper(), day) for series, day in entries]
-        self._companies._count(self._connection_id, self._entries, -1)  # noqa: SLF001
-        self._companies._count(self._connection_id, wanted, 1)  # noqa: SLF001
+        self._count(self._entries, -1)
+        self._count(wanted, 1)
         self._entries = wanted
+
+    def _count(self, entries: list[tuple[str, date]], sign: int) -> None:
+        counted = self._expecting.setdefault(self._connection_id, Counter())
+        for entry in entries:
+            counted[entry] += sign
+            if counted[entry] <= 0:
+                del counted[entry]
+        if not counted:
+            del self._expecting[self._connection_id]
 
 
 @dataclass
@@ -122,7 +134,7 @@ class Companies:
         self.connector, self.store, self.leases = connector, store, leases
         self._memories: dict[str, Memory] = {}
         self._ledgers: dict[str, tuple[Lease, Ledger]] = {}
-        self._expected: dict[str, Counter[tuple[str, date]]] = {}
+        self._expected: Expecting = {}
         self.max_companies = MAX_COMPANIES
         self._places: asyncio.Semaphore | None = None
         self._admissions: dict[str, _Admission] = {}
@@ -218,21 +230,12 @@ class Companies:
         send while the body runs, such as the queued runs a drain will work: a duplicate search
         may cover their days too (``burst``). The body may name others instead as it learns
         of them (``Expected.now``)."""
-        expected = Expected(self, connection_id)
+        expected = Expected(self._expected, connection_id)
         expected.now(entries)
         try:
             yield expected
         finally:
             expected.now(())
-
-    def _count(self, connection_id: str, entries: list[tuple[str, date]], sign: int) -> None:
-        counted = self._expected.setdefault(connection_id, Counter())
-        for entry in entries:
-            counted[entry] += sign
-            if counted[entry] <= 0:
-                del counted[entry]
-        if not counted:
-            del self._expected[connection_id]
 
     def burst(self, connection_id: str, series: str) -> list[date]:
         """The days of the failures of ``connection_id`` in ``series`` expected in this
