@@ -1,7 +1,8 @@
 """The HTTP stack's floor for the remediation bench: the engine's own requests, in the order
-the sandbox logged them for each company, sent again by a bare httpx client (no engine, no
-playbooks, no database, no rate limiter, no report) to a fresh sandbox process in the same
-state and with the same latency. Companies go on at the same time, each company's requests one
+the sandbox logged them for each company, sent again by a bare client on the connector's HTTP
+stack (httpx over the connector's network backend, ``remediator/fortnox/_network.py``; no
+engine, no playbooks, no database, no rate limiter, no report) to a fresh sandbox process in the
+same state and with the same latency. Companies go on at the same time, each company's requests one
 after the other, as the engine sends them.
 
 What it costs in wall time and CPU is what httpx (and this machine) charge for the plan
@@ -22,6 +23,7 @@ from typing import Any
 import httpx
 
 from remediator.failure import ExportFailure
+from remediator.fortnox._network import NetworkTransport
 from remediator.fortnox._oauth import KEEPALIVE_SECONDS, TOKEN_LIMITS
 
 POOLS = 64  # as the connector spreads companies over its connection pools
@@ -82,9 +84,15 @@ async def replay(base: str, client_id: str, client_secret: str, plan: list[Compa
     limits = httpx.Limits(  # as the connector's pools
         max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
     )
-    pools = [httpx.AsyncClient(timeout=timeout, limits=limits) for _ in range(POOLS)]
+    tls = httpx.create_ssl_context()
+    pools = [
+        httpx.AsyncClient(timeout=timeout, transport=NetworkTransport(limits=limits, verify=tls))
+        for _ in range(POOLS)
+    ]
     tokens = httpx.AsyncClient(  # as the engine's token calls: a new connection each
-        timeout=timeout, limits=TOKEN_LIMITS, auth=httpx.BasicAuth(client_id, client_secret)
+        timeout=timeout,
+        transport=NetworkTransport(limits=TOKEN_LIMITS, verify=tls),
+        auth=httpx.BasicAuth(client_id, client_secret),
     )
     try:
         cpu, started = _own_cpu(), time.monotonic()

@@ -131,4 +131,6 @@ def postgres_cpu_seconds() -> float | None:
 def machine() -> str:
     """The CPUs and load of this machine, to print beside figures measured on it."""
     one, five, fifteen = os.getloadavg()
-    return f"{os.cpu_count()} CPUs, load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min)"
+    return (
+        f"{os.cpu_count()} CPUs, load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min)"
+    )

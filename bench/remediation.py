@@ -27,10 +27,13 @@ Reported, from one run:
   runs; with ``--served`` the sandbox's CPU is its own process's, not counted, and printed
   apart from /proc: on a machine with few cores it is often what the wall time waits for).
 - **the HTTP stack's floor** (with ``--served``): the engine's own requests, as the sandbox
-  logged them, sent again by a bare httpx client to a fresh sandbox process in the same state
-  (``bench/_floor.py``): the wall time and CPU that httpx and this machine charge for the plan
-  alone, and the engine's figures as ratios of them (its own overhead). Where the floor is
-  above the lower bound, no client built on httpx reaches the bound on this machine.
+  logged them, sent again by a bare client on the connector's HTTP stack (httpx over its
+  network backend) to a fresh sandbox process in the same state (``bench/_floor.py``): the
+  wall time and CPU that the HTTP stack and this machine charge for the plan alone, and the
+  engine's figures as ratios of them (its own overhead). Where the floor is above the lower
+  bound, no client on this HTTP stack reaches the bound on this machine.
+
+The engine (and the floor) run on uvloop's event loop, as in the service (``bench/_loop.py``).
 - **a naive baseline in the same run**: the first ``--naive-tenants`` companies' failures (4 by
   default, one of each defect) sent through the engine one at a time on a fresh sandbox; its
   time per failure times the number of failures is the naive client's time for the whole set
@@ -62,6 +65,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bench._floor import Floor, companies, replay
+from bench._loop import run_async
 from bench._loopback import free_port
 from remediator.failure import ExportFailure
 from remediator.report import Outcome, Report
@@ -407,14 +411,14 @@ def _naive_seconds(
     """The naive client's time for ``failures`` failures, from its time per failure on the
     first ``tenants`` companies (a fresh sandbox, one failure at a time)."""
     with tempfile.TemporaryDirectory() as tmp:
-        sample = asyncio.run(
+        sample = run_async(
             _remediate(tenants, per_tenant, latency, Path(tmp), served=served, one_at_a_time=True)
         )
     return sample.seconds / len(sample.reports) * failures
 
 
 def _floor(tenants: int, latency: float, result: Result) -> Floor:
-    """The engine's requests sent again by a bare httpx client to a fresh sandbox process in
+    """The engine's requests sent again by a bare client (the connector's HTTP stack) to a fresh sandbox process in
     the same state (bench/_floor.py)."""
     state = bench_state(tenants)
     grants = {f"rest-{i}": (g.tenant_id, g.refresh_token) for i, g in enumerate(state.grants)}
@@ -424,7 +428,7 @@ def _floor(tenants: int, latency: float, result: Result) -> Floor:
         target = Served(state, Path(tmp))
         try:
             target.set_latency(latency)
-            return asyncio.run(replay(target.base, client.client_id, client.client_secret, plan))
+            return run_async(replay(target.base, client.client_id, client.client_secret, plan))
         finally:
             target.close()
 
@@ -440,7 +444,7 @@ def run(
     """One run; ``served``: the sandbox runs as its own process on loopback; ``naive_tenants``:
     how many companies the naive baseline samples (0: none)."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = asyncio.run(_remediate(tenants, per_tenant, latency, Path(tmp), served=served))
+        result = run_async(_remediate(tenants, per_tenant, latency, Path(tmp), served=served))
     outcomes = Counter(r.outcome.value for r in result.reports)
     made = result.api_requests()
     total = sum(made.values())
@@ -502,7 +506,7 @@ def run(
         floor = _floor(tenants, latency, result)
         print(
             f"the HTTP stack's floor (the engine's {floor.requests} requests sent again by a bare "
-            f"httpx client to a fresh sandbox process; bench/_floor.py): wall {floor.seconds:.2f} s "
+            f"client on the same HTTP stack to a fresh sandbox process; bench/_floor.py): wall {floor.seconds:.2f} s "
             f"({floor.seconds / lower_bound:.2f} x the lower bound), CPU "
             f"{floor.cpu_seconds / failures * 1000:.2f} ms per failure; the engine's wall is "
             f"{result.seconds / floor.seconds:.2f} x it, its CPU "

@@ -51,6 +51,7 @@ from bench._instances import (
     machine,
     postgres_cpu_seconds,
 )
+from bench._loop import run_async
 from bench.remediation import (
     FIRST_DAY,
     InProcess,
@@ -144,7 +145,7 @@ def run(
                 for day in range(per_tenant)
                 for index, connection in enumerate(stored)
             ]
-            seconds = asyncio.run(_drive(service, app, bodies))
+            seconds = run_async(_drive(service, app, bodies))
             outcomes = Counter(run.outcome for run in service.queue.page(limit=len(bodies))[0])
             vouchers, requests = target.vouchers(), target.requests()
         finally:
@@ -207,7 +208,7 @@ def _register(settings: Settings, state: SandboxState, per_tenant: int) -> list[
     try:
         return _bodies(state, connections(runtime, state), per_tenant)
     finally:
-        asyncio.run(runtime.aclose())
+        run_async(runtime.aclose())
         runtime.store._db.dispose()  # noqa: SLF001 - the bench's own handle
 
 

@@ -23,6 +23,7 @@ from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import ConsentRequired, TokenError
 from remediator.fortnox._grants import TokenSet
 from remediator.fortnox._jwt import scopes_of, tenant_of
+from remediator.fortnox._network import NetworkTransport
 
 REFRESH_TOKEN_LIFETIME = 45 * 24 * 3600  # Fortnox: 45 days (older pages say 31)
 _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
@@ -66,7 +67,7 @@ class OAuthClient:
         self.redirect_uri = redirect_uri
         self._hook = hook
         # over the network: POOLS clients sharing one TLS context; one for a given transport
-        verify = httpx.create_ssl_context() if transport is None else True
+        verify = httpx.create_ssl_context()
         self._clients = [
             _client(
                 client_id=client_id,
@@ -176,7 +177,7 @@ def _client(
     redirect_uri: str,
     timeout: float,
     transport: httpx.AsyncBaseTransport | None,
-    verify: ssl.SSLContext | bool,
+    verify: ssl.SSLContext,
 ) -> AsyncOAuth2Client:
     client = AsyncOAuth2Client(
         client_id=client_id,
@@ -184,9 +185,7 @@ def _client(
         token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
         redirect_uri=redirect_uri,
         timeout=timeout,
-        transport=transport,
-        limits=TOKEN_LIMITS,
-        verify=verify,
+        transport=transport or NetworkTransport(limits=TOKEN_LIMITS, verify=verify),
     )
     for hook_type in ("access_token_response", "refresh_token_response"):
         client.register_compliance_hook(hook_type, _remember_status)

@@ -1,0 +1,248 @@
+"""The connector's sockets: httpcore's HTTP/1.1 over asyncio's own transports.
+
+httpx reaches the network through httpcore, and httpcore through a *network backend*. Its
+default on asyncio goes through anyio: a cancel scope around every read and write, a
+``select`` on the socket each time a kept-alive connection is taken from the pool. Under a
+burst that was an eighth of the event loop's time (py-spy, ``bench/remediation.py --served``).
+This backend talks to asyncio's transports directly: a read waits on one future with one
+timer, and whether an idle connection was closed by the server is known from the events
+asyncio already delivered (end of stream, connection lost), without a system call.
+
+What httpcore and httpx build on stays as it was: the same exceptions for the same events
+(``ConnectError`` only when nothing was sent, so a voucher POST is never taken for unsent when
+it might have arrived), the same timeouts per phase, TLS through the same ``SSLContext``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterable
+from typing import Any, cast
+
+import httpcore
+import httpx
+from httpcore import SOCKET_OPTION, AsyncNetworkBackend, AsyncNetworkStream
+
+# Reading stops (the transport is paused) while this much is received and not yet read.
+_HIGH_WATER = 256 * 1024
+
+
+class _Protocol(asyncio.Protocol):
+    """Receives into a buffer and wakes the one reader (httpcore reads and writes in turn)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.drained: asyncio.Future[None] | None = None
+        self.reading_paused = False
+        self.writing_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # a stream transport (uvloop's are not subclasses of asyncio's classes)
+        self.transport = cast("asyncio.Transport", transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _HIGH_WATER and self.transport is not None:
+            self.transport.pause_reading()
+            self.reading_paused = True
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake()
+        self.writing_paused = False
+        _settle(self.drained)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        _settle(self.drained)
+
+    def _wake(self) -> None:
+        _settle(self.waiter)
+
+
+def _settle(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
+
+
+def _expire(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
+async def _wait(future: asyncio.Future[None], timeout: float | None) -> None:  # noqa: ASYNC109
+    """Wait for ``future``; ``TimeoutError`` after ``timeout`` seconds (None: no limit)."""
+    if timeout is None:
+        await future
+        return
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, future)
+    try:
+        await future
+    finally:
+        timer.cancel()
+
+
+class AsyncioStream(AsyncNetworkStream):
+    """One connection, plain or TLS, as httpcore reads and writes it."""
+
+    def __init__(self, transport: asyncio.BaseTransport, protocol: _Protocol) -> None:
+        self._transport = cast("asyncio.Transport", transport)
+        self._protocol = protocol
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        protocol = self._protocol
+        if not protocol.buffer and not protocol.eof:
+            protocol.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await _wait(protocol.waiter, timeout)
+            except TimeoutError:
+                raise httpcore.ReadTimeout("timed out reading from the server") from None
+            finally:
+                protocol.waiter = None
+        if protocol.buffer:
+            data = bytes(protocol.buffer[:max_bytes])
+            del protocol.buffer[:max_bytes]
+            if protocol.reading_paused and len(protocol.buffer) <= _HIGH_WATER // 4:
+                protocol.reading_paused = False
+                self._transport.resume_reading()
+            return data
+        if protocol.error is not None:
+            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
+        return b""  # the server ended the stream: httpcore decides what that means
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if not buffer:
+            return
+        protocol, transport = self._protocol, self._transport
+        if protocol.eof or transport.is_closing():
+            raise httpcore.WriteError("the connection is closed")
+        transport.write(buffer)
+        if protocol.writing_paused:
+            protocol.drained = asyncio.get_running_loop().create_future()
+            try:
+                await _wait(protocol.drained, timeout)
+            except TimeoutError:
+                raise httpcore.WriteTimeout("timed out writing to the server") from None
+            finally:
+                protocol.drained = None
+            if protocol.error is not None:
+                raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                tls = await loop.start_tls(
+                    self._transport,
+                    self._protocol,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                )
+        except TimeoutError:
+            self._transport.close()
+            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
+        except (OSError, ssl.SSLError) as err:
+            self._transport.close()
+            raise httpcore.ConnectError(str(err)) from err
+        self._transport = self._protocol.transport = cast("asyncio.Transport", tls)
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":  # an idle connection the server closed, or wrote on
+            return bool(self._protocol.buffer) or self._protocol.eof
+        name = {"client_addr": "sockname", "server_addr": "peername"}.get(info, info)
+        if name in {"ssl_object", "sockname", "peername", "socket"}:
+            return self._transport.get_extra_info(name)
+        return None
+
+
+class AsyncioBackend(AsyncNetworkBackend):
+    """httpcore's network backend on asyncio's transports (uvloop's too)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        local = (local_address, 0) if local_address else None
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_connection(
+                    _Protocol, host, port, local_addr=local
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except OSError as err:
+            raise httpcore.ConnectError(str(err)) from err
+        _apply(transport, socket_options)
+        return AsyncioStream(transport, protocol)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                transport, protocol = await loop.create_unix_connection(_Protocol, path)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
+        except OSError as err:
+            raise httpcore.ConnectError(str(err)) from err
+        _apply(transport, socket_options)
+        return AsyncioStream(transport, protocol)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _apply(transport: asyncio.BaseTransport, options: Iterable[SOCKET_OPTION] | None) -> None:
+    if not options:
+        return
+    sock: socket.socket = transport.get_extra_info("socket")
+    for option in options:
+        sock.setsockopt(*option)
+
+
+class NetworkTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its connection pool on ``AsyncioBackend``."""
+
+    def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext) -> None:
+        super().__init__(limits=limits, verify=verify)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncioBackend(),
+        )
