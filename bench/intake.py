@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from bench._instances import cpu_seconds, fresh_database, machine, postgres_cpu_seconds
-from bench._loopback import free_port
+from bench._loop import run_async
+from bench._loopback import free_port, load_clients
 from remediator import signing
 
 SECRET, TOKEN = "bench-intake-secret", "bench-api-token"
@@ -101,8 +102,7 @@ async def _load(
     bases: list[str], seconds: float, concurrency: int
 ) -> tuple[int, list[float], float]:
     """``concurrency`` clients, spread over ``bases``, for ``seconds``."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=10) for base in bases]
+    clients = load_clients(bases, concurrency, timeout=10)
     try:
         answer = await clients[0].put(
             f"/v1/connections/{CONNECTION}",
@@ -115,10 +115,7 @@ async def _load(
         started = time.monotonic()
         stop_at = started + seconds
         done = await asyncio.gather(
-            *(
-                _client(clients[n % len(clients)], counter, stop_at, latencies)
-                for n in range(concurrency)
-            )
+            *(_client(client, counter, stop_at, latencies) for client in clients)
         )
         return sum(done), latencies, time.monotonic() - started
     finally:
@@ -149,7 +146,7 @@ def _measure(
     processes = [_serve(port, database, key, bare=bare) for port in ports]
     try:
         before = _cpu_now(processes)
-        accepted, latencies, elapsed = asyncio.run(
+        accepted, latencies, elapsed = run_async(
             _load([f"http://127.0.0.1:{port}" for port in ports], seconds, concurrency)
         )
         used = {k: v - before[k] for k, v in _cpu_now(processes).items()}

@@ -52,6 +52,7 @@ from bench._instances import (
     postgres_cpu_seconds,
 )
 from bench._loop import run_async
+from bench._loopback import load_clients
 from bench.remediation import (
     FIRST_DAY,
     InProcess,
@@ -187,19 +188,23 @@ def _bodies(state: SandboxState, stored: list[Connection], per_tenant: int) -> l
 
 async def _post_all(bases: list[str], bodies: list[bytes]) -> None:
     """Every failure, signed, to the instances in turn, 50 in flight."""
-    async with httpx.AsyncClient(timeout=60) as client:
+    clients = load_clients(bases, 50, timeout=60)
+    try:
         for chunk in range(0, len(bodies), 50):
             answers = await asyncio.gather(
                 *(
                     client.post(
-                        f"{bases[(chunk + n) % len(bases)]}/v1/failures",
+                        "/v1/failures",
                         content=body,
                         headers={signing.HEADER: signing.sign(body, SECRET)},
                     )
-                    for n, body in enumerate(bodies[chunk : chunk + 50])
+                    for client, body in zip(clients, bodies[chunk : chunk + 50], strict=False)
                 )
             )
             assert all(a.status_code == 202 for a in answers)  # noqa: S101 - a bench check
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def _register(settings: Settings, state: SandboxState, per_tenant: int) -> list[bytes]:
@@ -249,7 +254,7 @@ def run_instances(
             try:
                 before = _cpu_now(served, target)
                 started = time.monotonic()
-                asyncio.run(_post_all(served.bases, bodies))
+                run_async(_post_all(served.bases, bodies))
                 intake = time.monotonic() - started
                 done = "SELECT count(*) FROM runs WHERE state = 'done'"
                 while count(url, done) < len(bodies):
