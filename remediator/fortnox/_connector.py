@@ -16,7 +16,7 @@ from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import TokenError
 from remediator.fortnox._grants import ConnectionKind, StoredConnection, TokenSet, TokenStore
 from remediator.fortnox._memory import Memory
-from remediator.fortnox._network import NetworkTransport
+from remediator.fortnox._network import transport_options
 from remediator.fortnox._oauth import KEEPALIVE_SECONDS, OAuthClient
 from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._retry import RetryPolicy
@@ -50,9 +50,7 @@ def _pools(
         max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
     )
     return [
-        httpx.AsyncClient(
-            timeout=timeout, headers=_HEADERS, transport=NetworkTransport(limits=limits, verify=tls)
-        )
+        httpx.AsyncClient(timeout=timeout, headers=_HEADERS, **transport_options(limits, tls))
         for _ in range(POOLS)
     ]
 

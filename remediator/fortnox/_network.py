@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import urllib.request
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -232,6 +233,20 @@ def _apply(transport: asyncio.BaseTransport, options: Iterable[SOCKET_OPTION] | 
     sock: socket.socket = transport.get_extra_info("socket")
     for option in options:
         sock.setsockopt(*option)
+
+
+def _proxied() -> bool:
+    """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``)."""
+    return any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all"))
+
+
+def transport_options(limits: httpx.Limits, verify: ssl.SSLContext) -> dict[str, Any]:
+    """The options of an ``httpx.AsyncClient`` (or authlib's, a subclass) for the network:
+    this backend, or, where the environment names a proxy, httpx's own transport, which alone
+    honours the proxy variables (and ``NO_PROXY``) as httpx does."""
+    if _proxied():
+        return {"limits": limits, "verify": verify}
+    return {"transport": NetworkTransport(limits=limits, verify=verify)}
 
 
 class NetworkTransport(httpx.AsyncHTTPTransport):

@@ -23,7 +23,7 @@ from remediator.fortnox._events import RequestHook, RequestRecord, no_hook
 from remediator.fortnox._exceptions import ConsentRequired, TokenError
 from remediator.fortnox._grants import TokenSet
 from remediator.fortnox._jwt import scopes_of, tenant_of
-from remediator.fortnox._network import NetworkTransport
+from remediator.fortnox._network import transport_options
 
 REFRESH_TOKEN_LIFETIME = 45 * 24 * 3600  # Fortnox: 45 days (older pages say 31)
 _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
@@ -185,7 +185,11 @@ def _client(
         token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
         redirect_uri=redirect_uri,
         timeout=timeout,
-        transport=transport or NetworkTransport(limits=TOKEN_LIMITS, verify=verify),
+        **(
+            {"transport": transport}
+            if transport is not None
+            else transport_options(TOKEN_LIMITS, verify)
+        ),
     )
     for hook_type in ("access_token_response", "refresh_token_response"):
         client.register_compliance_hook(hook_type, _remember_status)

@@ -284,11 +284,26 @@ def test_tls_is_verified_with_the_context_given(runner: asyncio.Runner, tmp_path
     runner.run(scenario())
 
 
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
 def test_the_connectors_clients_go_through_this_backend(
-    runner: asyncio.Runner, settings: Settings, store: ConnectionStore
+    runner: asyncio.Runner,
+    settings: Settings,
+    store: ConnectionStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every API pool and token client of a connector over the network. httpx keeps its pool
     in a private attribute: a version of httpx that moves it fails here."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
     async def scenario() -> None:
         connector = FortnoxConnector(settings, store)
@@ -300,5 +315,42 @@ def test_the_connectors_clients_go_through_this_backend(
             assert all(isinstance(backend, AsyncioBackend) for backend in backends)
         finally:
             await connector.aclose()
+
+    runner.run(scenario())
+
+
+def test_a_proxy_the_environment_names_carries_every_call_of_the_connector(
+    runner: asyncio.Runner,
+    settings: Settings,
+    store: ConnectionStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx honours ``HTTPS_PROXY`` only on its own transport: where one is set, the connector
+    goes through it (API and token calls), as a deployment behind an egress proxy needs."""
+
+    async def scenario() -> None:
+        tunnels: list[str] = []
+
+        async def proxy(
+            state: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            tunnels.append((await reader.readuntil(b"\r\n")).decode().split()[1])
+            writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+
+        async with serving(proxy) as server:
+            for name in PROXY_VARIABLES:
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.port}")
+            connector = FortnoxConnector(settings, store)
+            try:
+                url = "https://api.fortnox.se/3/companyinformation"
+                with pytest.raises(httpx.ProxyError):
+                    await connector._pools[0].http.get(url)
+                with pytest.raises(httpx.ProxyError):  # authlib's client, sent without a token
+                    await connector.oauth._clients[0].request("GET", url, withhold_token=True)
+            finally:
+                await connector.aclose()
+        assert tunnels == ["api.fortnox.se:443", "api.fortnox.se:443"]
 
     runner.run(scenario())
