@@ -87,16 +87,27 @@ def _expire(future: asyncio.Future[None]) -> None:
         future.set_exception(TimeoutError())
 
 
-async def _wait(future: asyncio.Future[None], timeout: float | None) -> None:  # noqa: ASYNC109
-    """Wait for ``future``; ``TimeoutError`` after ``timeout`` seconds (None: no limit)."""
-    if timeout is None:
-        await future
-        return
-    timer = asyncio.get_running_loop().call_later(timeout, _expire, future)
+async def _wait(
+    future: asyncio.Future[None],
+    timeout: float | None,  # noqa: ASYNC109 - httpcore's, per call
+    error: type[httpcore.TimeoutException],
+    doing: str,
+) -> None:
+    """Wait for ``future``; ``error`` (httpcore's timeout of this phase) after ``timeout``
+    seconds (None: no limit)."""
+    loop = asyncio.get_running_loop()
+    timer = None if timeout is None else loop.call_later(timeout, _expire, future)
     try:
         await future
+    except TimeoutError:
+        raise error(f"timed out {doing}") from None
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
+
+
+def _lost(error: BaseException, kind: type[httpcore.NetworkError]) -> httpcore.NetworkError:
+    return kind(str(error) or type(error).__name__)
 
 
 class AsyncioStream(AsyncNetworkStream):
@@ -111,9 +122,7 @@ class AsyncioStream(AsyncNetworkStream):
         if not protocol.buffer and not protocol.eof:
             protocol.waiter = asyncio.get_running_loop().create_future()
             try:
-                await _wait(protocol.waiter, timeout)
-            except TimeoutError:
-                raise httpcore.ReadTimeout("timed out reading from the server") from None
+                await _wait(protocol.waiter, timeout, httpcore.ReadTimeout, "reading")
             finally:
                 protocol.waiter = None
         if protocol.buffer:
@@ -124,7 +133,7 @@ class AsyncioStream(AsyncNetworkStream):
                 self._transport.resume_reading()
             return data
         if protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
+            raise _lost(protocol.error, httpcore.ReadError)
         return b""  # the server ended the stream: httpcore decides what that means
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
@@ -137,13 +146,11 @@ class AsyncioStream(AsyncNetworkStream):
         if protocol.writing_paused:
             protocol.drained = asyncio.get_running_loop().create_future()
             try:
-                await _wait(protocol.drained, timeout)
-            except TimeoutError:
-                raise httpcore.WriteTimeout("timed out writing to the server") from None
+                await _wait(protocol.drained, timeout, httpcore.WriteTimeout, "writing")
             finally:
                 protocol.drained = None
             if protocol.error is not None:
-                raise httpcore.WriteError(str(protocol.error) or type(protocol.error).__name__)
+                raise _lost(protocol.error, httpcore.WriteError)
 
     async def aclose(self) -> None:
         self._transport.close()
