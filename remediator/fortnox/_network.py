@@ -19,7 +19,7 @@ import asyncio
 import socket
 import ssl
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any, cast
 
 import httpcore
@@ -199,39 +199,33 @@ class AsyncioBackend(AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
-        try:
-            async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_connection(
-                    _Protocol, host, port, local_addr=local
-                )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as err:
-            raise httpcore.ConnectError(str(err)) from err
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, protocol)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_unix_connection(_Protocol, path)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
-        except OSError as err:
-            raise httpcore.ConnectError(str(err)) from err
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, protocol)
+        opening = asyncio.get_running_loop().create_connection(
+            _Protocol, host, port, local_addr=local
+        )
+        return await _connected(opening, timeout, f"{host}:{port}", socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def _connected(
+    opening: Coroutine[Any, Any, tuple[asyncio.BaseTransport, _Protocol]],
+    timeout: float | None,  # noqa: ASYNC109 - httpcore's, per call
+    where: str,
+    options: Iterable[SOCKET_OPTION] | None,
+) -> AsyncioStream:
+    """The stream ``opening`` connects; httpcore's connect errors (nothing was sent) for what
+    goes wrong."""
+    try:
+        async with asyncio.timeout(timeout):
+            transport, protocol = await opening
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"timed out connecting to {where}") from None
+    except OSError as err:
+        raise httpcore.ConnectError(str(err)) from err
+    _apply(transport, options)
+    return AsyncioStream(transport, protocol)
 
 
 def _apply(transport: asyncio.BaseTransport, options: Iterable[SOCKET_OPTION] | None) -> None:
