@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 # second, not before every claim.
 DUE_LOOK_SECONDS = 1.0
 
+# Wake-ups closer together than this share one look at the queue. Under a stream of intake
+# every accepted failure and every drain that ends wakes the dispatcher, and its look groups
+# every queued run: at 10,000 failures queued behind one instance that was ~20,000 looks and
+# 80 s of PostgreSQL's CPU (bench/service.py). A new run waits at most this long for it.
+LOOK_GAP_SECONDS = 0.1
+
 
 class Workers:
     def __init__(
@@ -104,6 +110,8 @@ class Workers:
 
     async def _dispatch(self) -> None:
         while True:
+            looked = time.monotonic()
+            self._wake.clear()  # what woke the dispatcher so far, this look covers
             try:
                 await self._fill()
             except asyncio.CancelledError:
@@ -111,6 +119,9 @@ class Workers:
             except Exception:
                 log.exception("dispatch error; continuing")
             await woken(self._wake, self.poll_seconds)
+            gap = LOOK_GAP_SECONDS - (time.monotonic() - looked)
+            if gap > 0:  # wake-ups meanwhile are kept (the event is set again) for the next look
+                await asyncio.sleep(gap)
 
     async def _recover(self) -> None:
         """Runs whose process is gone (this one before a restart, or another instance) go
@@ -174,7 +185,10 @@ class Workers:
         except asyncio.CancelledError:
             raise
         except LeaseBusy:
-            log.debug("drain left: someone else has the company's turn", extra=ids(connection_id=connection_id))
+            log.debug(
+                "drain left: someone else has the company's turn",
+                extra=ids(connection_id=connection_id),
+            )
         except LeaseLost as err:
             log.warning("drain stopped: %s", err, extra=ids(connection_id=connection_id))
         except Exception:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 
+from remediator.service.worker import LOOK_GAP_SECONDS
 from tests.service.conftest import (
     AUTH,
     Harness,
@@ -311,3 +313,31 @@ def test_a_drain_whose_company_another_process_holds_leaves_at_once_and_comes_ba
         run = wait_for(client, run_id)
     assert run["outcome"] == "fixed"
     assert writes(harness).count(("POST", "/3/vouchers")) == 1
+
+
+def test_wake_ups_close_together_share_one_look_at_the_queue(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every accepted failure wakes the dispatcher, and its look groups every queued run: a
+    stream of intake is looked at once per ``LOOK_GAP_SECONDS``, not once per failure."""
+    app = harness.app()
+    queue = app.state.service.workers.queue
+    due_connections, looks = queue.due_connections, []
+
+    def counted(busy: set[str], limit: int) -> list[str]:
+        looks.append(time.monotonic())
+        found: list[str] = due_connections(busy, limit)
+        return found
+
+    monkeypatch.setattr(queue, "due_connections", counted)
+    days = [f"2026-02-{day:02d}" for day in range(1, 29)]
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_ids = [
+            post_failure(client, harness.failure(f"evt-{day}", day=day)).json()["run_id"]
+            for day in days
+        ]
+        assert {wait_for(client, run_id)["outcome"] for run_id in run_ids} == {"fixed"}
+    # at most one look per gap (a look may start late in its gap, after the look back)
+    assert len(looks) <= (looks[-1] - looks[0]) / LOOK_GAP_SECONDS + 2
+    assert len(harness.vouchers()) == len(days)
