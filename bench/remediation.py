@@ -32,12 +32,12 @@ Reported, from one run:
   wall time and CPU that the HTTP stack and this machine charge for the plan alone, and the
   engine's figures as ratios of them (its own overhead). Where the floor is above the lower
   bound, no client on this HTTP stack reaches the bound on this machine.
-
-The engine (and the floor) run on uvloop's event loop, as in the service (``bench/_loop.py``).
 - **a naive baseline in the same run**: the first ``--naive-tenants`` companies' failures (4 by
   default, one of each defect) sent through the engine one at a time on a fresh sandbox; its
   time per failure times the number of failures is the naive client's time for the whole set
   (it is sequential, so its time grows with the failures), printed as a ratio.
+
+The engine (and the floor) run on uvloop's event loop, as in the service (``bench/_loop.py``).
 
 Run: ``.venv/bin/python -m bench.remediation [--tenants 100] [--per-tenant 10] [--latency 0.05]
 [--served] [--naive-tenants 4]``.
@@ -418,8 +418,8 @@ def _naive_seconds(
 
 
 def _floor(tenants: int, latency: float, result: Result) -> Floor:
-    """The engine's requests sent again by a bare client (the connector's HTTP stack) to a fresh sandbox process in
-    the same state (bench/_floor.py)."""
+    """The engine's requests sent again by a bare client (the connector's HTTP stack) to a
+    fresh sandbox process in the same state (bench/_floor.py)."""
     state = bench_state(tenants)
     grants = {f"rest-{i}": (g.tenant_id, g.refresh_token) for i, g in enumerate(state.grants)}
     plan = companies(result.requests, grants, result.failures)
@@ -506,7 +506,8 @@ def run(
         floor = _floor(tenants, latency, result)
         print(
             f"the HTTP stack's floor (the engine's {floor.requests} requests sent again by a bare "
-            f"client on the same HTTP stack to a fresh sandbox process; bench/_floor.py): wall {floor.seconds:.2f} s "
+            "client on the same HTTP stack to a fresh sandbox process; bench/_floor.py): "
+            f"wall {floor.seconds:.2f} s "
             f"({floor.seconds / lower_bound:.2f} x the lower bound), CPU "
             f"{floor.cpu_seconds / failures * 1000:.2f} ms per failure; the engine's wall is "
             f"{result.seconds / floor.seconds:.2f} x it, its CPU "

@@ -17,7 +17,8 @@ Run: ``.venv/bin/python -m bench.service [--tenants 100] [--per-tenant 10] [--la
 **Several instances** (``--instances N[,M…] [--database URL]``): N ``remediator serve``
 processes on one database (a fresh schema of its own on the PostgreSQL server of ``URL``;
 SQLite without it), the sandbox served in its own process, the failures posted over HTTP to
-the instances in turn, 50 in flight (one client each, ``bench/_loopback.py``). Reported for each N: wall time from the first intake to the last run
+the instances in turn, 50 in flight (one client each, ``bench/_loopback.py``). Reported for
+each N: wall time from the first intake to the last run
 ``done``, CPU seconds of the instances, the sandbox, the PostgreSQL server (when it runs on
 this machine) and this process (the client), vouchers booked more than once or not at all,
 and 429s. Given several counts (``--instances 1,2``), each later one's scaling ratio (the
