@@ -1,37 +1,44 @@
-"""The connector's sockets: httpcore's HTTP/1.1 over asyncio's own transports.
+"""The connector's transport: httpx's requests on HTTP/1.1 over asyncio's own transports.
 
-httpx reaches the network through httpcore, and httpcore through a *network backend*. Its
-default on asyncio goes through anyio: a cancel scope around every read and write, a
-``select`` on the socket each time a kept-alive connection is taken from the pool. Under a
-burst that was an eighth of the event loop's time (py-spy, ``bench/remediation.py --served``).
-This backend talks to asyncio's transports directly: a read waits on one future with one
-timer, and whether an idle connection was closed by the server is known from the events
-asyncio already delivered (end of stream, connection lost), without a system call.
+httpx reaches the network through a transport; its own is httpcore, which on asyncio goes
+through anyio: a cancel scope around every read and write, locks that each yield to the event
+loop once more, a pool that looks at every connection at each request and answer, and h11
+parsing in Python. Under a burst that was most of what a request cost the event loop
+(py-spy, ``bench/remediation.py --served``). This transport keeps one protocol per socket, one
+future and one timer per wait, a pool that finds a connection in constant time, and parses
+answers with httptools (``_http11``).
 
-What httpcore and httpx build on stays as it was: the same exceptions for the same events
-(``ConnectError`` only when nothing was sent, so a voucher POST is never taken for unsent when
-it might have arrived), the same timeouts per phase, TLS through the same ``SSLContext``.
+What the connector builds on is httpx's, unchanged: its exceptions for the same events
+(``ConnectError``/``ConnectTimeout``/``PoolTimeout`` only when nothing was sent, so a voucher
+POST is never taken for unsent when it might have arrived; a dropped answer is a
+``RemoteProtocolError`` or ``ReadError``), its timeouts per phase, TLS through the same
+``SSLContext``, and its ``Limits`` (connections, kept-alive connections, keep-alive expiry).
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
 import ssl
+import time
 import urllib.request
-from collections.abc import Coroutine, Iterable
+from collections import deque
 from typing import Any, cast
 
-import httpcore
 import httpx
-from httpcore import SOCKET_OPTION, AsyncNetworkBackend, AsyncNetworkStream
+
+from remediator.fortnox._http11 import ResponseReader, chunk, chunked, request_head
 
 # Reading stops (the transport is paused) while this much is received and not yet read.
 _HIGH_WATER = 256 * 1024
+_PORTS = {b"http": 80, b"https": 443}
+
+Origin = tuple[bytes, str, int]  # scheme, host, port
+Timeouts = dict[str, float | None]
 
 
 class _Protocol(asyncio.Protocol):
-    """Receives into a buffer and wakes the one reader (httpcore reads and writes in turn)."""
+    """Receives into a buffer and wakes the one reader (a connection reads and writes in turn)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -52,17 +59,17 @@ class _Protocol(asyncio.Protocol):
         if len(self.buffer) > _HIGH_WATER and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
-        self._wake()
+        _settle(self.waiter)
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake()
+        _settle(self.waiter)
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
-        self._wake()
+        _settle(self.waiter)
         self.writing_paused = False
         _settle(self.drained)
 
@@ -72,9 +79,6 @@ class _Protocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.writing_paused = False
         _settle(self.drained)
-
-    def _wake(self) -> None:
-        _settle(self.waiter)
 
 
 def _settle(future: asyncio.Future[None] | None) -> None:
@@ -87,153 +91,149 @@ def _expire(future: asyncio.Future[None]) -> None:
         future.set_exception(TimeoutError())
 
 
-async def _wait(
-    future: asyncio.Future[None],
-    timeout: float | None,  # noqa: ASYNC109 - httpcore's, per call
-    error: type[httpcore.TimeoutException],
-    doing: str,
-) -> None:
-    """Wait for ``future``; ``error`` (httpcore's timeout of this phase) after ``timeout``
-    seconds (None: no limit)."""
-    loop = asyncio.get_running_loop()
-    timer = None if timeout is None else loop.call_later(timeout, _expire, future)
+async def _wait(future: asyncio.Future[None], timeout: float | None) -> None:  # noqa: ASYNC109
+    """Wait for ``future``; ``TimeoutError`` after ``timeout`` seconds (None: no limit)."""
+    timer = None
+    if timeout is not None:
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, future)
     try:
         await future
-    except TimeoutError:
-        raise error(f"timed out {doing}") from None
     finally:
         if timer is not None:
             timer.cancel()
 
 
-def _lost(error: BaseException, kind: type[httpcore.NetworkError]) -> httpcore.NetworkError:
-    return kind(str(error) or type(error).__name__)
+class Connection:
+    """One socket to one origin, plain or TLS, carrying one request at a time."""
 
-
-class AsyncioStream(AsyncNetworkStream):
-    """One connection, plain or TLS, as httpcore reads and writes it."""
-
-    def __init__(self, transport: asyncio.BaseTransport, protocol: _Protocol) -> None:
+    def __init__(
+        self, origin: Origin, transport: asyncio.BaseTransport, protocol: _Protocol
+    ) -> None:
+        self.origin = origin
+        self.idle_since = 0.0
         self._transport = cast("asyncio.Transport", transport)
         self._protocol = protocol
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+    def usable(self) -> bool:
+        """Open, and nothing arrived while idle (a server that closed it, or wrote on it)."""
+        protocol = self._protocol
+        return not (protocol.eof or protocol.buffer or self._transport.is_closing())
+
+    def close(self) -> None:
+        self._transport.close()
+
+    async def exchange(self, request: httpx.Request, timeouts: Timeouts) -> ResponseReader:
+        """Send ``request`` and read its whole answer."""
+        reader = ResponseReader(request)
+        with contextlib.suppress(httpx.WriteError):  # a server may close early and answer
+            await self._send(request, timeouts.get("write"))
+        while not reader.complete:
+            data = await self._read(request, timeouts.get("read"))
+            if not data:
+                reader.eof()
+                break
+            reader.feed(data)
+        return reader
+
+    async def _send(self, request: httpx.Request, timeout: float | None) -> None:  # noqa: ASYNC109
+        head = request_head(request)
+        by_chunks = chunked(request)
+        try:
+            body: bytes | None = request.content
+        except httpx.RequestNotRead:  # a body httpx has not read: it goes out as it comes
+            body = None
+        if body is not None:
+            framed = (chunk(body) if body else b"") + chunk(b"") if by_chunks else body
+            await self._write(head + framed, request, timeout)
+            return
+        await self._write(head, request, timeout)
+        async for part in cast("httpx.AsyncByteStream", request.stream):
+            if part:
+                await self._write(chunk(part) if by_chunks else part, request, timeout)
+        if by_chunks:
+            await self._write(chunk(b""), request, timeout)
+
+    async def _write(self, data: bytes, request: httpx.Request, timeout: float | None) -> None:  # noqa: ASYNC109
+        protocol, transport = self._protocol, self._transport
+        if protocol.eof or transport.is_closing():
+            raise httpx.WriteError("the connection is closed", request=request)
+        if data:
+            transport.write(data)
+        if not protocol.writing_paused:
+            return
+        protocol.drained = asyncio.get_running_loop().create_future()
+        try:
+            await _wait(protocol.drained, timeout)
+        except TimeoutError:
+            raise httpx.WriteTimeout("timed out writing", request=request) from None
+        finally:
+            protocol.drained = None
+        if protocol.error is not None:
+            raise httpx.WriteError(_said(protocol.error), request=request)
+
+    async def _read(self, request: httpx.Request, timeout: float | None) -> bytes:  # noqa: ASYNC109
+        """What arrived (waiting for it), or ``b""`` once the server ended the stream."""
         protocol = self._protocol
         if not protocol.buffer and not protocol.eof:
             protocol.waiter = asyncio.get_running_loop().create_future()
             try:
-                await _wait(protocol.waiter, timeout, httpcore.ReadTimeout, "reading")
+                await _wait(protocol.waiter, timeout)
+            except TimeoutError:
+                raise httpx.ReadTimeout("timed out reading", request=request) from None
             finally:
                 protocol.waiter = None
         if protocol.buffer:
-            data = bytes(protocol.buffer[:max_bytes])
-            del protocol.buffer[:max_bytes]
-            if protocol.reading_paused and len(protocol.buffer) <= _HIGH_WATER // 4:
+            data = bytes(protocol.buffer)
+            protocol.buffer.clear()
+            if protocol.reading_paused:
                 protocol.reading_paused = False
                 self._transport.resume_reading()
             return data
         if protocol.error is not None:
-            raise _lost(protocol.error, httpcore.ReadError)
-        return b""  # the server ended the stream: httpcore decides what that means
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        if not buffer:
-            return
-        protocol, transport = self._protocol, self._transport
-        if protocol.eof or transport.is_closing():
-            raise httpcore.WriteError("the connection is closed")
-        transport.write(buffer)
-        if protocol.writing_paused:
-            protocol.drained = asyncio.get_running_loop().create_future()
-            try:
-                await _wait(protocol.drained, timeout, httpcore.WriteTimeout, "writing")
-            finally:
-                protocol.drained = None
-            if protocol.error is not None:
-                raise _lost(protocol.error, httpcore.WriteError)
-
-    async def aclose(self) -> None:
-        self._transport.close()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-    ) -> AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                tls = await loop.start_tls(
-                    self._transport,
-                    self._protocol,
-                    ssl_context,
-                    server_hostname=server_hostname,
-                )
-        except TimeoutError:
-            self._transport.close()
-            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
-        except (OSError, ssl.SSLError) as err:
-            self._transport.close()
-            raise httpcore.ConnectError(str(err)) from err
-        self._transport = self._protocol.transport = cast("asyncio.Transport", tls)
-        return self
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":  # an idle connection the server closed, or wrote on
-            return bool(self._protocol.buffer) or self._protocol.eof
-        name = {"client_addr": "sockname", "server_addr": "peername"}.get(info, info)
-        if name in {"ssl_object", "sockname", "peername", "socket"}:
-            return self._transport.get_extra_info(name)
-        return None
+            raise httpx.ReadError(_said(protocol.error), request=request)
+        return b""
 
 
-class AsyncioBackend(AsyncNetworkBackend):
-    """httpcore's network backend on asyncio's transports (uvloop's too)."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> AsyncNetworkStream:
-        local = (local_address, 0) if local_address else None
-        opening = asyncio.get_running_loop().create_connection(
-            _Protocol, host, port, local_addr=local
-        )
-        return await _connected(opening, timeout, f"{host}:{port}", socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+def _said(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
-async def _connected(
-    opening: Coroutine[Any, Any, tuple[asyncio.BaseTransport, _Protocol]],
-    timeout: float | None,  # noqa: ASYNC109 - httpcore's, per call
-    where: str,
-    options: Iterable[SOCKET_OPTION] | None,
-) -> AsyncioStream:
-    """The stream ``opening`` connects; httpcore's connect errors (nothing was sent) for what
-    goes wrong."""
+async def connect(
+    origin: Origin,
+    tls: ssl.SSLContext,
+    timeout: float | None,  # noqa: ASYNC109 - httpx's, per request
+    request: httpx.Request,
+) -> Connection:
+    """A new connection (TLS for https); httpx's connect errors, nothing being sent, for what
+    goes wrong, the TLS handshake included."""
+    scheme, host, port = origin
+    context = tls if scheme == b"https" else None
+    loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(timeout):
-            transport, protocol = await opening
+            transport, protocol = await loop.create_connection(
+                _Protocol, host, port, ssl=context, server_hostname=host if context else None
+            )
     except TimeoutError:
-        raise httpcore.ConnectTimeout(f"timed out connecting to {where}") from None
-    except OSError as err:
-        raise httpcore.ConnectError(str(err)) from err
-    _apply(transport, options)
-    return AsyncioStream(transport, protocol)
+        raise httpx.ConnectTimeout(
+            f"timed out connecting to {host}:{port}", request=request
+        ) from None
+    except (OSError, ssl.SSLError) as err:
+        raise httpx.ConnectError(_said(err), request=request) from err
+    return Connection(origin, transport, protocol)
 
 
-def _apply(transport: asyncio.BaseTransport, options: Iterable[SOCKET_OPTION] | None) -> None:
-    if not options:
-        return
-    sock: socket.socket = transport.get_extra_info("socket")
-    for option in options:
-        sock.setsockopt(*option)
+def _origin(request: httpx.Request) -> Origin:
+    url = request.url
+    scheme = url.raw_scheme
+    if scheme not in _PORTS:
+        raise httpx.UnsupportedProtocol(f"not an http(s) URL: {scheme!r}", request=request)
+    return scheme, url.raw_host.decode("ascii"), url.port or _PORTS[scheme]
+
+
+def _closes(request: httpx.Request) -> bool:
+    connection: str = request.headers.get("connection", "")
+    return connection.lower() == "close"
 
 
 def _proxied() -> bool:
@@ -243,22 +243,148 @@ def _proxied() -> bool:
 
 def transport_options(limits: httpx.Limits, verify: ssl.SSLContext) -> dict[str, Any]:
     """The options of an ``httpx.AsyncClient`` (or authlib's, a subclass) for the network:
-    this backend, or, where the environment names a proxy, httpx's own transport, which alone
+    this transport, or, where the environment names a proxy, httpx's own transport, which alone
     honours the proxy variables (and ``NO_PROXY``) as httpx does."""
     if _proxied():
         return {"limits": limits, "verify": verify}
     return {"transport": NetworkTransport(limits=limits, verify=verify)}
 
 
-class NetworkTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on ``AsyncioBackend``."""
+class NetworkTransport(httpx.AsyncBaseTransport):
+    """httpx's transport for the connector: a pool of ``Connection`` within httpx's
+    ``Limits``. A request takes the origin's most recently used idle connection, else opens
+    one while under ``max_connections``, else closes another origin's idle one, else waits
+    its turn (first come, first served) until the pool timeout."""
 
     def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext) -> None:
-        super().__init__(limits=limits, verify=verify)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=verify,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend(),
-        )
+        self._tls = verify
+        self._max = limits.max_connections
+        self._keep = limits.max_keepalive_connections
+        self._expiry = limits.keepalive_expiry
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle_count = 0
+        self._open = 0  # connections open or opening, busy or idle
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts: Timeouts = request.extensions.get("timeout", {})
+        connection = await self._acquire(_origin(request), request, timeouts)
+        keep = False
+        try:
+            reader = await connection.exchange(request, timeouts)
+            keep = reader.keep_alive and not reader.trailing and not _closes(request)
+            return reader.response()
+        finally:
+            self._release(connection, keep=keep)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+                self._open -= 1
+        self._idle.clear()
+        self._idle_count = 0
+
+    # -- the pool ------------------------------------------------------------------------
+    async def _acquire(
+        self, origin: Origin, request: httpx.Request, timeouts: Timeouts
+    ) -> Connection:
+        waited = asyncio.get_running_loop().time()
+        while True:
+            connection = self._take_idle(origin)
+            if connection is not None:
+                return connection
+            if self._max is None or self._open < self._max:
+                return await self._connect(origin, request, timeouts.get("connect"))
+            if not self._drop_an_idle():
+                await self._wait_turn(request, timeouts.get("pool"), waited)
+
+    def _take_idle(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            self._idle_count -= 1
+            if connection.usable() and (
+                self._expiry is None or now - connection.idle_since < self._expiry
+            ):
+                return connection
+            self._discard(connection)
+        return None
+
+    async def _connect(
+        self,
+        origin: Origin,
+        request: httpx.Request,
+        timeout: float | None,  # noqa: ASYNC109
+    ) -> Connection:
+        self._open += 1
+        try:
+            return await connect(origin, self._tls, timeout, request)
+        except BaseException:
+            self._open -= 1
+            self._wake_one()
+            raise
+
+    def _drop_an_idle(self) -> bool:
+        """Close the longest idle connection of any origin, making room for a new one."""
+        oldest: Connection | None = None
+        for idle in self._idle.values():
+            if idle and (oldest is None or idle[0].idle_since < oldest.idle_since):
+                oldest = idle[0]
+        if oldest is None:
+            return False
+        self._idle[oldest.origin].remove(oldest)
+        self._idle_count -= 1
+        self._discard(oldest)
+        return True
+
+    async def _wait_turn(
+        self,
+        request: httpx.Request,
+        timeout: float | None,  # noqa: ASYNC109 - httpx's pool timeout
+        waited: float,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        left = None if timeout is None else max(0.0, timeout - (loop.time() - waited))
+        turn = loop.create_future()
+        self._waiting.append(turn)
+        try:
+            await _wait(turn, left)
+        except BaseException as err:
+            if turn in self._waiting:
+                self._waiting.remove(turn)
+            elif not turn.cancelled() and turn.exception() is None:
+                self._wake_one()  # given its turn as it gave up: the turn goes to the next
+            if isinstance(err, TimeoutError):
+                raise httpx.PoolTimeout(
+                    "timed out waiting for a connection", request=request
+                ) from None
+            raise
+
+    def _release(self, connection: Connection, *, keep: bool) -> None:
+        if (
+            keep
+            and not self._closed
+            and (self._keep is None or self._idle_count < self._keep)
+            and connection.usable()
+        ):
+            connection.idle_since = time.monotonic()
+            self._idle.setdefault(connection.origin, []).append(connection)
+            self._idle_count += 1
+        else:
+            self._discard(connection)
+        self._wake_one()
+
+    def _discard(self, connection: Connection) -> None:
+        connection.close()
+        self._open -= 1
+
+    def _wake_one(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return

@@ -10,11 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
+import respx.mocks
 
 from remediator.fortnox import FortnoxConnector, RequestRecord, RetryPolicy
 from remediator.settings import Settings
 from remediator.storage import ConnectionStore
 from tests.conftest import OAUTH
+
+# The connector's transport is its own (``_network``), not httpcore's pool, which respx patches
+# by default: respx stands in at httpx's client instead, where it picks the transport.
+respx.mocks.DEFAULT_MOCKER = respx.mocks.HTTPXMocker.name
 
 
 def jwt(

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from remediator.fortnox import FortnoxConnector
-from remediator.fortnox._network import AsyncioBackend, NetworkTransport
+from remediator.fortnox._network import NetworkTransport
 from remediator.settings import Settings
 from remediator.storage import ConnectionStore
 
@@ -273,12 +273,10 @@ def test_tls_is_verified_with_the_context_given(runner: asyncio.Runner, tmp_path
             transport = NetworkTransport(limits=LIMITS, verify=trusting)
             async with httpx.AsyncClient(transport=transport) as http:
                 answers = [await http.post(url, content=b"abc") for _ in range(2)]
-                stream = answers[0].extensions["network_stream"]
-                assert stream.get_extra_info("ssl_object") is not None
             async with client() as untrusting:  # the system's roots do not know this certificate
                 with pytest.raises(httpx.ConnectError):
                     await untrusting.get(url)
-        assert [a.text for a in answers] == ["3", "3"]
+        assert [a.text for a in answers] == ["3", "3"]  # a server that speaks only TLS
         assert len(server.connections) == 1  # both on one; the refused handshake never got that far
 
     runner.run(scenario())
@@ -311,8 +309,7 @@ def test_the_connectors_clients_go_through_this_backend(
             clients = [pool.http for pool in connector._pools] + connector.oauth._clients
             transports = [http._transport for http in clients]
             assert all(isinstance(t, NetworkTransport) for t in transports)
-            backends = [t._pool._network_backend for t in transports]
-            assert all(isinstance(backend, AsyncioBackend) for backend in backends)
+
         finally:
             await connector.aclose()
 
@@ -352,5 +349,144 @@ def test_a_proxy_the_environment_names_carries_every_call_of_the_connector(
             finally:
                 await connector.aclose()
         assert tunnels == ["api.fortnox.se:443", "api.fortnox.se:443"]
+
+    runner.run(scenario())
+
+
+def pooled(limits: httpx.Limits, **timeouts: float) -> httpx.AsyncClient:
+    transport = NetworkTransport(limits=limits, verify=ssl.create_default_context())
+    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, **timeouts))
+
+
+async def answer_slowly(
+    state: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """As ``keep_answering``, a tenth of a second after each request."""
+    while True:
+        state.bodies.append(await _request(reader))
+        await asyncio.sleep(0.1)
+        writer.write(_answer(b"ok"))
+        await writer.drain()
+
+
+def test_requests_beyond_max_connections_wait_their_turn(runner: asyncio.Runner) -> None:
+    async def scenario() -> None:
+        limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+        async with serving(answer_slowly) as server, pooled(limits) as http:
+            url = f"http://127.0.0.1:{server.port}/x"
+            answers = await asyncio.gather(*(http.get(url) for _ in range(6)))
+        assert [a.text for a in answers] == ["ok"] * 6
+        assert len(server.connections) == 2  # two at a time, each used three times
+
+    runner.run(scenario())
+
+
+def test_a_turn_that_does_not_come_in_time_is_a_pool_timeout_never_sent(
+    runner: asyncio.Runner,
+) -> None:
+    async def scenario() -> None:
+        limits = httpx.Limits(max_connections=1)
+        async with serving(answer_slowly) as server, pooled(limits, pool=0.03) as http:
+            url = f"http://127.0.0.1:{server.port}/x"
+            first, second = await asyncio.gather(
+                http.post(url, content=b"first"),
+                http.post(url, content=b"second"),
+                return_exceptions=True,
+            )
+        assert isinstance(first, httpx.Response)
+        assert isinstance(second, httpx.PoolTimeout)
+        assert server.bodies == [b"first"]
+
+    runner.run(scenario())
+
+
+def test_a_request_given_up_while_it_waits_or_talks_frees_its_place(
+    runner: asyncio.Runner,
+) -> None:
+    async def scenario() -> None:
+        limits = httpx.Limits(max_connections=1)
+        async with serving(answer_slowly) as server, pooled(limits) as http:
+            url = f"http://127.0.0.1:{server.port}/x"
+            talking = asyncio.ensure_future(http.get(url))
+            waiting = asyncio.ensure_future(http.get(url))
+            await asyncio.sleep(0.02)
+            waiting.cancel()
+            talking.cancel()
+            await asyncio.gather(talking, waiting, return_exceptions=True)
+            answer = await asyncio.wait_for(http.get(url), 2)
+        assert answer.text == "ok"
+        assert len(server.connections) == 2  # the one given up mid-answer was not kept
+
+    runner.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        httpx.Limits(max_keepalive_connections=0),  # the token clients' limits
+        httpx.Limits(max_keepalive_connections=5, keepalive_expiry=0.05),
+    ],
+    ids=["keeping-none", "expired"],
+)
+def test_a_connection_not_kept_or_kept_too_long_is_not_taken_again(
+    runner: asyncio.Runner, limits: httpx.Limits
+) -> None:
+    async def scenario() -> None:
+        async with serving(keep_answering) as server, pooled(limits) as http:
+            url = f"http://127.0.0.1:{server.port}/x"
+            for _ in range(3):
+                assert (await http.get(url)).status_code == 200
+                await asyncio.sleep(0.1)
+        assert len(server.connections) == 3
+
+    runner.run(scenario())
+
+
+def test_an_answer_that_says_close_or_ends_with_the_stream_is_not_followed_on_it(
+    runner: asyncio.Runner,
+) -> None:
+    async def scenario() -> None:
+        async def close_then_stream(
+            state: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            await _request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            await _request(reader)  # a client that ignored "close" would come here
+            writer.write(b"HTTP/1.1 200 OK\r\n\r\nto the end")
+            await writer.drain()
+            writer.close()
+
+        async with serving(close_then_stream) as server, client() as http:
+            url = f"http://127.0.0.1:{server.port}/x"
+            first = await http.get(url)
+            second = await http.get(url)
+        assert (first.text, second.text) == ("ok", "ok")
+        assert len(server.connections) == 2
+
+    runner.run(scenario())
+
+
+def test_a_body_of_unknown_length_goes_out_in_chunks(runner: asyncio.Runner) -> None:
+    async def scenario() -> None:
+        received: list[bytes] = []
+
+        async def read_chunks(
+            state: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            received.extend([head.lower(), await reader.readuntil(b"0\r\n\r\n")])
+            writer.write(_answer(b"ok"))
+            await writer.drain()
+
+        async def parts() -> AsyncIterator[bytes]:
+            for part in (b"abc", b"", b"de"):
+                yield part
+
+        async with serving(read_chunks) as server, client() as http:
+            answer = await http.post(f"http://127.0.0.1:{server.port}/x", content=parts())
+        assert answer.text == "ok"
+        assert b"transfer-encoding: chunked" in received[0]
+        assert received[1] == b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
 
     runner.run(scenario())
