@@ -35,7 +35,7 @@ from remediator.errors import LeaseBusy, LeaseLost
 from remediator.failure import ExportFailure
 from remediator.fortnox import FortnoxConnector, FortnoxError, Ledger, Memory, tenant_of
 from remediator.fortnox._tokens import RECENT_SECONDS
-from remediator.storage import ConnectionStore
+from remediator.storage import Connection, ConnectionStore
 from remediator.storage.leases import Lease, Leases, holding
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class Turn:
     lease: Lease
     connection_id: str
     company_known: bool
+    connection: Connection  # as read when the turn was asked for: what its run works with
     refused: LeaseLost | None = None  # the first write this turn refused
     memory: Memory | None = None  # the company's remembered reads; none while it is unknown
     ledger: Ledger | None = None  # the lease's voucher search; none while it is unknown
@@ -138,6 +139,7 @@ class Companies:
         self.max_companies = MAX_COMPANIES
         self._places: asyncio.Semaphore | None = None
         self._admissions: dict[str, _Admission] = {}
+        self._reading: dict[str, asyncio.Future[Connection]] = {}
 
     def __repr__(self) -> str:
         return f"Companies({self.leases!r})"
@@ -148,13 +150,19 @@ class Companies:
         task); ``wait=False``: ``LeaseBusy`` at once when someone else (another task of this
         process, or another process) holds it. Raises ``UnknownConnectionError`` for a
         connection the store does not know."""
-        tenant = await self.tenant(connection_id)
+        connection = await self._known(connection_id)
+        tenant = connection.tenant_id
         key = connection_key(connection_id) if tenant is None else company_key(tenant)
         memory = None if tenant is None else self.memory(tenant)
         async with self._lease(key, wait=wait) as lease:
             ledger = None if tenant is None else self.ledger(tenant, lease)
             yield Turn(
-                lease, connection_id, company_known=tenant is not None, memory=memory, ledger=ledger
+                lease,
+                connection_id,
+                company_known=tenant is not None,
+                connection=connection,
+                memory=memory,
+                ledger=ledger,
             )
 
     @asynccontextmanager
@@ -254,14 +262,36 @@ class Companies:
     async def tenant(self, connection_id: str) -> str | None:
         """The connection's Fortnox company, learnt (and stored) now if need be; ``None``
         when Fortnox cannot tell at the moment."""
-        store = self.store
-        connection = store.recent(connection_id, RECENT_SECONDS)
-        if connection is None:
-            connection = await asyncio.to_thread(store.get, connection_id)
+        return (await self._known(connection_id)).tenant_id
+
+    async def _known(self, connection_id: str) -> Connection:
+        """The connection, its company learnt now if need be (``tenant_id`` stays ``None``
+        when Fortnox cannot tell at the moment)."""
+        connection = await self.connection(connection_id)
         if connection.tenant_id:
-            return connection.tenant_id
+            return connection
         async with self.leases.hold(connection_key(connection_id)):
-            return await self._learn(connection_id)
+            tenant = await self._learn(connection_id)
+        return connection.model_copy(update={"tenant_id": tenant})
+
+    async def connection(self, connection_id: str) -> Connection:
+        """The connection as stored, read at most ``RECENT_SECONDS`` ago. Callers at the same
+        moment share one read: a burst's runs of one restaurant, admitted together, each read
+        it at their start otherwise."""
+        found = self.store.recent(connection_id, RECENT_SECONDS)
+        if found is not None:
+            return found
+        reading = self._reading.get(connection_id)
+        if reading is None:
+            reading = asyncio.ensure_future(asyncio.to_thread(self.store.get, connection_id))
+            self._reading[connection_id] = reading
+            reading.add_done_callback(lambda done: self._read_done(connection_id, done))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, connection_id: str, done: asyncio.Future[Connection]) -> None:
+        self._reading.pop(connection_id, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every caller may have gone meanwhile
 
     async def _learn(self, connection_id: str) -> str | None:
         store = self.store

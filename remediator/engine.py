@@ -5,7 +5,6 @@ The CLI, the service and the demo are doors into ``Engine.run``; none holds reme
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import secrets
@@ -32,7 +31,6 @@ from remediator.fortnox import (
     ReadOnlyViolation,
     RequestRecord,
 )
-from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
 from remediator.outcome import could_not_complete, decide, summary
@@ -140,8 +138,7 @@ class Engine:
             async with self.companies.admitted(connection_id), self.turn(connection_id) as turn:
                 yield turn
             return
-        if self.store.recent(connection_id, RECENT_SECONDS) is None:
-            await asyncio.to_thread(self.store.get, connection_id)
+        await self.companies.connection(connection_id)
         yield None
 
     async def run(
@@ -306,9 +303,10 @@ class Engine:
     ) -> tuple[Report, Audit]:
         """Recognise and run the playbook: the report and the requests it made (in ``audit``).
         Writes go out only while ``turn`` is held."""
-        connection = self.store.recent(failure.connection_id, RECENT_SECONDS)
-        if connection is None:  # read within RECENT_SECONDS by this run's turn or a run before
-            connection = await asyncio.to_thread(self.store.get, failure.connection_id)
+        if turn is not None:  # read as the turn was asked for: this run's settings
+            connection = turn.connection
+        else:
+            connection = await self.companies.connection(failure.connection_id)
         match = self.catalogue.classify_failure(failure)
         playbook = self.catalogue.playbook(match.kind)
         recognition = Recognition(
