@@ -13,7 +13,7 @@ from typing import Any
 
 from remediator.actions.base import Context, Planned, call, make_change, manual, step, text
 from remediator.bas import name_of
-from remediator.fortnox import Account
+from remediator.fortnox import Account, Chart
 from remediator.kinds import ErrorKind
 from remediator.policy import Change
 from remediator.report import Step, StepStatus
@@ -39,12 +39,11 @@ def target_accounts(ctx: Context, args: dict[str, str]) -> list[int]:
     return [int(named)] if named.isdigit() and is_account_number(int(named)) else []
 
 
-async def chart(ctx: Context) -> dict[int, Account]:
+async def chart(ctx: Context) -> Chart:
     """The chart of the voucher's year by number, read once per run (all pages)."""
-    found: dict[int, Account] | None = ctx.facts.get("chart")
+    found: Chart | None = ctx.facts.get("chart")
     if found is None:
-        accounts = await ctx.client.accounts(ctx.require_year().id)
-        found = ctx.facts["chart"] = {account.number: account for account in accounts}
+        found = ctx.facts["chart"] = await ctx.client.chart(ctx.require_year().id)
     return found
 
 
@@ -54,7 +53,7 @@ def _state(account: Account | None) -> dict[str, Any]:
     return {"exists": True, "active": bool(account.active), "description": account.description}
 
 
-def _observed(numbers: list[int], known: dict[int, Account]) -> dict[str, Any]:
+def _observed(numbers: list[int], known: Chart) -> dict[str, Any]:
     return {f"account:{number}": _state(known.get(number)) for number in numbers}
 
 
@@ -74,9 +73,7 @@ def _no_target(action: str) -> Step:
     )
 
 
-def _all_right(
-    action: str, numbers: list[int], known: dict[int, Account], *, sv: str, en: str
-) -> Step:
+def _all_right(action: str, numbers: list[int], known: Chart, *, sv: str, en: str) -> Step:
     listed = ", ".join(map(str, numbers))
     return step(
         action,
@@ -101,7 +98,7 @@ async def account_active(ctx: Context, args: dict[str, str]) -> list[Step]:
     return steps
 
 
-async def _activate(ctx: Context, number: int, known: dict[int, Account]) -> Step:
+async def _activate(ctx: Context, number: int, known: Chart) -> Step:
     year = ctx.require_year()
     account = known.get(number)
     observed = _observed([number], known)
@@ -168,7 +165,7 @@ async def account_exists(ctx: Context, args: dict[str, str]) -> list[Step]:
     return steps
 
 
-async def _create(ctx: Context, number: int, known: dict[int, Account]) -> Step:
+async def _create(ctx: Context, number: int, known: Chart) -> Step:
     year = ctx.require_year()
     observed = _observed([number], known)
     name = name_of(number)

@@ -11,12 +11,12 @@ from remediator.actions.accounts import chart as year_chart
 from remediator.actions.accounts import is_account_number
 from remediator.actions.base import Context, manual, step, text
 from remediator.bas import RESTAURANT_ACCOUNTS
-from remediator.fortnox import Account
+from remediator.fortnox import Chart
 from remediator.kinds import ErrorKind
 from remediator.report import Step, StepStatus
 
 
-def _describe(number: int | None, chart: dict[int, Account]) -> tuple[str, str]:
+def _describe(number: int | None, chart: Chart) -> tuple[str, str]:
     if number is None:
         return "(inget konto)", "(no account)"
     if not 1000 <= number <= 9999:  # noqa: PLR2004 - BAS account numbers have four digits
@@ -32,9 +32,7 @@ def _describe(number: int | None, chart: dict[int, Account]) -> tuple[str, str]:
     return f"{number} {account.description}: aktivt", f"{number} {account.description}: active"
 
 
-def _handoff(
-    used: list[int | None], chart: dict[int, Account]
-) -> tuple[ErrorKind, list[int]] | None:
+def _handoff(used: list[int | None], chart: Chart) -> tuple[ErrorKind, list[int]] | None:
     """The account kind that takes over when every account the voucher uses is a real
     number, and the accounts it is about; ``None`` when the Backoffice's chart is at fault."""
     if not used or not all(is_account_number(number) for number in used):

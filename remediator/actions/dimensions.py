@@ -8,6 +8,7 @@ connection without it gets the instructions to do it by hand.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -156,7 +157,7 @@ async def _required(ctx: Context, args: dict[str, str]) -> list[Step]:
     year = ctx.require_year()
     if named.isdigit():
         account = await ctx.client.account(int(named), year.id)
-        known = {account.number: account} if account else {}
+        known: Mapping[int, Account] = {account.number: account} if account else {}
         numbers = [int(named)]
     else:
         numbers = _without_cost_centre(ctx)

@@ -31,6 +31,7 @@ from remediator.fortnox._ledger import Ledger
 from remediator.fortnox._memory import Memory
 from remediator.fortnox._models import (
     Account,
+    Chart,
     CompanyInformation,
     CostCenter,
     FinancialYear,
@@ -50,6 +51,7 @@ from remediator.fortnox._tokens import RefreshLocks, StoreRetry, TokenManager
 __all__ = [
     "Account",
     "BadRequest",
+    "Chart",
     "CompanyInformation",
     "ConnectionKind",
     "ConnectionStatus",

@@ -25,6 +25,7 @@ from remediator.fortnox._exceptions import (
 from remediator.fortnox._memory import Memory, remembered
 from remediator.fortnox._models import (
     Account,
+    Chart,
     CompanyInformation,
     CostCenter,
     FinancialYear,
@@ -148,6 +149,10 @@ class FortnoxClient:
         """Every account of that year's chart, all pages."""
         items = await self._all_pages("/accounts", {"financialyear": year_id}, "Accounts")
         return [Account.model_validate(item) for item in items]
+
+    async def chart(self, year_id: int) -> Chart:
+        """That year's chart by number, all pages; an account is validated as it is looked up."""
+        return Chart(await self._all_pages("/accounts", {"financialyear": year_id}, "Accounts"))
 
     async def account(self, number: int, year_id: int) -> Account | None:
         """Account ``number`` in that year; ``None`` when the chart has no such account."""

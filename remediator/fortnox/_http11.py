@@ -10,6 +10,8 @@ httpcore.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import httptools
 import httpx
 
@@ -19,22 +21,31 @@ _INFORMATIONAL = range(100, 200)
 _SWITCHING = 101
 
 
-def request_head(request: httpx.Request) -> bytes:
+@dataclass(frozen=True)
+class Head:
+    """A request's head as written, and what its headers say about the exchange."""
+
+    data: bytes
+    chunked: bool  # the body goes in chunks (httpx's framing of a body of unknown length)
+    closes: bool  # ``Connection: close``: the connection is not used after the answer
+
+
+def request_head(request: httpx.Request) -> Head:
     """The request line and headers; ``LocalProtocolError`` for a header that would split the
     head (a line break in a name or value)."""
     lines = [b"%s %s HTTP/1.1\r\n" % (request.method.encode("ascii"), request.url.raw_path)]
+    by_chunks = closes = False
     for name, value in request.headers.raw:
         if b"\n" in name or b"\r" in name or b"\n" in value or b"\r" in value:
             raise httpx.LocalProtocolError("a header contains a line break", request=request)
         lines.append(b"%s: %s\r\n" % (name, value))
+        lowered = name.lower()
+        if lowered == b"transfer-encoding":
+            by_chunks = value.strip().lower() == _CHUNKED
+        elif lowered == b"connection":
+            closes = value.strip().lower() == b"close"
     lines.append(b"\r\n")
-    return b"".join(lines)
-
-
-def chunked(request: httpx.Request) -> bool:
-    """Whether httpx framed the body as chunks (a body of unknown length)."""
-    framing: str = request.headers.get("transfer-encoding", "")
-    return framing.lower() == "chunked"
+    return Head(b"".join(lines), chunked=by_chunks, closes=closes)
 
 
 def chunk(data: bytes) -> bytes:

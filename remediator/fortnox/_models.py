@@ -6,6 +6,7 @@ the alternative names that REFERENCE.md lists are accepted (``accountCharts``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from datetime import date
 from typing import Any, ClassVar, Literal
 
@@ -94,6 +95,54 @@ class Account(FortnoxModel):
     @classmethod
     def _empty_sru(cls, value: Any) -> Any:
         return None if value in ("", None) else value
+
+
+class Chart(MutableMapping[int, Account]):
+    """A year's chart of accounts by number, as Fortnox listed it, and as a run changed it
+    since. An account is validated when it is looked up: a chart has hundreds of accounts and a
+    voucher uses a few, and every run of a burst reads the chart (from the session's memory)
+    again."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items: dict[int, Any] = {}
+        for item in items:
+            number = _number_of(item)
+            if number is not None:
+                self._items.setdefault(number, item)
+        self._accounts: dict[int, Account] = {}
+
+    def __getitem__(self, number: int) -> Account:
+        account = self._accounts.get(number)
+        if account is None:
+            account = self._accounts[number] = Account.model_validate(self._items[number])
+        return account
+
+    def __setitem__(self, number: int, account: Account) -> None:
+        self._items[number] = account
+        self._accounts[number] = account
+
+    def __delitem__(self, number: int) -> None:
+        del self._items[number]
+        self._accounts.pop(number, None)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _number_of(item: Any) -> int | None:
+    """An item's account number as ``Account`` would read it; ``None`` without a usable one."""
+    if not isinstance(item, dict):
+        return None
+    value = item.get("Number")
+    if value is None:
+        value = next((v for k, v in item.items() if str(k).lower() == "number"), None)
+    try:
+        return int(value) if isinstance(value, int | str) else None
+    except ValueError:
+        return None
 
 
 class VoucherRow(FortnoxModel):

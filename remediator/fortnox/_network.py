@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import httpx
 
-from remediator.fortnox._http11 import ResponseReader, chunk, chunked, request_head
+from remediator.fortnox._http11 import Head, ResponseReader, chunk, request_head
 
 # Reading stops (the transport is paused) while this much is received and not yet read.
 _HIGH_WATER = 256 * 1024
@@ -125,32 +125,33 @@ class Connection:
     async def exchange(self, request: httpx.Request, timeouts: Timeouts) -> ResponseReader:
         """Send ``request`` and read its whole answer."""
         reader = ResponseReader(request)
+        head = request_head(request)
         with contextlib.suppress(httpx.WriteError):  # a server may close early and answer
-            await self._send(request, timeouts.get("write"))
+            await self._send(request, head, timeouts.get("write"))
         while not reader.complete:
             data = await self._read(request, timeouts.get("read"))
             if not data:
                 reader.eof()
                 break
             reader.feed(data)
+        if head.closes:
+            reader.keep_alive = False
         return reader
 
-    async def _send(self, request: httpx.Request, timeout: float | None) -> None:  # noqa: ASYNC109
-        head = request_head(request)
-        by_chunks = chunked(request)
+    async def _send(self, request: httpx.Request, head: Head, timeout: float | None) -> None:  # noqa: ASYNC109
         try:
             body: bytes | None = request.content
         except httpx.RequestNotRead:  # a body httpx has not read: it goes out as it comes
             body = None
         if body is not None:
-            framed = (chunk(body) if body else b"") + chunk(b"") if by_chunks else body
-            await self._write(head + framed, request, timeout)
+            framed = (chunk(body) if body else b"") + chunk(b"") if head.chunked else body
+            await self._write(head.data + framed, request, timeout)
             return
-        await self._write(head, request, timeout)
+        await self._write(head.data, request, timeout)
         async for part in cast("httpx.AsyncByteStream", request.stream):
             if part:
-                await self._write(chunk(part) if by_chunks else part, request, timeout)
-        if by_chunks:
+                await self._write(chunk(part) if head.chunked else part, request, timeout)
+        if head.chunked:
             await self._write(chunk(b""), request, timeout)
 
     async def _write(self, data: bytes, request: httpx.Request, timeout: float | None) -> None:  # noqa: ASYNC109
@@ -231,11 +232,6 @@ def _origin(request: httpx.Request) -> Origin:
     return scheme, url.raw_host.decode("ascii"), url.port or _PORTS[scheme]
 
 
-def _closes(request: httpx.Request) -> bool:
-    connection: str = request.headers.get("connection", "")
-    return connection.lower() == "close"
-
-
 def _proxied() -> bool:
     """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``)."""
     return any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all"))
@@ -273,7 +269,7 @@ class NetworkTransport(httpx.AsyncBaseTransport):
         keep = False
         try:
             reader = await connection.exchange(request, timeouts)
-            keep = reader.keep_alive and not reader.trailing and not _closes(request)
+            keep = reader.keep_alive and not reader.trailing
             return reader.response()
         finally:
             self._release(connection, keep=keep)

@@ -132,6 +132,11 @@ async def test_account_list_collects_every_page(client: FortnoxClient) -> None:
     assert len(accounts) == 1200
     assert len({a.number for a in accounts}) == 1200
     assert route.call_count == 3
+    chart = await client.chart(2)
+    assert len(chart) == 1200
+    assert chart[2199].description == "a"
+    assert 2200 not in chart
+    assert route.call_count == 6
 
 
 @respx.mock

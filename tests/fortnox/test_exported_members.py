@@ -8,6 +8,7 @@ from remediator.errors import RemediatorError
 EXPECTED = [
     "Account",
     "BadRequest",
+    "Chart",
     "CompanyInformation",
     "ConnectionKind",
     "ConnectionStatus",

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from remediator.fortnox._http11 import ResponseReader, chunk, chunked, request_head
+from remediator.fortnox._http11 import ResponseReader, chunk, request_head
 
 URL = "https://api.fortnox.se/3/vouchers?financialyear=2&limit=500"
 
@@ -30,13 +30,18 @@ def read(raw: bytes, method: str = "GET", *, piecewise: bool = False) -> Respons
 def test_the_head_carries_the_target_and_every_header_httpx_set() -> None:
     request = httpx.Request("POST", URL, json={"Voucher": {}}, headers={"X-A": "1"})
     head = request_head(request)
-    lines = head.split(b"\r\n")
+    lines = head.data.split(b"\r\n")
     assert lines[0] == b"POST /3/vouchers?financialyear=2&limit=500 HTTP/1.1"
     assert b"Host: api.fortnox.se" in lines
     assert b"X-A: 1" in lines
     assert b"Content-Length: 14" in lines
-    assert head.endswith(b"\r\n\r\n")
-    assert not chunked(request)
+    assert head.data.endswith(b"\r\n\r\n")
+    assert not head.chunked
+    assert not head.closes
+
+
+def test_a_request_that_says_close_is_marked() -> None:
+    assert request_head(httpx.Request("GET", URL, headers={"Connection": "Close"})).closes
 
 
 def test_a_header_that_would_split_the_head_is_refused() -> None:
@@ -50,7 +55,7 @@ def test_a_body_of_unknown_length_goes_in_chunks() -> None:
     async def parts() -> AsyncIterator[bytes]:
         yield b"abc"
 
-    assert chunked(httpx.Request("POST", URL, content=parts()))
+    assert request_head(httpx.Request("POST", URL, content=parts())).chunked
     assert chunk(b"abc") == b"3\r\nabc\r\n"
     assert chunk(b"x" * 26) == b"1a\r\n" + b"x" * 26 + b"\r\n"
     assert chunk(b"") == b"0\r\n\r\n"

@@ -12,6 +12,7 @@ import pytest
 
 from remediator.fortnox import (
     Account,
+    Chart,
     CompanyInformation,
     FinancialYear,
     LockedPeriod,
@@ -197,3 +198,31 @@ def test_voucher_accounts_in_order_of_first_use() -> None:
         }
     )
     assert voucher.accounts() == [1910, 3001]
+
+
+def test_a_chart_validates_only_the_accounts_looked_up() -> None:
+    chart = Chart(
+        [
+            {"Number": 3001, "Description": "Försäljning", "Active": False},
+            {"number": "1910", "description": "Kassa"},  # any key case, a number as text
+            {"Number": 2640, "Description": ""},  # not a valid account: never looked up here
+            {"Description": "no number"},
+            "not an object",
+        ]
+    )
+    assert sorted(chart) == [1910, 2640, 3001]
+    assert chart[3001] == Account(number=3001, description="Försäljning", active=False)
+    assert chart[1910].description == "Kassa"
+    assert chart.get(4000) is None
+    with pytest.raises(ValueError, match="Description"):
+        chart[2640]  # the lookup is what validates
+
+
+def test_a_chart_keeps_what_the_run_changed() -> None:
+    chart = Chart([{"Number": 3001, "Description": "Försäljning", "Active": False}])
+    chart[3001] = Account(number=3001, description="Försäljning", active=True)
+    chart[3740] = Account(number=3740, description="Öresavrundning", active=True)
+    assert chart[3001].active is True
+    assert len(chart) == 2
+    del chart[3740]
+    assert list(chart) == [3001]
