@@ -68,6 +68,7 @@ class Service:
         await self.workers.stop()
         await self.deliverer.stop()
         await self.notifier.aclose()
+        self.writer.close()
         await self.runtime.aclose()
 
     async def accept(self, run_id: str, failure: ExportFailure) -> Accepted:

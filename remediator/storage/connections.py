@@ -16,7 +16,7 @@ from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause,
 from remediator.policy import Policy
 from remediator.storage.audit import record_in
 from remediator.storage.crypto import TokenCipher
-from remediator.storage.db import Database, connections, write_transaction
+from remediator.storage.db import Database, connections, reading, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
@@ -122,7 +122,7 @@ class ConnectionStore:
         return self.get(connection.id)
 
     def _read(self, connection_id: str) -> Connection:
-        with self._db.engine.connect() as conn:
+        with reading(self._db.engine) as conn:
             row = (
                 conn.execute(sa.select(connections).where(connections.c.id == connection_id))
                 .mappings()

@@ -45,7 +45,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from remediator.errors import LeaseLost
-from remediator.storage.db import Database, leases, write_transaction
+from remediator.storage.db import Database, leases, reading, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,13 @@ class LeaseStore:
 
     def holder(self, key: str) -> LeaseRow | None:
         """The stored lease of ``key``, expired or not; ``None`` when there is none."""
-        with self._db.engine.connect() as conn:
+        with reading(self._db.engine) as conn:
             row = conn.execute(sa.select(leases).where(leases.c.key == key)).mappings().first()
         return None if row is None else LeaseRow(**row)
 
     def now(self) -> float:
         """The database's clock (what expiry is measured with)."""
-        with self._db.engine.connect() as conn:
+        with reading(self._db.engine) as conn:
             return float(conn.execute(sa.select(db_now())).scalar_one())
 
 

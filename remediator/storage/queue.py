@@ -39,6 +39,7 @@ from remediator.storage.db import (
     connections,
     is_sqlite,
     leases,
+    reading,
     run_requests,
     runs,
     write_transaction,
@@ -217,6 +218,18 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
     return values
 
 
+def _callback_due(now: float) -> dict[str, Any]:
+    """A settled run's callback is due now, when the run has a callback URL."""
+    has_url = runs.c.callback_url.is_not(None)
+    due = {"callback_state": "pending", "callback_attempts": 0, "callback_next_at": now}
+    values = {
+        name: sa.case((has_url, sa.literal(value)), else_=runs.c[name])
+        for name, value in due.items()
+    }
+    values["callback_error"] = sa.case((has_url, sa.null()), else_=runs.c.callback_error)
+    return values
+
+
 def _service() -> Any:
     """The queue's runs: received by the service, or stored by a check ahead."""
     return runs.c.origin.in_(ORIGINS)
@@ -356,11 +369,31 @@ def _answered(result: Accepted | UsageError, lost: dict[str, QueuedRun]) -> Acce
     return result
 
 
-def _running(conn: SAConnection, connection_id: str) -> bool:
-    query = sa.select(runs.c.id).where(
-        _service(), runs.c.connection_id == connection_id, runs.c.state == RunState.RUNNING.value
+def _claimable(connection_id: str, now: float, *, skip_locked: bool) -> Any:
+    """The id of the connection's due run with the oldest export date, while no run of the
+    connection is ``running`` (a subquery of the claim's update: aliases, so that it is not
+    correlated with the table updated)."""
+    due, other = runs.alias("due"), runs.alias("other")
+    running = sa.select(other.c.id).where(
+        other.c.origin.in_([sa.literal(origin) for origin in ORIGINS]),
+        other.c.connection_id == connection_id,
+        other.c.state == RunState.RUNNING.value,
     )
-    return conn.execute(query.limit(1)).first() is not None
+    query = (
+        sa.select(due.c.id)
+        .where(
+            due.c.origin.in_([sa.literal(origin) for origin in ORIGINS]),
+            due.c.connection_id == connection_id,
+            due.c.state == RunState.QUEUED.value,
+            due.c.not_before <= now,
+            ~sa.exists(running),
+        )
+        .order_by(due.c.export_date, due.c.created_at)
+        .limit(1)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return query.scalar_subquery()
 
 
 def _status(state: str, outcome: str | None) -> str:
@@ -458,7 +491,7 @@ class QueueStore(RunStore):
             .order_by(runs.c.created_at.desc())
             .limit(1)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else QueuedRun.model_validate(dict(row))
 
@@ -559,7 +592,7 @@ class QueueStore(RunStore):
         the interrupted pass counting as an attempt; returns their ids. Safe to call from every
         instance, at any time."""
         orphaned = self._orphaned(grace_seconds)
-        with self._engine.connect() as conn:  # a read first: most looks find nothing
+        with reading(self._engine) as conn:  # a read first: most looks find nothing
             ids = list(conn.execute(sa.select(runs.c.id).where(orphaned)).scalars())
         if not ids:
             return []
@@ -585,7 +618,7 @@ class QueueStore(RunStore):
             self._orphaned(grace_seconds),
             sa.func.coalesce(runs.c.attempts, 0) + 1 >= max_attempts,
         )
-        with self._engine.connect() as conn:  # a read first: most looks find nothing
+        with reading(self._engine) as conn:  # a read first: most looks find nothing
             found = conn.execute(sa.select(runs.c.id).where(out_of_attempts)).first()
         if found is None:
             return {}
@@ -649,7 +682,7 @@ class QueueStore(RunStore):
             .order_by(due.c.first)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             return list(conn.execute(query).scalars())
 
     def claim(self, connection_id: str) -> QueuedRun | None:
@@ -665,33 +698,24 @@ class QueueStore(RunStore):
         """
         now = time.time()
         with write_transaction(self._engine, durable=False) as conn:
-            if not _claim_lock(conn, connection_id) or _running(conn, connection_id):
+            if not _claim_lock(conn, connection_id):
                 return None
-            query = (
-                sa.select(runs)
-                .where(
-                    _service(),
-                    runs.c.connection_id == connection_id,
-                    runs.c.state == RunState.QUEUED.value,
-                    runs.c.not_before <= now,
+            claimable = _claimable(connection_id, now, skip_locked=not is_sqlite(conn))
+            row = (
+                conn.execute(
+                    runs.update()
+                    .where(runs.c.id == claimable)
+                    .values(state=RunState.RUNNING.value, started_at=now)
+                    .returning(*runs.c)
                 )
-                .order_by(runs.c.export_date, runs.c.created_at)
-                .limit(1)
+                .mappings()
+                .first()
             )
-            if not is_sqlite(conn):
-                query = query.with_for_update(skip_locked=True)
-            row = conn.execute(query).mappings().first()
-            if row is None:
-                return None
-            conn.execute(
-                runs.update()
-                .where(runs.c.id == row["id"])
-                .values(state=RunState.RUNNING.value, started_at=now)
-            )
+        if row is None:
+            return None
         with self._lock:
             self._passes[row["id"]] = _Pass()
-        claimed = dict(row) | {"state": RunState.RUNNING.value, "started_at": now}
-        return QueuedRun.model_validate(claimed)
+        return QueuedRun.model_validate(dict(row))
 
     def settle(self, run_id: str, settled: Settled) -> QueuedRun:
         """End a worker's pass in one transaction: the engine's report and audit trail, the
@@ -707,19 +731,15 @@ class QueueStore(RunStore):
                 ).scalar_one()
                 rows = [_audit_row(run_id, first + n, r) for n, r in enumerate(done.records)]
                 conn.execute(run_requests.insert(), rows)
-            conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
             if settled.notify:
+                values |= _callback_due(now)
+            row = (
                 conn.execute(
-                    runs.update()
-                    .where(runs.c.id == run_id, runs.c.callback_url.is_not(None))
-                    .values(
-                        callback_state="pending",
-                        callback_attempts=0,
-                        callback_next_at=now,
-                        callback_error=None,
-                    )
+                    runs.update().where(runs.c.id == run_id).values(**values).returning(*runs.c)
                 )
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().one()
+                .mappings()
+                .one()
+            )
         return QueuedRun.model_validate(dict(row))
 
     def approve(self, run_id: str, actor: Actor) -> QueuedRun:
@@ -874,7 +894,7 @@ class QueueStore(RunStore):
             .order_by(runs.c.export_date)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with reading(self._engine) as conn:
             stored = conn.execute(query).scalars().all()
         return [voucher for text in stored if (voucher := _voucher_of(text)) is not None]
 

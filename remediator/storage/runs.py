@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection as SAConnection
 
 from remediator.errors import UsageError
 from remediator.fortnox import RequestRecord
-from remediator.storage.db import Database, run_requests, runs, write_transaction
+from remediator.storage.db import Database, reading, run_requests, runs, write_transaction
 
 
 class RunState(StrEnum):
@@ -133,7 +133,7 @@ class RunStore:
 
     def _row(self, run_id: str) -> dict[str, Any]:
         """The run's stored columns, all of them."""
-        with self._db.engine.connect() as conn:
+        with reading(self._db.engine) as conn:
             row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise UnknownRunError(run_id)
