@@ -218,16 +218,20 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
     return values
 
 
-def _callback_due(now: float) -> dict[str, Any]:
-    """A settled run's callback is due now, when the run has a callback URL."""
+def _callback_due() -> dict[str, Any]:
+    """A settled run's callback is due now (bound: ``callback_now``), when the run has a
+    callback URL: the columns' new values, built once."""
     has_url = runs.c.callback_url.is_not(None)
-    due = {"callback_state": "pending", "callback_attempts": 0, "callback_next_at": now}
-    values = {
-        name: sa.case((has_url, sa.literal(value)), else_=runs.c[name])
-        for name, value in due.items()
+    due = {
+        "callback_state": sa.literal("pending"),
+        "callback_attempts": sa.literal(0),
+        "callback_next_at": sa.bindparam("callback_now", type_=sa.Float),
+        "callback_error": sa.null(),
     }
-    values["callback_error"] = sa.case((has_url, sa.null()), else_=runs.c.callback_error)
-    return values
+    return {name: sa.case((has_url, value), else_=runs.c[name]) for name, value in due.items()}
+
+
+_CALLBACK_DUE = _callback_due()
 
 
 def _service() -> Any:
@@ -369,17 +373,20 @@ def _answered(result: Accepted | UsageError, lost: dict[str, QueuedRun]) -> Acce
     return result
 
 
-def _claimable(connection_id: str, now: float, *, skip_locked: bool) -> Any:
-    """The id of the connection's due run with the oldest export date, while no run of the
-    connection is ``running`` (a subquery of the claim's update: aliases, so that it is not
-    correlated with the table updated)."""
+def _claim(dialect: str) -> Any:
+    """The claim's update, built once: the connection's due run with the oldest export date
+    becomes ``running`` while no run of the connection is (bound: ``claim_connection``,
+    ``claim_now``). The subquery reads aliases, so that it is not correlated with the table
+    updated; on PostgreSQL it skips rows another claim has locked."""
     due, other = runs.alias("due"), runs.alias("other")
+    connection_id = sa.bindparam("claim_connection", type_=sa.String)
+    now = sa.bindparam("claim_now", type_=sa.Float)
     running = sa.select(other.c.id).where(
         other.c.origin.in_([sa.literal(origin) for origin in ORIGINS]),
         other.c.connection_id == connection_id,
         other.c.state == RunState.RUNNING.value,
     )
-    query = (
+    oldest = (
         sa.select(due.c.id)
         .where(
             due.c.origin.in_([sa.literal(origin) for origin in ORIGINS]),
@@ -391,9 +398,17 @@ def _claimable(connection_id: str, now: float, *, skip_locked: bool) -> Any:
         .order_by(due.c.export_date, due.c.created_at)
         .limit(1)
     )
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    return query.scalar_subquery()
+    if dialect == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    return (
+        runs.update()
+        .where(runs.c.id == oldest.scalar_subquery())
+        .values(state=RunState.RUNNING.value, started_at=now)
+        .returning(*runs.c)
+    )
+
+
+_CLAIM = {dialect: _claim(dialect) for dialect in _DIALECTS}
 
 
 def _status(state: str, outcome: str | None) -> str:
@@ -700,17 +715,10 @@ class QueueStore(RunStore):
         with write_transaction(self._engine, durable=False) as conn:
             if not _claim_lock(conn, connection_id):
                 return None
-            claimable = _claimable(connection_id, now, skip_locked=not is_sqlite(conn))
-            row = (
-                conn.execute(
-                    runs.update()
-                    .where(runs.c.id == claimable)
-                    .values(state=RunState.RUNNING.value, started_at=now)
-                    .returning(*runs.c)
-                )
-                .mappings()
-                .first()
+            claimed = conn.execute(
+                _CLAIM[conn.dialect.name], {"claim_connection": connection_id, "claim_now": now}
             )
+            row = claimed.mappings().first()
         if row is None:
             return None
         with self._lock:
@@ -732,14 +740,10 @@ class QueueStore(RunStore):
                 rows = [_audit_row(run_id, first + n, r) for n, r in enumerate(done.records)]
                 conn.execute(run_requests.insert(), rows)
             if settled.notify:
-                values |= _callback_due(now)
-            row = (
-                conn.execute(
-                    runs.update().where(runs.c.id == run_id).values(**values).returning(*runs.c)
-                )
-                .mappings()
-                .one()
-            )
+                values |= _CALLBACK_DUE
+            update = runs.update().where(runs.c.id == run_id).values(**values)
+            returned = conn.execute(update.returning(*runs.c), {"callback_now": now})
+            row = returned.mappings().one()
         return QueuedRun.model_validate(dict(row))
 
     def approve(self, run_id: str, actor: Actor) -> QueuedRun:
