@@ -22,6 +22,25 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
 
 
+# The statements of every run and every refresh, built once and bound per call.
+_ID = sa.bindparam("connection", type_=sa.String)
+_BY_ID = sa.select(connections).where(connections.c.id == _ID)
+_LOCKER = sa.bindparam("lock_owner_", type_=sa.String)
+_TRY_LOCK = (  # the refresh lock, if free, run out or already the caller's
+    connections.update()
+    .where(
+        connections.c.id == _ID,
+        sa.or_(
+            connections.c.lock_owner.is_(None),
+            connections.c.lock_until < sa.bindparam("lock_now", type_=sa.Float),
+            connections.c.lock_owner == _LOCKER,
+        ),
+    )
+    .values(lock_owner=_LOCKER, lock_until=sa.bindparam("lock_until_", type_=sa.Float))
+    .returning(*connections.c)
+)
+
+
 class ConnectionOwner(BaseModel):
     """Who connected, as Fortnox's ``/3/me`` answered at consent."""
 
@@ -123,11 +142,7 @@ class ConnectionStore:
 
     def _read(self, connection_id: str) -> Connection:
         with reading(self._db.engine) as conn:
-            row = (
-                conn.execute(sa.select(connections).where(connections.c.id == connection_id))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(_BY_ID, {"connection": connection_id}).mappings().first()
         if row is None:
             raise UnknownConnectionError(connection_id)
         return self._from_row(row)
@@ -402,22 +417,14 @@ class ConnectionStore:
         ``owner``'s: the connection as stored then (the same statement reads it back);
         ``None`` when another holds the lock."""
         now = time.time()
-        free = sa.or_(
-            connections.c.lock_owner.is_(None),
-            connections.c.lock_until < now,
-            connections.c.lock_owner == owner,
-        )
+        bound = {
+            "connection": connection_id,
+            "lock_now": now,
+            "lock_owner_": owner,
+            "lock_until_": now + lease_seconds,
+        }
         with write_transaction(self._db.engine) as conn:
-            row = (
-                conn.execute(
-                    connections.update()
-                    .where(connections.c.id == connection_id, free)
-                    .values(lock_owner=owner, lock_until=now + lease_seconds)
-                    .returning(*connections.c)
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(_TRY_LOCK, bound).mappings().first()
         return None if row is None else self._from_row(row)
 
     def unlock(self, connection_id: str, owner: str) -> None:

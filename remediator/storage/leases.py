@@ -71,6 +71,34 @@ def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:  # noqa: A
     return "((julianday('now') - 2440587.5) * 86400.0)"
 
 
+# The statements, built once and bound per call (building them, the clock expressions and
+# the CASE, took a sixth of a burst's database threads: bench/remediation.py under py-spy).
+_KEY = sa.bindparam("lease_key", type_=sa.String)
+_OWNER = sa.bindparam("lease_owner", type_=sa.String)
+_TTL = sa.bindparam("lease_ttl", type_=sa.Float)
+# An update of a row that is expired or already ours (``acquired_at`` kept when ours).
+_TAKE = (
+    leases.update()
+    .where(leases.c.key == _KEY, sa.or_(leases.c.owner == _OWNER, leases.c.expires_at < db_now()))
+    .values(
+        owner=_OWNER,
+        expires_at=db_now() + _TTL,
+        acquired_at=sa.case((leases.c.owner == _OWNER, leases.c.acquired_at), else_=db_now()),
+    )
+)
+_ADD = leases.insert().values(
+    key=_KEY, owner=_OWNER, acquired_at=db_now(), expires_at=db_now() + _TTL
+)
+_RENEW = (
+    leases.update()
+    .where(leases.c.key == _KEY, leases.c.owner == _OWNER, leases.c.expires_at >= db_now())
+    .values(expires_at=db_now() + _TTL)
+)
+_RELEASE = leases.delete().where(leases.c.key == _KEY, leases.c.owner == _OWNER)
+_HOLDER = sa.select(leases).where(leases.c.key == _KEY)
+_NOW = sa.select(db_now())
+
+
 @dataclass(frozen=True)
 class LeaseRow:
     """A lease as stored (times on the database's clock)."""
@@ -97,31 +125,14 @@ class LeaseStore:
 
     def acquire(self, key: str, owner: str, ttl: float) -> bool:
         """Take ``key`` for ``ttl`` seconds if it is free, expired or already ``owner``'s."""
-        now, expires = db_now(), db_now() + ttl
-        takeable = sa.or_(leases.c.owner == owner, leases.c.expires_at < now)
+        bound = {"lease_key": key, "lease_owner": owner, "lease_ttl": ttl}
         try:
             with write_transaction(self._db.engine) as conn:
-                taken = conn.execute(
-                    leases.update()
-                    .where(leases.c.key == key, takeable)
-                    .values(
-                        owner=owner,
-                        expires_at=expires,
-                        acquired_at=sa.case(
-                            (leases.c.owner == owner, leases.c.acquired_at), else_=now
-                        ),
-                    )
-                )
-                if taken.rowcount == 1:
+                if conn.execute(_TAKE, bound).rowcount == 1:
                     return True
-                exists = conn.execute(sa.select(leases.c.key).where(leases.c.key == key)).first()
-                if exists is not None:
+                if conn.execute(_HOLDER, bound).first() is not None:
                     return False
-                conn.execute(
-                    leases.insert().values(
-                        key=key, owner=owner, acquired_at=now, expires_at=expires
-                    )
-                )
+                conn.execute(_ADD, bound)
         except IntegrityError:  # PostgreSQL: another process inserted the key meanwhile
             return False
         return True
@@ -129,31 +140,26 @@ class LeaseStore:
     def renew(self, key: str, owner: str, ttl: float) -> bool:
         """Extend ``owner``'s lease by ``ttl`` from now; ``False`` when it is not ours any more
         (taken over, released, or expired: an expired lease is lost even if nobody took it)."""
+        bound = {"lease_key": key, "lease_owner": owner, "lease_ttl": ttl}
         with write_transaction(self._db.engine) as conn:
-            result = conn.execute(
-                leases.update()
-                .where(
-                    leases.c.key == key, leases.c.owner == owner, leases.c.expires_at >= db_now()
-                )
-                .values(expires_at=db_now() + ttl)
-            )
+            result = conn.execute(_RENEW, bound)
         return bool(result.rowcount == 1)
 
     def release(self, key: str, owner: str) -> None:
         """Give ``key`` up if ``owner`` holds it (a no-op otherwise)."""
         with write_transaction(self._db.engine) as conn:
-            conn.execute(leases.delete().where(leases.c.key == key, leases.c.owner == owner))
+            conn.execute(_RELEASE, {"lease_key": key, "lease_owner": owner})
 
     def holder(self, key: str) -> LeaseRow | None:
         """The stored lease of ``key``, expired or not; ``None`` when there is none."""
         with reading(self._db.engine) as conn:
-            row = conn.execute(sa.select(leases).where(leases.c.key == key)).mappings().first()
+            row = conn.execute(_HOLDER, {"lease_key": key}).mappings().first()
         return None if row is None else LeaseRow(**row)
 
     def now(self) -> float:
         """The database's clock (what expiry is measured with)."""
         with reading(self._db.engine) as conn:
-            return float(conn.execute(sa.select(db_now())).scalar_one())
+            return float(conn.execute(_NOW).scalar_one())
 
 
 @dataclass
