@@ -37,6 +37,34 @@ _HEADERS = {"Accept": "application/json"}
 POOLS = 64
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps and sends nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:  # noqa: ARG002 - httpx's
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:  # noqa: ARG002 - httpx's
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """httpx's client without a cookie jar. Fortnox's API authenticates by bearer token and
+    needs no cookie (and the API client builds its requests itself, so none was ever sent),
+    but httpx read every answer for cookies to keep: a sixteenth of a burst's event loop
+    (py-spy, bench/remediation.py)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:  # noqa: ARG002 - httpx's setter
+        return None  # nothing is kept
+
+
 def _pools(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
 ) -> list[httpx.AsyncClient]:
@@ -44,13 +72,13 @@ def _pools(
     context), one when ``transport`` replaces the network."""
     timeout = httpx.Timeout(settings.http_timeout, connect=settings.connect_timeout)
     if transport is not None:
-        return [httpx.AsyncClient(timeout=timeout, transport=transport, headers=_HEADERS)]
+        return [_CookielessClient(timeout=timeout, transport=transport, headers=_HEADERS)]
     tls = httpx.create_ssl_context()
     limits = httpx.Limits(
         max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
     )
     return [
-        httpx.AsyncClient(timeout=timeout, headers=_HEADERS, **transport_options(limits, tls))
+        _CookielessClient(timeout=timeout, headers=_HEADERS, **transport_options(limits, tls))
         for _ in range(POOLS)
     ]
 

@@ -393,3 +393,19 @@ async def test_tenants_share_a_few_connection_pools_and_each_keeps_its_own(
     assert again._http is clients[3]._http
     for client in clients:
         assert (await client.me()).id == "1"
+
+
+@respx.mock
+async def test_no_cookie_an_answer_sets_is_kept(
+    client: FortnoxClient, connector: FortnoxConnector
+) -> None:
+    """Fortnox's API needs no cookie, and reading every answer for one cost the event loop."""
+    me = {"Me": {"Id": "u1", "Name": "A", "Email": "a@example.se", "SysAdmin": True}}
+    route = respx.get(f"{API}/me").mock(
+        return_value=httpx.Response(200, json=me, headers={"Set-Cookie": "lb=node-1; Path=/"})
+    )
+    await client.me()
+    await client.me()
+    assert route.call_count == 2
+    assert "cookie" not in route.calls[1].request.headers
+    assert not any(list(pool.http.cookies.jar) for pool in connector._pools)
