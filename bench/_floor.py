@@ -1,6 +1,6 @@
 """The HTTP stack's floor for the remediation bench: the engine's own requests, in the order
 the sandbox logged them for each company, sent again by a bare client on the connector's HTTP
-stack (httpx over the connector's network backend, ``remediator/fortnox/_network.py``; no
+stack (httpx over the connector's transport, ``remediator/fortnox/_network.py``; no
 engine, no playbooks, no database, no rate limiter, no report) to a fresh sandbox process in
 the same state and with the same latency. Companies go on at the same time, each company's
 requests one after the other, as the engine sends them.

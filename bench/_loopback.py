@@ -17,17 +17,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-# One connection per client: httpcore looks at every request and connection of a pool at each
-# request and answer, so one pool for 50 requests in flight cost 2.7 ms of CPU per POST where 50
-# pools of one connection cost 1.2-1.5 ms. An idle connection is let go after 2 s, well under
-# the 5 s after which uvicorn closes one: a POST sent as the server closes its connection is
-# reset.
+# One connection per client (with httpcore's pool, before the connector had a transport of its
+# own, one pool for 50 requests in flight cost 2.7 ms of CPU per POST where 50 pools of one
+# connection cost 1.2-1.5 ms). An idle connection is let go after 2 s, well under the 5 s after
+# which uvicorn closes one: a POST sent as the server closes its connection is reset.
 _ONE = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0)
 
 
 def load_clients(bases: list[str], count: int, *, timeout: float) -> list[httpx.AsyncClient]:
     """The clients a benchmark sends its load with (the Backoffice's part), one per request in
-    flight, the n-th to ``bases[n % len(bases)]``: httpx over the connector's network backend,
+    flight, the n-th to ``bases[n % len(bases)]``: httpx over the connector's transport,
     the cheapest client of this stack. They run on the machine being measured, so their CPU is
     taken from what is measured; each bench prints it apart."""
     tls = httpx.create_ssl_context()

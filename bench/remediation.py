@@ -28,7 +28,7 @@ Reported, from one run:
   apart from /proc: on a machine with few cores it is often what the wall time waits for).
 - **the HTTP stack's floor** (with ``--served``): the engine's own requests, as the sandbox
   logged them, sent again by a bare client on the connector's HTTP stack (httpx over its
-  network backend) to a fresh sandbox process in the same state (``bench/_floor.py``): the
+  transport, ``remediator/fortnox/_network.py``) to a fresh sandbox process in the same state (``bench/_floor.py``): the
   wall time and CPU that the HTTP stack and this machine charge for the plan alone, and the
   engine's figures as ratios of them (its own overhead). Where the floor is above the lower
   bound, no client on this HTTP stack reaches the bound on this machine.

@@ -25,15 +25,14 @@ from remediator.settings import Settings
 
 _HEADERS = {"Accept": "application/json"}
 
-# Connection pools the tenants are spread over (by a hash of the tenant id). httpcore looks at
-# every connection of a pool whenever a request starts or ends (a socket poll for each idle
-# one), so with one pool for all tenants each request costs time in proportion to the tenants
-# at work; and a pool that keeps fewer connections than it opens closes and reopens them
-# (TCP, TLS) all the time. A tenant's requests go one after the other, so with a few tenants
-# per pool each keeps its connection and there is little to look at. 64 rather than 16: with
-# 100 companies at work, 16 pools left about six connections for each request to look at
-# (py-spy: a tenth of the event loop's time in httpcore's has_expired); an idle pool costs
-# nothing but a few objects.
+# Connection pools the tenants are spread over (by a hash of the tenant id). The connector's
+# own transport (_network) finds a connection in constant time, whatever a pool holds; httpx's
+# transport, used where the environment names a proxy, looks at every connection of a pool
+# whenever a request starts or ends, so with one pool for all tenants each request would cost
+# time in proportion to the tenants at work (py-spy, before _network: a tenth of the event
+# loop's time in httpcore's has_expired with 16 pools). A tenant's requests go one after the
+# other, so with a few tenants per pool each keeps its connection; an idle pool costs nothing
+# but a few objects.
 POOLS = 64
 
 

@@ -42,9 +42,10 @@ KEEPALIVE_SECONDS = 4.0  # the API's pools (_connector)
 # hour per company: a new connection (and TLS handshake) each time costs little.
 TOKEN_LIMITS = httpx.Limits(max_keepalive_connections=0)
 
-# Token calls go out over this many clients, in turn: httpcore looks at every connection of
-# a pool at each request and each answer, so a burst of refreshes (one per company) on one
-# pool costs in proportion to the square of the companies.
+# Token calls go out over this many clients, in turn: behind a proxy (httpx's own transport,
+# not _network's) a pool looks at every connection at each request and each answer, so a
+# burst of refreshes (one per company) on one pool would cost in proportion to the square of
+# the companies.
 POOLS = 16
 
 
