@@ -91,13 +91,22 @@ def _expire(future: asyncio.Future[None]) -> None:
         future.set_exception(TimeoutError())
 
 
-async def _wait(future: asyncio.Future[None], timeout: float | None) -> None:  # noqa: ASYNC109
-    """Wait for ``future``; ``TimeoutError`` after ``timeout`` seconds (None: no limit)."""
+async def _wait(
+    future: asyncio.Future[None],
+    timeout: float | None,  # noqa: ASYNC109 - httpx's, per phase
+    error: type[httpx.TimeoutException],
+    doing: str,
+    request: httpx.Request,
+) -> None:
+    """Wait for ``future``; httpx's ``error`` for this phase after ``timeout`` seconds (None:
+    no limit)."""
     timer = None
     if timeout is not None:
         timer = asyncio.get_running_loop().call_later(timeout, _expire, future)
     try:
         await future
+    except TimeoutError:
+        raise error(f"timed out {doing}", request=request) from None
     finally:
         if timer is not None:
             timer.cancel()
@@ -164,9 +173,7 @@ class Connection:
             return
         protocol.drained = asyncio.get_running_loop().create_future()
         try:
-            await _wait(protocol.drained, timeout)
-        except TimeoutError:
-            raise httpx.WriteTimeout("timed out writing", request=request) from None
+            await _wait(protocol.drained, timeout, httpx.WriteTimeout, "writing", request)
         finally:
             protocol.drained = None
         if protocol.error is not None:
@@ -178,9 +185,7 @@ class Connection:
         if not protocol.buffer and not protocol.eof:
             protocol.waiter = asyncio.get_running_loop().create_future()
             try:
-                await _wait(protocol.waiter, timeout)
-            except TimeoutError:
-                raise httpx.ReadTimeout("timed out reading", request=request) from None
+                await _wait(protocol.waiter, timeout, httpx.ReadTimeout, "reading", request)
             finally:
                 protocol.waiter = None
         if protocol.buffer:
@@ -348,16 +353,12 @@ class NetworkTransport(httpx.AsyncBaseTransport):
         turn = loop.create_future()
         self._waiting.append(turn)
         try:
-            await _wait(turn, left)
-        except BaseException as err:
+            await _wait(turn, left, httpx.PoolTimeout, "waiting for a connection", request)
+        except BaseException:
             if turn in self._waiting:
                 self._waiting.remove(turn)
             elif not turn.cancelled() and turn.exception() is None:
                 self._wake_one()  # given its turn as it gave up: the turn goes to the next
-            if isinstance(err, TimeoutError):
-                raise httpx.PoolTimeout(
-                    "timed out waiting for a connection", request=request
-                ) from None
             raise
 
     def _release(self, connection: Connection, *, keep: bool) -> None:
