@@ -259,11 +259,6 @@ class Companies:
             memory = self._memories[tenant] = Memory(MEMORY_SECONDS)
         return memory
 
-    async def tenant(self, connection_id: str) -> str | None:
-        """The connection's Fortnox company, learnt (and stored) now if need be; ``None``
-        when Fortnox cannot tell at the moment."""
-        return (await self._known(connection_id)).tenant_id
-
     async def _known(self, connection_id: str) -> Connection:
         """The connection, its company learnt now if need be (``tenant_id`` stays ``None``
         when Fortnox cannot tell at the moment)."""

@@ -125,7 +125,9 @@ def create_year(company: Company, body: dict[str, Any]) -> FinancialYear:
     )
     company.years.append(year)
     carried = company.series.get(source.id, {}) if source else {}
-    company.series[year.id] = {c: s.model_copy(update={"next_number": 1}) for c, s in carried.items()}
+    company.series[year.id] = {
+        c: s.model_copy(update={"next_number": 1}) for c, s in carried.items()
+    }
     chart = company.accounts.get(source.id, {}) if source else {}
     company.accounts[year.id] = {n: a.model_copy() for n, a in chart.items()}
     company.vouchers[year.id] = []

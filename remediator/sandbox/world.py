@@ -85,9 +85,7 @@ class Company:
         return company
 
     def year_for(self, day: date) -> int | None:
-        return next(
-            (y.id for y in self.years if y.from_date <= day <= y.to_date), None
-        )
+        return next((y.id for y in self.years if y.from_date <= day <= y.to_date), None)
 
     def year(self, year_id: int) -> FinancialYear:
         return next(y for y in self.years if y.id == year_id)

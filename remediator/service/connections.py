@@ -96,7 +96,10 @@ def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Conn
         before = current.policy or running.settings.policy
         if changed := before.changes_to(changes.policy):
             running.audit.record(
-                API_TOKEN, AuditAction.POLICY, connection_id=connection_id, detail="; ".join(changed)
+                API_TOKEN,
+                AuditAction.POLICY,
+                connection_id=connection_id,
+                detail="; ".join(changed),
             )
     return stored, new is not None
 

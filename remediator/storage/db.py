@@ -278,17 +278,21 @@ def is_sqlite(engine: Engine | SAConnection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-_OPTIONED: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
+_OPTIONED: weakref.WeakKeyDictionary[Engine, dict[tuple[tuple[str, Any], ...], Engine]] = (
+    weakref.WeakKeyDictionary()
+)
+_OPTIONED_LOCK = threading.Lock()
 
 
-def _optioned(engine: Engine, name: str, **options: Any) -> Engine:
-    """``engine.execution_options(**options)``, made once per engine and ``name`` (making one
+def _optioned(engine: Engine, **options: Any) -> Engine:
+    """``engine.execution_options(**options)``, made once per engine and options (making one
     copies the engine's dispatch: it showed in a burst's profile at every transaction)."""
-    with _WRITERS_LOCK:
+    key = tuple(sorted(options.items()))
+    with _OPTIONED_LOCK:
         made = _OPTIONED.setdefault(engine, {})
-        if name not in made:
-            made[name] = engine.execution_options(**options)
-        return made[name]
+        if key not in made:
+            made[key] = engine.execution_options(**options)
+        return made[key]
 
 
 def reading(engine: Engine) -> SAConnection:
@@ -297,7 +301,7 @@ def reading(engine: Engine) -> SAConnection:
     round trips of a transaction of its own; on SQLite as ``engine.connect()``."""
     if is_sqlite(engine):
         return engine.connect()
-    return _optioned(engine, "autocommit", isolation_level="AUTOCOMMIT").connect()
+    return _optioned(engine, isolation_level="AUTOCOMMIT").connect()
 
 
 @contextmanager
@@ -316,10 +320,7 @@ def write_transaction(engine: Engine, *, durable: bool = True) -> Iterator[SACon
         with engine.begin() as conn:
             yield conn
         return
-    if durable:
-        writing = _optioned(engine, "durable", immediate=True)
-    else:
-        writing = _optioned(engine, "not durable", immediate=True, durable=False)
+    writing = _optioned(engine, immediate=True, durable=durable)
     with _writer(engine), writing.begin() as conn:
         yield conn
 

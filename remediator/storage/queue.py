@@ -298,7 +298,13 @@ def _among(column: Any, name: str, dialect: str) -> Any:
 
 
 # ``_service()`` with its two values bound as they are: no list to expand at each execution.
-_OF_THE_QUEUE = runs.c.origin.in_([sa.literal(origin) for origin in ORIGINS])
+def _of_the_queue(origin: Any) -> Any:
+    """``_service()`` on ``origin`` (a column of ``runs`` or of an alias), its two values bound
+    as they are: no list to expand at each execution."""
+    return origin.in_([sa.literal(value) for value in ORIGINS])
+
+
+_OF_THE_QUEUE = _of_the_queue(runs.c.origin)
 
 
 def _look(dialect: str) -> Any:
@@ -382,14 +388,14 @@ def _claim(dialect: str) -> Any:
     connection_id = sa.bindparam("claim_connection", type_=sa.String)
     now = sa.bindparam("claim_now", type_=sa.Float)
     running = sa.select(other.c.id).where(
-        other.c.origin.in_([sa.literal(origin) for origin in ORIGINS]),
+        _of_the_queue(other.c.origin),
         other.c.connection_id == connection_id,
         other.c.state == RunState.RUNNING.value,
     )
     oldest = (
         sa.select(due.c.id)
         .where(
-            due.c.origin.in_([sa.literal(origin) for origin in ORIGINS]),
+            _of_the_queue(due.c.origin),
             due.c.connection_id == connection_id,
             due.c.state == RunState.QUEUED.value,
             due.c.not_before <= now,

@@ -21,7 +21,6 @@ branch_labels = None
 depends_on = None
 
 
-
 def _columns() -> list[sa.Column[object]]:
     return [
         sa.Column("refresh_started_at", sa.Float, nullable=True),
