@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.exc import IntegrityError
 
 from remediator.companies import company_key, connection_key
-from remediator.errors import UsageError
+from remediator.errors import UnknownConnectionError, UsageError
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
 from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
@@ -231,6 +231,39 @@ def test_instances_receiving_one_event_at_once_store_one_run_and_the_rest_of_the
     assert stored == ["only-a", "only-b", "shared-1", "shared-2"]
     again = second.accept(intake("c1", "shared-1"))
     assert (again.run.id, again.created) == (a[0].run.id, False)
+
+
+def test_a_batch_stores_its_new_events_and_answers_the_rest_each_as_it_stands(
+    database: Database,
+) -> None:
+    fill(database, connections=1, days=0)
+    queue = QueueStore(database)
+
+    def intake(run_id: str, event_id: str, connection_id: str = "c0") -> Intake:
+        return Intake(run_id, event_id, connection_id, "series_missing", "2026-03-01", "{}", None)
+
+    before = queue.accept(intake("old", "seen"))
+    answers = queue.accept_many(
+        [
+            intake("n1", "new"),
+            intake("s1", "seen"),
+            intake("x1", "stranger", connection_id="nobody"),
+            intake("n2", "new"),  # the same event again in the batch
+            intake("m1", "more"),
+        ]
+    )
+    kinds = [Accepted, Accepted, UnknownConnectionError, Accepted, Accepted]
+    assert [type(answer) for answer in answers] == kinds
+    assert cast("UnknownConnectionError", answers[2]).connection_id == "nobody"
+    new, seen, _, repeat, more = (cast("Accepted", answer) for answer in answers)
+    assert (new.run.id, new.created, new.run.state) == ("n1", True, RunState.QUEUED)
+    assert (repeat.run.id, repeat.created) == ("n1", False)
+    assert (seen.run.id, seen.created) == (before.run.id, False)
+    assert (more.run.id, more.created) == ("m1", True)
+    with database.engine.connect() as conn:
+        stored = conn.execute(sa.select(runs.c.id, runs.c.event_id).order_by(runs.c.id)).all()
+    assert [tuple(row) for row in stored] == [("m1", "more"), ("n1", "new"), ("old", "seen")]
+    assert queue.queued("n1").model_dump() == new.run.model_dump()
 
 
 def test_the_cli_s_and_the_check_ahead_s_runs_may_share_an_event_id(database: Database) -> None:
