@@ -58,7 +58,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from cryptography.fernet import Fernet
@@ -67,6 +67,7 @@ from pydantic import SecretStr
 from bench._floor import Floor, companies, replay
 from bench._loop import run_async
 from bench._loopback import free_port
+from remediator import collector
 from remediator.failure import ExportFailure
 from remediator.report import Outcome, Report
 from remediator.runtime import Runtime, open_runtime
@@ -312,11 +313,29 @@ def bench_settings(state: SandboxState, target: Target, workdir: Path) -> Settin
     )
 
 
+class Ran(NamedTuple):
+    """What the bench keeps of a run: its outcome and, when not fixed, why. The report itself
+    is let go as the service lets it go once stored; keeping 10,000 of them alive made every
+    full collection of the garbage collector traverse them (a cost only the bench had)."""
+
+    outcome: Outcome
+    why: str | None
+
+
+def _ran(report: Report) -> Ran:
+    """The first failing step's reason of a run that was not fixed."""
+    if report.outcome is Outcome.FIXED:
+        return Ran(report.outcome, None)
+    step = next((s for s in report.steps if s.reason), None)
+    why = f"{step.action}: {step.reason}" if step else report.summary.en
+    return Ran(report.outcome, why[:160])
+
+
 @dataclass
 class Result:
     seconds: float
     cpu_seconds: float
-    reports: list[Report]
+    reports: list[Ran]
     requests: list[dict[str, Any]]
     vouchers: list[dict[str, Any]]
     budgets: list[int]  # per company: the engine's ceiling
@@ -352,10 +371,13 @@ def _failures(runtime: Runtime, state: SandboxState, per_tenant: int) -> list[Ex
 
 async def _fix_all(
     runtime: Runtime, failures: list[ExportFailure], *, one_at_a_time: bool
-) -> list[Report]:
+) -> list[Ran]:
+    async def fix(failure: ExportFailure) -> Ran:
+        return _ran(await runtime.engine.run(failure, mode="apply"))
+
     if one_at_a_time:  # the naive client: the next failure once the last is done
-        return [await runtime.engine.run(f, mode="apply") for f in failures]
-    return list(await asyncio.gather(*(runtime.engine.run(f, mode="apply") for f in failures)))
+        return [await fix(f) for f in failures]
+    return list(await asyncio.gather(*(fix(f) for f in failures)))
 
 
 async def _remediate(
@@ -390,14 +412,9 @@ async def _remediate(
     return Result(seconds, cpu, reports, requests, vouchers, budgets, sandbox_cpu, loop, failures)
 
 
-def _why_not_fixed(reports: list[Report]) -> Counter[str]:
+def _why_not_fixed(reports: list[Ran]) -> Counter[str]:
     """The first failing step's reason of each run that was not fixed."""
-    reasons: Counter[str] = Counter()
-    for report in reports:
-        if report.outcome is not Outcome.FIXED:
-            step = next((s for s in report.steps if s.reason), None)
-            reasons[f"{step.action}: {step.reason}"[:160] if step else report.summary.en[:160]] += 1
-    return reasons
+    return Counter(ran.why for ran in reports if ran.why is not None)
 
 
 def _booked_once(result: Result) -> bool:
@@ -442,7 +459,9 @@ def run(
     naive_tenants: int = 4,
 ) -> dict[str, float]:
     """One run; ``served``: the sandbox runs as its own process on loopback; ``naive_tenants``:
-    how many companies the naive baseline samples (0: none)."""
+    how many companies the naive baseline samples (0: none). The garbage collector is paced as
+    ``remediator serve`` paces it (``remediator.collector``)."""
+    collector.pace()
     with tempfile.TemporaryDirectory() as tmp:
         result = run_async(_remediate(tenants, per_tenant, latency, Path(tmp), served=served))
     outcomes = Counter(r.outcome.value for r in result.reports)

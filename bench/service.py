@@ -66,7 +66,7 @@ from bench.remediation import (
     failure,
     minimal_requests,
 )
-from remediator import signing
+from remediator import collector, signing
 from remediator.runtime import open_runtime
 from remediator.sandbox import SandboxState
 from remediator.service import Service, create_app
@@ -128,7 +128,9 @@ async def _drive(service: Service, app: object, bodies: list[bytes]) -> float:
 def run(
     tenants: int = 100, per_tenant: int = 10, latency: float = 0.05, *, served: bool = False
 ) -> dict[str, float]:
-    """One run; ``served``: the sandbox runs as its own process on loopback."""
+    """One run; ``served``: the sandbox runs as its own process on loopback. The garbage
+    collector is paced as ``remediator serve`` paces it (``remediator.collector``)."""
+    collector.pace()
     state = bench_state(tenants)
     with tempfile.TemporaryDirectory() as tmp:
         target: Target = Served(state, Path(tmp)) if served else InProcess(state, Path(tmp))

@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from remediator import collector
 from remediator.cli.listen import bind, run
 from remediator.errors import ConfigError
 from remediator.service import create_app
@@ -39,6 +40,7 @@ def serve(host: str, port: int, log_level: str) -> None:
     check_service_settings(settings)
     listening = bind(host, port)
     configure(getattr(logging, log_level.upper()))
+    collector.pace()
     app = create_app(settings)
     click.echo(f"remediator service on http://{host}:{port} (OpenAPI page: /docs)", err=True)
     run(app, listening, log_config=None, access_log=False, log_level=log_level)
