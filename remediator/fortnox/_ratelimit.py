@@ -53,8 +53,10 @@ class SlidingWindowLimiter:
 
     async def acquire(self, key: str) -> Slot:
         """Wait until ``key`` may send a request; the caller releases the slot afterwards."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        freed = self._freed.setdefault(key, asyncio.Event())
+        lock, freed = self._locks.get(key), self._freed.get(key)
+        if lock is None or freed is None:  # made once per key, not at every request
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            freed = self._freed.setdefault(key, asyncio.Event())
         async with lock:
             while True:
                 slots = self._current(key)
