@@ -323,7 +323,8 @@ class Ran(NamedTuple):
 
 
 def _ran(report: Report) -> Ran:
-    """The first failing step's reason of a run that was not fixed."""
+    """What the bench keeps of ``report``: its outcome and, unless fixed, the first failing
+    step's reason (else the summary)."""
     if report.outcome is Outcome.FIXED:
         return Ran(report.outcome, None)
     step = next((s for s in report.steps if s.reason), None)
@@ -335,7 +336,7 @@ def _ran(report: Report) -> Ran:
 class Result:
     seconds: float
     cpu_seconds: float
-    reports: list[Ran]
+    ran: list[Ran]
     requests: list[dict[str, Any]]
     vouchers: list[dict[str, Any]]
     budgets: list[int]  # per company: the engine's ceiling
@@ -398,7 +399,7 @@ async def _remediate(
             failures = _failures(runtime, state, per_tenant)
             sandbox_cpu = target.cpu()
             cpu, loop, started = _own_cpu(), time.thread_time(), time.monotonic()
-            reports = await _fix_all(runtime, failures, one_at_a_time=one_at_a_time)
+            ran = await _fix_all(runtime, failures, one_at_a_time=one_at_a_time)
             seconds, cpu = time.monotonic() - started, _own_cpu() - cpu
             loop = time.thread_time() - loop
             after = target.cpu()
@@ -409,17 +410,17 @@ async def _remediate(
         requests, vouchers = target.requests(), target.vouchers()
     finally:
         target.close()
-    return Result(seconds, cpu, reports, requests, vouchers, budgets, sandbox_cpu, loop, failures)
+    return Result(seconds, cpu, ran, requests, vouchers, budgets, sandbox_cpu, loop, failures)
 
 
-def _why_not_fixed(reports: list[Ran]) -> Counter[str]:
+def _why_not_fixed(ran: list[Ran]) -> Counter[str]:
     """The first failing step's reason of each run that was not fixed."""
-    return Counter(ran.why for ran in reports if ran.why is not None)
+    return Counter(run.why for run in ran if run.why is not None)
 
 
 def _booked_once(result: Result) -> bool:
     keys = Counter(line for voucher in result.vouchers for line in voucher["Comments"].splitlines())
-    return len(keys) == len(result.reports) and set(keys.values()) == {1}
+    return len(keys) == len(result.ran) and set(keys.values()) == {1}
 
 
 def _naive_seconds(
@@ -431,7 +432,7 @@ def _naive_seconds(
         sample = run_async(
             _remediate(tenants, per_tenant, latency, Path(tmp), served=served, one_at_a_time=True)
         )
-    return sample.seconds / len(sample.reports) * failures
+    return sample.seconds / len(sample.ran) * failures
 
 
 def _floor(tenants: int, latency: float, result: Result) -> Floor:
@@ -464,7 +465,7 @@ def run(
     collector.pace()
     with tempfile.TemporaryDirectory() as tmp:
         result = run_async(_remediate(tenants, per_tenant, latency, Path(tmp), served=served))
-    outcomes = Counter(r.outcome.value for r in result.reports)
+    outcomes = Counter(r.outcome.value for r in result.ran)
     made = result.api_requests()
     total = sum(made.values())
     minimal = sum(minimal_requests(i, per_tenant) for i in range(tenants))
@@ -472,14 +473,14 @@ def run(
         bound_seconds(minimal_requests(i, per_tenant), latency) for i in range(tenants)
     )
     at_budget = max(bound_seconds(b, latency) for b in result.budgets)
-    failures = len(result.reports)
+    failures = len(result.ran)
     where = "a sandbox process on loopback" if served else "the sandbox in this process"
     print(
         f"{failures} failures across {tenants} tenants against {where}, "
         f"{latency * 1000:.0f} ms latency, {RATE} requests / {WINDOW:.0f} s per tenant"
     )
     print(f"outcomes: {dict(outcomes)}; every Z-report booked exactly once: {_booked_once(result)}")
-    for reason, count in _why_not_fixed(result.reports).most_common(5):
+    for reason, count in _why_not_fixed(result.ran).most_common(5):
         print(f"  not fixed ({count}): {reason}")
     print(
         f"wall time {result.seconds:.2f} s vs lower bound {lower_bound:.2f} s: "
