@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remediator import __version__
@@ -89,6 +90,16 @@ async def _remediator(_request: Request, err: Exception) -> JSONResponse:
     return _problem(500, str(err))
 
 
+async def _database(_request: Request, err: Exception) -> JSONResponse:
+    """The database refused or did not answer (a restart, a full disk, a lost connection):
+    503, so that the caller sends the request again (a repeated event is answered with its
+    run), not a bare 500."""
+    log.error("the database failed a request: %s", type(err).__name__)
+    return _problem(
+        503, "the database did not answer: send the request again", headers={"Retry-After": "5"}
+    )
+
+
 async def _too_large(_request: Request, err: Exception) -> JSONResponse:
     return _problem(413, str(err))
 
@@ -118,6 +129,7 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
     (FortnoxError, _fortnox),
     (UsageError, _usage),
     (RemediatorError, _remediator),
+    (SQLAlchemyError, _database),
     (BodyTooLarge, _too_large),
     (HTTPException, _http),
     (RequestValidationError, _validation),

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from remediator import signing
 from remediator.storage import Connection, Database
@@ -168,6 +169,78 @@ async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Har
     assert len(stored_runs(harness)) == 20
     assert sum(batches) == 61
     assert max(batches) > 1  # requests that arrived together were written together
+
+
+async def test_a_batch_the_database_refuses_is_503_for_each_of_its_failures_then_intake_goes_on(
+    harness: Harness,
+) -> None:
+    app = harness.app(worker_concurrency=0)
+    service = app.state.service
+    service.runtime.store.add(Connection(id=harness.connection_id, label="L", client_id="c"))
+    accept_many = service.queue.accept_many
+    refused: list[int] = []
+
+    def down_once(intakes: list[object]) -> object:
+        if not refused:
+            refused.append(len(intakes))
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return accept_many(intakes)
+
+    service.queue.accept_many = down_once
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def send(event_id: str) -> httpx.Response:
+            raw = json.dumps(harness.failure(event_id)).encode()
+            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
+            return await client.post("/v1/failures", content=raw, headers=headers)
+
+        first = await send("evt-refused")
+        answers = await asyncio.gather(*(send(f"evt-{n}") for n in range(3)))
+        again = await send("evt-refused")
+    assert refused == [1]
+    assert first.status_code == 503
+    assert first.headers["retry-after"] == "5"
+    assert first.json() == {
+        "detail": "the database did not answer: send the request again",
+        "problems": [],
+    }
+    assert [answer.status_code for answer in [*answers, again]] == [202, 202, 202, 202]
+    assert sorted(str(row["event_id"]) for row in stored_runs(harness)) == [
+        "evt-0",
+        "evt-1",
+        "evt-2",
+        "evt-refused",
+    ]
+
+
+async def test_failures_arriving_while_a_batch_is_refused_each_get_the_error(
+    harness: Harness,
+) -> None:
+    app = harness.app(worker_concurrency=0)
+    service = app.state.service
+    service.runtime.store.add(Connection(id=harness.connection_id, label="L", client_id="c"))
+    batches: list[int] = []
+
+    def down(intakes: list[object]) -> object:
+        batches.append(len(intakes))
+        time.sleep(0.05)
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    service.queue.accept_many = down
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def send(event_id: str) -> httpx.Response:
+            raw = json.dumps(harness.failure(event_id)).encode()
+            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
+            return await client.post("/v1/failures", content=raw, headers=headers)
+
+        answers = await asyncio.gather(*(send(f"evt-{n}") for n in range(8)))
+    assert [answer.status_code for answer in answers] == [503] * 8
+    assert sum(batches) == 8
+    assert max(batches) > 1  # those that came together were refused together
+    assert stored_runs(harness) == []
 
 
 def test_two_instances_receiving_one_event_at_once_answer_with_one_run(harness: Harness) -> None:
