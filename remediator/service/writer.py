@@ -7,11 +7,17 @@ The batches are written on a thread of the writer's own, not on the event loop's
 executor: the workers' database calls (claims, settles, reads) queue there, and under a burst
 a Backoffice's POST waited behind them (bench/service.py: about a second per POST with 50 in
 flight, which made the intake, not the work, what bounded a burst).
+
+A batch is handed to the thread by the request that finds the writer idle, and answered by a
+callback the thread's completion schedules on the event loop, which also hands over the next
+batch: no task of the writer's own in between. Under a burst every turn of the event loop is
+long (the workers' runs share it), and each turn a POST waits for is time its Backoffice waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from concurrent.futures import ThreadPoolExecutor
 
 from remediator.errors import UsageError
@@ -19,11 +25,13 @@ from remediator.storage.queue import Accepted, Intake, QueueStore
 
 MAX_BATCH = 128
 
+Waiting = list[tuple[Intake, asyncio.Future[Accepted]]]
+
 
 class IntakeWriter:
     def __init__(self, queue: QueueStore) -> None:
         self.queue = queue
-        self._pending: list[tuple[Intake, asyncio.Future[Accepted]]] = []
+        self._pending: Waiting = []
         self._writing = False
         self._thread: ThreadPoolExecutor | None = None
 
@@ -41,36 +49,57 @@ class IntakeWriter:
 
     async def submit(self, intake: Intake) -> Accepted:
         """Store ``intake`` (with whatever else is waiting); returns once it is committed."""
-        future: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Accepted] = loop.create_future()
         self._pending.append((intake, future))
         if not self._writing:
-            self._writing = True
-            asyncio.get_running_loop().create_task(self._write())
+            self._write_next(loop)
         return await future
 
-    async def _write(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                await self._write_batch(batch)
-        finally:
+    def _write_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand what waits (up to ``MAX_BATCH``) to the writer's thread, or become idle."""
+        if not self._pending:
             self._writing = False
+            return
+        self._writing = True
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        written = self._executor().submit(self.queue.accept_many, [i for i, _ in batch])
+        written.add_done_callback(lambda done: self._schedule(loop, batch, done))
 
-    async def _write_batch(self, batch: list[tuple[Intake, asyncio.Future[Accepted]]]) -> None:
+    def _schedule(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: Waiting,
+        done: concurrent.futures.Future[list[Accepted | UsageError]],
+    ) -> None:
+        """On the writer's thread: answer the batch on the event loop, then write the next."""
         try:
-            intakes = [intake for intake, _ in batch]
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._executor(), self.queue.accept_many, intakes
-            )
-        except Exception as err:  # noqa: BLE001 - every waiter gets the storage error
+            loop.call_soon_threadsafe(self._answered, loop, batch, done)
+        except RuntimeError:  # the event loop is closed: no one waits for these answers
+            return
+
+    def _answered(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: Waiting,
+        done: concurrent.futures.Future[list[Accepted | UsageError]],
+    ) -> None:
+        error = done.exception()
+        if error is None:
+            _answer(batch, done.result())
+        else:  # every waiter gets the storage error
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(err)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, UsageError):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+                    future.set_exception(error)
+        self._write_next(loop)
+
+
+def _answer(batch: Waiting, results: list[Accepted | UsageError]) -> None:
+    """Each intake its result: its run, or the error that refused it."""
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():  # its request was cancelled meanwhile
+            continue
+        if isinstance(result, UsageError):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
