@@ -2,7 +2,7 @@
 
 Order of checks: size (413), signature over the raw body (401), the failure itself (422, every
 problem listed), a known event (200, its run), a known connection (422); then the failure is
-stored as a queued run and only then answered (202).
+stored as a queued run and only then answered (202; 503 when the database fails the write).
 
 The route answers the request itself (``DirectRoute``): no dependency injection and no
 response model to serialise on the busiest path; ``response_model``, ``responses`` and
@@ -81,6 +81,7 @@ def _answer(run: QueuedRun, created: bool) -> dict[str, Any]:
         401: {"model": Problem, "description": "Missing, wrong or stale signature."},
         413: {"model": Problem, "description": "The body is larger than 1 MiB."},
         422: {"model": Problem, "description": "Not a valid failure, or unknown connection."},
+        503: {"model": Problem, "description": "The database failed the write: send it again."},
     },
     openapi_extra=FAILURE_BODY,
 )
