@@ -7,10 +7,12 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 
 import httpx
 import sqlalchemy as sa
+from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 
 from remediator import signing
@@ -135,10 +137,36 @@ def test_an_unknown_connection_is_422_saying_so(harness: Harness) -> None:
     assert stored_runs(harness) == []
 
 
-async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Harness) -> None:
+# Signs a failure and posts it; answers the service's answer.
+Send = Callable[[dict[str, object]], Awaitable[httpx.Response]]
+
+
+def intake_only(harness: Harness) -> FastAPI:
+    """The service without workers, with the harness's connection registered."""
     app = harness.app(worker_concurrency=0)
+    app.state.service.runtime.store.add(
+        Connection(id=harness.connection_id, label="L", client_id="c")
+    )
+    return app
+
+
+@asynccontextmanager
+async def poster(app: FastAPI) -> AsyncIterator[Send]:
+    """Signed POSTs of failures to ``app`` from this event loop, free to overlap."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def send(body: dict[str, object]) -> httpx.Response:
+            raw = json.dumps(body).encode()
+            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
+            return await client.post("/v1/failures", content=raw, headers=headers)
+
+        yield send
+
+
+async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Harness) -> None:
+    app = intake_only(harness)
     service = app.state.service
-    service.runtime.store.add(Connection(id=harness.connection_id, label="L", client_id="c"))
     bodies = [harness.failure(f"evt-{n % 20}", day=f"2026-02-{n % 20 + 1:02d}") for n in range(60)]
     stranger = harness.failure("evt-stranger") | {"connection_id": "nobody"}
     batches: list[int] = []
@@ -149,14 +177,7 @@ async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Har
         return accept_many(intakes)
 
     service.queue.accept_many = counted
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-
-        async def send(body: dict[str, object]) -> httpx.Response:
-            raw = json.dumps(body).encode()
-            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
-            return await client.post("/v1/failures", content=raw, headers=headers)
-
+    async with poster(app) as send:
         answers = await asyncio.gather(*(send(body) for body in [*bodies, stranger]))
     codes = [answer.status_code for answer in answers]
     assert codes.count(202) == 20
@@ -174,9 +195,8 @@ async def test_concurrent_intakes_share_commits_and_stay_idempotent(harness: Har
 async def test_a_batch_the_database_refuses_is_503_for_each_of_its_failures_then_intake_goes_on(
     harness: Harness,
 ) -> None:
-    app = harness.app(worker_concurrency=0)
+    app = intake_only(harness)
     service = app.state.service
-    service.runtime.store.add(Connection(id=harness.connection_id, label="L", client_id="c"))
     accept_many = service.queue.accept_many
     refused: list[int] = []
 
@@ -187,17 +207,10 @@ async def test_a_batch_the_database_refuses_is_503_for_each_of_its_failures_then
         return accept_many(intakes)
 
     service.queue.accept_many = down_once
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-
-        async def send(event_id: str) -> httpx.Response:
-            raw = json.dumps(harness.failure(event_id)).encode()
-            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
-            return await client.post("/v1/failures", content=raw, headers=headers)
-
-        first = await send("evt-refused")
-        answers = await asyncio.gather(*(send(f"evt-{n}") for n in range(3)))
-        again = await send("evt-refused")
+    async with poster(app) as send:
+        first = await send(harness.failure("evt-refused"))
+        answers = await asyncio.gather(*(send(harness.failure(f"evt-{n}")) for n in range(3)))
+        again = await send(harness.failure("evt-refused"))
     assert refused == [1]
     assert first.status_code == 503
     assert first.headers["retry-after"] == "5"
@@ -217,9 +230,8 @@ async def test_a_batch_the_database_refuses_is_503_for_each_of_its_failures_then
 async def test_failures_arriving_while_a_batch_is_refused_each_get_the_error(
     harness: Harness,
 ) -> None:
-    app = harness.app(worker_concurrency=0)
+    app = intake_only(harness)
     service = app.state.service
-    service.runtime.store.add(Connection(id=harness.connection_id, label="L", client_id="c"))
     batches: list[int] = []
 
     def down(intakes: list[object]) -> object:
@@ -228,15 +240,8 @@ async def test_failures_arriving_while_a_batch_is_refused_each_get_the_error(
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
     service.queue.accept_many = down
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-
-        async def send(event_id: str) -> httpx.Response:
-            raw = json.dumps(harness.failure(event_id)).encode()
-            headers = {signing.HEADER: signing.sign(raw, INTAKE_SECRET)}
-            return await client.post("/v1/failures", content=raw, headers=headers)
-
-        answers = await asyncio.gather(*(send(f"evt-{n}") for n in range(8)))
+    async with poster(app) as send:
+        answers = await asyncio.gather(*(send(harness.failure(f"evt-{n}")) for n in range(8)))
     assert [answer.status_code for answer in answers] == [503] * 8
     assert sum(batches) == 8
     assert max(batches) > 1  # those that came together were refused together
