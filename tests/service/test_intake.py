@@ -137,7 +137,7 @@ def test_an_unknown_connection_is_422_saying_so(harness: Harness) -> None:
     assert stored_runs(harness) == []
 
 
-# Signs a failure and posts it; answers the service's answer.
+# Signs a failure, posts it, and returns the service's answer.
 Send = Callable[[dict[str, object]], Awaitable[httpx.Response]]
 
 
