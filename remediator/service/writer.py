@@ -84,14 +84,21 @@ class IntakeWriter:
         batch: Waiting,
         done: concurrent.futures.Future[list[Accepted | UsageError]],
     ) -> None:
-        error = done.exception()
-        if error is None:
-            _answer(batch, done.result())
-        else:  # every waiter gets the storage error
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-        self._write_next(loop)
+        """On the event loop: each intake of the batch its answer (every one of them the error
+        when the batch failed, or when its answers cannot be given), then the next batch."""
+        try:
+            error = done.exception()
+            if error is None:
+                _answer(batch, done.result())
+        except Exception as err:  # noqa: BLE001 - no request may wait forever
+            error = err
+        try:
+            if error is not None:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+        finally:
+            self._write_next(loop)
 
 
 def _answer(batch: Waiting, results: list[Accepted | UsageError]) -> None:
