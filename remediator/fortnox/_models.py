@@ -133,12 +133,14 @@ class Chart(MutableMapping[int, Account]):
 
 
 def _number_of(item: Any) -> int | None:
-    """An item's account number as ``Account`` would read it; ``None`` without a usable one."""
+    """An item's account number, its key matched as ``Account`` matches keys (any case, the
+    alternative spellings); ``None`` without a usable one."""
     if not isinstance(item, dict):
         return None
     value = item.get("Number")
     if value is None:
-        value = next((v for k, v in item.items() if str(k).lower() == "number"), None)
+        keys = _KEYS.get(Account) or _key_map(Account)
+        value = next((v for k, v in item.items() if keys.get(str(k).lower()) == "Number"), None)
     try:
         return int(value) if isinstance(value, int | str) else None
     except ValueError:
