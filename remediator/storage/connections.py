@@ -39,6 +39,51 @@ _TRY_LOCK = (  # the refresh lock, if free, run out or already the caller's
     .values(lock_owner=_LOCKER, lock_until=sa.bindparam("lock_until_", type_=sa.Float))
     .returning(*connections.c)
 )
+_HOLDS = sa.and_(connections.c.id == _ID, connections.c.lock_owner == _LOCKER)
+# The rotated tokens, stored while the caller holds the refresh lock, which they let go
+# (bound as ``_token_values`` names them, each with a trailing "_"; scopes and tenant kept
+# when the answer named none).
+_TOKEN_COLUMNS = (
+    "access_token",
+    "access_expires_at",
+    "refresh_token",
+    "refresh_expires_at",
+    "last_refresh_at",
+    "refresh_started_at",
+    "status",
+    "status_reason",
+    "status_cause",
+    "updated_at",
+)
+
+
+def _bound(column: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(f"{column}_", type_=connections.c[column].type)
+
+
+_STORE_REFRESHED = (
+    connections.update()
+    .where(_HOLDS)
+    .values(
+        {column: _bound(column) for column in _TOKEN_COLUMNS}
+        | {
+            "scopes": sa.func.coalesce(_bound("scopes"), connections.c.scopes),
+            "tenant_id": sa.func.coalesce(_bound("tenant_id"), connections.c.tenant_id),
+            "lock_owner": None,
+            "lock_until": None,
+        }
+    )
+    .returning(*connections.c)
+)
+_MARK_REFRESHING = (  # "a refresh is in progress", and the lock renewed
+    connections.update()
+    .where(_HOLDS)
+    .values(
+        refresh_started_at=sa.bindparam("started", type_=sa.Float),
+        lock_until=sa.bindparam("lock_until_", type_=sa.Float),
+    )
+)
+_UNLOCK = connections.update().where(_HOLDS).values(lock_owner=None, lock_until=None)
 
 
 class ConnectionOwner(BaseModel):
@@ -221,24 +266,13 @@ class ConnectionStore:
         """Store rotated tokens only while ``owner`` holds the connection's refresh lock, and
         clear the "refresh in progress" mark, and let the lock go: the connection as stored
         (read back by the same statement); ``None`` when it does not (nothing written)."""
-        values = self._token_values(tokens) | {
-            "updated_at": time.time(),
-            "lock_owner": None,
-            "lock_until": None,
-        }
+        values = self._token_values(tokens) | {"updated_at": time.time()}
+        bound = {f"{c}_": values.get(c) for c in (*_TOKEN_COLUMNS, "scopes", "tenant_id")}
+        bound |= {"connection": connection_id, "lock_owner_": owner}
         writes, read_at = self._writes_now(connection_id), time.monotonic()
         try:
             with write_transaction(self._db.engine) as conn:
-                row = (
-                    conn.execute(
-                        connections.update()
-                        .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
-                        .values(**values)
-                        .returning(*connections.c)
-                    )
-                    .mappings()
-                    .first()
-                )
+                row = conn.execute(_STORE_REFRESHED, bound).mappings().first()
         finally:
             self._written(connection_id)
         if row is None:
@@ -415,7 +449,11 @@ class ConnectionStore:
     def try_lock(self, connection_id: str, owner: str, lease_seconds: float) -> Connection | None:
         """Take the connection's refresh lock if it is free, its lease ran out or it is
         ``owner``'s: the connection as stored then (the same statement reads it back);
-        ``None`` when another holds the lock."""
+        ``None`` when another holds the lock.
+
+        The lock is committed without a sync to disk (SQLite): a power loss that takes it back
+        has stopped its holder too, and ``mark_refreshing`` syncs it before any token request.
+        """
         now = time.time()
         bound = {
             "connection": connection_id,
@@ -423,26 +461,33 @@ class ConnectionStore:
             "lock_owner_": owner,
             "lock_until_": now + lease_seconds,
         }
-        with write_transaction(self._db.engine) as conn:
+        with write_transaction(self._db.engine, durable=False) as conn:
             row = conn.execute(_TRY_LOCK, bound).mappings().first()
         return None if row is None else self._from_row(row)
 
     def unlock(self, connection_id: str, owner: str) -> None:
-        with write_transaction(self._db.engine) as conn:
-            conn.execute(
-                connections.update()
-                .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
-                .values(lock_owner=None, lock_until=None)
-            )
+        """Let ``owner``'s refresh lock go (unsynced, as it was taken)."""
+        bound = {"connection": connection_id, "lock_owner_": owner}
+        with write_transaction(self._db.engine, durable=False) as conn:
+            conn.execute(_UNLOCK, bound)
 
     def mark_refreshing(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
         """Note durably that a refresh is in progress (before the token request: should the
         rotated token never get stored, the next ``invalid_grant`` is known as ours) and renew
         the lease; only while ``owner`` holds the lock."""
         now = time.time()
-        return self._while_owner(
-            connection_id, owner, {"refresh_started_at": now, "lock_until": now + lease_seconds}
-        )
+        bound = {
+            "connection": connection_id,
+            "lock_owner_": owner,
+            "started": now,
+            "lock_until_": now + lease_seconds,
+        }
+        try:
+            with write_transaction(self._db.engine) as conn:
+                result = conn.execute(_MARK_REFRESHING, bound)
+        finally:
+            self._written(connection_id)
+        return bool(result.rowcount == 1)
 
     def end_refresh(self, connection_id: str, owner: str) -> None:
         """Clear the "refresh in progress" mark: Fortnox answered and rotated nothing."""

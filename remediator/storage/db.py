@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection as SAConnection
@@ -256,13 +257,16 @@ _SYNCHRONOUS = "remediator_synchronous"
 
 
 def _sqlite_on_begin(conn: SAConnection) -> None:
+    # Straight to the driver: SQLAlchemy's statement machinery cost more than SQLite's work
+    # for these two (a burst's every transaction runs them).
     options = conn.get_execution_options()
     wanted = "FULL" if options.get("durable", True) else "NORMAL"
-    info = conn.connection.info
-    if info.get(_SYNCHRONOUS) != wanted:
-        conn.exec_driver_sql(f"PRAGMA synchronous={wanted}")
-        info[_SYNCHRONOUS] = wanted
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate", False) else "BEGIN")
+    pooled = conn.connection
+    driver = cast("sqlite3.Connection", pooled.dbapi_connection)
+    if pooled.info.get(_SYNCHRONOUS) != wanted:
+        driver.execute(f"PRAGMA synchronous={wanted}")
+        pooled.info[_SYNCHRONOUS] = wanted
+    driver.execute("BEGIN IMMEDIATE" if options.get("immediate", False) else "BEGIN")
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()

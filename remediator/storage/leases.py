@@ -23,6 +23,10 @@ task as it is (``Leases``): one database lease serves a burst of turns in one pr
 from then on, and writers call it before every write. A process that dies simply stops
 renewing; its lease expires after ``ttl`` and the next waiter takes it. ``attempt`` is
 ``hold`` for who would rather not wait (the scheduler: another instance is running the job).
+
+On SQLite, taking, renewing and releasing are committed without a sync to disk
+(``durable=False``): they survive their process being killed, and a power loss that takes one
+back has stopped every process that shares the file, its holder with them.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ class LeaseStore:
         """Take ``key`` for ``ttl`` seconds if it is free, expired or already ``owner``'s."""
         bound = {"lease_key": key, "lease_owner": owner, "lease_ttl": ttl}
         try:
-            with write_transaction(self._db.engine) as conn:
+            with write_transaction(self._db.engine, durable=False) as conn:
                 if conn.execute(_TAKE, bound).rowcount == 1:
                     return True
                 if conn.execute(_HOLDER, bound).first() is not None:
@@ -141,13 +145,13 @@ class LeaseStore:
         """Extend ``owner``'s lease by ``ttl`` from now; ``False`` when it is not ours any more
         (taken over, released, or expired: an expired lease is lost even if nobody took it)."""
         bound = {"lease_key": key, "lease_owner": owner, "lease_ttl": ttl}
-        with write_transaction(self._db.engine) as conn:
+        with write_transaction(self._db.engine, durable=False) as conn:
             result = conn.execute(_RENEW, bound)
         return bool(result.rowcount == 1)
 
     def release(self, key: str, owner: str) -> None:
         """Give ``key`` up if ``owner`` holds it (a no-op otherwise)."""
-        with write_transaction(self._db.engine) as conn:
+        with write_transaction(self._db.engine, durable=False) as conn:
             conn.execute(_RELEASE, {"lease_key": key, "lease_owner": owner})
 
     def holder(self, key: str) -> LeaseRow | None:
