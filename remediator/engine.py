@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
@@ -371,12 +372,18 @@ class Engine:
         return await self._handed_over(ctx, playbook, steps)
 
     def instructions_for(self, ctx: Context) -> Instructions:
-        """The playbooks' instructions for people, rendered with ``ctx``'s values."""
+        """The playbooks' instructions for people, rendered with ``ctx``'s values. The function
+        holds ``ctx`` weakly: ``ctx`` holds it (``ctx.instructions``), and a cycle would leave
+        every run's context, client and audit to the garbage collector."""
+        catalogue, ahead = self.catalogue, AHEAD_CASE if ctx.failure.ahead else None
+        held = weakref.ref(ctx)
 
         def instructions(kind: str, params: dict[str, str], case: str | None = None) -> Steps:
-            ahead = AHEAD_CASE if ctx.failure.ahead else None
-            lines = self.catalogue.instructions(kind, case or ahead)
-            return render_lines(lines.sv, lines.en, placeholders(ctx) | params)
+            current = held()
+            if current is None:  # pragma: no cover - called through the context only
+                raise RuntimeError("the run's context is gone")
+            lines = catalogue.instructions(kind, case or ahead)
+            return render_lines(lines.sv, lines.en, placeholders(current) | params)
 
         return instructions
 

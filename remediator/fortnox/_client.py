@@ -35,7 +35,7 @@ from remediator.fortnox._models import (
     Voucher,
     VoucherSeries,
 )
-from remediator.fortnox._ratelimit import SlidingWindowLimiter, Slot
+from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._responses import error_for, json_body, parse_error_body, unwrap
 from remediator.fortnox._retry import IDEMPOTENT, RetryPolicy
 
@@ -87,7 +87,10 @@ class FortnoxClient:
         self.recalled = 0
         self._http, self._api_url = pool.http, api_url.rstrip("/")
         self._limiter, self._retry, self._hook = limiter, retry, hook
-        self._auth = FortnoxAuth(tokens, self._pace, self._record)
+        # Functions of the limiter and the hook, not of this client: the auth it holds holding
+        # it back would make each run's client a cycle for the garbage collector to find.
+        pace = functools.partial(limiter.acquire, tenant)
+        self._auth = FortnoxAuth(tokens, pace, functools.partial(_record, hook, tenant))
         self._pool = pool
 
     def __repr__(self) -> str:
@@ -303,6 +306,7 @@ class FortnoxClient:
             )
         except httpx.TransportError as err:
             raise self._transport_error(err, method, path, time.monotonic() - started) from None
+        _unbind(response)
         if not response.is_success:
             error = error_for(response, method, f"/3{path}")
             if method not in IDEMPOTENT and isinstance(error, ServerError):
@@ -364,23 +368,35 @@ class FortnoxClient:
             timed_out=timed_out,
         )
 
-    async def _pace(self) -> Slot:
-        return await self._limiter.acquire(self.tenant)
 
-    def _record(self, request: httpx.Request, response: httpx.Response, duration: float) -> None:
-        code = None if response.is_success else parse_error_body(response).code
-        path = request.url.path
-        self._hook(
-            RequestRecord(
-                kind="api",
-                method=request.method,
-                path=path,
-                status=response.status_code,
-                duration=duration,
-                tenant=self.tenant,
-                code=code,
-            )
+def _unbind(response: httpx.Response) -> None:
+    """Let a read response's stream go. httpx binds the two to each other (the stream notes on
+    the response when it closes), a cycle that left every response to the garbage collector;
+    once closed, a response answers from the content it read and never uses its stream."""
+    if response.is_closed:
+        response.stream = httpx.ByteStream(b"")
+
+
+def _record(
+    hook: RequestHook,
+    tenant: str,
+    request: httpx.Request,
+    response: httpx.Response,
+    duration: float,
+) -> None:
+    """Hand ``hook`` the record of one API request of ``tenant``."""
+    code = None if response.is_success else parse_error_body(response).code
+    hook(
+        RequestRecord(
+            kind="api",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            duration=duration,
+            tenant=tenant,
+            code=code,
         )
+    )
 
 
 @functools.lru_cache(maxsize=4096)

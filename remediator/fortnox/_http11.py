@@ -70,12 +70,12 @@ class ResponseReader:
         self._begun = False
         self._framed = False  # Content-Length or chunks: the end of the stream is not the end
         self._head_only = request.method.encode("ascii") in _NO_BODY
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
 
     # -- what the caller does ------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         try:
-            self._parser.feed_data(data)
+            self._parsing.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as err:
             if not self.complete:
                 raise httpx.RemoteProtocolError(
@@ -99,6 +99,9 @@ class ResponseReader:
         self.complete, self.keep_alive = True, False
 
     def response(self) -> httpx.Response:
+        """The response read. The parser is let go: it holds this reader's callbacks, a cycle
+        the garbage collector would otherwise have to find for every response."""
+        self._parser = None
         return httpx.Response(
             self.status,
             headers=self.headers,
@@ -106,6 +109,12 @@ class ResponseReader:
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": self.reason},
             request=self.request,
         )
+
+    @property
+    def _parsing(self) -> httptools.HttpResponseParser:
+        if self._parser is None:
+            raise RuntimeError("the response was read already")
+        return self._parser
 
     # -- httptools' callbacks ------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -129,7 +138,7 @@ class ResponseReader:
     def on_headers_complete(self) -> None:
         if self.complete:
             return
-        status = self._parser.get_status_code()
+        status = self._parsing.get_status_code()
         if (
             status in _INFORMATIONAL and status != _SWITCHING
         ):  # informational: the answer comes after
@@ -146,7 +155,7 @@ class ResponseReader:
 
     def on_message_complete(self) -> None:
         if self.headers_done and not self.complete:
-            self._finish(keep_alive=self._parser.should_keep_alive())
+            self._finish(keep_alive=self._parsing.should_keep_alive())
 
     def _finish(self, *, keep_alive: bool) -> None:
         self.complete = True
