@@ -4,11 +4,15 @@ once. The sandbox's request log and books are the oracle."""
 
 from __future__ import annotations
 
+from remediator.actions import Context
+from remediator.engine import Audit
+from remediator.fortnox import FortnoxClient
 from remediator.kinds import ErrorKind
 from remediator.policy import Policy
 from remediator.report import Outcome, StepStatus
 from tests.e2e.conftest import provoke
 from tests.e2e.support import OpenRig, api_calls, healthy_state, state_for, writes
+from tests.garbage import cyclic_garbage
 
 SERIES_PUT = ("PUT", "/3/voucherseries/F")
 VOUCHER_POST = ("POST", "/3/vouchers")
@@ -132,3 +136,17 @@ async def test_runs_are_stored_with_their_audit_trail(open_rig: OpenRig) -> None
     trail = [(e.method, e.path) for e in rig.runtime.runs.audit(report.run_id)]
     assert [call for call in trail if call[1].startswith("/3/")] == api_calls(requests)
     assert trail[:2] == [("GET", "/3/financialyears"), ("GET", "/3/voucherseries/F")]
+
+
+async def test_a_run_leaves_its_context_and_client_to_reference_counting(
+    open_rig: OpenRig,
+) -> None:
+    """A fix's context, client and audit are freed when its report is out: a cycle among
+    them left every run in flight to the garbage collector, whose pauses grew with them."""
+    rig, failure = await provoke(open_rig, ErrorKind.SERIES_NOT_MANUAL)
+    with cyclic_garbage() as garbage:
+        report, _ = await rig.run(failure, "apply")
+        assert report.outcome is Outcome.FIXED
+        del report
+    left = (Context, FortnoxClient, Audit)
+    assert [type(o).__name__ for o in garbage if isinstance(o, left)] == []

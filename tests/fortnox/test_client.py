@@ -19,10 +19,13 @@ from remediator.fortnox import (
     Voucher,
     WriteOutcomeUnknown,
 )
+from remediator.fortnox._auth import FortnoxAuth
 from remediator.fortnox._connector import POOLS
+from remediator.settings import Settings
 from remediator.storage import ConnectionStore
 from tests.conftest import API, connection
 from tests.fortnox.conftest import Recorder
+from tests.garbage import cyclic_garbage
 
 RATE_LIMITED = httpx.Response(429)
 
@@ -409,3 +412,20 @@ async def test_no_cookie_an_answer_sets_is_kept(
     assert route.call_count == 2
     assert "cookie" not in route.calls[1].request.headers
     assert not any(list(pool.http.cookies.jar) for pool in connector._pools)
+
+
+async def test_a_client_and_its_answers_are_freed_without_the_garbage_collector(
+    settings: Settings, store: ConnectionStore
+) -> None:
+    """Every run makes a client and reads answers: a cycle among them would leave them all to
+    the garbage collector (whose pauses grew with the runs in flight)."""
+    body = {"FinancialYears": [{"Id": 2, "FromDate": "2026-01-01", "ToDate": "2026-12-31"}]}
+    answers = httpx.MockTransport(lambda _request: httpx.Response(200, json=body))
+    async with FortnoxConnector(settings, store, transport=answers) as connector:
+        stored = store.add(connection())
+        with cyclic_garbage() as garbage:
+            client = connector.client(stored, read_only=True)
+            assert (await client.financial_year_for(date(2026, 3, 2))) is not None
+            del client
+    left = (FortnoxClient, FortnoxAuth, httpx.Response, httpx.Request)
+    assert [type(o).__name__ for o in garbage if isinstance(o, left)] == []

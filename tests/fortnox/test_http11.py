@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from remediator.fortnox._http11 import ResponseReader, chunk, request_head
+from tests.garbage import cyclic_garbage
 
 URL = "https://api.fortnox.se/3/vouchers?financialyear=2&limit=500"
 
@@ -165,3 +166,10 @@ def test_bytes_after_the_answer_mark_the_connection_unfit_to_keep() -> None:
     garbage = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok\x00\x01 not http")
     assert garbage.complete
     assert garbage.trailing
+
+
+def test_a_read_answer_is_freed_without_the_garbage_collector() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    with cyclic_garbage() as garbage:
+        assert answer_of(read(raw)).json() == {}
+    assert not [o for o in garbage if isinstance(o, (ResponseReader, httpx.Response))]
