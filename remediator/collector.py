@@ -10,6 +10,11 @@ imported modules' included. In ``bench.remediation`` (10,000 failures across 1,0
 the collector took 12 of the 39 s of CPU the run used. Collecting the youngest generation every
 10,000 allocations instead: 4 of 30 s. The objects a collection frees are the same; cycles of
 garbage wait longer (at most that many allocations) to be freed.
+
+A run leaves no reference cycles either (its context, client and responses are freed by
+reference counting when it ends; the tests that use ``tests/garbage.py`` guard it), so fewer
+allocations outlive their run: at 10,000 failures the collector then ran 49 young collections
+and no full one, for 0.75 s of CPU, where cyclic garbage had made it 117 and one for 3.3 s.
 """
 
 from __future__ import annotations
