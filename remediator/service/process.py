@@ -254,7 +254,8 @@ class Processor:
         playbook = self.runtime.catalogue.playbook(row.kind or "")
         if playbook is None or not playbook.auto_apply:
             return False
-        connection = await asyncio.to_thread(self.runtime.store.get, row.connection_id)
+        # read as the engine reads it for a run: at most seconds ago, shared by the burst
+        connection = await self.runtime.engine.companies.connection(row.connection_id)
         policy = connection.policy or self.settings.policy
         needed = leader.changes | {Change.RESEND_VOUCHER}
         return all(policy.allows(change, reviewed=False) for change in needed)

@@ -208,7 +208,7 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
     if settled.joined_to is not None:
         values["joined_to"] = settled.joined_to
     if settled.state is RunState.QUEUED:
-        values |= {"attempts": runs.c.attempts + 1, "not_before": settled.not_before or now}
+        values |= {"attempts": _ONE_MORE, "not_before": settled.not_before or now}
     elif settled.state is RunState.AWAITING_REVIEW:
         values |= {"approved_by": None, "approved_at": None}
     else:
@@ -216,6 +216,32 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
     if settled.fix_verified:
         values["fix_verified_at"] = now
     return values
+
+
+_ONE_MORE = runs.c.attempts + 1
+_SETTLES: dict[tuple[tuple[str, ...], bool], Any] = {}
+
+
+def _settle_update(values: dict[str, Any], notify: bool) -> Any:
+    """The ``UPDATE … RETURNING`` that settles a run (bound: ``settled_run``): ``values``'
+    columns bound as ``<column>_`` (``attempts`` one more than stored), and its callback made
+    due when ``notify``. Built once for each set of columns: building it took a third of a
+    settle's CPU."""
+    key = (tuple(sorted(values)), notify)
+    statement = _SETTLES.get(key)
+    if statement is None:
+        columns: dict[str, Any] = {
+            column: _ONE_MORE
+            if values[column] is _ONE_MORE
+            else sa.bindparam(f"{column}_", type_=runs.c[column].type)
+            for column in key[0]
+        }
+        if notify:
+            columns |= _CALLBACK_DUE
+        run = sa.bindparam("settled_run", type_=sa.String)
+        built = runs.update().where(runs.c.id == run).values(columns).returning(*runs.c)
+        statement = _SETTLES.setdefault(key, built)
+    return statement
 
 
 def _callback_due() -> dict[str, Any]:
@@ -745,10 +771,9 @@ class QueueStore(RunStore):
                 ).scalar_one()
                 rows = [_audit_row(run_id, first + n, r) for n, r in enumerate(done.records)]
                 conn.execute(run_requests.insert(), rows)
-            if settled.notify:
-                values |= _CALLBACK_DUE
-            update = runs.update().where(runs.c.id == run_id).values(**values)
-            returned = conn.execute(update.returning(*runs.c), {"callback_now": now})
+            bound = {f"{c}_": v for c, v in values.items() if v is not _ONE_MORE}
+            bound |= {"settled_run": run_id, "callback_now": now}
+            returned = conn.execute(_settle_update(values, settled.notify), bound)
             row = returned.mappings().one()
         return QueuedRun.model_validate(dict(row))
 
@@ -893,19 +918,9 @@ class QueueStore(RunStore):
     def due_vouchers(self, connection_id: str, limit: int = 500) -> list[tuple[str, date]]:
         """The vouchers (series, transaction date) of the connection's queued runs that are due
         now, oldest export date first: what a drain of the connection is about to send."""
-        query = (
-            sa.select(runs.c.failure)
-            .where(
-                _service(),
-                runs.c.connection_id == connection_id,
-                runs.c.state == RunState.QUEUED.value,
-                runs.c.not_before <= time.time(),
-            )
-            .order_by(runs.c.export_date)
-            .limit(limit)
-        )
+        bound = {"due_connection": connection_id, "due_now": time.time(), "due_limit": limit}
         with reading(self._engine) as conn:
-            stored = conn.execute(query).scalars().all()
+            stored = conn.execute(_DUE_FAILURES, bound).scalars().all()
         return [voucher for text in stored if (voucher := _voucher_of(text)) is not None]
 
     def claim_callbacks(self, hold_seconds: float, limit: int = 20) -> list[QueuedRun]:
@@ -946,6 +961,21 @@ class QueueStore(RunStore):
                     callback_error=error,
                 )
             )
+
+
+# The failures of a connection's due runs (``due_vouchers``, every second of a drain): built
+# once and bound per call.
+_DUE_FAILURES = (
+    sa.select(runs.c.failure)
+    .where(
+        _service(),
+        runs.c.connection_id == sa.bindparam("due_connection", type_=sa.String),
+        runs.c.state == RunState.QUEUED.value,
+        runs.c.not_before <= sa.bindparam("due_now", type_=sa.Float),
+    )
+    .order_by(runs.c.export_date)
+    .limit(sa.bindparam("due_limit", type_=sa.Integer))
+)
 
 
 def _voucher_of(failure_json: str) -> tuple[str, date] | None:
