@@ -83,6 +83,7 @@ _MARK_REFRESHING = (  # "a refresh is in progress", and the lock renewed
         lock_until=sa.bindparam("lock_until_", type_=sa.Float),
     )
 )
+_END_REFRESH = connections.update().where(_HOLDS).values(refresh_started_at=None)
 _UNLOCK = connections.update().where(_HOLDS).values(lock_owner=None, lock_until=None)
 
 
@@ -476,31 +477,23 @@ class ConnectionStore:
         rotated token never get stored, the next ``invalid_grant`` is known as ours) and renew
         the lease; only while ``owner`` holds the lock."""
         now = time.time()
-        bound = {
-            "connection": connection_id,
-            "lock_owner_": owner,
-            "started": now,
-            "lock_until_": now + lease_seconds,
-        }
-        try:
-            with write_transaction(self._db.engine) as conn:
-                result = conn.execute(_MARK_REFRESHING, bound)
-        finally:
-            self._written(connection_id)
-        return bool(result.rowcount == 1)
+        return self._while_owner(
+            connection_id, owner, _MARK_REFRESHING, started=now, lock_until_=now + lease_seconds
+        )
 
     def end_refresh(self, connection_id: str, owner: str) -> None:
         """Clear the "refresh in progress" mark: Fortnox answered and rotated nothing."""
-        self._while_owner(connection_id, owner, {"refresh_started_at": None})
+        self._while_owner(connection_id, owner, _END_REFRESH)
 
-    def _while_owner(self, connection_id: str, owner: str, values: dict[str, Any]) -> bool:
+    def _while_owner(
+        self, connection_id: str, owner: str, statement: sa.Update, **values: Any
+    ) -> bool:
+        """Run ``statement`` (a write of a row that ``owner``'s refresh lock holds, bound with
+        ``values``); whether the lock was still ``owner``'s."""
+        bound = {"connection": connection_id, "lock_owner_": owner} | values
         try:
             with write_transaction(self._db.engine) as conn:
-                result = conn.execute(
-                    connections.update()
-                    .where(connections.c.id == connection_id, connections.c.lock_owner == owner)
-                    .values(**values)
-                )
+                result = conn.execute(statement, bound)
         finally:
             self._written(connection_id)
         return bool(result.rowcount == 1)
