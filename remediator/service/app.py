@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remediator import __version__
@@ -193,6 +194,49 @@ class RequestLog:
             )
 
 
+class ServiceApp(FastAPI):
+    """The service's app. The Backoffice's intake (``intake.is_intake``), its busiest route,
+    is answered before the framework's middleware and router: logged by ``RequestLog`` as every
+    request is, and its refusals answered by the same ``HANDLERS``; an error none of them takes
+    reaches the server, which answers 500 (as the framework's outermost middleware would). The
+    route stays in the router, which describes it in the OpenAPI document and answers what
+    ``is_intake`` does not take (another method, a trailing slash).
+
+    Measured with ``bench.intake --instances 2``: the framework's stack between the server and
+    the route was about a fifth of an instance's CPU per intake."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._intake = RequestLog(self._answer_intake)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if intake.is_intake(scope):
+            await self._intake(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _answer_intake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self  # ``request.app``, as the framework sets it
+        request = Request(scope, receive)
+        try:
+            response = await intake.report_failure(request)
+        except Exception as err:
+            response = await _handled(request, err)
+        await response(scope, receive, send)
+
+
+_HANDLED = dict(HANDLERS)
+
+
+async def _handled(request: Request, err: Exception) -> Response:
+    """``err`` answered by its handler (the nearest of its classes), or raised again."""
+    for cls in type(err).__mro__:
+        handler = _HANDLED.get(cls)
+        if handler is not None:
+            return await handler(request, err)
+    raise err
+
+
 def _problems_for_422(schema: dict[str, Any]) -> None:
     """Every 422 is answered as a ``Problem`` (``_validation``), not as FastAPI's own body."""
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -251,7 +295,7 @@ def create_app(
         finally:
             await running.stop()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="fortnox-remediator",
         version=__version__,
         description=DESCRIPTION,

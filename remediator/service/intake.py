@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.types import Scope
 
 from remediator import signing
 from remediator.failure import parse_failure
@@ -29,6 +30,7 @@ from remediator.service.wiring import Service
 from remediator.storage.queue import QueuedRun
 
 ACCEPTED, OK = 202, 200
+PATH = "/v1/failures"
 
 FAILURE_BODY = {
     "requestBody": {
@@ -60,6 +62,11 @@ class DirectRoute(APIRoute):
 router = APIRouter(tags=["intake"], route_class=DirectRoute)
 
 
+def is_intake(scope: Scope) -> bool:
+    """Whether ``scope`` is a request for ``report_failure`` (the app answers it directly)."""
+    return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH
+
+
 def _answer(run: QueuedRun, created: bool) -> dict[str, Any]:
     """The body of ``Accepted``, built as its ``model_dump(mode="json")`` would be."""
     return {
@@ -72,7 +79,7 @@ def _answer(run: QueuedRun, created: bool) -> dict[str, Any]:
 
 
 @router.post(
-    "/v1/failures",
+    PATH,
     status_code=202,
     summary="Report an export failure",
     response_model=Accepted,
