@@ -9,10 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from remediator.catalogue import load_catalogue
 from remediator.errors import UsageError
-from remediator.failure import ExportFailure, InvalidFailure, parse_failure, stored_failure
+from remediator.failure import (
+    ExportFailure,
+    InvalidFailure,
+    parse_failure,
+    storable,
+    stored_failure,
+)
+from tests.service.fuzz.strategies import damaged, valid_failures
 
 
 def minimal(**changes: Any) -> dict[str, Any]:
@@ -245,6 +254,33 @@ def test_failure_is_frozen_and_round_trips() -> None:
     assert again == failure
     with pytest.raises(ValueError, match="frozen"):
         failure.event_id = "other"  # type: ignore[misc]
+
+
+WRAPPED = minimal(
+    export={"id": "z", "date": "2026-03-02", "voucher_series": " f ", "voucher": {"Voucher": VOUCHER}},
+    callback_url="https://backoffice.example/hooks/ä",
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.data())
+def test_whatever_intake_accepts_is_stored_as_json_that_reads_back(data: st.DataObject) -> None:
+    """Intake stores ``storable``'s text without reading it back first: what it accepted must
+    read back under the same limits (nesting, numbers, text), as the same failure."""
+    body = data.draw(valid_failures(WRAPPED))
+    if data.draw(st.booleans()):
+        body = data.draw(damaged(body))
+    raw = json.dumps(body, ensure_ascii=data.draw(st.booleans()))
+    try:
+        failure = parse_failure(raw)
+    except (InvalidFailure, RecursionError):
+        return
+    assert stored_failure(storable(failure)) == failure
 
 
 DOCS = Path(__file__).parents[1] / "docs" / "failure.md"

@@ -72,8 +72,7 @@ class Service:
         await self.runtime.aclose()
 
     async def accept(self, run_id: str, failure: ExportFailure) -> Accepted:
-        """Store a failure as a queued run; returns once it is committed. ``InvalidFailure``
-        for one whose JSON would not read back (the worker reads it with intake's limits)."""
+        """Store a failure as a queued run; returns once it is committed."""
         intake = Intake(
             run_id=run_id,
             event_id=failure.event_id,
