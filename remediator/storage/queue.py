@@ -190,6 +190,7 @@ class _Pass:
 
     report: _Report | None = None
     records: list[RequestRecord] = field(default_factory=list)
+    logged: int = 0  # the run's request log before this pass (its records follow on)
 
     def values(self) -> dict[str, Any]:
         if self.report is None:
@@ -432,12 +433,21 @@ def _claim(dialect: str) -> Any:
     )
     if dialect == "postgresql":
         oldest = oldest.with_for_update(skip_locked=True)
+    logged = (
+        sa.select(sa.func.count())
+        .where(run_requests.c.run_id == runs.c.id)
+        .correlate(runs)
+        .scalar_subquery()
+    )
     return (
         runs.update()
         .where(runs.c.id == oldest.scalar_subquery())
         .values(state=RunState.RUNNING.value, started_at=now)
-        .returning(*runs.c)
+        .returning(*runs.c, logged.label(_LOGGED))
     )
+
+
+_LOGGED = "requests_logged"
 
 
 _CLAIM = {dialect: _claim(dialect) for dialect in _DIALECTS}
@@ -741,7 +751,9 @@ class QueueStore(RunStore):
         block each other; on SQLite the transaction holds the write lock. Nothing is claimed
         while another run of the connection is ``running`` (worked elsewhere, or left by a
         process that died until ``recover`` puts it back), so runs of one connection are worked
-        one at a time and oldest export date first, whichever instance works them.
+        one at a time and oldest export date first, whichever instance works them. The claim
+        also reads how long the run's request log is, so that its settle appends to it without
+        asking again.
         """
         now = time.time()
         with write_transaction(self._engine, durable=False) as conn:
@@ -753,9 +765,10 @@ class QueueStore(RunStore):
             row = claimed.mappings().first()
         if row is None:
             return None
+        claimed_run = dict(row)
         with self._lock:
-            self._passes[row["id"]] = _Pass()
-        return QueuedRun.model_validate(dict(row))
+            self._passes[row["id"]] = _Pass(logged=claimed_run.pop(_LOGGED))
+        return QueuedRun.model_validate(claimed_run)
 
     def settle(self, run_id: str, settled: Settled) -> QueuedRun:
         """End a worker's pass in one transaction: the engine's report and audit trail, the
@@ -766,9 +779,7 @@ class QueueStore(RunStore):
         values = _settled_values(settled, now) | done.values()
         with write_transaction(self._engine, durable=False) as conn:
             if done.records:
-                first = conn.execute(
-                    sa.select(sa.func.count()).where(run_requests.c.run_id == run_id)
-                ).scalar_one()
+                first = done.logged
                 rows = [_audit_row(run_id, first + n, r) for n, r in enumerate(done.records)]
                 conn.execute(run_requests.insert(), rows)
             bound = {f"{c}_": v for c, v in values.items() if v is not _ONE_MORE}

@@ -118,3 +118,33 @@ def test_runs_running_longer_than_a_limit_are_counted_stuck(database: Database) 
     assert queue.claim("c") is not None
     assert queue.stuck(60) == 0
     assert queue.stuck(-1) == 1  # claimed before "now + 1 s"
+
+
+def test_a_run_s_request_log_goes_on_where_its_last_pass_left_it(database: Database) -> None:
+    """Two passes over one run, at two instances (a plan, then its apply once approved): the
+    second pass's requests are numbered after the first's."""
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    other = Database(database.url)
+    try:
+        first, second = QueueStore(database), QueueStore(other)
+        first.accept(Intake("r1", "e1", "c", "series_missing", "2026-03-02", "{}", None))
+        for queue, paths in ((first, ["/3/me", "/3/financialyears"]), (second, ["/3/vouchers"])):
+            assert queue.claim("c") is not None
+            records = [
+                RequestRecord(kind="api", method="GET", path=path, status=200, duration=0.1)
+                for path in paths
+            ]
+            queue.finish(
+                "r1", report_json="{}", kind="k", outcome="fixed", records=records, mode="plan"
+            )
+            queue.settle("r1", Settled(RunState.QUEUED, not_before=0.0))
+        log = first.audit("r1")
+        assert [(entry.seq, entry.path) for entry in log] == [
+            (0, "/3/me"),
+            (1, "/3/financialyears"),
+            (2, "/3/vouchers"),
+        ]
+    finally:
+        other.dispose()
