@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from remediator.companies import Turn
-from remediator.errors import LeaseBusy, LeaseLost
+from remediator.errors import LeaseBusy, LeaseLost, UnknownConnectionError
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
 from remediator.service.waiting import woken
@@ -201,11 +201,12 @@ class Workers:
     async def _turn(self, connection_id: str) -> AsyncIterator[Turn | None]:
         """The company's turn; none for a connection the store does not know (its runs are
         settled as failed one by one, as they would be anyway)."""
-        engine = self.processor.runtime.engine
-        if not await asyncio.to_thread(engine.store.exists, connection_id):
-            yield None
-            return
-        async with engine.turn(connection_id, wait=False) as turn:
+        turn_at = self.processor.runtime.engine.turn(connection_id, wait=False)
+        async with contextlib.AsyncExitStack() as held:
+            try:  # the turn reads the connection first: that read tells an unknown one
+                turn: Turn | None = await held.enter_async_context(turn_at)
+            except UnknownConnectionError:
+                turn = None
             yield turn
 
 
