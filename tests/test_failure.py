@@ -257,7 +257,12 @@ def test_failure_is_frozen_and_round_trips() -> None:
 
 
 WRAPPED = minimal(
-    export={"id": "z", "date": "2026-03-02", "voucher_series": " f ", "voucher": {"Voucher": VOUCHER}},
+    export={
+        "id": "z",
+        "date": "2026-03-02",
+        "voucher_series": " f ",
+        "voucher": {"Voucher": VOUCHER},
+    },
     callback_url="https://backoffice.example/hooks/ä",
 )
 

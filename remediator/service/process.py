@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure, InvalidFailure, salvaged, stored_failure
 from remediator.kinds import ErrorKind, Kind
@@ -141,6 +143,9 @@ class Processor:
         except TimeoutError:
             log.exception("run took too long", extra=fields)
             settled = await self._broken(row, f"it took longer than {limit:g} s")
+        except SQLAlchemyError as err:
+            log.exception("run interrupted: the database failed", extra=fields)
+            settled = await self._database_failed(row, err)
         except Exception as err:
             log.exception("run could not be completed", extra=fields)
             settled = await self._broken(row, _reason(err))
@@ -156,6 +161,15 @@ class Processor:
         done = await self._settle(row, await self._broken(row, reason))
         self._settled(done, 0.0)
         return done
+
+    async def _database_failed(self, row: QueuedRun, err: SQLAlchemyError) -> Settled:
+        """The database failed during the pass (a restart, a lost connection): the pass is
+        tried again after a backoff, as one that met an unavailable Fortnox, as often; then
+        the run ends failed, saying why. What the pass did in Fortnox is found by the next
+        (it looks first, the voucher search included)."""
+        if (row.attempts or 0) < self.settings.unavailable_retry_attempts:
+            return self._again(row, f"the database failed ({type(err).__name__})")
+        return await self._broken(row, f"the database failed: {_reason(err)}")
 
     async def _settle(self, row: QueuedRun, settled: Settled) -> QueuedRun:
         """Store how the pass ended; when that cannot be stored, end the run as failed without

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from remediator.service.worker import LOOK_GAP_SECONDS
 from tests.service.conftest import (
@@ -341,3 +342,29 @@ def test_wake_ups_close_together_share_one_look_at_the_queue(
     # at most one look per gap (a look may start late in its gap, after the look back)
     assert len(looks) <= (looks[-1] - looks[0]) / LOOK_GAP_SECONDS + 2
     assert len(harness.vouchers()) == len(days)
+
+
+def test_a_pass_the_database_fails_is_tried_again_and_books_the_day_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails in the middle of a pass (a restart, a lost connection): the run goes
+    back to the queue after a backoff, as for an unavailable Fortnox, and the next pass fixes
+    it; it is not ended as failed."""
+    app = harness.app(unavailable_retry_seconds=0.1)
+    queue = app.state.service.queue
+    last_fix, failed = queue.last_fix, []
+
+    def failing_once(*args: object) -> float | None:
+        if not failed:
+            failed.append(True)
+            raise OperationalError("SELECT max(runs.fix_verified_at)", {}, Exception("gone"))
+        return last_fix(*args)
+
+    monkeypatch.setattr(queue, "last_fix", failing_once)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        run = wait_for(client, run_id)
+    assert failed
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 1)
+    assert len(harness.vouchers()) == 1
