@@ -220,7 +220,7 @@ class ServiceApp(FastAPI):
         request = Request(scope, receive)
         try:
             response = await intake.report_failure(request)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - answered by its handler, or raised again
             response = await _handled(request, err)
         await response(scope, receive, send)
 

@@ -64,7 +64,7 @@ router = APIRouter(tags=["intake"], route_class=DirectRoute)
 
 def is_intake(scope: Scope) -> bool:
     """Whether ``scope`` is a request for ``report_failure`` (the app answers it directly)."""
-    return scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH
+    return bool(scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH)
 
 
 def _answer(run: QueuedRun, created: bool) -> dict[str, Any]:

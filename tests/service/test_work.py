@@ -352,19 +352,20 @@ def test_a_pass_the_database_fails_is_tried_again_and_books_the_day_once(
     it; it is not ended as failed."""
     app = harness.app(unavailable_retry_seconds=0.1)
     queue = app.state.service.queue
-    last_fix, failed = queue.last_fix, []
+    last_fix, failed = queue.last_fix, threading.Event()
 
-    def failing_once(*args: object) -> float | None:
-        if not failed:
-            failed.append(True)
+    def failing_once(connection_id: str, kind: str) -> float | None:
+        if not failed.is_set():
+            failed.set()
             raise OperationalError("SELECT max(runs.fix_verified_at)", {}, Exception("gone"))
-        return last_fix(*args)
+        fixed_at: float | None = last_fix(connection_id, kind)
+        return fixed_at
 
     monkeypatch.setattr(queue, "last_fix", failing_once)
     with harness.client(app) as client:
         harness.connect(client)
         run_id = post_failure(client, harness.failure()).json()["run_id"]
         run = wait_for(client, run_id)
-    assert failed
+    assert failed.is_set()
     assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 1)
     assert len(harness.vouchers()) == 1
