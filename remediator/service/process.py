@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from remediator.errors import LeaseLost
 from remediator.failure import ExportFailure, InvalidFailure, salvaged, stored_failure
@@ -172,18 +172,24 @@ class Processor:
         return await self._broken(row, f"the database failed: {_reason(err)}")
 
     async def _settle(self, row: QueuedRun, settled: Settled) -> QueuedRun:
-        """Store how the pass ended; when that cannot be stored, end the run as failed without
-        what the pass made (a last failure here leaves it ``running``, for the next start)."""
+        """Store how the pass ended (``QueueStore.settle`` asks a database that does not answer
+        again for a while; still not, the run stays ``running``, and is queued again once its
+        company's lease is gone: the next pass finds what this one did). When the end itself
+        cannot be stored (any other error), the run ends failed without what the pass made
+        (a last failure here leaves it ``running`` too)."""
         try:
             return await asyncio.to_thread(self.queue.settle, row.id, settled)
+        except OperationalError:
+            raise
         except Exception as err:
             log.exception("the run's result could not be stored", extra=_fields(row))
-            failed = Settled(
-                RunState.DONE,
-                reason=f"the run's result could not be stored: {_reason(err)}",
-                notify=True,
-            )
-            return await asyncio.to_thread(self.queue.settle, row.id, failed)
+            return await self._unstorable(row, err)
+
+    async def _unstorable(self, row: QueuedRun, err: Exception) -> QueuedRun:
+        """The pass's end could not be stored: the run ends failed, with a report saying why
+        (not the pass's: it may be what could not be stored)."""
+        failed = await self._broken(row, f"its result could not be stored: {_reason(err)}")
+        return await asyncio.to_thread(self.queue.settle, row.id, failed)
 
     def _settled(self, done: QueuedRun, seconds: float) -> None:
         fields = _fields(done)

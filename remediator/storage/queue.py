@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -53,6 +54,8 @@ from remediator.storage.runs import (
     RunWrite,
     _audit_row,
 )
+
+log = logging.getLogger(__name__)
 
 SERVICE = "service"
 # A run of a check ahead (remediator.ahead): stored by the check, which works it at once; a
@@ -449,6 +452,10 @@ def _claim(dialect: str) -> Any:
 
 _LOGGED = "requests_logged"
 
+# How long a run's end waits before it is stored again when the database did not answer: about
+# 8 s in all, then the error is the worker's (the run stays running until ``recover``).
+SETTLE_WAITS = (0.5, 2.0, 5.0)
+
 
 _CLAIM = {dialect: _claim(dialect) for dialect in _DIALECTS}
 
@@ -772,10 +779,21 @@ class QueueStore(RunStore):
 
     def settle(self, run_id: str, settled: Settled) -> QueuedRun:
         """End a worker's pass in one transaction: the engine's report and audit trail, the
-        run's new state, and a callback when one is due."""
+        run's new state, and a callback when one is due. A database that does not answer (a
+        restart, a lost connection: ``OperationalError``) is asked again after each of
+        ``SETTLE_WAITS``; then the error is raised, and the pass is gone."""
         now = time.time()
         with self._lock:
             done = self._passes.pop(run_id, None) or _Pass()
+        for wait in SETTLE_WAITS:
+            try:
+                return self._settle(run_id, settled, done, now)
+            except sa.exc.OperationalError as err:
+                log.warning("the database did not store run %s's end (%s); again", run_id, err)
+                time.sleep(wait)
+        return self._settle(run_id, settled, done, now)
+
+    def _settle(self, run_id: str, settled: Settled, done: _Pass, now: float) -> QueuedRun:
         values = _settled_values(settled, now) | done.values()
         with write_transaction(self._engine, durable=False) as conn:
             if done.records:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from remediator.service.worker import LOOK_GAP_SECONDS
+from remediator.storage.queue import QueuedRun, QueueStore
 from tests.service.conftest import (
     AUTH,
     Harness,
@@ -369,3 +372,74 @@ def test_a_pass_the_database_fails_is_tried_again_and_books_the_day_once(
     assert failed.is_set()
     assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 1)
     assert len(harness.vouchers()) == 1
+
+
+def failing_settles(
+    monkeypatch: pytest.MonkeyPatch, queue: QueueStore, error: Callable[[], Exception], times: int
+) -> list[str]:
+    """The queue's settles fail with ``error()`` the first ``times`` times (each counted)."""
+    write = queue._settle  # the one write of a settle
+    failed: list[str] = []
+
+    def failing(run_id: str, *args: Any) -> QueuedRun:
+        if len(failed) < times:
+            failed.append(run_id)
+            raise error()
+        return write(run_id, *args)
+
+    monkeypatch.setattr(queue, "_settle", failing)
+    monkeypatch.setattr("remediator.storage.queue.SETTLE_WAITS", (0.01, 0.01))
+    return failed
+
+
+def gone() -> OperationalError:
+    return OperationalError("UPDATE runs", {}, Exception("server closed the connection"))
+
+
+def test_a_run_s_end_the_database_did_not_store_is_stored_again_whole(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = harness.app()
+    failed = failing_settles(monkeypatch, app.state.service.queue, gone, times=2)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        run = wait_for(client, run_id)
+    assert failed == [run_id, run_id]
+    assert (run["state"], run["outcome"], run["report"]["resent"]) == ("done", "fixed", True)
+    assert len(harness.vouchers()) == 1
+    log = [(entry.seq, entry.method, entry.path) for entry in app.state.service.queue.audit(run_id)]
+    assert log[-1] == (len(log) - 1, "POST", "/3/vouchers")  # the pass's request log, kept
+
+
+def test_a_run_s_end_the_database_keeps_refusing_is_worked_again_and_books_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its waits, the run stays running; once its company's lease is gone it is queued
+    again, and the next pass finds the voucher the first one sent."""
+    app = harness.app()
+    failed = failing_settles(monkeypatch, app.state.service.queue, gone, times=3)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        run = wait_for(client, run_id)
+    assert len(failed) == 3
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "nothing_to_fix", 1)
+    assert "already booked" in run["report"]["summary"]["en"]
+    assert len(harness.vouchers()) == 1
+    assert [w for w in writes(harness) if w[0] == "POST"] == [("POST", "/3/vouchers")]
+
+
+def test_a_run_s_end_that_cannot_be_stored_ends_it_failed_saying_why(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = harness.app()
+    failing_settles(monkeypatch, app.state.service.queue, lambda: ValueError("too large"), 1)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    assert (run["state"], run["outcome"]) == ("done", "failed")
+    assert run["state_reason"] == (
+        "the run could not be completed: its result could not be stored: too large"
+    )
+    assert run["report"]["outcome"] == "failed"
