@@ -33,10 +33,17 @@ from datetime import date
 
 from remediator.errors import LeaseBusy, LeaseLost
 from remediator.failure import ExportFailure
-from remediator.fortnox import FortnoxConnector, FortnoxError, Ledger, Memory, tenant_of
+from remediator.fortnox import (
+    FortnoxConnector,
+    FortnoxError,
+    Ledger,
+    Memory,
+    SlidingWindowLimiter,
+    tenant_of,
+)
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.storage import Connection, ConnectionStore
-from remediator.storage.leases import Lease, Leases, holding
+from remediator.storage.leases import Lease, Leases, Spent, holding, this_process
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +127,33 @@ class Turn:
             raise self.refused
 
 
+_COMPANY = "tenant:"
+
+
 def company_key(tenant_id: str) -> str:
-    return f"tenant:{tenant_id}"
+    return f"{_COMPANY}{tenant_id}"
 
 
 def connection_key(connection_id: str) -> str:
     return f"connection:{connection_id}"
+
+
+class CompanyBudget:
+    """A company's rate budget as the connector's limiter counts it, by lease key
+    (``storage.leases.Budget``): a holder that lets go of a company hands over what it spent,
+    and the next holder, in another process, counts it. The limiter counts a company by its
+    tenant id, and a connection whose company is not known yet by ``connection:<id>`` (its
+    lease key too)."""
+
+    def __init__(self, limiter: SlidingWindowLimiter) -> None:
+        self.limiter = limiter
+
+    def spent(self, key: str) -> Spent | None:
+        ages = self.limiter.ages(key.removeprefix(_COMPANY))
+        return Spent(this_process(), ages) if ages else None
+
+    def count(self, key: str, spent: Spent) -> None:
+        self.limiter.count(key.removeprefix(_COMPANY), spent.ages)
 
 
 class Companies:

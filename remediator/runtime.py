@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from remediator.catalogue import Catalogue, load_catalogue
+from remediator.companies import CompanyBudget
 from remediator.engine import Engine, audit_token_calls
 from remediator.fortnox import FortnoxConnector, RequestHook, RequestRecord
 from remediator.fortnox._events import no_hook
@@ -48,9 +49,13 @@ def reconnect_links(settings: Settings, cipher: TokenCipher) -> ReconnectLinks:
     return ReconnectLinks(settings.public_url, key, settings.reconnect_link_seconds)
 
 
-def open_leases(settings: Settings, database: Database) -> Leases:
-    """This process's holder of company leases (one per process)."""
-    return Leases(LeaseStore(database), settings.lease_seconds)
+def open_leases(
+    settings: Settings, database: Database, connector: FortnoxConnector | None = None
+) -> Leases:
+    """This process's holder of leases; of company leases (``connector``: whose rate budget
+    goes with them, ``CompanyBudget``), one per process."""
+    budget = None if connector is None else CompanyBudget(connector.limiter)
+    return Leases(LeaseStore(database), settings.lease_seconds, budget=budget)
 
 
 def fan_out(*hooks: RequestHook) -> RequestHook:
@@ -110,6 +115,6 @@ def open_runtime(
         store=store,
         default_policy=settings.policy,
         links=links,
-        leases=open_leases(settings, database),
+        leases=open_leases(settings, database, connector),
     )
     return Runtime(settings, store, runs, connector, catalogue, engine)

@@ -6,9 +6,10 @@ import asyncio
 from datetime import date
 from typing import Any, cast
 
-from remediator.companies import Companies
+from remediator.companies import Companies, CompanyBudget, company_key, connection_key
+from remediator.fortnox import SlidingWindowLimiter
 from remediator.storage import Database
-from remediator.storage.leases import Leases, LeaseStore
+from remediator.storage.leases import Leases, LeaseStore, Spent, this_process
 
 
 def _companies(places: int) -> Companies:
@@ -100,3 +101,18 @@ def test_the_days_a_burst_search_covers_are_what_the_registrations_name_now() ->
             assert companies.burst("c0", "F") == [march[1]]
         assert companies.burst("c0", "F") == []
     assert companies._expected == {}
+
+
+async def test_a_company_s_budget_is_the_limiter_s_window_of_its_tenant() -> None:
+    """``CompanyBudget`` maps a company's lease key to the window the connector paces the
+    company's requests in (its tenant id; a connection not yet known by its own key)."""
+    limiter = SlidingWindowLimiter(25, 5.0, 0.0)
+    budget = CompanyBudget(limiter)
+    assert budget.spent(company_key("t1")) is None  # nothing sent: nothing to hand over
+    (await limiter.acquire("t1")).release()
+    spent = budget.spent(company_key("t1"))
+    assert spent is not None
+    assert (spent.process, len(spent.ages)) == (this_process(), 1)
+    budget.count(company_key("t2"), spent)
+    budget.count(connection_key("c9"), Spent("elsewhere:1", (0.0, 0.5)))
+    assert (limiter.in_window("t2"), limiter.in_window("connection:c9")) == (1, 2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 _EPSILON = 1e-9  # float rounding must never keep an expired slot in the window
 
@@ -75,6 +75,23 @@ class SlidingWindowLimiter:
         event = self._freed.get(key)
         if event is not None:
             event.set()
+
+    def ages(self, key: str) -> tuple[float, ...]:
+        """For each request of ``key`` inside the window, seconds since its answer came (0 for
+        one still waiting for it): what another process would have to count."""
+        now = self.clock()
+        return tuple(0.0 if s.end == math.inf else now - s.end for s in self._current(key))
+
+    def count(self, key: str, ages: Iterable[float]) -> None:
+        """Count requests another process sent for ``key``, answered ``ages`` seconds ago, as
+        if this process had sent them (those already out of the window are not)."""
+        now = self.clock()
+        slots = self._current(key)
+        for age in ages:
+            slot = Slot(self, key)
+            slot.end = now - max(0.0, age)
+            if slot.end + self.window > now + _EPSILON:
+                slots.append(slot)
 
     def in_window(self, key: str) -> int:
         """How many slots of ``key`` are taken now (in flight or inside the window)."""

@@ -175,7 +175,7 @@ def open_service(
         store=store,
         default_policy=settings.policy,
         links=links,
-        leases=open_leases(settings, database),
+        leases=open_leases(settings, database, connector),
     )
     runtime = Runtime(settings, store, queue, connector, catalogue, engine)
     processor = Processor(runtime, queue, settings, metrics)

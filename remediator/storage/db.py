@@ -183,6 +183,9 @@ leases = sa.Table(
     sa.Column("owner", sa.String(200), nullable=False),
     sa.Column("acquired_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
+    # What the last holder spent of the company's rate budget, and when it let go (0009).
+    sa.Column("spent", sa.Text, nullable=True),
+    sa.Column("spent_at", sa.Float, nullable=True),
 )
 
 # The service's daily jobs (remediator.storage.jobs): one row per job and slot (the local date),

@@ -24,6 +24,14 @@ from then on, and writers call it before every write. A process that dies simply
 renewing; its lease expires after ``ttl`` and the next waiter takes it. ``attempt`` is
 ``hold`` for who would rather not wait (the scheduler: another instance is running the job).
 
+**The company's rate budget goes with its lease.** Fortnox counts a company's requests in a
+window (25 per 5 s) whichever process sends them, and each process paces only its own. So a
+holder that lets go writes what it spent (``Spent``: the ages of its requests still inside the
+window) into the released row, which is kept (expired, its owner empty) instead of deleted, and
+the next holder, taking that row in another process, counts those requests in its own window
+(``Budget``) before it sends anything. A holder that dies writes nothing: whoever takes its
+expired lease starts with what it can know (docs/deploy.md, "The rate budget").
+
 On SQLite, taking, renewing and releasing are committed without a sync to disk
 (``durable=False``): they survive their process being killed, and a power loss that takes one
 back has stopped every process that shares the file, its holder with them.
@@ -32,6 +40,7 @@ back has stopped every process that shares the file, its holder with them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -41,7 +50,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -81,6 +90,7 @@ _KEY = sa.bindparam("lease_key", type_=sa.String)
 _OWNER = sa.bindparam("lease_owner", type_=sa.String)
 _TTL = sa.bindparam("lease_ttl", type_=sa.Float)
 # An update of a row that is expired or already ours (``acquired_at`` kept when ours).
+# It returns what the last holder spent, and the database's clock to age it with.
 _TAKE = (
     leases.update()
     .where(leases.c.key == _KEY, sa.or_(leases.c.owner == _OWNER, leases.c.expires_at < db_now()))
@@ -89,6 +99,7 @@ _TAKE = (
         expires_at=db_now() + _TTL,
         acquired_at=sa.case((leases.c.owner == _OWNER, leases.c.acquired_at), else_=db_now()),
     )
+    .returning(leases.c.spent, leases.c.spent_at, db_now().label("now"))
 )
 _ADD = leases.insert().values(
     key=_KEY, owner=_OWNER, acquired_at=db_now(), expires_at=db_now() + _TTL
@@ -98,8 +109,20 @@ _RENEW = (
     .where(leases.c.key == _KEY, leases.c.owner == _OWNER, leases.c.expires_at >= db_now())
     .values(expires_at=db_now() + _TTL)
 )
-_RELEASE = leases.delete().where(leases.c.key == _KEY, leases.c.owner == _OWNER)
-_HOLDER = sa.select(leases).where(leases.c.key == _KEY)
+# A released lease stays as the record of what its holder spent: expired, owned by nobody.
+_RELEASE = (
+    leases.update()
+    .where(leases.c.key == _KEY, leases.c.owner == _OWNER)
+    .values(
+        owner="",
+        expires_at=0.0,
+        spent=sa.bindparam("lease_spent", type_=sa.Text),
+        spent_at=db_now(),
+    )
+)
+_HOLDER = sa.select(leases.c.key, leases.c.owner, leases.c.acquired_at, leases.c.expires_at).where(
+    leases.c.key == _KEY, leases.c.owner != ""
+)
 _NOW = sa.select(db_now())
 
 
@@ -113,9 +136,56 @@ class LeaseRow:
     expires_at: float
 
 
+def this_process() -> str:
+    """This process, as leases name it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def new_owner() -> str:
     """An owner id unique to this process and this holder: host, pid and 8 random hex."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{this_process()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What a lease's holder spent of its company's rate budget: the process that sent the
+    requests (``this_process``) and, for each request still inside the window, how many
+    seconds before now its answer came (0 for one still waiting for it)."""
+
+    process: str
+    ages: tuple[float, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"process": self.process, "ages": [round(a, 3) for a in self.ages]})
+
+    @classmethod
+    def read(cls, text: str | None, at: float | None, now: float) -> Spent | None:
+        """What was stored at ``at``, aged to ``now`` (both on the database's clock); ``None``
+        when nothing was, or it does not read."""
+        if text is None or at is None:
+            return None
+        try:
+            data = json.loads(text)
+            elapsed = max(0.0, now - at)
+            return cls(str(data["process"]), tuple(float(a) + elapsed for a in data["ages"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A lease taken from the database, with what its last holder spent (if it said)."""
+
+    spent: Spent | None
+
+
+class Budget(Protocol):
+    """A company's rate budget as this process counts it, by lease key (the connector's
+    limiter): what it spent, to hand over, and what another process spent, to count."""
+
+    def spent(self, key: str) -> Spent | None: ...
+
+    def count(self, key: str, spent: Spent) -> None: ...
 
 
 class LeaseStore:
@@ -129,17 +199,23 @@ class LeaseStore:
 
     def acquire(self, key: str, owner: str, ttl: float) -> bool:
         """Take ``key`` for ``ttl`` seconds if it is free, expired or already ``owner``'s."""
+        return self.take(key, owner, ttl) is not None
+
+    def take(self, key: str, owner: str, ttl: float) -> Taken | None:
+        """``acquire``, with what the last holder spent of the company's rate budget when it
+        let go; ``None`` when ``key`` is someone else's."""
         bound = {"lease_key": key, "lease_owner": owner, "lease_ttl": ttl}
         try:
             with write_transaction(self._db.engine, durable=False) as conn:
-                if conn.execute(_TAKE, bound).rowcount == 1:
-                    return True
+                row = conn.execute(_TAKE, bound).first()
+                if row is not None:
+                    return Taken(Spent.read(row.spent, row.spent_at, row.now))
                 if conn.execute(_HOLDER, bound).first() is not None:
-                    return False
+                    return None
                 conn.execute(_ADD, bound)
         except IntegrityError:  # PostgreSQL: another process inserted the key meanwhile
-            return False
-        return True
+            return None
+        return Taken(None)
 
     def renew(self, key: str, owner: str, ttl: float) -> bool:
         """Extend ``owner``'s lease by ``ttl`` from now; ``False`` when it is not ours any more
@@ -149,13 +225,16 @@ class LeaseStore:
             result = conn.execute(_RENEW, bound)
         return bool(result.rowcount == 1)
 
-    def release(self, key: str, owner: str) -> None:
-        """Give ``key`` up if ``owner`` holds it (a no-op otherwise)."""
+    def release(self, key: str, owner: str, spent: Spent | None = None) -> None:
+        """Give ``key`` up if ``owner`` holds it (a no-op otherwise), leaving what it spent of
+        the company's rate budget for the next holder."""
+        bound = {"lease_key": key, "lease_owner": owner}
         with write_transaction(self._db.engine, durable=False) as conn:
-            conn.execute(_RELEASE, {"lease_key": key, "lease_owner": owner})
+            conn.execute(_RELEASE, bound | {"lease_spent": spent and spent.to_json()})
 
     def holder(self, key: str) -> LeaseRow | None:
-        """The stored lease of ``key``, expired or not; ``None`` when there is none."""
+        """The stored lease of ``key``, expired or not; ``None`` when there is none (or it was
+        released)."""
         with reading(self._db.engine) as conn:
             row = conn.execute(_HOLDER, {"lease_key": key}).mappings().first()
         return None if row is None else LeaseRow(**row)
@@ -229,11 +308,16 @@ class Leases:
     """
 
     def __init__(
-        self, store: LeaseStore, ttl: float, *, handover_seconds: float | None = None
+        self,
+        store: LeaseStore,
+        ttl: float,
+        *,
+        handover_seconds: float | None = None,
+        budget: Budget | None = None,
     ) -> None:
         if ttl <= 0:
             raise ValueError("a lease's ttl must be positive")
-        self.store, self.ttl = store, ttl
+        self.store, self.ttl, self.budget = store, ttl, budget
         self.handover_seconds = ttl if handover_seconds is None else handover_seconds
         self._local: dict[str, _Local] = {}
         self._dropping: set[asyncio.Task[None]] = set()
@@ -308,7 +392,7 @@ class Leases:
             return local.lease
         await self._drop(local)
         lease = Lease(key=key, owner=new_owner(), ttl=self.ttl)
-        if not await self._take(lease, self.store.acquire):
+        if not await self._acquire(lease):
             return None
         self._keep(local, lease)
         return lease
@@ -360,15 +444,27 @@ class Leases:
     async def _wait(self, key: str) -> Lease:
         lease = Lease(key=key, owner=new_owner(), ttl=self.ttl)
         pause = FIRST_POLL_SECONDS
-        while not await self._take(lease, self.store.acquire):
+        while not await self._acquire(lease):
             await asyncio.sleep(pause * (0.5 + secrets.randbelow(1000) / 2000))
             pause = min(MAX_POLL_SECONDS, self.ttl / 3, pause * 2)
         return lease
 
-    async def _take(self, lease: Lease, statement: Any) -> bool:
-        """Run ``acquire`` or ``renew``; on success, move the holder's deadline."""
+    async def _acquire(self, lease: Lease) -> bool:
+        """Take ``lease`` from the database: its deadline set, and what another process spent
+        of the company's rate budget counted here."""
         sent = time.monotonic()
-        ok = bool(await asyncio.to_thread(statement, lease.key, lease.owner, lease.ttl))
+        taken = await asyncio.to_thread(self.store.take, lease.key, lease.owner, lease.ttl)
+        if taken is None:
+            return False
+        lease.deadline = sent + lease.ttl
+        spent = taken.spent
+        if spent is not None and self.budget is not None and spent.process != this_process():
+            self.budget.count(lease.key, spent)
+        return True
+
+    async def _renewed(self, lease: Lease) -> bool:
+        sent = time.monotonic()
+        ok = bool(await asyncio.to_thread(self.store.renew, lease.key, lease.owner, lease.ttl))
         if ok:
             lease.deadline = sent + lease.ttl
         return ok
@@ -383,7 +479,7 @@ class Leases:
             await asyncio.sleep(pause)
             sent = time.monotonic()
             try:
-                if not await self._take(lease, self.store.renew):
+                if not await self._renewed(lease):
                     lease.lost = "another holder took it, or it expired"
                 pause = max(0.0, sent + every - time.monotonic())
             except SQLAlchemyError as err:
@@ -394,20 +490,25 @@ class Leases:
         log.warning("lost lease %s: %s", lease.key, lease.lost)
 
     async def _release(self, lease: Lease) -> None:
+        spent = None if self.budget is None else self.budget.spent(lease.key)
         try:
-            await asyncio.to_thread(self.store.release, lease.key, lease.owner)
+            await asyncio.to_thread(self.store.release, lease.key, lease.owner, spent)
         except SQLAlchemyError as err:  # it expires by itself after ttl
             log.warning("could not release lease %s: %s", lease.key, type(err).__name__)
 
 
 __all__ = [
+    "Budget",
     "Lease",
     "LeaseLost",
     "LeaseRow",
     "LeaseStore",
     "Leases",
+    "Spent",
+    "Taken",
     "db_now",
     "held",
     "holding",
     "new_owner",
+    "this_process",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from remediator.fortnox import SlidingWindowLimiter
 
 
@@ -31,9 +33,7 @@ async def request(limit: SlidingWindowLimiter, fake: FakeTime, key: str, latency
     return sent
 
 
-async def test_the_first_25_go_at_once_and_the_26th_waits_a_window_after_the_first_answer() -> (
-    None
-):
+async def test_the_first_25_go_at_once_and_the_26th_waits_a_window_after_the_first_answer() -> None:
     fake = FakeTime()
     limit = limiter(fake)
     slots = [await limit.acquire("t1") for _ in range(25)]
@@ -114,3 +114,23 @@ async def test_margin_widens_the_window_and_release_is_idempotent() -> None:
     await request(limit, fake, "t", 0.0)
     await limit.acquire("t")
     assert fake.now == 1.25
+
+
+async def test_requests_another_process_sent_are_counted_in_the_window() -> None:
+    """What one process spent (``ages``) is counted by the next (``count``): the 26th request
+    of the window waits until the first of the other process's leaves it."""
+    fake = FakeTime()
+    first, second = limiter(fake), limiter(fake)
+    for _ in range(20):
+        await request(first, fake, "t1", 0.01)
+    in_flight = await first.acquire("t1")  # no answer yet: counted as just answered
+    spent = first.ages("t1")
+    assert len(spent) == 21
+    assert max(spent) == pytest.approx(0.19)
+    assert min(spent) == 0.0
+    second.count("t1", spent)
+    second.count("t1", [5.0, 9.0])  # older than the window: nothing to count
+    assert second.in_window("t1") == 21
+    sent = [await request(second, fake, "t1", 0.01) for _ in range(5)]
+    assert sent == pytest.approx([0.2, 0.21, 0.22, 0.23, 5.01])  # 4 places, then a window
+    in_flight.release()

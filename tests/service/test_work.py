@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from remediator.service.worker import LOOK_GAP_SECONDS
+from remediator.storage.leases import Taken
 from remediator.storage.queue import QueuedRun, QueueStore
 from tests.service.conftest import (
     AUTH,
@@ -298,15 +299,15 @@ def test_a_drain_whose_company_another_process_holds_leaves_at_once_and_comes_ba
     drain leaves instead of polling the lease, and a later look works the run, once."""
     app = harness.app(worker_poll_seconds=0.1)
     store = app.state.service.runtime.engine.companies.leases.store
-    acquire, refused = store.acquire, threading.Event()
+    take, refused = store.take, threading.Event()
     refused.set()
     tries: list[str] = []
 
-    def elsewhere(key: str, owner: str, ttl: float) -> bool:
+    def elsewhere(key: str, owner: str, ttl: float) -> Taken | None:
         tries.append(key)
-        return False if refused.is_set() else bool(acquire(key, owner, ttl))
+        return None if refused.is_set() else take(key, owner, ttl)
 
-    monkeypatch.setattr(store, "acquire", elsewhere)
+    monkeypatch.setattr(store, "take", elsewhere)
     with harness.client(app) as client:
         harness.connect(client)
         run_id = post_failure(client, harness.failure()).json()["run_id"]

@@ -15,7 +15,16 @@ from sqlalchemy.exc import OperationalError
 from remediator.errors import LeaseLost, RemediatorError
 from remediator.storage import Database
 from remediator.storage.db import leases
-from remediator.storage.leases import Lease, Leases, LeaseStore, held, new_owner
+from remediator.storage.leases import (
+    Lease,
+    Leases,
+    LeaseStore,
+    Spent,
+    Taken,
+    held,
+    new_owner,
+    this_process,
+)
 from tests.storage.conftest import wait_expired
 
 WAIT_SECONDS = 30  # how long a test waits for what a lease's background work does, at most
@@ -54,6 +63,54 @@ def test_a_free_key_is_taken_and_then_refused_to_others(store: LeaseStore) -> No
     assert row is not None
     assert row.owner == "a"
     assert row.expires_at - row.acquired_at == pytest.approx(30, abs=0.5)
+
+
+def test_a_released_lease_keeps_what_its_holder_spent_for_the_next(store: LeaseStore) -> None:
+    """A released lease is held by nobody and free, and tells its next taker what the last
+    holder spent of the company's rate budget, aged by the database's clock meanwhile."""
+    assert store.take("tenant:1", "a", 30) == Taken(None)  # a new key: nothing spent
+    store.release("tenant:1", "a", Spent("host-a:1", (0.0, 1.5)))
+    assert store.holder("tenant:1") is None
+    time.sleep(0.2)
+    taken = store.take("tenant:1", "b", 30)
+    assert taken is not None
+    assert taken.spent is not None
+    assert taken.spent.process == "host-a:1"
+    young, old = taken.spent.ages
+    assert 0.19 <= young < 5
+    assert old - young == pytest.approx(1.5, abs=0.002)
+    assert not store.acquire("tenant:1", "c", 30)  # b holds it now
+    store.release("tenant:1", "b")  # spent nothing it could tell
+    assert store.take("tenant:1", "c", 30) == Taken(None)
+
+
+class Budget:
+    """A process's rate budget as ``Leases`` sees it: what it spent, and what it counted."""
+
+    def __init__(self, process: str, ages: tuple[float, ...] = ()) -> None:
+        self.process, self.ages = process, ages
+        self.counted: list[Spent] = []
+
+    def spent(self, key: str) -> Spent | None:
+        return Spent(self.process, self.ages) if self.ages else None
+
+    def count(self, key: str, spent: Spent) -> None:
+        self.counted.append(spent)
+
+
+async def test_the_next_holder_counts_what_another_process_spent(store: LeaseStore) -> None:
+    """What a holder spent goes with the lease to the next holder, who counts it unless it was
+    this same process's (its own window has it already)."""
+    elsewhere = Budget("elsewhere:1", (0.0, 0.1))
+    here = Budget(this_process(), (0.3,))
+    for budget in (elsewhere, here):
+        async with Leases(store, 30, budget=budget).hold("tenant:9"):
+            pass
+    async with Leases(store, 30, budget=here).hold("tenant:9"):
+        pass
+    assert [spent.process for spent in here.counted] == ["elsewhere:1"]
+    assert [len(spent.ages) for spent in here.counted] == [2]
+    assert elsewhere.counted == []
 
 
 def test_the_holder_taking_it_again_extends_it_and_keeps_acquired_at(store: LeaseStore) -> None:
@@ -251,17 +308,17 @@ class Counted:
         self.store, self.acquired, self.released = store, 0, 0
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        acquire, release = self.store.acquire, self.store.release
+        take, release = self.store.take, self.store.release
 
-        def counted_acquire(key: str, owner: str, ttl: float) -> bool:
+        def counted_take(key: str, owner: str, ttl: float) -> Taken | None:
             self.acquired += 1
-            return acquire(key, owner, ttl)
+            return take(key, owner, ttl)
 
-        def counted_release(key: str, owner: str) -> None:
+        def counted_release(key: str, owner: str, spent: Spent | None = None) -> None:
             self.released += 1
-            release(key, owner)
+            release(key, owner, spent)
 
-        monkeypatch.setattr(self.store, "acquire", counted_acquire)
+        monkeypatch.setattr(self.store, "take", counted_take)
         monkeypatch.setattr(self.store, "release", counted_release)
 
 
