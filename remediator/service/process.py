@@ -126,7 +126,9 @@ class Processor:
 
     async def process(self, row: QueuedRun, session: Session) -> QueuedRun:
         """One pass; never raises for a run's own trouble: whatever its work raises, or work
-        longer than ``run_timeout_seconds``, settles it as failed, saying why."""
+        longer than ``run_timeout_seconds``, settles it as failed, saying why (a database
+        failure, as a pass to try again). Raises ``OperationalError`` only when the database
+        does not store how the pass ended (``_settle``)."""
         started = time.monotonic()
         fields = _fields(row)
         log.info("run started", extra=fields)
