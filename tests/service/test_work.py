@@ -397,19 +397,28 @@ def gone() -> OperationalError:
     return OperationalError("UPDATE runs", {}, Exception("server closed the connection"))
 
 
+def worked_while_settles_fail(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, error: Callable[[], Exception], times: int
+) -> tuple[dict[str, Any], list[str], QueueStore]:
+    """One failure worked while the queue's first ``times`` settles fail with ``error()``: the
+    run as it ended, the runs whose settle failed, and the queue."""
+    app = harness.app()
+    queue = app.state.service.queue
+    failed = failing_settles(monkeypatch, queue, error, times)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    return run, failed, queue
+
+
 def test_a_run_s_end_the_database_did_not_store_is_stored_again_whole(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = harness.app()
-    failed = failing_settles(monkeypatch, app.state.service.queue, gone, times=2)
-    with harness.client(app) as client:
-        harness.connect(client)
-        run_id = post_failure(client, harness.failure()).json()["run_id"]
-        run = wait_for(client, run_id)
-    assert failed == [run_id, run_id]
+    run, failed, queue = worked_while_settles_fail(harness, monkeypatch, gone, times=2)
+    assert failed == [run["id"]] * 2
     assert (run["state"], run["outcome"], run["report"]["resent"]) == ("done", "fixed", True)
     assert len(harness.vouchers()) == 1
-    log = [(entry.seq, entry.method, entry.path) for entry in app.state.service.queue.audit(run_id)]
+    log = [(entry.seq, entry.method, entry.path) for entry in queue.audit(run["id"])]
     assert log[-1] == (len(log) - 1, "POST", "/3/vouchers")  # the pass's request log, kept
 
 
@@ -418,12 +427,7 @@ def test_a_run_s_end_the_database_keeps_refusing_is_worked_again_and_books_once(
 ) -> None:
     """Past its waits, the run stays running; once its company's lease is gone it is queued
     again, and the next pass finds the voucher the first one sent."""
-    app = harness.app()
-    failed = failing_settles(monkeypatch, app.state.service.queue, gone, times=3)
-    with harness.client(app) as client:
-        harness.connect(client)
-        run_id = post_failure(client, harness.failure()).json()["run_id"]
-        run = wait_for(client, run_id)
+    run, failed, _ = worked_while_settles_fail(harness, monkeypatch, gone, times=3)
     assert len(failed) == 3
     assert (run["state"], run["outcome"], run["attempts"]) == ("done", "nothing_to_fix", 1)
     assert "already booked" in run["report"]["summary"]["en"]
@@ -434,11 +438,8 @@ def test_a_run_s_end_the_database_keeps_refusing_is_worked_again_and_books_once(
 def test_a_run_s_end_that_cannot_be_stored_ends_it_failed_saying_why(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = harness.app()
-    failing_settles(monkeypatch, app.state.service.queue, lambda: ValueError("too large"), 1)
-    with harness.client(app) as client:
-        harness.connect(client)
-        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    too_large = lambda: ValueError("too large")  # noqa: E731 - one error, made for each settle
+    run, _, _ = worked_while_settles_fail(harness, monkeypatch, too_large, times=1)
     assert (run["state"], run["outcome"]) == ("done", "failed")
     assert run["state_reason"] == (
         "the run could not be completed: its result could not be stored: too large"
