@@ -177,21 +177,17 @@ class Processor:
         """Store how the pass ended (``QueueStore.settle`` asks a database that does not answer
         again for a while; still not, the run stays ``running``, and is queued again once its
         company's lease is gone: the next pass finds what this one did). When the end itself
-        cannot be stored (any other error), the run ends failed without what the pass made
-        (a last failure here leaves it ``running`` too)."""
+        cannot be stored (any other error), the run ends failed with a report saying why, not
+        the pass's: that may be what could not be stored (a last failure here leaves it
+        ``running`` too)."""
         try:
             return await asyncio.to_thread(self.queue.settle, row.id, settled)
         except OperationalError:
             raise
         except Exception as err:
             log.exception("the run's result could not be stored", extra=_fields(row))
-            return await self._unstorable(row, err)
-
-    async def _unstorable(self, row: QueuedRun, err: Exception) -> QueuedRun:
-        """The pass's end could not be stored: the run ends failed, with a report saying why
-        (not the pass's: it may be what could not be stored)."""
-        failed = await self._broken(row, f"its result could not be stored: {_reason(err)}")
-        return await asyncio.to_thread(self.queue.settle, row.id, failed)
+            failed = await self._broken(row, f"its result could not be stored: {_reason(err)}")
+            return await asyncio.to_thread(self.queue.settle, row.id, failed)
 
     def _settled(self, done: QueuedRun, seconds: float) -> None:
         fields = _fields(done)

@@ -57,6 +57,10 @@ from remediator.storage.runs import (
 
 log = logging.getLogger(__name__)
 
+# How long a run's end waits before it is stored again when the database did not answer: about
+# 8 s in all, then the error is the worker's (the run stays running until ``recover``).
+SETTLE_WAITS = (0.5, 2.0, 5.0)
+
 SERVICE = "service"
 # A run of a check ahead (remediator.ahead): stored by the check, which works it at once; a
 # person's approval or a crash hands it to the service's workers like any queued run.
@@ -452,10 +456,6 @@ def _claim(dialect: str) -> Any:
 
 _LOGGED = "requests_logged"
 
-# How long a run's end waits before it is stored again when the database did not answer: about
-# 8 s in all, then the error is the worker's (the run stays running until ``recover``).
-SETTLE_WAITS = (0.5, 2.0, 5.0)
-
 
 _CLAIM = {dialect: _claim(dialect) for dialect in _DIALECTS}
 
@@ -797,8 +797,7 @@ class QueueStore(RunStore):
         values = _settled_values(settled, now) | done.values()
         with write_transaction(self._engine, durable=False) as conn:
             if done.records:
-                first = done.logged
-                rows = [_audit_row(run_id, first + n, r) for n, r in enumerate(done.records)]
+                rows = [_audit_row(run_id, n, r) for n, r in enumerate(done.records, done.logged)]
                 conn.execute(run_requests.insert(), rows)
             bound = {f"{c}_": v for c, v in values.items() if v is not _ONE_MORE}
             bound |= {"settled_run": run_id, "callback_now": now}
