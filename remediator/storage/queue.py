@@ -314,10 +314,37 @@ def _live_lease(connection_id: Any = runs.c.connection_id, outer: Any = runs) ->
 
 
 def _new_runs(dialect: Any) -> Any:
-    """Intake's insert: a row whose event is stored already is skipped; the ids of the rows
-    stored are returned (one statement for the whole batch: SQLAlchemy's insertmanyvalues)."""
+    """Intake's insert on SQLite: a row whose event is stored already is skipped; the ids of
+    the rows stored are returned (one statement for the whole batch: SQLAlchemy's
+    insertmanyvalues)."""
     return (
         dialect.insert(runs)
+        .on_conflict_do_nothing(index_elements=[runs.c.event_id], index_where=SERVICE_EVENTS)
+        .returning(runs.c.id)
+    )
+
+
+# What differs between a batch's rows (``Intake.row``); the rest is the same for all of them.
+_PER_ROW = ("id", "event_id", "connection_id", "kind", "failure", "export_date", "callback_url")
+_PER_BATCH = ("mode", "state", "created_at", "origin", "attempts", "not_before")
+
+
+def _new_runs_from_json() -> Any:
+    """Intake's insert on PostgreSQL, as ``_new_runs``: the batch's rows as one JSON array,
+    read by ``json_to_recordset`` in event id order. One short statement whatever the batch's
+    size, so psycopg parses it once and PostgreSQL runs it prepared, where insertmanyvalues
+    writes (and both parse) a new statement of a dozen parameters per row for each size of
+    batch."""
+    batch = (
+        sa.func.json_to_recordset(sa.bindparam("batch", type_=postgresql.JSON()))
+        .table_valued(*(sa.column(name, sa.Text()) for name in _PER_ROW), name="batch")
+        .render_derived(with_types=True)
+    )
+    same = [sa.bindparam(name, type_=runs.c[name].type) for name in _PER_BATCH]
+    rows = sa.select(*(batch.c[name] for name in _PER_ROW), *same).order_by(batch.c.event_id)
+    return (
+        postgresql.insert(runs)
+        .from_select([*_PER_ROW, *_PER_BATCH], rows)
         .on_conflict_do_nothing(index_elements=[runs.c.event_id], index_where=SERVICE_EVENTS)
         .returning(runs.c.id)
     )
@@ -366,7 +393,7 @@ def _seen(dialect: str) -> Any:
 _DIALECTS = ("postgresql", "sqlite")
 _LOOK = {dialect: _look(dialect) for dialect in _DIALECTS}
 _SEEN = {dialect: _seen(dialect) for dialect in _DIALECTS}
-_NEW_RUNS = {"postgresql": _new_runs(postgresql), "sqlite": _new_runs(sqlite)}
+_NEW_RUNS = {"postgresql": _new_runs_from_json(), "sqlite": _new_runs(sqlite)}
 
 
 def _looked(
@@ -393,9 +420,9 @@ def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> dict[str, Que
     for it to end, then does nothing (or inserts, if it rolled back). The rows go in event id
     order, so that two instances' batches wait on each other's events in one order: never a
     deadlock."""
-    statement = _NEW_RUNS[conn.dialect.name]
+    dialect = conn.dialect.name
     ordered = sorted(rows, key=lambda row: str(row["event_id"]))
-    stored = set(conn.execute(statement, ordered).scalars())
+    stored = set(conn.execute(_NEW_RUNS[dialect], _bound(dialect, ordered)).scalars())
     lost = [str(row["event_id"]) for row in rows if row["id"] not in stored]
     if not lost:
         return {}
@@ -403,6 +430,15 @@ def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> dict[str, Que
         sa.select(runs).where(runs.c.event_id.in_(lost), runs.c.origin == SERVICE)
     ).mappings()
     return {row["event_id"]: QueuedRun.model_validate(dict(row)) for row in found}
+
+
+def _bound(dialect: str, rows: list[dict[str, Any]]) -> Any:
+    """The parameters of ``_NEW_RUNS[dialect]`` for ``rows``."""
+    if dialect != "postgresql":
+        return rows
+    first = rows[0]
+    batch = [{name: row[name] for name in _PER_ROW} for row in rows]
+    return {"batch": batch} | {name: first[name] for name in _PER_BATCH}
 
 
 def _answered(result: Accepted | UsageError, lost: dict[str, QueuedRun]) -> Accepted | UsageError:

@@ -266,6 +266,28 @@ def test_a_batch_stores_its_new_events_and_answers_the_rest_each_as_it_stands(
     assert queue.queued("n1").model_dump() == new.run.model_dump()
 
 
+def test_a_stored_intake_keeps_every_value_of_its_row_as_it_was(database: Database) -> None:
+    fill(database, connections=2, days=0)
+    odd = 'quotes " and \\ backslashes, \\u0041 as text, ÅÄÖ, \u2028 and 🧾'
+    intakes = [
+        Intake(
+            "r1", f"e1 {odd}", "c0", "series_missing", "2026-03-01", json.dumps({"m": odd}), None
+        ),
+        Intake(
+            "r2", "e2", "c1", "account_inactive", "2026-03-02", "{}", "https://bo.test/cb?a=1&b=ö"
+        ),
+    ]
+    before = time.time()
+    assert all(isinstance(a, Accepted) for a in QueueStore(database).accept_many(intakes))
+    with database.engine.connect() as conn:
+        stored = {row["id"]: row for row in conn.execute(sa.select(runs)).mappings()}
+    for intake in intakes:
+        row = stored[intake.run_id]
+        now = row["created_at"]
+        assert before <= now <= time.time()
+        assert {key: row[key] for key in intake.row(now)} == intake.row(now)
+
+
 def test_the_cli_s_and_the_check_ahead_s_runs_may_share_an_event_id(database: Database) -> None:
     fill(database, connections=1, days=0)
     queue = QueueStore(database)
