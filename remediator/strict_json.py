@@ -1,10 +1,12 @@
 """JSON as the remediator takes it from outside: UTF-8, valid Unicode, finite numbers, and
-nested no deeper than a limit that is checked before the text is parsed.
+nested no deeper than a limit that is checked before the text is parsed, and no string
+holding a NUL character (PostgreSQL's text cannot hold one).
 
 The standard parser reads bytes with ``surrogatepass`` (raw ``ED A0 80`` becomes a lone
 surrogate), turns ``"\\ud800"`` into one too, reads ``NaN`` and ``1e999``, and recurses once per
 level (a ``RecursionError`` at some depth, and pydantic's own JSON reader gives up at 200
-levels). Text that passes ``loads`` has none of that: it can be stored, answered and read back.
+levels), and takes ``"\\u0000"``, which PostgreSQL refuses to store. Text that passes ``loads`` has
+none of that: it can be stored, answered and read back, on either database.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ _NOT_BRACKET = re.compile(r"[^\[\]{}]++")
 _INNERMOST = re.compile(r"[\[{][\]}]")
 _SURROGATE = "not JSON (a string holds a lone surrogate: not valid Unicode)"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_NUL = "not JSON the remediator can store (a string holds a NUL character, \\u0000)"
+_NUL_ESCAPE = "\\u0000"  # or ``\\u0000`` as text: the strings parsed tell
 
 
 class InvalidJSON(ValueError):
@@ -67,20 +71,23 @@ def _finite(text: str) -> float:
     return value
 
 
-def _valid_unicode(value: Any) -> None:
-    """Raise for a lone surrogate in any string or key (``value`` is at most MAX_DEPTH deep)."""
+def _storable(value: Any) -> None:
+    """Raise for a lone surrogate or a NUL character in any string or key (``value`` is at
+    most MAX_DEPTH deep)."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise InvalidJSON(_SURROGATE) from None
+        if "\x00" in value:
+            raise InvalidJSON(_NUL)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _valid_unicode(key)
-            _valid_unicode(item)
+            _storable(key)
+            _storable(item)
     elif isinstance(value, list):
         for item in value:
-            _valid_unicode(item)
+            _storable(item)
 
 
 # One decoder for every call: ``json.loads`` with these hooks would build a new one each time.
@@ -121,8 +128,8 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise InvalidJSON(f"nested deeper than {max_depth} levels") from None
     except ValueError as err:
         raise InvalidJSON(f"not JSON ({err})") from None
-    if _SURROGATE_ESCAPE.search(text):
-        _valid_unicode(value)
+    if _NUL_ESCAPE in text or _SURROGATE_ESCAPE.search(text):
+        _storable(value)
     return value
 
 

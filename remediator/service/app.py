@@ -15,7 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -101,6 +101,19 @@ async def _database(_request: Request, err: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable(_request: Request, err: Exception) -> JSONResponse:
+    """The database refused a value as it is (a NUL character, a value too long or out of
+    range): sending it again changes nothing, so not the 503 of an outage."""
+    log.warning("the database refused a value of a request: %s", type(err).__name__)
+    return _problem(422, "the request is not valid", [_UNSTORABLE])
+
+
+_UNSTORABLE = (
+    "a value of the request is one the database cannot take as it is (a NUL character, "
+    "a value too long)"
+)
+
+
 async def _too_large(_request: Request, err: Exception) -> JSONResponse:
     return _problem(413, str(err))
 
@@ -130,6 +143,7 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
     (FortnoxError, _fortnox),
     (UsageError, _usage),
     (RemediatorError, _remediator),
+    (DataError, _unstorable),
     (SQLAlchemyError, _database),
     (BodyTooLarge, _too_large),
     (HTTPException, _http),
@@ -208,10 +222,13 @@ class ServiceApp(FastAPI):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._intake = RequestLog(self._answer_intake)
+        self._refuse_nul = RequestLog(_nul_in_address)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if intake.is_intake(scope):
             await self._intake(scope, receive, send)
+        elif _holds_nul(scope):
+            await self._refuse_nul(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 
@@ -223,6 +240,19 @@ class ServiceApp(FastAPI):
         except Exception as err:  # noqa: BLE001 - answered by its handler, or raised again
             response = await _handled(request, err)
         await response(scope, receive, send)
+
+
+def _holds_nul(scope: Scope) -> bool:
+    """Whether the request's path or query holds a NUL character (``%00``; the server refuses
+    a raw one): no identifier the remediator stores can hold one (PostgreSQL's text cannot)."""
+    return scope["type"] == "http" and (
+        "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+    )
+
+
+async def _nul_in_address(scope: Scope, receive: Receive, send: Send) -> None:
+    problem = "the request's address holds a NUL character (%00), which no identifier holds"
+    await _problem(422, "the request is not valid", [problem])(scope, receive, send)
 
 
 _HANDLED = dict(HANDLERS)

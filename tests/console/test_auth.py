@@ -3,11 +3,13 @@ a failed-login limit; one-time links; cookies that scripts and other sites canno
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from remediator.storage.users import MAX_FAILED_LOGINS
+from tests import postgres
 from tests.console.conftest import ADMIN, PASSWORD, Desk, csrf_of, open_desk
 from tests.service.conftest import AUTH, TestClient
 
@@ -182,3 +184,13 @@ def test_pages_carry_headers_that_keep_other_origins_out(signed_in: Desk) -> Non
     assert page.headers["cache-control"] == "no-store"
     assert "http://" not in page.text.replace("http://testserver", "")
     assert "https://" not in page.text
+
+
+def test_a_value_postgresql_cannot_take_is_422_not_an_outage(tmp_path: Path) -> None:
+    """A NUL character in a form field: the database refuses the value (PostgreSQL's text
+    cannot hold one), which sending it again does not change, so not a 503."""
+    with postgres.fresh_schema(postgres.require()) as url:
+        with contextmanager(open_desk)(tmp_path, database_url=url) as desk:
+            answer = desk.login(name="eva\x00")
+        assert answer.status_code == 422, answer.text
+        assert "database cannot take" in answer.json()["problems"][0]

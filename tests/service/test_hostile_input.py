@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import stat
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 from remediator import signing
 from remediator.storage import Database
 from remediator.storage.db import connections, runs
+from tests import postgres
 from tests.service.conftest import (
     AUTH,
     INTAKE_SECRET,
@@ -270,3 +273,62 @@ def test_an_empty_refresh_token_is_422_not_a_connection_that_500s_later(
     )
     problem(answer, 422)
     assert client.get("/v1/connections/x4", headers=AUTH).status_code == 404
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def on_both(request: pytest.FixtureRequest, harness: Harness) -> Iterator[Harness]:
+    """The harness on SQLite, and on a fresh schema of the PostgreSQL server (whose text
+    cannot hold a NUL character)."""
+    if request.param == "sqlite":
+        yield harness
+        return
+    with postgres.fresh_schema(postgres.require()) as url:
+        yield replace(harness, settings=harness.settings.model_copy(update={"database_url": url}))
+
+
+@pytest.mark.parametrize("where", ["event_id", "connection_id", "message", "key"])
+def test_a_nul_character_in_a_failure_is_422_on_either_database(
+    on_both: Harness, where: str
+) -> None:
+    client = client_of(on_both)
+    on_both.connect(client)
+    failure = on_both.failure()
+    if where == "message":
+        failure["error"]["message"] = "Konto\x00 3001"
+    elif where == "key":
+        failure["export"]["note\x00"] = "x"
+    else:
+        failure[where] = f"{failure[where]}\x00"
+    answer = problem(signed_post(client, json.dumps(failure).encode()), 422)
+    assert "NUL character" in answer["problems"][0], answer
+    assert stored(on_both) == []
+    assert signed_post(client, json.dumps(on_both.failure()).encode()).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/runs/run%00"),
+        ("GET", "/v1/runs?connection=rest%00"),
+        ("GET", "/v1/connections/rest%00"),
+        ("PUT", "/v1/connections/rest%00"),
+        ("POST", "/v1/connections/rest%00/access-token"),
+        ("GET", "/v1/connections/rest%00/authorize?expires=1&sig=x"),
+        ("GET", "/oauth/callback?state=s%00&code=c"),
+        ("GET", "/console/runs/run%00"),
+    ],
+)
+def test_a_nul_character_in_the_address_is_422_on_either_database(
+    on_both: Harness, method: str, path: str
+) -> None:
+    client = client_of(on_both)
+    answer = client.request(method, path, headers=AUTH, json={"label": "L"})
+    assert "NUL character" in problem(answer, 422)["problems"][0]
+    assert stored(on_both, connections) == []
+
+
+def test_a_nul_character_in_a_v1_json_body_is_422_on_either_database(on_both: Harness) -> None:
+    client = client_of(on_both)
+    answer = client.put("/v1/connections/x3", headers=AUTH, json={"label": "L\x00"})
+    assert "NUL character" in problem(answer, 422)["problems"][0]
+    assert stored(on_both, connections) == []
