@@ -443,8 +443,9 @@ def _bound(dialect: str, rows: list[dict[str, Any]]) -> Any:
 
 def _answered(result: Accepted | UsageError, lost: dict[str, QueuedRun]) -> Accepted | UsageError:
     """Intake's answer, once its inserts are done: a run another instance stored first is
-    answered as a repeated delivery is."""
-    if isinstance(result, Accepted) and result.created and result.run.event_id in lost:
+    answered as a repeated delivery is, for each time the batch holds its event (a repeat
+    within the batch was answered with the run the batch meant to store)."""
+    if isinstance(result, Accepted) and result.run.event_id in lost:
         return Accepted(lost[result.run.event_id], created=False)
     return result
 

@@ -200,10 +200,21 @@ def test_instances_receiving_one_event_at_once_store_one_run_and_the_rest_of_the
     def intake(run_id: str, event_id: str) -> Intake:
         return Intake(run_id, event_id, "c0", "series_missing", "2026-03-01", "{}", None)
 
-    # Each batch holds both shared events, in opposite orders, and one event of its own.
+    # Each batch holds both shared events, in opposite orders, one event of its own, and the
+    # first shared event again (a repeat within the batch answers the run that is stored).
     batches = {
-        first: [intake("a1", "shared-1"), intake("a2", "shared-2"), intake("a3", "only-a")],
-        second: [intake("b2", "shared-2"), intake("b1", "shared-1"), intake("b3", "only-b")],
+        first: [
+            intake("a1", "shared-1"),
+            intake("a2", "shared-2"),
+            intake("a3", "only-a"),
+            intake("a4", "shared-1"),
+        ],
+        second: [
+            intake("b2", "shared-2"),
+            intake("b1", "shared-1"),
+            intake("b3", "only-b"),
+            intake("b4", "shared-1"),
+        ],
     }
     answers: dict[QueueStore, list[Accepted | UsageError]] = {}
     timeout = 1.0 if is_sqlite(database.engine) else 10.0
@@ -226,6 +237,8 @@ def test_instances_receiving_one_event_at_once_store_one_run_and_the_rest_of_the
         assert sorted([ours.created, theirs.created]) == [False, True]
         assert ours.run.event_id == theirs.run.event_id
     assert (a[2].created, b[2].created) == (True, True)
+    for repeat in (a[3], b[3]):
+        assert (repeat.run.id, repeat.created) == (a[0].run.id, False)
     with database.engine.connect() as conn:
         stored = sorted(conn.execute(sa.select(runs.c.event_id)).scalars())
     assert stored == ["only-a", "only-b", "shared-1", "shared-2"]
