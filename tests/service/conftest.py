@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from remediator.sandbox import Sandbox
 from remediator.service import create_app
 from remediator.service.logs import JsonFormatter
 from remediator.settings import Settings
+from tests import postgres
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers the httpx2 fork for its TestClient; this project is on httpx.
@@ -231,6 +232,20 @@ def harness_for(scenario: str, directory: Path) -> Harness:
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:
     return harness_for("account_inactive", tmp_path)
+
+
+DIALECTS = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def on_dialect(harness: Harness, dialect: str) -> Iterator[Harness]:
+    """``harness`` on SQLite as it is, or on a fresh schema of the PostgreSQL server (skipped
+    without one): the service on either database answers alike."""
+    if dialect == "sqlite":
+        yield harness
+        return
+    with postgres.fresh_schema(postgres.require()) as url:
+        yield replace(harness, settings=harness.settings.model_copy(update={"database_url": url}))
 
 
 @pytest.fixture

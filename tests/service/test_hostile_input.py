@@ -7,7 +7,6 @@ import json
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,13 @@ import sqlalchemy as sa
 from remediator import signing
 from remediator.storage import Database
 from remediator.storage.db import connections, runs
-from tests import postgres
 from tests.service.conftest import (
     AUTH,
+    DIALECTS,
     INTAKE_SECRET,
     Harness,
     TestClient,
+    on_dialect,
     post_failure,
     wait_for,
 )
@@ -275,15 +275,10 @@ def test_an_empty_refresh_token_is_422_not_a_connection_that_500s_later(
     assert client.get("/v1/connections/x4", headers=AUTH).status_code == 404
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DIALECTS)
 def on_both(request: pytest.FixtureRequest, harness: Harness) -> Iterator[Harness]:
-    """The harness on SQLite, and on a fresh schema of the PostgreSQL server (whose text
-    cannot hold a NUL character)."""
-    if request.param == "sqlite":
-        yield harness
-        return
-    with postgres.fresh_schema(postgres.require()) as url:
-        yield replace(harness, settings=harness.settings.model_copy(update={"database_url": url}))
+    with on_dialect(harness, request.param) as on_it:
+        yield on_it
 
 
 @pytest.mark.parametrize("where", ["event_id", "connection_id", "message", "key"])

@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from remediator import signing
 from tests.service.conftest import (
     AUTH,
+    DIALECTS,
     INTAKE_SECRET,
     Harness,
     TestClient,
     harness_for,
+    on_dialect,
 )
 from tests.service.fuzz.strategies import raw_bodies, signature_headers
 from tests.service.fuzz.tally import TALLY, examples
@@ -34,11 +36,15 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Harness, TestClient]]:
-    """The service with its workers, a connection registered, against the sandbox."""
+@pytest.fixture(params=DIALECTS)
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Harness, TestClient]]:
+    """The service with its workers, a connection registered, against the sandbox, on either
+    database."""
     harness = harness_for("account_inactive", tmp_path)
-    with harness.client(harness.app(worker_concurrency=4)) as client:
+    with (
+        on_dialect(harness, request.param) as harness,
+        harness.client(harness.app(worker_concurrency=4)) as client,
+    ):
         harness.connect(client)
         yield harness, client
 
