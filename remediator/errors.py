@@ -3,8 +3,10 @@
     RemediatorError                 exit code 4 unless a subclass says otherwise
     ├── UsageError                  bad input or usage a person can fix (exit 2)
     │   ├── ConfigError             settings that cannot work
-    │   └── UnknownConnectionError  no such connection in the store
+    │   ├── UnknownConnectionError  no such connection in the store
+    │   └── ConnectionExists        adding a connection the store holds already
     ├── StorageError                the database or key file cannot be used
+    ├── LeaseBusy                   a company's lease is held elsewhere, and the caller would not wait
     ├── LeaseLost                   a company's lease ran out or was taken over: stop writing
     ├── JobStopped                  the service is stopping: a daily job ends before its next item
     └── FortnoxError                everything the connector raises
@@ -37,6 +39,14 @@ class UnknownConnectionError(UsageError):
 
     def __init__(self, connection_id: str) -> None:
         super().__init__(f"unknown connection {connection_id!r}")
+        self.connection_id = connection_id
+
+
+class ConnectionExists(UsageError):
+    """Adding a connection id that the store holds already."""
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(f"connection {connection_id!r} already exists")
         self.connection_id = connection_id
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from remediator.errors import UnknownConnectionError, UsageError
+from remediator.errors import ConnectionExists, UnknownConnectionError, UsageError
 from remediator.service.checked import ANSWERS, CheckedRoute
 from remediator.service.schemas import (
     AccessToken,
@@ -84,7 +84,16 @@ def _changes(
 
 
 def _put(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Connection, bool]:
-    """Create or update in one transaction: a request that is refused changes nothing."""
+    """Create or update in one transaction: a request that is refused changes nothing. A
+    connection another request creates meanwhile is updated, as it would be had it come
+    first."""
+    try:
+        return _put_once(running, connection_id, body)
+    except ConnectionExists:
+        return _put_once(running, connection_id, body)
+
+
+def _put_once(running: Service, connection_id: str, body: ConnectionIn) -> tuple[Connection, bool]:
     store = running.runtime.store
     try:
         current, new = store.get(connection_id), None

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, SecretStr
+from sqlalchemy.dialects import postgresql, sqlite
 
-from remediator.errors import UnknownConnectionError, UsageError
+from remediator.errors import ConnectionExists, UnknownConnectionError, UsageError
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
 from remediator.policy import Policy
 from remediator.storage.audit import record_in
@@ -174,15 +175,9 @@ class ConnectionStore:
         return f"ConnectionStore({self._db!r})"
 
     def add(self, connection: Connection) -> Connection:
-        now = time.time()
-        row = self._to_row(connection) | {"created_at": now, "updated_at": now}
+        """Store a new connection; ``ConnectionExists`` when its id is taken."""
         with write_transaction(self._db.engine) as conn:
-            exists = conn.execute(
-                sa.select(connections.c.id).where(connections.c.id == connection.id)
-            ).first()
-            if exists:
-                raise UsageError(f"connection {connection.id!r} already exists")
-            conn.execute(connections.insert().values(**row))
+            self._insert(conn, connection)
         self._written(connection.id)
         return self.get(connection.id)
 
@@ -406,14 +401,19 @@ class ConnectionStore:
         return self.get(connection_id)
 
     def _insert(self, conn: SAConnection, connection: Connection) -> None:
+        """Insert ``connection``, or raise ``ConnectionExists``: also when another transaction
+        inserts the same id at the same moment (on PostgreSQL this one waits for it to end)."""
         now = time.time()
-        found = conn.execute(
-            sa.select(connections.c.id).where(connections.c.id == connection.id)
-        ).first()
-        if found is not None:
-            raise UsageError(f"connection {connection.id!r} already exists")
         row = self._to_row(connection) | {"created_at": now, "updated_at": now}
-        conn.execute(connections.insert().values(**row))
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        inserted = conn.execute(
+            dialect.insert(connections)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=[connections.c.id])
+            .returning(connections.c.id)  # psycopg's rowcount is -1 here
+        ).first()
+        if inserted is None:
+            raise ConnectionExists(connection.id)
 
     def _refresh_token_free(self, conn: SAConnection, connection_id: str) -> None:
         stored = conn.execute(

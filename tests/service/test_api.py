@@ -3,6 +3,7 @@ without tokens, access tokens from the one token manager, the OpenAPI page."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,15 @@ from pydantic import SecretStr
 
 from tests.service.conftest import (
     AUTH,
+    DIALECTS,
     Harness,
     TestClient,
     harness_for,
+    on_dialect,
     post_failure,
     wait_for,
 )
+from tests.storage.meeting import meeting_at_insert
 
 PROTECTED = [
     ("GET", "/v1/runs"),
@@ -176,3 +180,38 @@ def test_a_connection_id_longer_than_the_failure_allows_is_refused(harness: Harn
     answer = client.put(f"/v1/connections/{'x' * 101}", headers=AUTH, json={"label": "L"})
     assert answer.status_code == 422
     assert answer.json()["problems"][0].startswith("path.connection_id")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_two_puts_creating_one_connection_at_once_answer_201_and_200(
+    harness: Harness, dialect: str
+) -> None:
+    """Both looked for the connection and found none; the one that inserts second updates the
+    connection the first created (it was a 400 "already exists", or a 503 on PostgreSQL)."""
+    with on_dialect(harness, dialect) as on_it:
+        apps = [on_it.app(worker_concurrency=0) for _ in range(2)]
+        clients = [TestClient(app, raise_server_exceptions=False) for app in apps]
+        engines = [app.state.service.queue._engine for app in apps]
+        answers: list[tuple[str, int]] = []
+
+        def put(client: TestClient, label: str) -> None:
+            answer = client.put("/v1/connections/new-one", headers=AUTH, json={"label": label})
+            answers.append((label, answer.status_code))
+
+        # on SQLite the first holds the write lock while it waits: the meeting cannot be
+        timeout = 10.0 if dialect == "postgresql" else 1.0
+        with meeting_at_insert(engines, timeout, table="connections") as met:
+            threads = [
+                threading.Thread(target=put, args=(client, label))
+                for client, label in zip(clients, "AB", strict=True)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if dialect == "postgresql":
+            assert met == [True, True]  # both inserted at once
+        assert sorted(status for _, status in answers) == [200, 201], answers
+        second = next(label for label, status in answers if status == 200)
+        stored = clients[0].get("/v1/connections/new-one", headers=AUTH).json()
+        assert stored["label"] == second  # applied over the first, as if it had come after

@@ -1,4 +1,4 @@
-"""Instances made to race: each stops at its first INSERT into runs until the others are there."""
+"""Instances made to race: each stops at its first INSERT into a table until the others are there."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ import sqlalchemy as sa
 
 
 @contextmanager
-def meeting_at_insert(engines: list[sa.Engine], timeout: float) -> Iterator[list[bool]]:
-    """Each engine's first INSERT into runs waits until all of them are there (or ``timeout``):
-    every instance has looked for the event and found none. Yields, per meeting, whether
-    everyone came (on SQLite the write lock keeps the second out until the first commits)."""
+def meeting_at_insert(
+    engines: list[sa.Engine], timeout: float, table: str = "runs"
+) -> Iterator[list[bool]]:
+    """Each engine's first INSERT into ``table`` waits until all of them are there (or
+    ``timeout``): every instance has looked for the row and found none. Yields, per meeting,
+    whether everyone came (on SQLite the write lock keeps the second out until the first
+    commits)."""
     barrier = threading.Barrier(len(engines), timeout=timeout)
     met: list[bool] = []
     waited: set[int] = set()
 
     def meet(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.startswith("INSERT INTO runs") or id(conn.engine) in waited:
+        if not statement.startswith(f"INSERT INTO {table} ") or id(conn.engine) in waited:
             return
         waited.add(id(conn.engine))
         try:
