@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
 
 from remediator.errors import UsageError
 from remediator.storage.audit import Actor, AuditAction, Via, audit_row, record_in
@@ -92,15 +93,23 @@ class UserStore:
         name, email = name.strip(), email.strip()
         if not name or len(name) > 100 or not email or "@" not in email:  # noqa: PLR2004
             raise UsageError("a user needs a name (at most 100 characters) and an email address")
-        with write_transaction(self._engine) as conn:
-            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
-                raise UsageError(f"user {name!r} already exists")
-            conn.execute(
-                users.insert().values(
-                    name=name, email=email, disabled=False, failed_logins=0, created_at=time.time()
+        exists = UsageError(f"user {name!r} already exists")
+        try:
+            with write_transaction(self._engine) as conn:
+                if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
+                    raise exists
+                conn.execute(
+                    users.insert().values(
+                        name=name,
+                        email=email,
+                        disabled=False,
+                        failed_logins=0,
+                        created_at=time.time(),
+                    )
                 )
-            )
-            record_in(conn, audit_row(actor, AuditAction.USER_ADD, detail=f"{name} <{email}>"))
+                record_in(conn, audit_row(actor, AuditAction.USER_ADD, detail=f"{name} <{email}>"))
+        except IntegrityError:  # PostgreSQL: another request added the name meanwhile
+            raise exists from None
         return self.get(name)
 
     def get(self, name: str) -> User:
