@@ -330,18 +330,30 @@ _PER_BATCH = ("mode", "state", "created_at", "origin", "attempts", "not_before")
 
 
 def _new_runs_from_json() -> Any:
-    """Intake's insert on PostgreSQL, as ``_new_runs``: the batch's rows as one JSON array,
-    read by ``json_to_recordset`` in event id order. One short statement whatever the batch's
-    size, so psycopg parses it once and PostgreSQL runs it prepared, where insertmanyvalues
-    writes (and both parse) a new statement of a dozen parameters per row for each size of
-    batch."""
+    """Intake's insert on PostgreSQL: the batch's rows as one JSON array, read by
+    ``json_to_recordset`` in event id order, but for those of an unknown connection or of an
+    event the queue holds already (the look of SQLite's ``_insert_new``, in the same
+    statement). One short statement whatever the batch's size, so psycopg parses it once,
+    where insertmanyvalues writes (and both parse) a new statement of a dozen parameters per
+    row for each size of batch."""
     batch = (
         sa.func.json_to_recordset(sa.bindparam("batch", type_=postgresql.JSON()))
         .table_valued(*(sa.column(name, sa.Text()) for name in _PER_ROW), name="batch")
         .render_derived(with_types=True)
     )
     same = [sa.bindparam(name, type_=runs.c[name].type) for name in _PER_BATCH]
-    rows = sa.select(*(batch.c[name] for name in _PER_ROW), *same).order_by(batch.c.event_id)
+    held = runs.alias("held")
+    rows = (
+        sa.select(*(batch.c[name] for name in _PER_ROW), *same)
+        .where(
+            sa.exists().where(connections.c.id == batch.c.connection_id),
+            ~sa.exists().where(
+                held.c.event_id == batch.c.event_id,
+                _of_the_queue(sa.func.coalesce(held.c.origin, "")),
+            ),
+        )
+        .order_by(batch.c.event_id)
+    )
     return (
         postgresql.insert(runs)
         .from_select([*_PER_ROW, *_PER_BATCH], rows)
@@ -396,7 +408,7 @@ def _seen(dialect: str) -> Any:
 
 # Intake's statements, built once: a batch executes them without building and caching anew.
 _DIALECTS = ("postgresql", "sqlite")
-_LOOK = {dialect: _look(dialect) for dialect in _DIALECTS}
+_LOOK = _look("sqlite")  # on PostgreSQL, the insert itself looks (_new_runs_from_json)
 _SEEN = {dialect: _seen(dialect) for dialect in _DIALECTS}
 _NEW_RUNS = {"postgresql": _new_runs_from_json(), "sqlite": _new_runs(sqlite)}
 
@@ -406,7 +418,7 @@ def _planned_anew(conn: SAConnection) -> None:
     tables as they are then. psycopg prepares a statement run five times, and PostgreSQL then
     keeps one generic plan for it, made with the statistics of that moment until the table is
     analysed again: in a new database (or with autovacuum off) a plan for an empty table, and
-    the look for a batch's events scanned every run at each batch (p50 0.74-0.90 ms a batch;
+    the read of a batch's events scanned every run at each batch (p50 0.74-0.90 ms a batch;
     ``bench.intake --instances 2``: PostgreSQL 0.28-0.31 ms of CPU per failure and 1,853-2,067
     failures/s, planned anew 0.10-0.11 ms and 2,698-2,796/s). The workers' statements keep
     their plans: planning all of them anew cost PostgreSQL more than it saved."""
@@ -414,40 +426,39 @@ def _planned_anew(conn: SAConnection) -> None:
         conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
-def _looked(
-    conn: SAConnection, events: list[str], wanted: list[str]
-) -> tuple[dict[str, QueuedRun], set[str]]:
-    """The runs of the batch's events stored already (the oldest of each event), and the
-    batch's connections that are known. The runs are read only when there are some."""
+def _looked(conn: SAConnection, events: list[str], wanted: list[str]) -> tuple[set[str], set[str]]:
+    """Which of a batch's events the queue holds already, and which of its connections are
+    known: one statement (SQLite's)."""
+    found = conn.execute(_LOOK, {"events": events, "connections": wanted})
+    held: set[str] = set()
+    known: set[str] = set()
+    for what, key in found:
+        (held if what == "run" else known).add(key)
+    return held, known
+
+
+def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert intake's rows but for those of an unknown connection or of an event the queue
+    holds already (stored before, or by another transaction first); the ids of the rows
+    stored.
+
+    On PostgreSQL one statement does it all; an insert that meets a concurrent transaction's
+    row of the same event waits for it to end, then does nothing (or inserts, if it rolled
+    back). The rows go in event id order, so that two instances' batches wait on each other's
+    events in one order: never a deadlock. On SQLite, whose writers take turns, the batch's
+    events and connections are looked up first."""
     dialect = conn.dialect.name
-    found = conn.execute(_LOOK[dialect], {"events": events, "connections": wanted}).all()
-    stored = [key for what, key in found if what == "run"]
-    known = {key for what, key in found if what == "connection"}
-    seen: dict[str, QueuedRun] = {}
-    if stored:
-        for row in conn.execute(_SEEN[dialect], {"events": stored}).mappings():
-            seen.setdefault(row["event_id"], QueuedRun.model_validate(dict(row)))
-    return seen, known
-
-
-def _insert_new(conn: SAConnection, rows: list[dict[str, Any]]) -> dict[str, QueuedRun]:
-    """Insert intake's rows, skipping those whose event another transaction stored first.
-    Returns the runs that were there instead, by event id.
-
-    On PostgreSQL an insert that meets a concurrent transaction's row of the same event waits
-    for it to end, then does nothing (or inserts, if it rolled back). The rows go in event id
-    order, so that two instances' batches wait on each other's events in one order: never a
-    deadlock."""
-    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        held, known = _looked(
+            conn,
+            sorted({str(row["event_id"]) for row in rows}),
+            sorted({str(row["connection_id"]) for row in rows}),
+        )
+        rows = [r for r in rows if r["event_id"] not in held and r["connection_id"] in known]
+    if not rows:
+        return set()
     ordered = sorted(rows, key=lambda row: str(row["event_id"]))
-    stored = set(conn.execute(_NEW_RUNS[dialect], _bound(dialect, ordered)).scalars())
-    lost = [str(row["event_id"]) for row in rows if row["id"] not in stored]
-    if not lost:
-        return {}
-    found = conn.execute(
-        sa.select(runs).where(runs.c.event_id.in_(lost), runs.c.origin == SERVICE)
-    ).mappings()
-    return {row["event_id"]: QueuedRun.model_validate(dict(row)) for row in found}
+    return set(conn.execute(_NEW_RUNS[dialect], _bound(dialect, ordered)).scalars())
 
 
 def _bound(dialect: str, rows: list[dict[str, Any]]) -> Any:
@@ -459,13 +470,12 @@ def _bound(dialect: str, rows: list[dict[str, Any]]) -> Any:
     return {"batch": batch} | {name: first[name] for name in _PER_BATCH}
 
 
-def _answered(result: Accepted | UsageError, lost: dict[str, QueuedRun]) -> Accepted | UsageError:
-    """Intake's answer, once its inserts are done: a run another instance stored first is
-    answered as a repeated delivery is, for each time the batch holds its event (a repeat
-    within the batch was answered with the run the batch meant to store)."""
-    if isinstance(result, Accepted) and result.run.event_id in lost:
-        return Accepted(lost[result.run.event_id], created=False)
-    return result
+def _held(conn: SAConnection, events: list[str]) -> dict[str, QueuedRun]:
+    """The runs the queue holds of ``events`` (the oldest of each event)."""
+    held: dict[str, QueuedRun] = {}
+    for row in conn.execute(_SEEN[conn.dialect.name], {"events": events}).mappings():
+        held.setdefault(row["event_id"], QueuedRun.model_validate(dict(row)))
+    return held
 
 
 def _claim(dialect: str) -> Any:
@@ -557,26 +567,25 @@ class QueueStore(RunStore):
         ``UnknownConnectionError``; the others are stored all the same.
         """
         now = time.time()
-        events = {intake.event_id for intake in intakes}
-        wanted = {intake.connection_id for intake in intakes}
-        results: list[Accepted | UsageError] = []
-        rows: list[dict[str, Any]] = []
+        firsts: dict[str, Intake] = {}  # each event's first intake in the batch
+        for intake in intakes:
+            firsts.setdefault(intake.event_id, intake)
+        rows = {intake.run_id: intake.row(now) for intake in firsts.values()}
         with write_transaction(self._engine) as conn:
             _planned_anew(conn)
-            seen, known = _looked(conn, sorted(events), sorted(wanted))
-            for intake in intakes:
-                if intake.event_id in seen:
-                    results.append(Accepted(seen[intake.event_id], created=False))
-                elif intake.connection_id not in known:
-                    results.append(UnknownConnectionError(intake.connection_id))
-                else:
-                    row = intake.row(now)
-                    rows.append(row)
-                    seen[intake.event_id] = QueuedRun.model_validate(_BLANK | row)
-                    results.append(Accepted(seen[intake.event_id], created=True))
-            if rows:
-                lost = _insert_new(conn, rows)
-                results = [_answered(result, lost) for result in results]
+            stored = _insert_new(conn, list(rows.values()))
+            missing = [event for event, first in firsts.items() if first.run_id not in stored]
+            held = _held(conn, missing) if missing else {}
+        results: list[Accepted | UsageError] = []
+        for intake in intakes:
+            first = firsts[intake.event_id]
+            if first.run_id in stored:
+                run = QueuedRun.model_validate(_BLANK | rows[first.run_id])
+                results.append(Accepted(run, created=intake is first))
+            elif intake.event_id in held:
+                results.append(Accepted(held[intake.event_id], created=False))
+            else:  # not stored, and no run of the event held: its connection is unknown
+                results.append(UnknownConnectionError(intake.connection_id))
         return results
 
     # -- checks ahead ------------------------------------------------------------------

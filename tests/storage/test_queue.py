@@ -312,6 +312,11 @@ def test_the_cli_s_and_the_check_ahead_s_runs_may_share_an_event_id(database: Da
         )
     accepted = queue.accept(Intake("svc", "e", "c0", "series_missing", "2026-03-01", "{}", None))
     assert (accepted.run.id, accepted.created) == ("svc", True)
+    # An event the check ahead holds is answered with its (oldest) run, as a repeat is.
+    ahead = queue.accept(
+        Intake("svc2", "ahead:e", "c0", "series_missing", "2026-03-01", "{}", None)
+    )
+    assert (ahead.run.id, ahead.created) == ("s1", False)
     # The database itself holds the service's key.
     with pytest.raises(IntegrityError), database.engine.begin() as conn:
         conn.execute(
