@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from remediator.companies import company_key, connection_key
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
+from remediator.storage import queue as queue_module
 from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
 from remediator.storage.queue import Accepted, Intake, QueueStore, Scheduled, Settled
@@ -348,3 +350,17 @@ def test_a_drain_learns_the_vouchers_of_its_connection_s_due_runs(database: Data
     queue.settle("r3", Settled(RunState.QUEUED, not_before=time.time() + 600))  # later
     assert queue.due_vouchers("c0") == [("f", date(2026, 3, 2))]
     assert queue.due_vouchers("c1") == []
+
+
+def test_intake_s_look_on_sqlite_goes_by_the_event_id_s_index(tmp_path: Path) -> None:
+    """Not by the origin's, which holds every run of the queue: the look's cost grew with
+    every failure ever stored (0.95 ms a batch at 6,000 runs, 4.06 ms at 30,000)."""
+    database = Database(f"sqlite:///{tmp_path / 'look.db'}")
+    look = queue_module._LOOK.params(events=["e1", "e2"], connections=["c0"])
+    statement = look.compile(database.engine, compile_kwargs={"literal_binds": True})
+    with database.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
+    searches = [str(row[3]) for row in plan if "runs" in str(row[3])]
+    assert searches, plan
+    assert all("event_id" in step for step in searches), searches
+    database.dispose()
