@@ -690,7 +690,10 @@ class QueueStore(RunStore):
         """When a fix of ``kind`` was last verified for the connection, by a failure's run (a
         check ahead's fix may be for another year: a failure after it is no sign it failed)."""
         query = sa.select(sa.func.max(runs.c.fix_verified_at)).where(
-            runs.c.connection_id == connection_id, runs.c.kind == kind, runs.c.origin == SERVICE
+            runs.c.connection_id == connection_id,
+            runs.c.kind == kind,
+            sa.func.coalesce(runs.c.origin, "") == SERVICE,  # by the connection's index (see
+            # _OF_THE_QUEUE): SQLite took the origin's and kind's, every connection's runs
         )
         with self._engine.connect() as conn:
             value = conn.execute(query).scalar()
