@@ -15,15 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remediator import signing
-from tests.service.conftest import (
-    AUTH,
-    DIALECTS,
-    INTAKE_SECRET,
-    Harness,
-    TestClient,
-    harness_for,
-    on_dialect,
-)
+from tests.service.conftest import AUTH, DIALECTS, INTAKE_SECRET, Harness, TestClient
+from tests.service.fuzz.conftest import Served, served_on
 from tests.service.fuzz.strategies import raw_bodies, signature_headers
 from tests.service.fuzz.tally import TALLY, examples
 
@@ -37,16 +30,10 @@ FUZZ = settings(
 
 
 @pytest.fixture(params=DIALECTS)
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Harness, TestClient]]:
-    """The service with its workers, a connection registered, against the sandbox, on either
-    database."""
-    harness = harness_for("account_inactive", tmp_path)
-    with (
-        on_dialect(harness, request.param) as harness,
-        harness.client(harness.app(worker_concurrency=4)) as client,
-    ):
-        harness.connect(client)
-        yield harness, client
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    """The service with its workers, on either database."""
+    with served_on(request.param, tmp_path, workers=4) as both:
+        yield both
 
 
 def post(client: TestClient, raw: bytes, header: bytes) -> int:

@@ -23,15 +23,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from remediator import signing
-from tests.service.conftest import (
-    AUTH,
-    DIALECTS,
-    INTAKE_SECRET,
-    Harness,
-    TestClient,
-    harness_for,
-    on_dialect,
-)
+from tests.service.conftest import AUTH, DIALECTS, INTAKE_SECRET, Harness, TestClient
+from tests.service.fuzz.conftest import Served, served_on
 from tests.service.fuzz.tally import TALLY, examples
 
 # Every operation of the API: a new one fails test_every_operation_is_fuzzed until it is here.
@@ -69,14 +62,9 @@ FUZZ = settings(
 @pytest.fixture(scope="module", params=DIALECTS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Harness, TestClient]]:
-    harness = harness_for("account_inactive", tmp_path_factory.mktemp("openapi"))
-    with (
-        on_dialect(harness, request.param) as harness,
-        harness.client(harness.app(worker_concurrency=2)) as client,
-    ):
-        harness.connect(client)
-        yield harness, client
+) -> Iterator[Served]:
+    with served_on(request.param, tmp_path_factory.mktemp("openapi"), workers=2) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
