@@ -3,12 +3,12 @@ without tokens, access tokens from the one token manager, the OpenAPI page."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from remediator.errors import UnknownConnectionError
 from tests.service.conftest import (
     AUTH,
     DIALECTS,
@@ -19,7 +19,6 @@ from tests.service.conftest import (
     post_failure,
     wait_for,
 )
-from tests.storage.meeting import meeting_at_insert
 
 PROTECTED = [
     ("GET", "/v1/runs"),
@@ -183,35 +182,25 @@ def test_a_connection_id_longer_than_the_failure_allows_is_refused(harness: Harn
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_two_puts_creating_one_connection_at_once_answer_201_and_200(
-    harness: Harness, dialect: str
+def test_a_put_that_finds_its_connection_created_meanwhile_updates_it(
+    harness: Harness, dialect: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both looked for the connection and found none; the one that inserts second updates the
-    connection the first created (it was a 400 "already exists", or a 503 on PostgreSQL)."""
+    """Two PUTs creating one connection at once: the second looked before the first's insert
+    and found nothing; its insert is refused (tests/storage: ConnectionExists), and it updates
+    the connection the first created, as if it had come after (it was a 400 "already exists",
+    or a 503 on PostgreSQL)."""
     with on_dialect(harness, dialect) as on_it:
-        apps = [on_it.app(worker_concurrency=0) for _ in range(2)]
-        clients = [TestClient(app, raise_server_exceptions=False) for app in apps]
-        engines = [app.state.service.queue._engine for app in apps]
-        answers: list[tuple[str, int]] = []
+        first, second = (TestClient(on_it.app(worker_concurrency=0)) for _ in range(2))
+        store = second.app.state.service.runtime.store  # type: ignore[attr-defined]
+        looked = store.get
 
-        def put(client: TestClient, label: str) -> None:
-            answer = client.put("/v1/connections/new-one", headers=AUTH, json={"label": label})
-            answers.append((label, answer.status_code))
+        def before_the_first_insert(connection_id: str) -> object:
+            monkeypatch.setattr(store, "get", looked)  # once: the retry reads it as it is
+            raise UnknownConnectionError(connection_id)
 
-        # on SQLite the first holds the write lock while it waits: the meeting cannot be
-        timeout = 10.0 if dialect == "postgresql" else 1.0
-        with meeting_at_insert(engines, timeout, table="connections") as met:
-            threads = [
-                threading.Thread(target=put, args=(client, label))
-                for client, label in zip(clients, "AB", strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        if dialect == "postgresql":
-            assert met == [True, True]  # both inserted at once
-        assert sorted(status for _, status in answers) == [200, 201], answers
-        second = next(label for label, status in answers if status == 200)
-        stored = clients[0].get("/v1/connections/new-one", headers=AUTH).json()
-        assert stored["label"] == second  # applied over the first, as if it had come after
+        monkeypatch.setattr(store, "get", before_the_first_insert)
+        created = first.put("/v1/connections/new-one", headers=AUTH, json={"label": "A"})
+        updated = second.put("/v1/connections/new-one", headers=AUTH, json={"label": "B"})
+        assert (created.status_code, updated.status_code) == (201, 200), updated.text
+        stored = first.get("/v1/connections/new-one", headers=AUTH).json()
+        assert stored["label"] == "B"

@@ -365,7 +365,9 @@ async def test_a_lease_is_handed_over_only_within_handover_seconds(
 
 
 async def test_a_lost_lease_is_not_handed_over(store: LeaseStore, database: Database) -> None:
-    process = Leases(store, ttl=0.6)
+    # 3 s: the waiter's own lease must outlive a loaded machine's pauses (with 0.6 s, CI once
+    # saw it run out between its taking and its first check)
+    process = Leases(store, ttl=3.0)
     second: list[str] = []
 
     async def waiter() -> None:
