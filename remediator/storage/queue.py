@@ -852,17 +852,26 @@ class QueueStore(RunStore):
         """End a worker's pass in one transaction: the engine's report and audit trail, the
         run's new state, and a callback when one is due. A database that does not answer (a
         restart, a lost connection: ``OperationalError``) is asked again after each of
-        ``SETTLE_WAITS``; then the error is raised, and the pass is gone."""
+        ``SETTLE_WAITS``; then the error is raised, and the pass is gone. Any other error is
+        raised at once, and the pass stays open, emptied: what is written next for the run (a
+        report saying why) goes with its next settle, in the same transaction as its state."""
         now = time.time()
         with self._lock:
             done = self._passes.pop(run_id, None) or _Pass()
-        for wait in SETTLE_WAITS:
-            try:
-                return self._settle(run_id, settled, done, now)
-            except sa.exc.OperationalError as err:
-                log.warning("the database did not store run %s's end (%s); again", run_id, err)
-                time.sleep(wait)
-        return self._settle(run_id, settled, done, now)
+        try:
+            for wait in SETTLE_WAITS:
+                try:
+                    return self._settle(run_id, settled, done, now)
+                except sa.exc.OperationalError as err:
+                    log.warning("the database did not store run %s's end (%s); again", run_id, err)
+                    time.sleep(wait)
+            return self._settle(run_id, settled, done, now)
+        except sa.exc.OperationalError:
+            raise
+        except Exception:
+            with self._lock:
+                self._passes[run_id] = _Pass(logged=done.logged)
+            raise
 
     def _settle(self, run_id: str, settled: Settled, done: _Pass, now: float) -> QueuedRun:
         values = _settled_values(settled, now) | done.values()

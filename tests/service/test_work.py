@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from remediator.service.worker import LOOK_GAP_SECONDS
 from remediator.storage.leases import Taken
 from remediator.storage.queue import QueuedRun, QueueStore
+from remediator.storage.runs import Finished, RunStore, RunWrite
 from tests.service.conftest import (
     AUTH,
     Harness,
@@ -439,7 +440,18 @@ def test_a_run_s_end_that_cannot_be_stored_ends_it_failed_saying_why(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     too_large = lambda: ValueError("too large")  # noqa: E731 - one error, made for each settle
+    apart: list[str] = []  # runs whose report was written apart from their settle
+    written = RunStore.write
+
+    def write(store: RunStore, writes: list[RunWrite]) -> None:
+        apart.extend(w.run_id for w in writes if isinstance(w, Finished))
+        written(store, writes)
+
+    monkeypatch.setattr(RunStore, "write", write)
     run, _, _ = worked_while_settles_fail(harness, monkeypatch, too_large, times=1)
+    # The report saying why and the run's end went in together: nobody saw it done, without
+    # its reason and its callback, in between.
+    assert run["id"] not in apart
     assert (run["state"], run["outcome"]) == ("done", "failed")
     assert run["state_reason"] == (
         "the run could not be completed: its result could not be stored: too large"
