@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import stat
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,6 @@ from pydantic import SecretStr
 
 from remediator.errors import (
     ConfigError,
-    ConnectionExists,
     StorageError,
     UnknownConnectionError,
     UsageError,
@@ -35,7 +34,7 @@ from remediator.storage.audit import Actor, AuditAction, AuditStore, Via, audit_
 from remediator.storage.connections import ConnectionChanges
 from remediator.storage.db import connections, is_sqlite, write_transaction
 from tests.conftest import connection
-from tests.storage.meeting import meeting_at_insert
+from tests.storage.meeting import adding_at_once
 
 
 def test_tokens_are_encrypted_at_rest(store: ConnectionStore, tmp_path: Path) -> None:
@@ -281,34 +280,13 @@ def test_a_policy_and_its_audit_record_are_written_together(store: ConnectionSto
 def test_two_adding_one_connection_at_once_add_it_once(database: Database) -> None:
     """Both looked for the id and found none: the second is told it exists (on PostgreSQL
     it was the unique key's IntegrityError, which the service answered as an outage)."""
-    others = [Database(database.url) for _ in range(2)]
     key = Fernet.generate_key()
-    stores = [ConnectionStore(other, TokenCipher(key)) for other in others]
-    answers: list[str] = []
 
-    def add(store: ConnectionStore, label: str) -> None:
-        try:
-            store.add(Connection(id="c1", label=label, client_id="x"))
-            answers.append("added")
-        except ConnectionExists as err:
-            answers.append(str(err))
+    def adding(label: str) -> Callable[[Database], object]:
+        connection = Connection(id="c1", label=label, client_id="x")
+        return lambda db: ConnectionStore(db, TokenCipher(key)).add(connection)
 
-    timeout = 1.0 if is_sqlite(database.engine) else 10.0
-    try:
-        with meeting_at_insert([o.engine for o in others], timeout, table="connections") as met:
-            threads = [
-                threading.Thread(target=add, args=(store, label))
-                for store, label in zip(stores, "AB", strict=True)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-    finally:
-        for other in others:
-            other.dispose()
-    if not is_sqlite(database.engine):
-        assert met == [True, True]
-    assert sorted(answers) == ["added", "connection 'c1' already exists"]
+    said = adding_at_once(database.url, "connections", [adding("A"), adding("B")])
+    assert said == ["added", "connection 'c1' already exists"]
     with database.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(connections)).scalar() == 1

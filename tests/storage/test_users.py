@@ -3,7 +3,6 @@ tokens and links, the failed-login lock, decisions with the person."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -12,9 +11,9 @@ import sqlalchemy as sa
 from remediator.errors import UsageError
 from remediator.storage import Database
 from remediator.storage.audit import Actor, AuditAction, AuditStore, Via
-from remediator.storage.db import console_sessions, is_sqlite, users
+from remediator.storage.db import console_sessions, users
 from remediator.storage.users import LOCK_SECONDS, MAX_FAILED_LOGINS, UserStore
-from tests.storage.meeting import meeting_at_insert
+from tests.storage.meeting import adding_at_once
 
 ME = Actor("tester", Via.CLI)
 
@@ -87,29 +86,7 @@ def test_decisions_are_read_back_by_run_connection_and_time(database: Database) 
 def test_two_adding_one_name_at_once_add_it_once(database: Database) -> None:
     """Both looked for the name and found none: the second is told it exists (on PostgreSQL
     it was the unique key's IntegrityError, which the service answers as an outage)."""
-    others = [Database(database.url) for _ in range(2)]
-    stores = [UserStore(other) for other in others]
-    answers: list[str] = []
-
-    def add(store: UserStore) -> None:
-        try:
-            store.add("eva", "eva@example.se", ME)
-            answers.append("added")
-        except UsageError as err:
-            answers.append(str(err))
-
-    timeout = 1.0 if is_sqlite(database.engine) else 10.0
-    try:
-        with meeting_at_insert([o.engine for o in others], timeout, table="users") as met:
-            threads = [threading.Thread(target=add, args=(store,)) for store in stores]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-    finally:
-        for other in others:
-            other.dispose()
-    if not is_sqlite(database.engine):
-        assert met == [True, True]
-    assert sorted(answers) == ["added", "user 'eva' already exists"]
+    add = lambda db: UserStore(db).add("eva", "eva@example.se", ME)  # noqa: E731
+    said = adding_at_once(database.url, "users", [add, add])
+    assert said == ["added", "user 'eva' already exists"]
     assert [row["name"] for row in _rows(UserStore(database), users)] == ["eva"]
