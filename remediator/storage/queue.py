@@ -349,7 +349,7 @@ def _new_runs_from_json() -> Any:
             sa.exists().where(connections.c.id == batch.c.connection_id),
             ~sa.exists().where(
                 held.c.event_id == batch.c.event_id,
-                _of_the_queue(sa.func.coalesce(held.c.origin, "")),
+                _of_the_queue(_unindexed(held.c.origin)),
             ),
         )
         .order_by(batch.c.event_id)
@@ -377,14 +377,19 @@ def _of_the_queue(origin: Any) -> Any:
     return origin.in_([sa.literal(value) for value in ORIGINS])
 
 
-# For intake's reads by event id: the origin is compared through an expression, so that no
-# index on it can be used. The event id's index finds the few rows; an index on the origin
-# matches nearly every run of the queue. SQLite took it for a batch of several events, and
-# PostgreSQL, planning with the statistics of a young table (a burst into a new database),
-# combined the two: either way the look's cost grew with every failure ever stored (SQLite
-# 0.95 ms a batch at 6,000 runs and 4.06 ms at 30,000; PostgreSQL 1.3 ms at 3,000, 3.6 ms at
-# 18,000).
-_OF_THE_QUEUE = _of_the_queue(sa.func.coalesce(runs.c.origin, ""))
+def _unindexed(origin: Any) -> Any:
+    """``origin`` (a column of ``runs`` or of an alias) for a read that finds its few rows by
+    another index (the event id's, the connection's): through an expression, so that no index
+    on the origin can be used. That index matches nearly every run of the queue, yet SQLite
+    took it (for a batch of several events; for a connection's runs of a kind, with the kind's)
+    and PostgreSQL, planning with the statistics of a young table, combined it with the event
+    id's: the read's cost grew with every failure ever stored (intake's look on SQLite 0.95 ms
+    a batch at 6,000 runs and 4.06 ms at 30,000; on PostgreSQL 1.3 ms at 3,000, 3.6 ms at
+    18,000)."""
+    return sa.func.coalesce(origin, "")
+
+
+_OF_THE_QUEUE = _of_the_queue(_unindexed(runs.c.origin))  # intake's reads by event id
 
 
 def _look(dialect: str) -> Any:
@@ -691,12 +696,10 @@ class QueueStore(RunStore):
     def last_fix(self, connection_id: str, kind: str) -> float | None:
         """When a fix of ``kind`` was last verified for the connection, by a failure's run (a
         check ahead's fix may be for another year: a failure after it is no sign it failed)."""
-        # coalesce(): by the connection's index, not by the origin's and kind's (which SQLite
-        # took: every connection's runs of the kind; see _OF_THE_QUEUE)
         query = sa.select(sa.func.max(runs.c.fix_verified_at)).where(
             runs.c.connection_id == connection_id,
             runs.c.kind == kind,
-            sa.func.coalesce(runs.c.origin, "") == SERVICE,
+            _unindexed(runs.c.origin) == SERVICE,
         )
         with self._engine.connect() as conn:
             value = conn.execute(query).scalar()
