@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,13 @@ import httpx
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from bench._instances import cpu_seconds, fresh_database, machine, postgres_cpu_seconds
+from bench._instances import (
+    cpu_seconds,
+    fresh_database,
+    machine,
+    postgres_cpu_seconds,
+    wait_healthy,
+)
 from bench._loop import run_async
 from bench._loopback import free_port, load_clients
 from remediator import signing
@@ -60,16 +65,15 @@ def _serve(port: int, database: str, key: str, *, bare: bool = False) -> subproc
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return process
-    process.kill()
-    raise RuntimeError("the service did not start")
+    try:
+        # Ready when it answers /healthz, not when its port takes a connection: ``serve``
+        # binds before it loads its playbooks and opens the database, and that start (a second
+        # or two of CPU) would otherwise be measured as intake.
+        wait_healthy(f"http://127.0.0.1:{port}", timeout=20)
+    except RuntimeError:
+        process.kill()
+        raise RuntimeError("the service did not start") from None
+    return process
 
 
 def _failure(n: int) -> bytes:
