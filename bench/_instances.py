@@ -97,11 +97,16 @@ def wait_healthy(base: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{base} did not become healthy")
 
 
-def count(database: str, query: str) -> int:
+def wait_for(database: str, query: str, target: int, pause: float = 0.2) -> None:
+    """Until ``query`` (a count) reaches ``target``, asked every ``pause`` seconds on one
+    connection: a new one at each look would start a PostgreSQL backend five times a second,
+    CPU the server's figures would count and the instances would go without."""
     engine = open_engine(database)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text(query)).scalar_one())
+            while int(conn.execute(sa.text(query)).scalar_one()) < target:
+                conn.rollback()  # the next look sees what committed meanwhile
+                time.sleep(pause)
     finally:
         engine.dispose()
 

@@ -46,11 +46,11 @@ from pydantic import SecretStr
 
 from bench._instances import (
     Instances,
-    count,
     cpu_seconds,
     fresh_database,
     machine,
     postgres_cpu_seconds,
+    wait_for,
 )
 from bench._loop import run_async
 from bench._loopback import load_clients
@@ -259,9 +259,7 @@ def run_instances(
                 started = time.monotonic()
                 run_async(_post_all(served.bases, bodies))
                 intake = time.monotonic() - started
-                done = "SELECT count(*) FROM runs WHERE state = 'done'"
-                while count(url, done) < len(bodies):
-                    time.sleep(0.2)
+                wait_for(url, "SELECT count(*) FROM runs WHERE state = 'done'", len(bodies))
                 seconds = time.monotonic() - started
                 used = {k: v - before[k] for k, v in _cpu_now(served, target).items()}
             finally:
