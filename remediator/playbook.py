@@ -20,6 +20,9 @@ from remediator.errors import UsageError
 from remediator.kinds import SHIPPED_PLAYBOOK_KINDS, ErrorKind, Kind
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "playbooks"
+# libyaml's loader where PyYAML was built with it (its wheels are): every service, CLI command
+# and test runtime loads the playbooks, and the pure-Python parser took 0.2 s of it here.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Instructions several playbooks share; not a playbook (files named "_*.yaml" are not).
 SHARED_FILE = "_shared.yaml"
 COMMON_PLACEHOLDERS = frozenset(
@@ -196,39 +199,53 @@ def _problem(path: Path, root: yaml.Node, error: Any) -> str:
 def load_playbook(path: Path, actions: Iterable[str]) -> Playbook:
     """One playbook file, validated; errors name the file, the line and what is wrong."""
     text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise PlaybookError(f"{path}:{line}: not valid YAML ({err})") from None
-    if root is None or not isinstance(data, dict):
+    data = _parsed(path, text)
+    if not isinstance(data, dict):
         raise PlaybookError(f"{path}:1: a playbook must be a mapping")
     try:
         playbook = Playbook.model_validate(data).model_copy(update={"source": str(path)})
     except ValidationError as err:
+        root = _nodes(text)
         raise PlaybookError("\n".join(_problem(path, root, e) for e in err.errors())) from None
-    _check_semantics(path, root, playbook, set(actions))
+    _check_semantics(path, text, playbook, set(actions))
     return playbook
 
 
-def _check_semantics(path: Path, root: yaml.Node, playbook: Playbook, actions: set[str]) -> None:
+def _parsed(path: Path, text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml's)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise PlaybookError(f"{path}:{line}: not valid YAML ({err})") from None
+
+
+def _nodes(text: str) -> yaml.Node:
+    """The file's node tree, whose marks give the lines errors name: composed only for an
+    error, the text having parsed already."""
+    root = yaml.compose(text, Loader=_LOADER)
+    assert root is not None  # noqa: S101 - it parsed as a mapping
+    return root
+
+
+def _check_semantics(path: Path, text: str, playbook: Playbook, actions: set[str]) -> None:
     for index, spec in enumerate(playbook.actions):
         if spec.action not in actions:
-            line = _line(_node_at(root, ["actions", index, "action"]))
+            line = _line(_node_at(_nodes(text), ["actions", index, "action"]))
             raise PlaybookError(
                 f"{path}:{line}: unknown action {spec.action!r} "
                 f"(known: {', '.join(sorted(actions))})"
             )
     if playbook.kind == ErrorKind.UNRECOGNIZED:
         raise PlaybookError(
-            f"{path}:{_line(_node_at(root, ['kind']))}: kind: unrecognized cannot have a playbook"
+            f"{path}:{_line(_node_at(_nodes(text), ['kind']))}: "
+            "kind: unrecognized cannot have a playbook"
         )
     known = COMMON_PLACEHOLDERS | ACTION_PLACEHOLDERS | playbook.recognise.groups()
     unknown = sorted(playbook.placeholders_used() - known)
     if unknown:
         name = unknown[0]
+        root = _nodes(text)
         node = _first_scalar(root, "{" + name + "}") or _first_scalar(root, "{" + name) or root
         raise PlaybookError(
             f"{path}:{_line(node)}: unknown placeholder(s) "
@@ -269,7 +286,7 @@ def load_shared(directory: Path | None = None) -> Shared:
     if not path.exists():
         path = DEFAULT_DIR / SHARED_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - safe
         shared = Shared.model_validate(data)
     except (yaml.YAMLError, ValidationError) as err:
         raise PlaybookError(f"{path}: not valid shared instructions ({err})") from None
