@@ -13,6 +13,7 @@ import httpx
 
 from remediator import signing
 from remediator.settings import Settings
+from remediator.tls import verifying
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,10 @@ class BackofficeNotifier:
         self._attempts = settings.callback_attempts
         self._wait = wait_seconds
         self._http = httpx.AsyncClient(
-            timeout=settings.callback_timeout, transport=transport, follow_redirects=False
+            timeout=settings.callback_timeout,
+            transport=transport,
+            verify=verifying(),
+            follow_redirects=False,
         )
 
     def __repr__(self) -> str:

@@ -22,6 +22,7 @@ from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._retry import RetryPolicy
 from remediator.fortnox._tokens import RefreshLocks, StoreRetry, TokenManager
 from remediator.settings import Settings
+from remediator.tls import verifying
 
 _HEADERS = {"Accept": "application/json"}
 
@@ -72,7 +73,7 @@ def _pools(
     timeout = httpx.Timeout(settings.http_timeout, connect=settings.connect_timeout)
     if transport is not None:
         return [_CookielessClient(timeout=timeout, transport=transport, headers=_HEADERS)]
-    tls = httpx.create_ssl_context()
+    tls = verifying()
     limits = httpx.Limits(
         max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
     )

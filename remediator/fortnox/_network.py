@@ -238,8 +238,10 @@ def _origin(request: httpx.Request) -> Origin:
 
 
 def _proxied() -> bool:
-    """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``)."""
-    return any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all"))
+    """Whether the environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``):
+    one read of the environment (each reads every variable; a service's start made a hundred)."""
+    proxies = urllib.request.getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
 def transport_options(limits: httpx.Limits, verify: ssl.SSLContext) -> dict[str, Any]:

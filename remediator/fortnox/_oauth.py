@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import ssl
 import time
 import warnings
 from contextvars import ContextVar
@@ -24,6 +23,7 @@ from remediator.fortnox._exceptions import ConsentRequired, TokenError
 from remediator.fortnox._grants import TokenSet
 from remediator.fortnox._jwt import scopes_of, tenant_of
 from remediator.fortnox._network import transport_options
+from remediator.tls import verifying
 
 REFRESH_TOKEN_LIFETIME = 45 * 24 * 3600  # Fortnox: 45 days (older pages say 31)
 _last_status: ContextVar[int | None] = ContextVar("_last_status", default=None)
@@ -67,8 +67,8 @@ class OAuthClient:
         self.client_id = client_id
         self.redirect_uri = redirect_uri
         self._hook = hook
-        # over the network: POOLS clients sharing one TLS context; one for a given transport
-        verify = httpx.create_ssl_context()
+        # over the network: POOLS clients (sharing the process's TLS context); one for a given
+        # transport
         self._clients = [
             _client(
                 client_id=client_id,
@@ -76,7 +76,6 @@ class OAuthClient:
                 redirect_uri=redirect_uri,
                 timeout=timeout,
                 transport=transport,
-                verify=verify,
             )
             for _ in range(POOLS if transport is None else 1)
         ]
@@ -178,7 +177,6 @@ def _client(
     redirect_uri: str,
     timeout: float,
     transport: httpx.AsyncBaseTransport | None,
-    verify: ssl.SSLContext,
 ) -> AsyncOAuth2Client:
     client = AsyncOAuth2Client(
         client_id=client_id,
@@ -189,7 +187,7 @@ def _client(
         **(
             {"transport": transport}
             if transport is not None
-            else transport_options(TOKEN_LIMITS, verify)
+            else transport_options(TOKEN_LIMITS, verifying())
         ),
     )
     for hook_type in ("access_token_response", "refresh_token_response"):

@@ -28,6 +28,7 @@ from remediator.service.process import backoff
 from remediator.service.waiting import woken
 from remediator.settings import Settings
 from remediator.storage.queue import QueuedRun, QueueStore
+from remediator.tls import verifying
 
 log = logging.getLogger(__name__)
 # How long past the request timeout a taken callback stays with the instance that took it.
@@ -61,7 +62,10 @@ class Deliverer:
         secret = settings.callback_secret.get_secret_value()
         self._secret = secret or settings.intake_secret.get_secret_value()
         self._http = httpx.AsyncClient(
-            timeout=settings.callback_timeout, transport=transport, follow_redirects=False
+            timeout=settings.callback_timeout,
+            transport=transport,
+            verify=verifying(),
+            follow_redirects=False,
         )
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
