@@ -26,6 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
@@ -129,7 +130,8 @@ def prepare(engine: Engine, metadata: sa.MetaData, *, upgrade: bool) -> None:
             return
         if found.empty:
             metadata.create_all(conn)
-            command.stamp(alembic_config(conn), "head")
+            # the revisions as read once per process, not read again (and env.py run) each time
+            MigrationContext.configure(conn).stamp(_script(), "head")
             return
         if found.current is not None and not known(found.current):
             raise StorageError(
