@@ -7,6 +7,7 @@ stored only as their SHA-256, so a copy of the database logs no one in. After
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -26,9 +27,15 @@ MAX_FAILED_LOGINS = 5
 LOCK_SECONDS = 900.0
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
-# Verified against when the name is unknown, so that a wrong name takes as long as a wrong
-# password (the login answer must not tell which names exist).
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that a wrong name takes as long as a
+    wrong password (the login answer must not tell which names exist). Made when the first
+    store is, not at import: hashing is slow by design (0.2 s on a 2-CPU machine), and every
+    command and process of the remediator imports this module."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class UnknownUserError(UsageError):
@@ -87,6 +94,7 @@ class UserStore:
 
     def __init__(self, database: Database) -> None:
         self._engine = database.engine
+        _dummy_hash()  # before any login, so that the first one takes no longer
 
     # -- accounts --------------------------------------------------------------------
     def add(self, name: str, email: str, actor: Actor) -> User:
@@ -207,7 +215,7 @@ class UserStore:
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
         stored = row["password_hash"] if row is not None else None
-        good = _verify(stored or _DUMMY_HASH, password) and stored is not None
+        good = _verify(stored or _dummy_hash(), password) and stored is not None
         if row is None:
             return None
         if (row["locked_until"] or 0) > now or row["disabled"]:
