@@ -33,8 +33,8 @@ _HASHER = PasswordHasher()
 def _dummy_hash() -> str:
     """Verified against when the name is unknown, so that a wrong name takes as long as a
     wrong password (the login answer must not tell which names exist). Made when the first
-    store is, not at import: hashing is slow by design (0.2 s on a 2-CPU machine), and every
-    command and process of the remediator imports this module."""
+    store is, not at import: hashing is slow by design (0.2 s on a 2-CPU machine), and
+    processes that never log anyone in import this module."""
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
