@@ -555,6 +555,8 @@ class QueueStore(RunStore):
         self._engine = database.engine
         self._lock = threading.Lock()
         self._passes: dict[str, _Pass] = {}
+        # connection -> its due runs at the last look -> their vouchers (None: none)
+        self._due: dict[str, dict[str, tuple[str, date] | None]] = {}
 
     # -- intake ----------------------------------------------------------------------
     def accept(self, intake: Intake) -> Accepted:
@@ -1028,11 +1030,26 @@ class QueueStore(RunStore):
     # -- callbacks ---------------------------------------------------------------------
     def due_vouchers(self, connection_id: str, limit: int = 500) -> list[tuple[str, date]]:
         """The vouchers (series, transaction date) of the connection's queued runs that are due
-        now, oldest export date first: what a drain of the connection is about to send."""
+        now, oldest export date first: what a drain of the connection is about to send.
+
+        A run's failure is read and parsed at the first look that finds it due; later looks
+        read only which runs are due. A drain looks every second, and a company back after an
+        outage may have hundreds waiting (300: 16 ms of CPU a look when each was parsed)."""
         bound = {"due_connection": connection_id, "due_now": time.time(), "due_limit": limit}
+        with self._lock:
+            known = dict(self._due.get(connection_id, {}))
         with reading(self._engine) as conn:
-            stored = conn.execute(_DUE_FAILURES, bound).scalars().all()
-        return [voucher for text in stored if (voucher := _voucher_of(text)) is not None]
+            due = list(conn.execute(_DUE_RUNS, bound).scalars())
+            unread = [run for run in due if run not in known]
+            if unread:
+                for run, text in conn.execute(_FAILURES_OF, {"due_runs": unread}):
+                    known[run] = _voucher_of(text)
+        with self._lock:
+            if due:
+                self._due[connection_id] = {run: known.get(run) for run in due}
+            else:
+                self._due.pop(connection_id, None)
+        return [voucher for run in due if (voucher := known.get(run)) is not None]
 
     def claim_callbacks(self, hold_seconds: float, limit: int = 20) -> list[QueuedRun]:
         """Take due callbacks to send now: each is held for ``hold_seconds`` (its next attempt
@@ -1076,8 +1093,8 @@ class QueueStore(RunStore):
 
 # The failures of a connection's due runs (``due_vouchers``, every second of a drain): built
 # once and bound per call.
-_DUE_FAILURES = (
-    sa.select(runs.c.failure)
+_DUE_RUNS = (
+    sa.select(runs.c.id)
     .where(
         _service(),
         runs.c.connection_id == sa.bindparam("due_connection", type_=sa.String),
@@ -1086,6 +1103,9 @@ _DUE_FAILURES = (
     )
     .order_by(runs.c.export_date)
     .limit(sa.bindparam("due_limit", type_=sa.Integer))
+)
+_FAILURES_OF = sa.select(runs.c.id, runs.c.failure).where(
+    runs.c.id.in_(sa.bindparam("due_runs", expanding=True))
 )
 
 
