@@ -1032,24 +1032,21 @@ class QueueStore(RunStore):
         """The vouchers (series, transaction date) of the connection's queued runs that are due
         now, oldest export date first: what a drain of the connection is about to send.
 
-        A run's failure is read and parsed at the first look that finds it due; later looks
-        read only which runs are due. A drain looks every second, and a company back after an
-        outage may have hundreds waiting (300: 16 ms of CPU a look when each was parsed)."""
+        A run's failure is parsed at the first look that finds it due, and remembered while
+        it stays due: a drain looks every second, and a company back after an outage may have
+        hundreds waiting (300: 16.7 ms of CPU a look when each was parsed at every look)."""
         bound = {"due_connection": connection_id, "due_now": time.time(), "due_limit": limit}
-        with self._lock:
-            known = dict(self._due.get(connection_id, {}))
         with reading(self._engine) as conn:
-            due = list(conn.execute(_DUE_RUNS, bound).scalars())
-            unread = [run for run in due if run not in known]
-            if unread:
-                for run, text in conn.execute(_FAILURES_OF, {"due_runs": unread}):
-                    known[run] = _voucher_of(text)
+            due = conn.execute(_DUE_FAILURES, bound).all()
         with self._lock:
-            if due:
-                self._due[connection_id] = {run: known.get(run) for run in due}
+            known = self._due.get(connection_id, {})
+        vouchers = {run: known[run] if run in known else _voucher_of(text) for run, text in due}
+        with self._lock:
+            if vouchers:
+                self._due[connection_id] = vouchers
             else:
                 self._due.pop(connection_id, None)
-        return [voucher for run in due if (voucher := known.get(run)) is not None]
+        return [voucher for voucher in vouchers.values() if voucher is not None]
 
     def claim_callbacks(self, hold_seconds: float, limit: int = 20) -> list[QueuedRun]:
         """Take due callbacks to send now: each is held for ``hold_seconds`` (its next attempt
@@ -1093,8 +1090,8 @@ class QueueStore(RunStore):
 
 # The failures of a connection's due runs (``due_vouchers``, every second of a drain): built
 # once and bound per call.
-_DUE_RUNS = (
-    sa.select(runs.c.id)
+_DUE_FAILURES = (
+    sa.select(runs.c.id, runs.c.failure)
     .where(
         _service(),
         runs.c.connection_id == sa.bindparam("due_connection", type_=sa.String),
@@ -1103,9 +1100,6 @@ _DUE_RUNS = (
     )
     .order_by(runs.c.export_date)
     .limit(sa.bindparam("due_limit", type_=sa.Integer))
-)
-_FAILURES_OF = sa.select(runs.c.id, runs.c.failure).where(
-    runs.c.id.in_(sa.bindparam("due_runs", expanding=True))
 )
 
 

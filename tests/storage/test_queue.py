@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from remediator.companies import company_key, connection_key
 from remediator.errors import UnknownConnectionError, UsageError
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
+from remediator.storage import queue as queue_module
 from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
 from remediator.storage.queue import Accepted, Intake, QueueStore, Scheduled, Settled
@@ -351,15 +352,20 @@ def test_a_drain_learns_the_vouchers_of_its_connection_s_due_runs(database: Data
     assert queue.due_vouchers("c1") == []
 
 
-def test_a_drain_s_looks_read_each_due_run_s_failure_once(database: Database) -> None:
+def test_a_drain_s_looks_parse_each_due_run_s_failure_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = ConnectionStore(database, TokenCipher(Fernet.generate_key()))
     store.add(Connection(id="c0", label="C0", client_id="x"))
     queue = QueueStore(database)
-    failures_read: list[Any] = []
+    parsed: list[str] = []
+    voucher_of = queue_module._voucher_of
 
-    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "runs.failure" in statement:
-            failures_read.append(parameters)
+    def counted(failure_json: str) -> tuple[str, date] | None:
+        parsed.append(failure_json)
+        return voucher_of(failure_json)
+
+    monkeypatch.setattr(queue_module, "_voucher_of", counted)
 
     def intake(run: str, day: str) -> Intake:
         failure = json.dumps(
@@ -368,22 +374,16 @@ def test_a_drain_s_looks_read_each_due_run_s_failure_once(database: Database) ->
         return Intake(run, f"e-{run}", "c0", "account_inactive", day, failure, None)
 
     queue.accept_many([intake("r1", "2026-03-01"), intake("r2", "2026-03-02")])
-    sa.event.listen(database.engine, "before_cursor_execute", keep)
-    try:
-        assert queue.due_vouchers("c0") == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
-        assert len(failures_read) == 1
-        assert queue.due_vouchers("c0") == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
-        assert len(failures_read) == 1  # nothing new was due: no failure read again
-        queue.accept_many([intake("r3", "2026-03-03")])
-        assert queue.due_vouchers("c0")[-1] == ("F", date(2026, 3, 3))
-        assert len(failures_read) == 2
-        assert "r3" in str(failures_read[-1])
-        assert "r1" not in str(failures_read[-1])
-        assert queue.claim("c0") is not None  # r1 is being worked: not due any more
-        assert queue.due_vouchers("c0") == [("F", date(2026, 3, 2)), ("F", date(2026, 3, 3))]
-        assert len(failures_read) == 2
-    finally:
-        sa.event.remove(database.engine, "before_cursor_execute", keep)
+    assert queue.due_vouchers("c0") == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
+    assert queue.due_vouchers("c0") == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
+    assert len(parsed) == 2  # the second look parsed nothing again
+    queue.accept_many([intake("r3", "2026-03-03")])
+    assert queue.due_vouchers("c0")[-1] == ("F", date(2026, 3, 3))
+    assert len(parsed) == 3
+    assert "2026-03-03" in parsed[-1]
+    assert queue.claim("c0") is not None  # r1 is being worked: not due any more
+    assert queue.due_vouchers("c0") == [("F", date(2026, 3, 2)), ("F", date(2026, 3, 3))]
+    assert len(parsed) == 3
 
 
 def plans_of(database: Database, call: Callable[[], object]) -> list[str]:
