@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, SecretStr
-from sqlalchemy.dialects import postgresql, sqlite
 
 from remediator.errors import ConnectionExists, UnknownConnectionError, UsageError
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
 from remediator.policy import Policy
 from remediator.storage.audit import record_in
 from remediator.storage.crypto import TokenCipher
-from remediator.storage.db import Database, connections, reading, write_transaction
+from remediator.storage.db import Database, connections, inserted, reading, write_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
@@ -405,14 +404,7 @@ class ConnectionStore:
         inserts the same id at the same moment (on PostgreSQL this one waits for it to end)."""
         now = time.time()
         row = self._to_row(connection) | {"created_at": now, "updated_at": now}
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        inserted = conn.execute(
-            dialect.insert(connections)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=[connections.c.id])
-            .returning(connections.c.id)  # psycopg's rowcount is -1 here
-        ).first()
-        if inserted is None:
+        if not inserted(conn, connections, row):
             raise ConnectionExists(connection.id)
 
     def _refresh_token_free(self, conn: SAConnection, connection_id: str) -> None:

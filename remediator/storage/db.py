@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -305,6 +306,17 @@ def _writer(engine: Engine) -> threading.RLock:
 
 def is_sqlite(engine: Engine | SAConnection) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def inserted(conn: SAConnection, table: sa.Table, row: dict[str, Any]) -> bool:
+    """Insert ``row`` unless ``table`` holds its primary key already, also when another
+    transaction inserts the same key at the same moment (on PostgreSQL this one waits for it
+    to end): whether it was inserted. (Read back with ``RETURNING``: psycopg's rowcount is -1
+    for ``ON CONFLICT DO NOTHING``.)"""
+    dialect = sqlite if is_sqlite(conn) else postgresql
+    key = list(table.primary_key.columns)
+    statement = dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=key)
+    return conn.execute(statement.returning(*key)).first() is not None
 
 
 _OPTIONED: weakref.WeakKeyDictionary[Engine, dict[tuple[tuple[str, Any], ...], Engine]] = (

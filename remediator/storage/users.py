@@ -17,11 +17,10 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import IntegrityError
 
 from remediator.errors import UsageError
 from remediator.storage.audit import Actor, AuditAction, Via, audit_row, record_in
-from remediator.storage.db import Database, console_sessions, users, write_transaction
+from remediator.storage.db import Database, console_sessions, inserted, users, write_transaction
 
 MAX_FAILED_LOGINS = 5
 LOCK_SECONDS = 900.0
@@ -101,23 +100,17 @@ class UserStore:
         name, email = name.strip(), email.strip()
         if not name or len(name) > 100 or not email or "@" not in email:  # noqa: PLR2004
             raise UsageError("a user needs a name (at most 100 characters) and an email address")
-        exists = UsageError(f"user {name!r} already exists")
-        try:
-            with write_transaction(self._engine) as conn:
-                if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first():
-                    raise exists
-                conn.execute(
-                    users.insert().values(
-                        name=name,
-                        email=email,
-                        disabled=False,
-                        failed_logins=0,
-                        created_at=time.time(),
-                    )
-                )
-                record_in(conn, audit_row(actor, AuditAction.USER_ADD, detail=f"{name} <{email}>"))
-        except IntegrityError:  # PostgreSQL: another request added the name meanwhile
-            raise exists from None
+        row = {
+            "name": name,
+            "email": email,
+            "disabled": False,
+            "failed_logins": 0,
+            "created_at": time.time(),
+        }
+        with write_transaction(self._engine) as conn:
+            if not inserted(conn, users, row):  # there already, or added meanwhile
+                raise UsageError(f"user {name!r} already exists")
+            record_in(conn, audit_row(actor, AuditAction.USER_ADD, detail=f"{name} <{email}>"))
         return self.get(name)
 
     def get(self, name: str) -> User:
