@@ -4,6 +4,7 @@ used a moment ago is not, and either way a connection the server dropped is repl
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ def pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[object]:
     sent: list[object] = []
     ping = engine.dialect.do_ping
 
-    def counted(dbapi_connection: object) -> bool:
+    def counted(dbapi_connection: Any) -> bool:
         sent.append(dbapi_connection)
         return ping(dbapi_connection)
 
