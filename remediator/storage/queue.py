@@ -273,6 +273,12 @@ def _service() -> Any:
     return runs.c.origin.in_(ORIGINS)
 
 
+# Built once, bound per call (a statement built at each claim cost its cache key each time).
+_TRY_CLAIM_LOCK = sa.select(
+    sa.func.pg_try_advisory_xact_lock(sa.bindparam("claim_lock", type_=sa.BigInteger))
+)
+
+
 def _claim_lock(conn: SAConnection, connection_id: str) -> bool:
     """The connection's claim lock for this transaction, if free (PostgreSQL; on SQLite the
     write transaction is the lock)."""
@@ -283,7 +289,7 @@ def _claim_lock(conn: SAConnection, connection_id: str) -> bool:
         "big",
         signed=True,
     )
-    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(key))).scalar_one())
+    return bool(conn.execute(_TRY_CLAIM_LOCK, {"claim_lock": key}).scalar_one())
 
 
 def _its_connection() -> Any:
