@@ -39,6 +39,7 @@ chromium:
 
 lint: $(STAMP)
 	$(BIN)/ruff check remediator tests bench
+	$(BIN)/ruff format --check remediator tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

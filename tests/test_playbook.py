@@ -410,7 +410,11 @@ def test_walkthrough_2_a_new_kind_cannot_replace_a_shipped_one(tmp_path: Path) -
         load_playbooks(directory)
     directory = shipped_copy(tmp_path / "again")
     write(directory, "series_needs_approval.yaml", COST_CENTRE)
-    write(directory, "zz_series_needs_approval.yaml", COST_CENTRE.replace("codes: [2001950]", "codes: []"))
+    write(
+        directory,
+        "zz_series_needs_approval.yaml",
+        COST_CENTRE.replace("codes: [2001950]", "codes: []"),
+    )
     with pytest.raises(PlaybookError, match="kind series_needs_approval is also in"):
         load_playbooks(directory)
 
@@ -511,7 +515,9 @@ def test_walkthrough_2_the_service_queues_and_counts_the_new_kind(
         run = wait_for(client, run_id)
         metrics = client.get("/metrics").text
     assert (run["kind"], run["state"]) == ("series_needs_approval", "awaiting_review")
-    assert 'remediator_failures_received_total{kind="series_needs_approval"} 1' in metrics.splitlines()
+    assert (
+        'remediator_failures_received_total{kind="series_needs_approval"} 1' in metrics.splitlines()
+    )
 
 
 def test_the_docs_examples_are_the_ones_tested() -> None:

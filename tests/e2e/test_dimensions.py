@@ -119,4 +119,3 @@ async def test_a_row_rounded_to_zero_leaves_too_few_rows(open_rig: OpenRig) -> N
     assert fix.steps[0].observed["zero_rows"] == [1910, 3001]
     assert "0.00" in " ".join(fix.manual_steps.en)
     assert_honest(fix)
-

@@ -296,6 +296,7 @@ async def test_a_client_gone_before_its_body_arrived_is_logged_and_nothing_is_do
         "query_string": b"financialyear=2",
         "headers": [(name.lower().encode(), token.encode()), (b"content-length", b"500")],
     }
+
     async def receive() -> Message:
         return {"type": "http.disconnect"}
 

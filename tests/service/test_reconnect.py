@@ -89,7 +89,9 @@ def test_a_dead_connection_waits_then_reconnects_and_its_runs_finish(tmp_path: P
         assert done["outcome"] == "fixed"  # the waiting run booked the day
         assert done["attempts"] == 0
         assert done["report"]["resent"] is True
-        assert "The Z-report for 2026-03-02 was booked as voucher" in done["report"]["summary"]["en"]
+        assert (
+            "The Z-report for 2026-03-02 was booked as voucher" in done["report"]["summary"]["en"]
+        )
         assert len(harness.vouchers()) == 1
 
         replay = client.get(callback)
