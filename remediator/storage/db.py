@@ -246,7 +246,7 @@ PING_IDLE_SECONDS = 10.0
 _CHECKED_IN = "remediator_checked_in"
 
 
-def _checked_in(dbapi_connection: Any, record: Any) -> None:  # noqa: ARG001 - the event's
+def _checked_in(dbapi_connection: Any, record: Any) -> None:  # noqa: ARG001 - the event gives it
     record.info[_CHECKED_IN] = time.monotonic()
 
 
