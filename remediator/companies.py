@@ -128,6 +128,10 @@ class Turn:
 
 
 _COMPANY = "tenant:"
+_CONNECTION = "connection:"
+# How the lease keys of companies begin: a known company, and a connection whose company is
+# not known yet.
+KEY_PREFIXES = (_COMPANY, _CONNECTION)
 
 
 def company_key(tenant_id: str) -> str:
@@ -135,7 +139,7 @@ def company_key(tenant_id: str) -> str:
 
 
 def connection_key(connection_id: str) -> str:
-    return f"connection:{connection_id}"
+    return f"{_CONNECTION}{connection_id}"
 
 
 class CompanyBudget:

@@ -18,6 +18,18 @@ holder's drain claims the connection's runs, and the next look after it ends fin
 later. Claims are taken in the database (``QueueStore.claim``). At most every
 ``poll_seconds`` a look also puts back runs whose process died, once their company's lease has
 expired, and runs whose connection was reconnected at another instance.
+
+Instances share the companies in play (held by a drain or a ``fix`` anywhere, or due and free):
+each says it is at work with a lease of its own (``instance:<host>:<pid>``, renewed at every
+look back, deleted when it stops), and takes at most its share of them, the companies in play
+divided by the instances at work, rounded up. Without the share, the first instance to look at
+a burst took every company in it (up to ``concurrency``), and each drain kept its company while
+the burst's later failures arrived: of two instances, one did most of the work and then worked
+alone while the other idled. A drain whose instance holds more than its share (the companies in
+play fell, or an instance joined) hands its company back between two runs, for an instance
+under its share to take. The presence is a hint for sharing, never for safety (a company's
+lease is): one left by an instance that died makes the others take less only until it expires
+(``PRESENCE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -25,15 +37,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from remediator.companies import Turn
+from remediator.companies import KEY_PREFIXES, Turn
 from remediator.errors import LeaseBusy, LeaseLost, UnknownConnectionError
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
 from remediator.service.waiting import woken
+from remediator.storage.leases import Census, LeaseStore, new_owner, this_process
 from remediator.storage.queue import QueueStore
 
 log = logging.getLogger(__name__)
@@ -48,6 +62,21 @@ DUE_LOOK_SECONDS = 1.0
 # every queued run (28 failures posted one after the other: 111 looks in 5.6 s without the
 # gap). A new run waits at most this long for it.
 LOOK_GAP_SECONDS = 0.1
+
+# An instance's presence (the lease that says it works the queue) lives this long, or three
+# looks back if they are further apart, after it was last renewed.
+PRESENCE_SECONDS = 5.0
+INSTANCE = "instance:"
+
+
+def share(census: Census, mine: int, due: int, concurrency: int) -> int:
+    """How many companies this instance may hold at once: all it can (``concurrency``) when
+    it works alone, else its share of the companies in play (held elsewhere, held here, due and
+    free), rounded up."""
+    if census.instances <= 1:
+        return concurrency
+    in_play = census.companies_elsewhere + mine + due
+    return max(1, min(concurrency, math.ceil(in_play / census.instances)))
 
 
 class Workers:
@@ -72,6 +101,9 @@ class Workers:
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._looked_back = 0.0  # time.monotonic() of the last recover and requeue
+        self._share = concurrency  # companies this instance may hold (``share``)
+        self._leaving: set[str] = set()  # drains handing their company back, not yet gone
+        self._presence = (f"{INSTANCE}{this_process()}", new_owner())
 
     async def start(self) -> None:
         """Put back what a crash left running (parking as failed what was interrupted as often
@@ -80,6 +112,7 @@ class Workers:
         self._wake = asyncio.Event()
         self._stopping = False
         if self.concurrency > 0:
+            await self._present()
             self._dispatcher = asyncio.create_task(self._dispatch(), name="remediator-dispatch")
 
     async def stop(self) -> None:
@@ -94,6 +127,11 @@ class Workers:
         for task in list(self._drains.values()):
             await _cancelled(task)
         self._drains.clear()
+        if self.concurrency > 0:
+            try:
+                await asyncio.to_thread(self._leases.forget, *self._presence)
+            except Exception:  # it expires anyway
+                log.warning("could not delete this instance's presence", exc_info=True)
 
     def running(self) -> bool:
         """Whether work is being dispatched (always, unless the service runs no workers)."""
@@ -143,11 +181,34 @@ class Workers:
         if free <= 0:
             return
         due = await asyncio.to_thread(self.queue.due_connections, set(self._drains), free)
-        for connection_id in due:
+        if due or self._drains:
+            census = await asyncio.to_thread(
+                self._leases.census, INSTANCE, KEY_PREFIXES, this_process()
+            )
+            self._share = share(census, len(self._drains), len(due), self.concurrency)
+        for connection_id in due[: max(0, self._share - len(self._drains))]:
             task = asyncio.create_task(self._drain(connection_id), name=f"drain-{connection_id}")
             self._drains[connection_id] = task
 
+    @property
+    def _leases(self) -> LeaseStore:
+        return self.processor.runtime.engine.companies.leases.store
+
+    async def _present(self) -> None:
+        """Say (again) that this instance works the queue (``PRESENCE_SECONDS``)."""
+        ttl = max(PRESENCE_SECONDS, 3 * self.poll_seconds)
+        await asyncio.to_thread(self._leases.acquire, *self._presence, ttl)
+
+    def _hands_back(self, connection_id: str) -> bool:
+        """Whether the drain of ``connection_id`` should hand its company back now: this
+        instance holds more than its share, counting out the drains already leaving."""
+        if len(self._drains) - len(self._leaving) <= self._share:
+            return False
+        self._leaving.add(connection_id)
+        return True
+
     async def _look_back(self) -> None:
+        await self._present()
         await self._recover()
         requeued = await asyncio.to_thread(self.queue.requeue_reconnected_anywhere)
         for run_id in requeued:
@@ -163,25 +224,9 @@ class Workers:
         return self._sessions.setdefault(connection_id, Session(connection_id))
 
     async def _drain(self, connection_id: str) -> None:
-        session = self._session(connection_id)
-        companies = self.processor.runtime.engine.companies
         try:
             async with self._turn(connection_id) as turn:
-                with companies.expecting_vouchers(connection_id) as expected:
-                    looked = -DUE_LOOK_SECONDS
-                    while not self._stopping:
-                        if turn is not None:
-                            turn.ensure_held()
-                        if time.monotonic() - looked >= DUE_LOOK_SECONDS:
-                            # the runs about to be worked: a duplicate search covers their days
-                            looked = time.monotonic()
-                            due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
-                            expected.now(due)
-                        row = await asyncio.to_thread(self.queue.claim, connection_id)
-                        if row is None:
-                            break
-                        await self.processor.process(row, session)
-                        session.last_active = time.monotonic()
+                await self._work(connection_id, turn)
         except asyncio.CancelledError:
             raise
         except LeaseBusy:
@@ -195,7 +240,35 @@ class Workers:
             log.exception("drain error", extra=ids(connection_id=connection_id))
         finally:
             self._drains.pop(connection_id, None)
+            self._leaving.discard(connection_id)
             self._wake.set()
+
+    async def _work(self, connection_id: str, turn: Turn | None) -> None:
+        """Claim and work the connection's due runs one by one, until none is due, the
+        instance stops, or its share says to hand the company back."""
+        session = self._session(connection_id)
+        companies = self.processor.runtime.engine.companies
+        with companies.expecting_vouchers(connection_id) as expected:
+            looked = -DUE_LOOK_SECONDS
+            while not self._stopping:
+                if turn is not None:
+                    turn.ensure_held()
+                if self._hands_back(connection_id):
+                    log.info(
+                        "drain handed its company back: more than this instance's share",
+                        extra=ids(connection_id=connection_id),
+                    )
+                    return
+                if time.monotonic() - looked >= DUE_LOOK_SECONDS:
+                    # the runs about to be worked: a duplicate search covers their days
+                    looked = time.monotonic()
+                    due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
+                    expected.now(due)
+                row = await asyncio.to_thread(self.queue.claim, connection_id)
+                if row is None:
+                    return
+                await self.processor.process(row, session)
+                session.last_active = time.monotonic()
 
     @asynccontextmanager
     async def _turn(self, connection_id: str) -> AsyncIterator[Turn | None]:

@@ -126,6 +126,30 @@ _HOLDER = sa.select(leases.c.key, leases.c.owner, leases.c.acquired_at, leases.c
 _NOW = sa.select(db_now())
 
 
+def _starts(column: Any, prefix: Any) -> Any:
+    """``column`` starts with ``prefix``, exactly (``LIKE`` would read ``_`` and ``%`` in a
+    host's name as wildcards)."""
+    return sa.func.substr(column, 1, sa.func.length(prefix)) == prefix
+
+
+_INSTANCES = sa.bindparam("census_instances", type_=sa.String)
+_COMPANY = sa.bindparam("census_company", type_=sa.String)
+_UNKNOWN_COMPANY = sa.bindparam("census_unknown_company", type_=sa.String)
+_PROCESS = sa.bindparam("census_process", type_=sa.String)
+# Live leases: how many instances say they work the queue, and how many companies processes
+# other than the one asking hold.
+_CENSUS = sa.select(
+    sa.func.count().filter(_starts(leases.c.key, _INSTANCES)).label("instances"),
+    sa.func.count()
+    .filter(
+        sa.or_(_starts(leases.c.key, _COMPANY), _starts(leases.c.key, _UNKNOWN_COMPANY)),
+        sa.not_(_starts(leases.c.owner, _PROCESS)),
+    )
+    .label("elsewhere"),
+).where(leases.c.owner != "", leases.c.expires_at >= db_now())
+_FORGET = leases.delete().where(leases.c.key == _KEY, leases.c.owner == _OWNER)
+
+
 @dataclass(frozen=True)
 class LeaseRow:
     """A lease as stored (times on the database's clock)."""
@@ -170,6 +194,16 @@ class Spent:
             return cls(str(data["process"]), tuple(float(a) + elapsed for a in data["ages"]))
         except (ValueError, KeyError, TypeError):
             return None
+
+
+@dataclass(frozen=True)
+class Census:
+    """Who is at work, from the live leases: the instances working the queue, and the
+    companies held by processes other than the one that asked (other instances' drains, a
+    ``remediator fix``)."""
+
+    instances: int
+    companies_elsewhere: int
 
 
 @dataclass(frozen=True)
@@ -231,6 +265,27 @@ class LeaseStore:
         bound = {"lease_key": key, "lease_owner": owner}
         with write_transaction(self._db.engine, durable=False) as conn:
             conn.execute(_RELEASE, bound | {"lease_spent": spent and spent.to_json()})
+
+    def forget(self, key: str, owner: str) -> None:
+        """Delete ``owner``'s row of ``key`` (an instance's presence, when it stops: unlike a
+        company's lease, it has nothing to hand on)."""
+        with write_transaction(self._db.engine, durable=False) as conn:
+            conn.execute(_FORGET, {"lease_key": key, "lease_owner": owner})
+
+    def census(self, instances: str, companies: tuple[str, str], process: str) -> Census:
+        """Live leases whose key starts with ``instances``, and those whose key starts with
+        either of ``companies`` held by a process other than ``process`` (owners are
+        ``<process>:<holder>``)."""
+        company, unknown = companies
+        bound = {
+            "census_instances": instances,
+            "census_company": company,
+            "census_unknown_company": unknown,
+            "census_process": f"{process}:",
+        }
+        with reading(self._db.engine) as conn:
+            row = conn.execute(_CENSUS, bound).one()
+        return Census(int(row.instances), int(row.elsewhere))
 
     def holder(self, key: str) -> LeaseRow | None:
         """The stored lease of ``key``, expired or not; ``None`` when there is none (or it was
@@ -499,6 +554,7 @@ class Leases:
 
 __all__ = [
     "Budget",
+    "Census",
     "Lease",
     "LeaseLost",
     "LeaseRow",

@@ -164,6 +164,30 @@ def test_two_instances_and_two_fixes_book_every_voucher_once(stack: Stack, tmp_p
     assert {run_id for run_id, state in sent if state == "done"} == {*ids, waiting}
 
 
+def test_an_instance_that_starts_mid_burst_gets_its_share_of_the_companies(
+    stack: Stack,
+) -> None:
+    """The first instance, alone, takes every company of a burst; once a second one is at
+    work, the first hands a company back between two of its runs and the second works the
+    rest of that company's runs. Every voucher once."""
+    httpx.put(f"{stack.sandbox_url}/_sandbox/faults", json={"latency": 0.5}).raise_for_status()
+    first = serve(stack, "first")
+    with httpx.Client(base_url=first.url, headers=AUTH, timeout=10) as http:
+        connect_all(http, stack)
+    ids, failures = burst(stack, [first])
+    companies = {failure["connection_id"] for failure in failures.values()}
+    wait_until(lambda: len({line["connection_id"] for line in first.lines("run started")}) == 3)
+    second = serve(stack, "second")
+    with httpx.Client(base_url=second.url, headers=AUTH, timeout=10) as http:
+        final = [settled(http, run_id, ("done",), timeout=120) for run_id in ids]
+    assert {run["outcome"] for run in final} <= {"fixed", "nothing_to_fix"}
+    assert booked(stack) == expected_books()
+    handed = first.lines("drain handed its company back: more than this instance's share")
+    assert {line["connection_id"] for line in handed} <= companies
+    assert handed, "the first instance kept every company"
+    assert second.lines("run settled"), "the second instance worked nothing"
+
+
 def test_kill_9_of_one_instance_mid_burst_the_other_finishes_every_run(stack: Stack) -> None:
     """The victim is caught inside Fortnox: a long latency holds every ``/3`` call, so once its
     log says a run of each company started, each of them is waiting for an answer and cannot

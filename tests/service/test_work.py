@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from remediator.service.worker import LOOK_GAP_SECONDS
-from remediator.storage.leases import Taken
+from remediator.service.worker import LOOK_GAP_SECONDS, share
+from remediator.storage.leases import Census, Taken
 from remediator.storage.queue import QueuedRun, QueueStore
 from remediator.storage.runs import Finished, RunStore, RunWrite
 from tests.service.conftest import (
@@ -319,6 +319,24 @@ def test_a_drain_whose_company_another_process_holds_leaves_at_once_and_comes_ba
         run = wait_for(client, run_id)
     assert run["outcome"] == "fixed"
     assert writes(harness).count(("POST", "/3/vouchers")) == 1
+
+
+@pytest.mark.parametrize(
+    ("census", "mine", "due", "expected"),
+    [
+        (Census(instances=1, companies_elsewhere=40), 0, 500, 32),  # alone: all it can
+        (Census(instances=0, companies_elsewhere=0), 3, 9, 32),  # its presence not yet seen
+        (Census(instances=2, companies_elsewhere=0), 0, 500, 32),  # half is more than it can
+        (Census(instances=2, companies_elsewhere=0), 0, 40, 20),  # the first look at a burst
+        (Census(instances=2, companies_elsewhere=20), 0, 21, 21),  # the other took its share
+        (Census(instances=3, companies_elsewhere=10), 12, 0, 8),  # over: hands 4 back
+        (Census(instances=2, companies_elsewhere=1), 0, 0, 1),  # never less than one
+    ],
+)
+def test_an_instance_takes_its_share_of_the_companies_in_play(
+    census: Census, mine: int, due: int, expected: int
+) -> None:
+    assert share(census, mine, due, concurrency=32) == expected
 
 
 def test_wake_ups_close_together_share_one_look_at_the_queue(

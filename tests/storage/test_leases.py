@@ -16,6 +16,7 @@ from remediator.errors import LeaseLost, RemediatorError
 from remediator.storage import Database
 from remediator.storage.db import leases
 from remediator.storage.leases import (
+    Census,
     Lease,
     Leases,
     LeaseStore,
@@ -171,6 +172,30 @@ def test_expiry_is_on_the_databases_clock(store: LeaseStore) -> None:
     row = store.holder("k")
     assert row is not None
     assert row.expires_at == pytest.approx(store.now() + 10, abs=1)
+
+
+def test_a_census_counts_live_instances_and_companies_held_by_other_processes(
+    store: LeaseStore,
+) -> None:
+    me, other = "host_a:1", "hostXa:2"  # a LIKE would read "_" as any character
+    prefixes = ("tenant:", "connection:")
+    assert store.acquire("instance:host_a:1", f"{me}:p", 30)
+    assert store.acquire("instance:hostXa:2", f"{other}:p", 30)
+    assert store.acquire("instance:gone:3", "gone:3:p", 0.1)
+    assert store.acquire("tenant:1", f"{me}:x", 30)  # this process's: not counted
+    assert store.acquire("tenant:2", f"{other}:x", 30)
+    assert store.acquire("connection:c3", f"{other}:y", 30)
+    assert store.acquire("tenant:4", f"{other}:z", 30)
+    store.release("tenant:4", f"{other}:z")  # released: not held
+    assert store.acquire("tenant:5", "gone:3:x", 0.1)  # expired below: not held
+    assert store.acquire("job:keepalive", f"{other}:j", 30)  # not a company
+    wait_expired(store, "tenant:5")
+    assert store.census("instance:", prefixes, me) == Census(2, 2)
+    assert store.census("instance:", prefixes, other) == Census(2, 1)
+    store.forget("instance:hostXa:2", "someone else")  # only its owner's row goes
+    store.forget("instance:hostXa:2", f"{other}:p")
+    assert store.holder("instance:hostXa:2") is None
+    assert store.census("instance:", prefixes, me) == Census(1, 2)
 
 
 def test_owners_are_unique_per_holder() -> None:
