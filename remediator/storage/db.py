@@ -369,6 +369,20 @@ def _optioned(engine: Engine, **options: Any) -> Engine:
         return made[key]
 
 
+@contextlib.contextmanager
+def autocommitted(engine: Engine) -> Iterator[SAConnection]:
+    """A connection whose every statement is its own transaction, synced to disk when it
+    commits: on PostgreSQL in autocommit, without the ``BEGIN`` and ``COMMIT`` round trips
+    of a transaction around it; on SQLite one ``write_transaction`` (durable) for all of
+    them. Only for writes of one statement, or of statements each whole on its own."""
+    if is_sqlite(engine):
+        with write_transaction(engine) as conn:
+            yield conn
+        return
+    with _optioned(engine, isolation_level="AUTOCOMMIT").connect() as conn:
+        yield conn
+
+
 def reading(engine: Engine) -> SAConnection:
     """A connection for a read of one statement (or of statements that need not see one
     snapshot): on PostgreSQL in autocommit, so the read costs no ``BEGIN`` and ``ROLLBACK``

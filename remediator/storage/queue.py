@@ -16,12 +16,13 @@ run; the next synced commit makes them durable too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -37,6 +38,7 @@ from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
 from remediator.storage.db import (
     SERVICE_EVENTS,
     Database,
+    autocommitted,
     connections,
     is_sqlite,
     leases,
@@ -426,17 +428,28 @@ _SEEN = {dialect: _seen(dialect) for dialect in _DIALECTS}
 _NEW_RUNS = {"postgresql": _new_runs_from_json(), "sqlite": _new_runs(sqlite)}
 
 
-def _planned_anew(conn: SAConnection) -> None:
+@contextlib.contextmanager
+def _planned_anew(conn: SAConnection) -> Iterator[None]:
     """On PostgreSQL, intake's statements are planned at each batch for its values and the
     tables as they are then. psycopg prepares a statement run five times, and PostgreSQL then
     keeps one generic plan for it, made with the statistics of that moment until the table is
     analysed again: in a new database (or with autovacuum off) a plan for an empty table, and
     the read of a batch's events scanned every run at each batch (p50 0.74-0.90 ms a batch;
     ``bench.intake --instances 2``: PostgreSQL 0.28-0.31 ms of CPU per failure and 1,853-2,067
-    failures/s, planned anew 0.10-0.11 ms and 2,698-2,796/s). The workers' statements keep
-    their plans: planning all of them anew cost PostgreSQL more than it saved."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    failures/s, planned anew 0.10-0.11 ms and 2,698-2,796/s). So psycopg does not prepare
+    them (a setting of the driver's connection, no round trip: ``SET LOCAL plan_cache_mode``
+    was one, and needs a transaction). The workers' statements keep their plans: planning all
+    of them anew cost PostgreSQL more than it saved."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    threshold = driver.prepare_threshold  # type: ignore[union-attr]
+    driver.prepare_threshold = None  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold  # type: ignore[union-attr]
 
 
 def _looked(conn: SAConnection, events: list[str], wanted: list[str]) -> tuple[set[str], set[str]]:
@@ -586,8 +599,7 @@ class QueueStore(RunStore):
         for intake in intakes:
             firsts.setdefault(intake.event_id, intake)
         rows = {intake.run_id: intake.row(now) for intake in firsts.values()}
-        with write_transaction(self._engine) as conn:
-            _planned_anew(conn)
+        with autocommitted(self._engine) as conn, _planned_anew(conn):
             stored = _insert_new(conn, list(rows.values()))
             missing = [event for event, first in firsts.items() if first.run_id not in stored]
             held = _held(conn, missing) if missing else {}
