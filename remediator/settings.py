@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     worker_concurrency: int = Field(default=32, ge=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    database_threads: int = Field(default=3, ge=1)
     join_seconds: float = Field(default=60.0, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     fix_holds_seconds: float = Field(default=3600.0, ge=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -57,6 +58,13 @@ class Service:
     scheduler: Scheduler | None  # None: schedule_enabled is false
 
     async def start(self) -> None:
+        # The event loop's default executor (``asyncio.to_thread``) makes the database calls
+        # with ``database_threads`` threads, not asyncio's cpu_count + 4 (the loop shuts it
+        # down when it closes).
+        threads = ThreadPoolExecutor(
+            self.settings.database_threads, thread_name_prefix="remediator-db"
+        )
+        asyncio.get_running_loop().set_default_executor(threads)
         await self.workers.start()
         self.deliverer.start()
         if self.scheduler is not None:

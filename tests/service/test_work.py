@@ -339,6 +339,35 @@ def test_an_instance_takes_its_share_of_the_companies_in_play(
     assert share(census, mine, due, concurrency=32) == expected
 
 
+def test_the_database_calls_are_made_by_database_threads_threads(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = harness.app(database_threads=2)
+    queue = app.state.service.workers.queue
+    claim, settle, names = queue.claim, queue.settle, set()
+
+    def claimed(connection_id: str) -> QueuedRun | None:
+        names.add(threading.current_thread().name)
+        return claim(connection_id)
+
+    def settled(run_id: str, how: Any) -> QueuedRun:
+        names.add(threading.current_thread().name)
+        return settle(run_id, how)
+
+    monkeypatch.setattr(queue, "claim", claimed)
+    monkeypatch.setattr(queue, "settle", settled)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_ids = [
+            post_failure(client, harness.failure(f"evt-{d}", day=f"2026-03-0{d}")).json()["run_id"]
+            for d in range(1, 6)
+        ]
+        assert {wait_for(client, run_id)["outcome"] for run_id in run_ids} == {"fixed"}
+    assert names
+    assert {name.rsplit("_", 1)[0] for name in names} == {"remediator-db"}
+    assert len(names) <= 2
+
+
 def test_wake_ups_close_together_share_one_look_at_the_queue(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
