@@ -348,11 +348,13 @@ def test_the_database_calls_are_made_by_database_threads_threads(
 
     def claimed(connection_id: str) -> QueuedRun | None:
         names.add(threading.current_thread().name)
-        return claim(connection_id)
+        run: QueuedRun | None = claim(connection_id)
+        return run
 
     def settled(run_id: str, how: Any) -> QueuedRun:
         names.add(threading.current_thread().name)
-        return settle(run_id, how)
+        run: QueuedRun = settle(run_id, how)
+        return run
 
     monkeypatch.setattr(queue, "claim", claimed)
     monkeypatch.setattr(queue, "settle", settled)
