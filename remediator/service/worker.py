@@ -122,16 +122,16 @@ class Workers:
         if self._dispatcher is not None:
             await _cancelled(self._dispatcher)
             self._dispatcher = None
+        if self.concurrency > 0:  # the others take the companies in play from now on
+            try:
+                await asyncio.to_thread(self._leases.forget, *self._presence)
+            except Exception:  # it expires anyway
+                log.warning("could not delete this instance's presence", exc_info=True)
         if self._drains:
             await asyncio.wait(list(self._drains.values()), timeout=self.grace_seconds)
         for task in list(self._drains.values()):
             await _cancelled(task)
         self._drains.clear()
-        if self.concurrency > 0:
-            try:
-                await asyncio.to_thread(self._leases.forget, *self._presence)
-            except Exception:  # it expires anyway
-                log.warning("could not delete this instance's presence", exc_info=True)
 
     def running(self) -> bool:
         """Whether work is being dispatched (always, unless the service runs no workers)."""

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from remediator.service.worker import LOOK_GAP_SECONDS, share
-from remediator.storage.leases import Census, Taken
+from remediator.companies import KEY_PREFIXES
+from remediator.service.worker import INSTANCE, LOOK_GAP_SECONDS, share
+from remediator.storage.leases import Census, Taken, this_process
 from remediator.storage.queue import QueuedRun, QueueStore
 from remediator.storage.runs import Finished, RunStore, RunWrite
 from tests.service.conftest import (
@@ -337,6 +338,20 @@ def test_an_instance_takes_its_share_of_the_companies_in_play(
     census: Census, mine: int, due: int, expected: int
 ) -> None:
     assert share(census, mine, due, concurrency=32) == expected
+
+
+def test_an_instance_with_workers_is_present_while_it_runs(harness: Harness) -> None:
+    app = harness.app()
+    store = app.state.service.runtime.engine.companies.leases.store
+    key = f"{INSTANCE}{this_process()}"
+    with harness.client(app):
+        assert store.census(INSTANCE, KEY_PREFIXES, "elsewhere:1").instances == 1
+        held = store.holder(key)
+        assert held is not None
+        assert held.expires_at > store.now()
+    assert store.holder(key) is None  # deleted when it stopped
+    with harness.client(harness.app(worker_concurrency=0)):  # intake only: not at work
+        assert store.census(INSTANCE, KEY_PREFIXES, "elsewhere:1").instances == 0
 
 
 def test_the_database_calls_are_made_by_database_threads_threads(
