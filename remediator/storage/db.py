@@ -379,7 +379,7 @@ def autocommitted(engine: Engine) -> Iterator[SAConnection]:
         with write_transaction(engine) as conn:
             yield conn
         return
-    with _optioned(engine, isolation_level="AUTOCOMMIT").connect() as conn:
+    with _autocommit(engine) as conn:
         yield conn
 
 
@@ -389,6 +389,11 @@ def reading(engine: Engine) -> SAConnection:
     round trips of a transaction of its own; on SQLite as ``engine.connect()``."""
     if is_sqlite(engine):
         return engine.connect()
+    return _autocommit(engine)
+
+
+def _autocommit(engine: Engine) -> SAConnection:
+    """A PostgreSQL connection in autocommit: each statement its own transaction."""
     return _optioned(engine, isolation_level="AUTOCOMMIT").connect()
 
 

@@ -133,8 +133,8 @@ def _starts(column: Any, prefix: Any) -> Any:
 
 
 _INSTANCES = sa.bindparam("census_instances", type_=sa.String)
-_COMPANY = sa.bindparam("census_company", type_=sa.String)
-_UNKNOWN_COMPANY = sa.bindparam("census_unknown_company", type_=sa.String)
+_COMPANIES = sa.bindparam("census_company", type_=sa.String)
+_UNKNOWN_COMPANIES = sa.bindparam("census_unknown_company", type_=sa.String)
 _PROCESS = sa.bindparam("census_process", type_=sa.String)
 # Live leases: how many instances say they work the queue, and how many companies processes
 # other than the one asking hold.
@@ -142,7 +142,7 @@ _CENSUS = sa.select(
     sa.func.count().filter(_starts(leases.c.key, _INSTANCES)).label("instances"),
     sa.func.count()
     .filter(
-        sa.or_(_starts(leases.c.key, _COMPANY), _starts(leases.c.key, _UNKNOWN_COMPANY)),
+        sa.or_(_starts(leases.c.key, _COMPANIES), _starts(leases.c.key, _UNKNOWN_COMPANIES)),
         sa.not_(_starts(leases.c.owner, _PROCESS)),
     )
     .label("elsewhere"),

@@ -443,13 +443,12 @@ def _planned_anew(conn: SAConnection) -> Iterator[None]:
     if conn.dialect.name != "postgresql":
         yield
         return
-    driver = conn.connection.driver_connection
-    threshold = driver.prepare_threshold  # type: ignore[union-attr]
-    driver.prepare_threshold = None  # type: ignore[union-attr]
+    driver: Any = conn.connection.driver_connection  # psycopg's Connection
+    threshold, driver.prepare_threshold = driver.prepare_threshold, None
     try:
         yield
     finally:
-        driver.prepare_threshold = threshold  # type: ignore[union-attr]
+        driver.prepare_threshold = threshold
 
 
 def _looked(conn: SAConnection, events: list[str], wanted: list[str]) -> tuple[set[str], set[str]]:
