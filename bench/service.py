@@ -287,11 +287,18 @@ def run_instances(
         f"process, {latency * 1000:.0f} ms latency: {seconds:.1f} s (intake {intake:.1f} s); "
         f"CPU {cpu} (instances {used['instances'] / len(bodies) * 1000:.1f} ms per failure; "
         f"all of it {sum(used.values()) / seconds:.2f} of {os.cpu_count()} CPUs); Fortnox "
-        f"requests {len(requests)}, 429s {result['429s']:.0f}; vouchers {len(vouchers)}, "
+        f"requests {len(requests)} ({_by_kind(requests)}), 429s {result['429s']:.0f}; "
+        f"vouchers {len(vouchers)}, "
         f"booked twice {result['duplicates']:.0f}, missing {result['missing']:.0f}; "
         f"outcomes {outcomes}; {machine()}"
     )
     return result
+
+
+def _by_kind(requests: list[dict[str, Any]]) -> str:
+    """The requests counted by method and resource (``GET vouchers 10``), most first."""
+    kinds = Counter(f"{r['method']} {r['path'].split('?')[0].split('/')[2]}" for r in requests)
+    return ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
 
 
 def _cpu_now(served: Instances, target: Served) -> dict[str, float]:

@@ -43,7 +43,7 @@ from remediator.fortnox import (
 )
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.storage import Connection, ConnectionStore
-from remediator.storage.leases import Lease, Leases, Spent, holding, this_process
+from remediator.storage.leases import Lease, Leases, Spent, held, holding, this_process
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +283,16 @@ class Companies:
         wanted = series.strip().upper()
         expected = self._expected.get(connection_id, Counter())
         return sorted({day for (code, day) in expected if code == wanted})
+
+    def kept_by_plan(self, connection: Connection) -> Memory | None:
+        """The memory a plan of ``connection`` keeps its reads in: its company's, when the
+        current task holds the company's turn (a service drain plans, then applies, the same
+        run); none otherwise (a plan made beside someone's apply would keep what that apply is
+        about to change)."""
+        tenant = connection.tenant_id
+        if tenant is None or held(company_key(tenant)) is None:
+            return None
+        return self.memory(tenant)
 
     def memory(self, tenant: str) -> Memory:
         """The session memory of company ``tenant`` in this process."""

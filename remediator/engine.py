@@ -27,6 +27,7 @@ from remediator.failure import ExportFailure
 from remediator.fortnox import (
     ConsentRequired,
     FortnoxAPIError,
+    FortnoxClient,
     FortnoxConnector,
     FortnoxError,
     ReadOnlyViolation,
@@ -58,6 +59,10 @@ from remediator.storage.runs import Finished, RunStore, Started
 from remediator.texts import render_lines, render_text
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
+# Answers of the session memory at most this old are as good as reads made now (the service
+# plans a run, then applies it on what the plan read): a run that ends blocked on them alone
+# would read the same again, so it is not run again on fresh reads.
+FRESH_SECONDS = 5.0
 # Steps a preflight (``ExportFailure.ahead``) leaves out: it has no voucher to send; its run
 # fixes the cause ahead of the export, which then goes through on its own.
 NOT_AHEAD = frozenset({"resend_voucher"})
@@ -321,7 +326,7 @@ class Engine:
             read_only=mode == "plan",
             hook=audit,
             guard=turn.before_write if turn is not None else None,
-            memory=turn.memory if turn is not None else None,
+            memory=turn.memory if turn is not None else self.companies.kept_by_plan(connection),
         )
 
         def context() -> Context:
@@ -346,14 +351,13 @@ class Engine:
         try:
             ctx = context()
             played, steps = await self._played(ctx, playbook)
-            if client.recalled and client.memory and any(s.status in BLOCKING for s in steps):
-                # Stopped after answers from memory: they may be what is wrong now (a person
-                # changed Fortnox meanwhile). Forget them and run once more on fresh reads; the
-                # actions read before they write and the voucher is searched before its POST.
+            if _blocked_on_old_answers(client, steps) and client.memory is not None:
+                # Forget them and run once more on fresh reads; the actions read before they
+                # write and the voucher is searched before its POST.
                 client.memory.forget()
                 if ctx.ledger is not None:
                     ctx.ledger.forget()
-                client.recalled = 0
+                client.stalest_recall = None
                 ctx = context()
                 played, steps = await self._played(ctx, playbook)
         finally:
@@ -487,6 +491,15 @@ def _error_step(ctx: Context, name: str, err: Exception, catalogue: Catalogue | 
     # with its reason and the run goes on to its report instead of crashing.
     log.error("action %s raised", name, exc_info=err)
     return _failed(name, unexpected(err))
+
+
+def _blocked_on_old_answers(client: FortnoxClient, steps: list[Step]) -> bool:
+    """The run stopped after answers from memory older than ``FRESH_SECONDS``: they may be what
+    is wrong now (a person changed Fortnox meanwhile)."""
+    stalest = client.stalest_recall
+    if stalest is None or stalest <= FRESH_SECONDS:
+        return False
+    return any(step.status in BLOCKING for step in steps)
 
 
 def _unless_refused(report: Report, turn: Turn | None) -> Report:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -22,7 +22,7 @@ from remediator.fortnox._exceptions import (
     ServerError,
     WriteOutcomeUnknown,
 )
-from remediator.fortnox._memory import Memory, remembered
+from remediator.fortnox._memory import Memory, Recalled, remembered
 from remediator.fortnox._models import (
     Account,
     Chart,
@@ -60,12 +60,18 @@ class Pool:
         return cls(http, headers, json_headers, {"timeout": http.timeout.as_dict()})
 
 
+T = TypeVar("T")
+
+
 class FortnoxClient:
     """Reads and writes one Fortnox company. Opened ``read_only`` it refuses every write;
     ``guard`` (when given) is called before every attempt of a write and may raise to stop it
-    (the engine's check that it still holds the company's lease). ``memory`` (an apply's, under
-    the company's turn) answers the reads it remembers without asking Fortnox again
-    (``remediator.fortnox._memory``); ``recalled`` counts the answers it gave."""
+    (the engine's check that it still holds the company's lease). ``memory`` (the company's,
+    under its turn) answers the reads it remembers without asking Fortnox again
+    (``remediator.fortnox._memory``); ``stalest_recall`` is the age in seconds of the oldest
+    answer it gave (``None``: none). A read-only client answers nothing from memory (a plan
+    reads what it reports) and has no ``memory``, but keeps what it read in the one it was
+    given, for the apply that follows."""
 
     def __init__(
         self,
@@ -83,8 +89,9 @@ class FortnoxClient:
     ) -> None:
         self.tenant, self.read_only = tenant, read_only
         self._guard = guard
-        self.memory = None if read_only else memory
-        self.recalled = 0
+        self.memory = None if read_only else memory  # what answers this client's reads
+        self._keeping = memory  # what this client's reads and writes are kept in
+        self.stalest_recall: float | None = None
         self._http, self._api_url = pool.http, api_url.rstrip("/")
         self._limiter, self._retry, self._hook = limiter, retry, hook
         # Functions of the limiter and the hook, not of this client: the auth it holds holding
@@ -101,13 +108,12 @@ class FortnoxClient:
     async def financial_year_for(self, day: date) -> FinancialYear | None:
         """The financial year covering ``day``; ``None`` when there is none (not an error)."""
         if self.memory is not None and (known := self.memory.year_for(day)) is not None:
-            self.recalled += 1
-            return known
+            return self._recalled(known)
         data = await self._get("/financialyears", {"date": day.isoformat()})
         years = [FinancialYear.model_validate(item) for item in unwrap(data, "FinancialYears")]
         year = next((year for year in years if year.covers(day)), years[0] if years else None)
-        if self.memory is not None and year is not None and year.covers(day):
-            self.memory.keep_year(year)
+        if self._keeping is not None and year is not None and year.covers(day):
+            self._keeping.keep_year(year)
         return year
 
     async def financial_years(self) -> list[FinancialYear]:
@@ -235,15 +241,14 @@ class FortnoxClient:
 
     # -- plumbing ----------------------------------------------------------------------
     async def _get(self, path: str, params: dict[str, Any]) -> Any:
-        memory = self.memory if remembered(path) else None
+        memory = self._keeping if remembered(path) else None
         if memory is None:
             return await self._send("GET", path, params, None)
-        known = memory.recall(path, params)
+        known = memory.recall(path, params) if self.memory is not None else None
         if known is not None:
-            self.recalled += 1
-            if isinstance(known, NotFound):
-                raise known
-            return known
+            if isinstance(answer := self._recalled(known), NotFound):
+                raise answer
+            return answer
         try:
             data = await self._send("GET", path, params, None)
         except NotFound as err:
@@ -251,6 +256,11 @@ class FortnoxClient:
             raise
         memory.keep(path, params, data)
         return data
+
+    def _recalled(self, known: Recalled[T]) -> T:
+        stalest = self.stalest_recall
+        self.stalest_recall = known.age if stalest is None else max(stalest, known.age)
+        return known.answer
 
     async def _get_or_none(self, path: str, params: dict[str, Any]) -> Any:
         try:
@@ -274,19 +284,20 @@ class FortnoxClient:
     ) -> Any:
         if self.read_only and method not in SAFE_METHODS:
             raise ReadOnlyViolation(method, f"/3{path}")
-        if self.memory is None:
+        memory = self._keeping
+        if memory is None:
             return await self._retried(method, path, params, body)
         if method in SAFE_METHODS:
             data = await self._retried(method, path, params, body)
-            self.memory.answered()
+            memory.answered()
             return data
         try:
             data = await self._retried(method, path, params, body)
         except Exception:
-            self.memory.forget()  # refused or unconfirmed: what we remember may be wrong
+            memory.forget()  # refused or unconfirmed: what we remember may be wrong
             raise
-        self.memory.wrote(method, path, params, data)
-        self.memory.answered()
+        memory.wrote(method, path, params, data)
+        memory.answered()
         return data
 
     async def _retried(

@@ -8,8 +8,12 @@ or account write is the new state); any refused or unconfirmed write forgets eve
 does the engine when a run that used the memory ends blocked (it then runs again on fresh
 reads). Never remembered: the vouchers (the duplicate search before each POST is always made),
 ``/me``, locked periods and cost centres. The availability check is answered by the last time
-Fortnox answered us for the company, when that was a moment ago (``answered_within``). A dry run's client has no
-memory: a plan reads what it reports.
+Fortnox answered us for the company, when that was a moment ago (``answered_within``).
+
+A dry run's client recalls nothing: a plan reads what it reports. A plan made under the
+company's turn (the service plans a run, then applies it) keeps what it read, as an apply
+does, so the apply that follows does not read it all again. Each recalled answer comes with
+its age: answers of a moment ago are as good as reads made now (``Recalled``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from remediator.fortnox._models import FinancialYear
+
+T = TypeVar("T")
 
 REMEMBERED = ("/voucherseries", "/accounts")
 Key = tuple[str, tuple[tuple[str, str], ...]]
@@ -32,6 +38,13 @@ def _key(path: str, params: dict[str, Any]) -> Key:
 def remembered(path: str) -> bool:
     """Whether answers of GET ``path`` may be remembered."""
     return path.startswith(REMEMBERED)
+
+
+class Recalled(NamedTuple, Generic[T]):
+    """A remembered answer and how many seconds ago Fortnox gave it."""
+
+    answer: T
+    age: float
 
 
 class Memory:
@@ -47,15 +60,16 @@ class Memory:
         return f"Memory(ttl={self.ttl}, answers={len(self._answers)}, years={len(self._years)})"
 
     # -- answers ----------------------------------------------------------------------
-    def recall(self, path: str, params: dict[str, Any]) -> Any | None:
+    def recall(self, path: str, params: dict[str, Any]) -> Recalled[Any] | None:
         """The remembered answer (a JSON object, or the ``NotFound`` it raised), or ``None``."""
         found = self._answers.get(_key(path, params))
         if found is None:
             return None
-        if self._clock() - found[0] > self.ttl:
+        age = self._clock() - found[0]
+        if age > self.ttl:
             del self._answers[_key(path, params)]
             return None
-        return found[1]
+        return Recalled(found[1], age)
 
     def keep(self, path: str, params: dict[str, Any], answer: Any) -> None:
         now = self._clock()
@@ -112,11 +126,12 @@ class Memory:
         return ago if ago <= seconds else None
 
     # -- financial years --------------------------------------------------------------
-    def year_for(self, day: date) -> FinancialYear | None:
+    def year_for(self, day: date) -> Recalled[FinancialYear] | None:
         """A remembered financial year covering ``day``."""
         now = self._clock()
         self._years = [(at, year) for at, year in self._years if now - at <= self.ttl]
-        return next((year for _, year in self._years if year.covers(day)), None)
+        found = ((at, year) for at, year in self._years if year.covers(day))
+        return next((Recalled(year, now - at) for at, year in found), None)
 
     def keep_year(self, year: FinancialYear) -> None:
         self._years.append((self._clock(), year))

@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
+from remediator import engine
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
 from remediator.report import Outcome
@@ -84,7 +87,10 @@ async def test_a_plan_reads_what_it_reports(open_rig: OpenRig) -> None:
     assert api_calls(during) == [YEARS, SERIES, SEARCH]
 
 
-async def test_a_refusal_against_the_memory_reads_again_and_fixes(open_rig: OpenRig) -> None:
+async def test_a_refusal_against_the_memory_reads_again_and_fixes(
+    open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "FRESH_SECONDS", -1.0)  # what is remembered counts as old
     rig, failures = await _series_not_manual(open_rig)
     await rig.run(failures[0], "apply")
     _set_manual(rig, manual=False)  # a person makes series F automatic again meanwhile
@@ -97,6 +103,20 @@ async def test_a_refusal_against_the_memory_reads_again_and_fixes(open_rig: Open
     assert calls[:refused] == [SEARCH]
     assert calls[refused + 1 :] == [YEARS, SERIES, MANUAL, SEARCH, POST]
     assert _booked(rig, failures[1]) == 1
+
+
+async def test_a_refusal_against_answers_of_a_moment_ago_is_not_run_again(
+    open_rig: OpenRig,
+) -> None:
+    """Reads made now would be the same: the run ends on the refusal, its POST made once."""
+    rig, failures = await _series_not_manual(open_rig)
+    await rig.run(failures[0], "apply")
+    _set_manual(rig, manual=False)
+    report, during = await rig.run(failures[1], "apply")
+    assert report.outcome is not Outcome.FIXED
+    assert api_calls(during) == [SEARCH, POST]
+    assert during[-1]["status"] >= 400
+    assert _booked(rig, failures[1]) == 0
 
 
 async def test_a_burst_after_an_outage_asks_whether_fortnox_answers_once(
@@ -126,3 +146,28 @@ async def test_while_fortnox_is_down_again_the_next_run_finds_out(open_rig: Open
     assert report.outcome is Outcome.FAILED
     assert ("POST", "/3/vouchers") not in api_calls(requests)
     assert _booked(rig, failures[1]) == 0
+
+
+async def test_a_plan_under_the_companys_turn_keeps_its_reads_for_the_apply(
+    open_rig: OpenRig,
+) -> None:
+    """As the service works a run: planned, then applied, under the company's turn."""
+    rig, failures = await _series_not_manual(open_rig)
+    async with rig.runtime.engine.turn(rig.connection.id):
+        plan, planned = await rig.run(failures[0], "plan")
+        report, applied = await rig.run(failures[0], "apply")
+    assert plan.outcome is Outcome.WOULD_FIX
+    assert api_calls(planned) == [YEARS, SERIES, SEARCH]
+    assert report.outcome is Outcome.FIXED
+    assert api_calls(applied) == [MANUAL, SEARCH, POST]
+    assert _booked(rig, failures[0]) == 1
+
+
+async def test_a_plan_outside_the_companys_turn_keeps_nothing(open_rig: OpenRig) -> None:
+    """A plan made beside whoever holds the company (a person's ``plan``) may read what that
+    holder is about to change: the apply after it reads for itself."""
+    rig, failures = await _series_not_manual(open_rig)
+    await rig.run(failures[0], "plan")
+    report, applied = await rig.run(failures[0], "apply")
+    assert report.outcome is Outcome.FIXED
+    assert api_calls(applied) == [YEARS, SERIES, MANUAL, SEARCH, POST]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from remediator.fortnox import FinancialYear, Memory
+from remediator.fortnox._memory import Recalled
 
 YEAR = {"financialyear": 2}
 PAGE = {"financialyear": 2, "limit": 500, "page": 1}
@@ -23,11 +25,17 @@ def _memory() -> tuple[Memory, Clock]:
     return Memory(30.0, clock), clock
 
 
+def _answer(recalled: Recalled[Any] | None) -> Any:
+    assert recalled is not None
+    return recalled.answer
+
+
 def test_an_answer_older_than_the_ttl_is_read_again() -> None:
     memory, clock = _memory()
-    memory.keep("/voucherseries/F", YEAR, {"VoucherSeries": {"Code": "F", "Manual": True}})
+    answer = {"VoucherSeries": {"Code": "F", "Manual": True}}
+    memory.keep("/voucherseries/F", YEAR, answer)
     clock.now = 30.0
-    assert memory.recall("/voucherseries/F", YEAR) is not None
+    assert memory.recall("/voucherseries/F", YEAR) == (answer, 30.0)  # with its age
     assert memory.recall("/voucherseries/F", {"financialyear": 1}) is None  # another year
     clock.now = 30.5
     assert memory.recall("/voucherseries/F", YEAR) is None
@@ -37,7 +45,8 @@ def test_a_year_answers_every_day_it_covers_until_the_ttl() -> None:
     memory, clock = _memory()
     year = FinancialYear.model_validate({"Id": 2, "FromDate": "2026-01-01", "ToDate": "2026-12-31"})
     memory.keep_year(year)
-    assert memory.year_for(date(2026, 3, 9)) == year
+    clock.now = 4.0
+    assert memory.year_for(date(2026, 3, 9)) == (year, 4.0)
     assert memory.year_for(date(2027, 1, 1)) is None
     clock.now = 31.0
     assert memory.year_for(date(2026, 3, 9)) is None
@@ -49,15 +58,15 @@ def test_a_write_is_remembered_as_fortnox_answered_it() -> None:
     memory.keep("/accounts", PAGE, chart)
     answer = {"Account": {"Number": 3001, "Active": True, "Description": "Försäljning"}}
     memory.wrote("PUT", "/accounts/3001", YEAR, answer)
-    assert memory.recall("/accounts", PAGE) == {
+    assert _answer(memory.recall("/accounts", PAGE)) == {
         "Accounts": [{"Number": 3001, "Active": True}, {"Number": 1910, "Active": True}]
     }
-    assert memory.recall("/accounts/3001", YEAR) == answer
+    assert _answer(memory.recall("/accounts/3001", YEAR)) == answer
     memory.wrote("POST", "/accounts", YEAR, {"Account": {"Number": 3002, "Active": True}})
     assert memory.recall("/accounts", PAGE) is None  # a new account: the pages are read again
     series = {"VoucherSeries": {"Code": "F", "Manual": True}}
     memory.wrote("POST", "/voucherseries", YEAR, series)
-    assert memory.recall("/voucherseries/F", YEAR) == series
+    assert _answer(memory.recall("/voucherseries/F", YEAR)) == series
 
 
 def test_forget_drops_everything() -> None:

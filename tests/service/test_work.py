@@ -49,6 +49,26 @@ def test_a_safe_playbook_is_applied_and_the_voucher_resent(harness: Harness) -> 
     assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
 
 
+def test_a_run_planned_then_applied_reads_the_year_and_the_chart_once(harness: Harness) -> None:
+    """The plan reads them under the company's turn and keeps them for its apply."""
+    with harness.client() as client:
+        harness.connect(client)
+        seen = len(harness.sandbox.requests)
+        run = wait_for(client, post_failure(client, harness.failure()).json()["run_id"])
+    calls = [
+        (r["method"], r["path"]) for r in harness.sandbox.requests[seen:] if r["path"][:3] == "/3/"
+    ]
+    assert (run["outcome"], run["mode"]) == ("fixed", "apply")
+    assert calls == [
+        ("GET", "/3/financialyears"),  # the plan: the year, the chart, the duplicate search
+        ("GET", "/3/accounts"),
+        ("GET", "/3/vouchers"),
+        ("PUT", "/3/accounts/3001"),  # the apply: the fix, the search again, the voucher
+        ("GET", "/3/vouchers"),
+        ("POST", "/3/vouchers"),
+    ]
+
+
 def test_ten_failures_of_one_kind_are_one_fix_and_ten_vouchers_in_date_order(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,7 +278,7 @@ def test_a_failure_soon_after_a_run_of_its_kind_joins_it_without_planning(
         run = wait_for(client, second["run_id"])
     assert (run["outcome"], run["joined_to"], run["mode"]) == ("fixed", first, "apply")
     paths = [r["path"] for r in harness.sandbox.requests[reads:]]
-    # One run (apply), no plan before it (a plan has no memory: it would read the year and
+    # One run (apply), no plan before it (a plan recalls nothing: it would read the year and
     # the chart); the company's memory answers the year and the chart, so the joined run
     # makes the duplicate search and the POST only.
     assert paths == ["/3/vouchers", "/3/vouchers"]
