@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 # company's runs come round minutes apart (bench.service, 1,000 companies: with 30 s, the year
 # and the check were read five times per company).
 MEMORY_SECONDS = 300.0
+
+# How often this process lets go of the memories and ledgers its companies no longer use.
+SWEEP_SECONDS = 60.0
 
 # How many restaurants' bursts this process's applies work on at a time (``admitted``); the
 # others wait, each burst whole. With thousands at once, every company's next run came round
@@ -176,6 +180,7 @@ class Companies:
         self._places: asyncio.Semaphore | None = None
         self._admissions: dict[str, _Admission] = {}
         self._reading: dict[str, asyncio.Future[Connection]] = {}
+        self._swept = time.monotonic()
 
     def __repr__(self) -> str:
         return f"Companies({self.leases!r})"
@@ -254,6 +259,7 @@ class Companies:
     def ledger(self, tenant: str, lease: Lease) -> Ledger:
         """Company ``tenant``'s voucher ledger for ``lease`` (a new one for a new lease: what
         one lease's holders searched is not known under another)."""
+        self._sweep()
         kept = self._ledgers.get(tenant)
         if kept is None or kept[0] is not lease:
             kept = self._ledgers[tenant] = (lease, Ledger(lambda: lease.lost is None))
@@ -300,10 +306,21 @@ class Companies:
 
     def memory(self, tenant: str) -> Memory:
         """The session memory of company ``tenant`` in this process."""
+        self._sweep()
         memory = self._memories.get(tenant)
         if memory is None:
             memory = self._memories[tenant] = Memory(MEMORY_SECONDS)
         return memory
+
+    def _sweep(self) -> None:
+        """Let go, at most once per ``SWEEP_SECONDS``, of the memories that keep nothing alive
+        and the ledgers of leases that ran out: a service meets thousands of companies, and
+        what one of them left would otherwise stay until that company came back."""
+        if time.monotonic() - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = time.monotonic()
+        self._memories = {t: m for t, m in self._memories.items() if not m.idle()}
+        self._ledgers = {t: kept for t, kept in self._ledgers.items() if kept[0].remaining() > 0}
 
     async def _known(self, connection_id: str) -> Connection:
         """The connection, its company learnt now if need be (``tenant_id`` stays ``None``

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 from typing import Any, cast
 
+from remediator import companies as companies_module
 from remediator.companies import Companies, CompanyBudget, company_key, connection_key
 from remediator.fortnox import SlidingWindowLimiter
 from remediator.storage import Database
-from remediator.storage.leases import Leases, LeaseStore, Spent, this_process
+from remediator.storage.leases import Lease, Leases, LeaseStore, Spent, this_process
 
 
 def _companies(places: int) -> Companies:
@@ -116,3 +118,22 @@ async def test_a_company_s_budget_is_the_limiter_s_window_of_its_tenant() -> Non
     budget.count(company_key("t2"), spent)
     budget.count(connection_key("c9"), Spent("elsewhere:1", (0.0, 0.5)))
     assert (limiter.in_window("t2"), limiter.in_window("connection:c9")) == (1, 2)
+
+
+def test_memories_and_ledgers_no_longer_used_are_let_go(monkeypatch: Any) -> None:
+    """A service meets thousands of companies: what one left is not kept until it comes back."""
+    monkeypatch.setattr(companies_module, "MEMORY_SECONDS", 0.05)
+    monkeypatch.setattr(companies_module, "SWEEP_SECONDS", 0.0)
+    companies = _companies(1)
+    idle, busy = companies.memory("1"), companies.memory("2")
+    idle.keep("/voucherseries/F", {"financialyear": 2}, {"VoucherSeries": {"Code": "F"}})
+    ran_out = Lease(company_key("1"), "me", ttl=30, deadline=time.monotonic() - 1)
+    held = Lease(company_key("2"), "me", ttl=30, deadline=time.monotonic() + 30)
+    old_ledger, ledger = companies.ledger("1", ran_out), companies.ledger("2", held)
+    time.sleep(0.1)
+    busy.keep("/voucherseries/F", {"financialyear": 2}, {"VoucherSeries": {"Code": "F"}})
+    assert companies.memory("2") is busy  # kept a moment ago
+    assert companies.memory("1") is not idle  # a new, empty one
+    assert companies.memory("1").recall("/voucherseries/F", {"financialyear": 2}) is None
+    assert companies.ledger("2", held) is ledger
+    assert companies.ledger("1", ran_out) is not old_ledger

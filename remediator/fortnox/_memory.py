@@ -55,6 +55,7 @@ class Memory:
         self._answers: dict[Key, tuple[float, Any]] = {}
         self._years: list[tuple[float, FinancialYear]] = []
         self._answered_at: float | None = None
+        self._made = clock()
 
     def __repr__(self) -> str:
         return f"Memory(ttl={self.ttl}, answers={len(self._answers)}, years={len(self._years)})"
@@ -135,6 +136,16 @@ class Memory:
 
     def keep_year(self, year: FinancialYear) -> None:
         self._years.append((self._clock(), year))
+
+    def idle(self) -> bool:
+        """Nothing it keeps serves any more: it was made, and every answer, year and the last
+        time Fortnox answered were kept, longer than the ttl ago (it may be let go)."""
+        now = self._clock()
+        kept = [self._made, *(at for at, _ in self._answers.values())]
+        kept += [at for at, _ in self._years]
+        if self._answered_at is not None:
+            kept.append(self._answered_at)
+        return all(now - at > self.ttl for at in kept)
 
     def forget(self) -> None:
         """Read everything again from now on."""

@@ -78,3 +78,17 @@ def test_forget_drops_everything() -> None:
     memory.forget()
     assert memory.recall("/voucherseries/F", YEAR) is None
     assert memory.year_for(date(2026, 3, 9)) is None
+
+
+def test_a_memory_is_idle_once_nothing_it_keeps_serves() -> None:
+    memory, clock = _memory()
+    assert not memory.idle()  # new: about to be used
+    clock.now = 20.0
+    memory.answered()
+    clock.now = 40.0
+    assert not memory.idle()  # answered 20 s ago
+    memory.keep("/voucherseries/F", YEAR, {"VoucherSeries": {"Code": "F"}})
+    clock.now = 60.0
+    assert not memory.idle()
+    clock.now = 70.5
+    assert memory.idle()
