@@ -281,17 +281,10 @@ _TRY_CLAIM_LOCK = sa.select(
 )
 
 
-def _claim_lock(conn: SAConnection, connection_id: str) -> bool:
-    """The connection's claim lock for this transaction, if free (PostgreSQL; on SQLite the
-    write transaction is the lock)."""
-    if is_sqlite(conn):
-        return True
-    key = int.from_bytes(
-        hashlib.blake2b(f"claim:{connection_id}".encode(), digest_size=8).digest(),
-        "big",
-        signed=True,
-    )
-    return bool(conn.execute(_TRY_CLAIM_LOCK, {"claim_lock": key}).scalar_one())
+def _claim_key(connection_id: str) -> int:
+    """The key of the connection's claim lock (PostgreSQL's advisory locks take 64 bits)."""
+    digest = hashlib.blake2b(f"claim:{connection_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _its_connection() -> Any:
@@ -507,7 +500,10 @@ def _claim(dialect: str) -> Any:
     """The claim's update, built once: the connection's due run with the oldest export date
     becomes ``running`` while no run of the connection is (bound: ``claim_connection``,
     ``claim_now``). The subquery reads aliases, so that it is not correlated with the table
-    updated; on PostgreSQL it skips rows another claim has locked."""
+    updated; on PostgreSQL it skips rows another claim has locked, and runs only once the
+    statement holds the connection's claim lock (bound: ``claim_lock``): an uncorrelated
+    condition, which PostgreSQL checks once before it scans anything (a "One-Time Filter"), so
+    the statement is the whole claim, in a transaction of its own."""
     due, other = runs.alias("due"), runs.alias("other")
     connection_id = sa.bindparam("claim_connection", type_=sa.String)
     now = sa.bindparam("claim_now", type_=sa.Float)
@@ -536,11 +532,11 @@ def _claim(dialect: str) -> Any:
         .correlate(runs)
         .scalar_subquery()
     )
-    return (
-        runs.update()
-        .where(runs.c.id == oldest.scalar_subquery())
-        .values(state=RunState.RUNNING.value, started_at=now)
-        .returning(*runs.c, logged.label(_LOGGED))
+    claim = runs.update().where(runs.c.id == oldest.scalar_subquery())
+    if dialect == "postgresql":
+        claim = claim.where(_TRY_CLAIM_LOCK.scalar_subquery())
+    return claim.values(state=RunState.RUNNING.value, started_at=now).returning(
+        *runs.c, logged.label(_LOGGED)
     )
 
 
@@ -855,14 +851,14 @@ class QueueStore(RunStore):
         also reads how long the run's request log is, so that its settle appends to it without
         asking again.
         """
-        now = time.time()
-        with write_transaction(self._engine, durable=False) as conn:
-            if not _claim_lock(conn, connection_id):
-                return None
-            claimed = conn.execute(
-                _CLAIM[conn.dialect.name], {"claim_connection": connection_id, "claim_now": now}
-            )
-            row = claimed.mappings().first()
+        bound: dict[str, Any] = {"claim_connection": connection_id, "claim_now": time.time()}
+        if is_sqlite(self._engine):
+            with write_transaction(self._engine, durable=False) as conn:
+                row = conn.execute(_CLAIM["sqlite"], bound).mappings().first()
+        else:  # one statement in autocommit: one round trip, not BEGIN, lock, claim, COMMIT
+            bound["claim_lock"] = _claim_key(connection_id)
+            with autocommitted(self._engine) as conn:
+                row = conn.execute(_CLAIM["postgresql"], bound).mappings().first()
         if row is None:
             return None
         claimed_run = dict(row)
