@@ -115,22 +115,28 @@ def wait_for(database: str, query: str, target: int, pause: float = 0.2) -> None
         engine.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a live process has used so far (Linux /proc)."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """CPU time (user + system) a live process has used so far (Linux /proc); ``reaped``:
+    with that of its children that ended and were waited for."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float | None:
     """CPU time used so far by the PostgreSQL server processes on this machine (``postgres``
-    by name, in /proc), or ``None`` where there are none to see (a remote server)."""
+    by name, in /proc), or ``None`` where there are none to see (a remote server). A backend
+    that ended (a connection closed) is counted in its server's children's time: without it,
+    the figure fell when a pool closed connections during a run."""
     total, found = 0.0, False
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
-                total += cpu_seconds(int(entry.name))
+                total += cpu_seconds(int(entry.name), reaped=True)
                 found = True
         except OSError:  # gone meanwhile, or not ours to read
             continue
