@@ -16,7 +16,14 @@ from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause,
 from remediator.policy import Policy
 from remediator.storage.audit import record_in
 from remediator.storage.crypto import TokenCipher
-from remediator.storage.db import Database, connections, inserted, reading, write_transaction
+from remediator.storage.db import (
+    Database,
+    autocommitted,
+    connections,
+    inserted,
+    reading,
+    write_transaction,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
@@ -266,7 +273,7 @@ class ConnectionStore:
         bound |= {"connection": connection_id, "lock_owner_": owner}
         writes, read_at = self._writes_now(connection_id), time.monotonic()
         try:
-            with write_transaction(self._db.engine) as conn:
+            with autocommitted(self._db.engine) as conn:
                 row = conn.execute(_STORE_REFRESHED, bound).mappings().first()
         finally:
             self._written(connection_id)
@@ -454,14 +461,14 @@ class ConnectionStore:
             "lock_owner_": owner,
             "lock_until_": now + lease_seconds,
         }
-        with write_transaction(self._db.engine, durable=False) as conn:
+        with autocommitted(self._db.engine, durable=False) as conn:
             row = conn.execute(_TRY_LOCK, bound).mappings().first()
         return None if row is None else self._from_row(row)
 
     def unlock(self, connection_id: str, owner: str) -> None:
         """Let ``owner``'s refresh lock go (unsynced, as it was taken)."""
         bound = {"connection": connection_id, "lock_owner_": owner}
-        with write_transaction(self._db.engine, durable=False) as conn:
+        with autocommitted(self._db.engine, durable=False) as conn:
             conn.execute(_UNLOCK, bound)
 
     def mark_refreshing(self, connection_id: str, owner: str, lease_seconds: float) -> bool:
@@ -484,7 +491,7 @@ class ConnectionStore:
         ``values``); whether the lock was still ``owner``'s."""
         bound = {"connection": connection_id, "lock_owner_": owner} | values
         try:
-            with write_transaction(self._db.engine) as conn:
+            with autocommitted(self._db.engine) as conn:
                 result = conn.execute(statement, bound)
         finally:
             self._written(connection_id)

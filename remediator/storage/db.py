@@ -370,13 +370,13 @@ def _optioned(engine: Engine, **options: Any) -> Engine:
 
 
 @contextlib.contextmanager
-def autocommitted(engine: Engine) -> Iterator[SAConnection]:
-    """A connection whose every statement is its own transaction, synced to disk when it
-    commits: on PostgreSQL in autocommit, without the ``BEGIN`` and ``COMMIT`` round trips
-    of a transaction around it; on SQLite one ``write_transaction`` (durable) for all of
-    them. Only for writes of one statement, or of statements each whole on its own."""
+def autocommitted(engine: Engine, *, durable: bool = True) -> Iterator[SAConnection]:
+    """A connection whose every statement is its own transaction: on PostgreSQL in
+    autocommit, without the ``BEGIN`` and ``COMMIT`` round trips of a transaction around it;
+    on SQLite one ``write_transaction`` for all of them (``durable`` as there). Only for
+    writes of one statement, or of statements each whole on its own."""
     if is_sqlite(engine):
-        with write_transaction(engine) as conn:
+        with write_transaction(engine, durable=durable) as conn:
             yield conn
         return
     with _autocommit(engine) as conn:

@@ -58,7 +58,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from remediator.errors import LeaseLost
-from remediator.storage.db import Database, leases, reading, write_transaction
+from remediator.storage.db import Database, autocommitted, leases, reading, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class LeaseStore:
         """Extend ``owner``'s lease by ``ttl`` from now; ``False`` when it is not ours any more
         (taken over, released, or expired: an expired lease is lost even if nobody took it)."""
         bound = {"lease_key": key, "lease_owner": owner, "lease_ttl": ttl}
-        with write_transaction(self._db.engine, durable=False) as conn:
+        with autocommitted(self._db.engine, durable=False) as conn:
             result = conn.execute(_RENEW, bound)
         return bool(result.rowcount == 1)
 
@@ -263,13 +263,13 @@ class LeaseStore:
         """Give ``key`` up if ``owner`` holds it (a no-op otherwise), leaving what it spent of
         the company's rate budget for the next holder."""
         bound = {"lease_key": key, "lease_owner": owner}
-        with write_transaction(self._db.engine, durable=False) as conn:
+        with autocommitted(self._db.engine, durable=False) as conn:
             conn.execute(_RELEASE, bound | {"lease_spent": spent and spent.to_json()})
 
     def forget(self, key: str, owner: str) -> None:
         """Delete ``owner``'s row of ``key`` (an instance's presence, when it stops: unlike a
         company's lease, it has nothing to hand on)."""
-        with write_transaction(self._db.engine, durable=False) as conn:
+        with autocommitted(self._db.engine, durable=False) as conn:
             conn.execute(_FORGET, {"lease_key": key, "lease_owner": owner})
 
     def census(self, instances: str, companies: tuple[str, str], process: str) -> Census:
