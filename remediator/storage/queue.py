@@ -851,14 +851,14 @@ class QueueStore(RunStore):
         also reads how long the run's request log is, so that its settle appends to it without
         asking again.
         """
-        bound: dict[str, Any] = {"claim_connection": connection_id, "claim_now": time.time()}
-        if is_sqlite(self._engine):
-            with write_transaction(self._engine, durable=False) as conn:
-                row = conn.execute(_CLAIM["sqlite"], bound).mappings().first()
-        else:  # one statement in autocommit: one round trip, not BEGIN, lock, claim, COMMIT
-            bound["claim_lock"] = _claim_key(connection_id)
-            with autocommitted(self._engine) as conn:
-                row = conn.execute(_CLAIM["postgresql"], bound).mappings().first()
+        bound = {
+            "claim_connection": connection_id,
+            "claim_now": time.time(),
+            "claim_lock": _claim_key(connection_id),  # PostgreSQL's (SQLite's statement has none)
+        }
+        # one statement: on PostgreSQL one round trip, not BEGIN, lock, claim, COMMIT
+        with autocommitted(self._engine, durable=False) as conn:
+            row = conn.execute(_CLAIM[conn.dialect.name], bound).mappings().first()
         if row is None:
             return None
         claimed_run = dict(row)
