@@ -5,7 +5,9 @@ that is committed. When many runs write at the same moment (a burst, a drain, a 
 failures handed over at once), one thread writes everything waiting in one transaction
 (``RunStore.write``): a group commit, one thread hop and one commit for the lot instead of one
 each. A batch that fails is written again one write at a time, so a bad write fails its own
-run only.
+run only. What the store keeps without writing (``RunStore.keep``: the start and the report of
+a run the service's worker claimed, which go with the worker's settle) is done at once, with
+no thread hop.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ class RunLog:
         return f"RunLog({len(self._waiting)} waiting)"
 
     async def write(self, write: RunWrite) -> None:
-        """Write ``write`` with whatever else is waiting; return once it is committed."""
+        """Write ``write`` with whatever else is waiting; return once it is committed (at
+        once when the store keeps it without writing: ``RunStore.keep``)."""
+        if self.runs.keep(write):
+            return
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((write, done))
         if self._writer is None or self._writer.done():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -86,7 +85,8 @@ class Runtime:
         playbook = self.catalogue.playbook(plan.kind)
         if playbook is None or not playbook.auto_apply:
             return True
-        connection = await asyncio.to_thread(self.store.get, plan.connection_id)
+        # read as the engine reads it for a run: at most seconds ago, shared by the burst
+        connection = await self.engine.companies.connection(plan.connection_id)
         return waits_for_review(plan, connection.policy or self.settings.policy)
 
 

@@ -652,10 +652,10 @@ class QueueStore(RunStore):
         its start writes nothing, and its report is kept with the worker's pass and written
         when the pass is settled, in the same transaction as the run's new state (a crash
         before that redoes the pass). The rest are written as ``RunStore`` writes them."""
-        super().write([write for write in writes if not self._kept(write)])
+        super().write([write for write in writes if not self.keep(write)])
 
-    def _kept(self, write: RunWrite) -> bool:
-        """Whether ``write`` belongs to a worker's pass (and was taken care of here)."""
+    def keep(self, write: RunWrite) -> bool:
+        """Whether ``write`` belongs to a worker's pass, and is kept with it (see ``write``)."""
         with self._lock:
             current = self._passes.get(write.run_id)
             if current is None:

@@ -115,6 +115,12 @@ class RunStore:
         """A run's report and audit trail (``mode``: the report's, for stores that keep it)."""
         self.write([Finished(run_id, report_json, kind, outcome, records, state, mode)])
 
+    def keep(self, write: RunWrite) -> bool:  # noqa: ARG002 - a store that keeps some says which
+        """Whether the store keeps ``write`` without writing it (then it is done, and not to be
+        written): no database work, so it may be called on the event loop. This one keeps
+        none."""
+        return False
+
     def write(self, writes: Sequence[RunWrite]) -> None:
         """Several runs' starts and ends in one transaction, in order (the engine's batches:
         one commit and one thread for what many runs have to write at the same moment)."""
