@@ -6,10 +6,12 @@ One dispatcher looks at the queue when woken (new work stored, a run settled) or
 so re-sent vouchers reach Fortnox in date order and runs of a kind join the one applied before
 them. A drain holds its company's lease (``Engine.turn``) from before its first claim to after
 its last run, so no other drain, instance or ``remediator fix`` acts on that company meanwhile,
-and a connection is never drained twice at once. It names the vouchers of its due runs (when it
-starts, and again at most every ``DUE_LOOK_SECONDS``: ``Companies.expecting_vouchers``), so a
-duplicate search covers their days. The per-tenant rate limit is the
-connector's, shared by every drain.
+and a connection is never drained twice at once. It names the vouchers of its due runs
+(``Companies.expecting_vouchers``), so that a duplicate search covers their days: when it
+starts, and again when it claims a run that came after its last look (others may have come
+with it). Looking again before every claim, or every second, cost a query per run under a
+backlog, where each run of a company comes round seconds apart and finds what was named. The
+per-tenant rate limit is the connector's, shared by every drain.
 
 Several instances share one database: the dispatcher skips connections another instance (or a
 CLI ``fix``) is working on, and a drain that finds its company's lease taken all the same
@@ -42,7 +44,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from remediator.companies import KEY_PREFIXES, Turn
+from remediator.companies import KEY_PREFIXES, Expected, Turn
 from remediator.errors import LeaseBusy, LeaseLost, UnknownConnectionError
 from remediator.service.logs import ids
 from remediator.service.process import Processor, Session
@@ -51,11 +53,6 @@ from remediator.storage.leases import Census, LeaseStore, new_owner, this_proces
 from remediator.storage.queue import QueueStore
 
 log = logging.getLogger(__name__)
-
-# How often a drain looks again at its connection's due runs, to name their vouchers for the
-# duplicate search (runs that arrive during a drain join the next search): at most once a
-# second, not before every claim.
-DUE_LOOK_SECONDS = 1.0
 
 # Wake-ups closer together than this share one look at the queue. Under a stream of intake
 # every accepted failure and every drain that ends wakes the dispatcher, and its look groups
@@ -249,7 +246,7 @@ class Workers:
         session = self._session(connection_id)
         companies = self.processor.runtime.engine.companies
         with companies.expecting_vouchers(connection_id) as expected:
-            looked = -DUE_LOOK_SECONDS
+            looked: frozenset[str] | None = None  # the due runs the last look named
             while not self._stopping:
                 if turn is not None:
                     turn.ensure_held()
@@ -259,16 +256,22 @@ class Workers:
                         extra=ids(connection_id=connection_id),
                     )
                     return
-                if time.monotonic() - looked >= DUE_LOOK_SECONDS:
-                    # the runs about to be worked: a duplicate search covers their days
-                    looked = time.monotonic()
-                    due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
-                    expected.now(due)
+                if looked is None:  # the runs about to be worked: a search covers their days
+                    looked = await self._look(connection_id, expected)
                 row = await asyncio.to_thread(self.queue.claim, connection_id)
                 if row is None:
                     return
+                if row.id not in looked:  # it came after the last look, and others may have
+                    looked = await self._look(connection_id, expected)
                 await self.processor.process(row, session)
                 session.last_active = time.monotonic()
+
+    async def _look(self, connection_id: str, expected: Expected) -> frozenset[str]:
+        """Name the vouchers of the connection's due runs for the duplicate search; the runs
+        named."""
+        due = await asyncio.to_thread(self.queue.due_vouchers, connection_id)
+        expected.now(due.vouchers)
+        return due.runs
 
     @asynccontextmanager
     async def _turn(self, connection_id: str) -> AsyncIterator[Turn | None]:

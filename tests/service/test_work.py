@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from remediator.companies import KEY_PREFIXES
 from remediator.service.worker import INSTANCE, LOOK_GAP_SECONDS, share
 from remediator.storage.leases import Census, Taken, this_process
-from remediator.storage.queue import QueuedRun, QueueStore
+from remediator.storage.queue import Due, QueuedRun, QueueStore
 from remediator.storage.runs import Finished, RunStore, RunWrite
 from tests.service.conftest import (
     AUTH,
@@ -69,9 +69,23 @@ def test_a_run_planned_then_applied_reads_the_year_and_the_chart_once(harness: H
     ]
 
 
+def counted_looks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The connections of the drains' looks at their due runs, as they come."""
+    looks: list[str] = []
+    due_vouchers = QueueStore.due_vouchers
+
+    def counted(queue: QueueStore, connection_id: str, limit: int = 500) -> Due:
+        looks.append(connection_id)
+        return due_vouchers(queue, connection_id, limit)
+
+    monkeypatch.setattr(QueueStore, "due_vouchers", counted)
+    return looks
+
+
 def test_ten_failures_of_one_kind_are_one_fix_and_ten_vouchers_in_date_order(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    looks = counted_looks(monkeypatch)
     # The burst makes ~45 requests; the rate limit itself is the connector's, tested there.
     monkeypatch.setattr(harness.sandbox.world, "admit", lambda *_: True)
     days = [f"2026-02-{day:02d}" for day in range(18, 28)]
@@ -102,6 +116,24 @@ def test_ten_failures_of_one_kind_are_one_fix_and_ten_vouchers_in_date_order(
         ["fromdate=2026-02-18", "todate=2026-02-18"],
         ["fromdate=2026-02-18", "todate=2026-02-27"],
     ]
+    # nothing came after the drain's first look: it looked once
+    assert looks == [harness.connection_id]
+
+
+def test_a_drain_looks_again_when_it_claims_a_run_that_came_after_its_look(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks = counted_looks(monkeypatch)
+    harness.sandbox.set_faults(latency=0.05)
+    with harness.client() as client:
+        harness.connect(client)
+        first = post_failure(client, harness.failure("evt-1", day="2026-03-01")).json()["run_id"]
+        wait_for(client, first, ("running",))
+        second = post_failure(client, harness.failure("evt-2", day="2026-03-02")).json()
+        runs = [wait_for(client, first), wait_for(client, second["run_id"])]
+    assert [r["outcome"] for r in runs] == ["fixed", "fixed"]
+    # when the drain began, and when it claimed the second (which came after)
+    assert looks == [harness.connection_id] * 2
 
 
 def test_a_failure_arriving_during_a_run_joins_it(harness: Harness) -> None:

@@ -25,7 +25,7 @@ from remediator.storage import Connection, ConnectionStore, Database, TokenCiphe
 from remediator.storage import queue as queue_module
 from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
-from remediator.storage.queue import Accepted, Intake, QueueStore, Scheduled, Settled
+from remediator.storage.queue import Accepted, Due, Intake, QueueStore, Scheduled, Settled
 from remediator.storage.runs import RunState
 from tests.storage.conftest import wait_expired
 from tests.storage.meeting import meeting_at_insert
@@ -348,8 +348,10 @@ def test_a_drain_learns_the_vouchers_of_its_connection_s_due_runs(database: Data
     claimed = queue.claim("c0")
     assert claimed is not None  # being worked: not due any more
     queue.settle("r3", Settled(RunState.QUEUED, not_before=time.time() + 600))  # later
-    assert queue.due_vouchers("c0") == [("f", date(2026, 3, 2))]
-    assert queue.due_vouchers("c1") == []
+    due = queue.due_vouchers("c0")
+    assert due.vouchers == [("f", date(2026, 3, 2))]
+    assert due.runs == {"r2", "rx"}  # a run without a voucher is due all the same
+    assert queue.due_vouchers("c1") == Due(frozenset(), [])
 
 
 def test_a_drain_s_looks_parse_each_due_run_s_failure_once(
@@ -374,15 +376,15 @@ def test_a_drain_s_looks_parse_each_due_run_s_failure_once(
         return Intake(run, f"e-{run}", "c0", "account_inactive", day, failure, None)
 
     queue.accept_many([intake("r1", "2026-03-01"), intake("r2", "2026-03-02")])
-    assert queue.due_vouchers("c0") == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
-    assert queue.due_vouchers("c0") == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
+    assert queue.due_vouchers("c0").vouchers == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
+    assert queue.due_vouchers("c0").vouchers == [("F", date(2026, 3, 1)), ("F", date(2026, 3, 2))]
     assert len(parsed) == 2  # the second look parsed nothing again
     queue.accept_many([intake("r3", "2026-03-03")])
-    assert queue.due_vouchers("c0")[-1] == ("F", date(2026, 3, 3))
+    assert queue.due_vouchers("c0").vouchers[-1] == ("F", date(2026, 3, 3))
     assert len(parsed) == 3
     assert "2026-03-03" in parsed[-1]
     assert queue.claim("c0") is not None  # r1 is being worked: not due any more
-    assert queue.due_vouchers("c0") == [("F", date(2026, 3, 2)), ("F", date(2026, 3, 3))]
+    assert queue.due_vouchers("c0").vouchers == [("F", date(2026, 3, 2)), ("F", date(2026, 3, 3))]
     assert len(parsed) == 3
 
 
