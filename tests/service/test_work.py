@@ -120,7 +120,7 @@ def test_ten_failures_of_one_kind_are_one_fix_and_ten_vouchers_in_date_order(
     assert looks == [harness.connection_id]
 
 
-def test_a_drain_looks_again_when_it_claims_a_run_that_came_after_its_look(
+def test_a_failure_arriving_during_a_run_joins_it(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     looks = counted_looks(monkeypatch)
@@ -132,21 +132,11 @@ def test_a_drain_looks_again_when_it_claims_a_run_that_came_after_its_look(
         second = post_failure(client, harness.failure("evt-2", day="2026-03-02")).json()
         runs = [wait_for(client, first), wait_for(client, second["run_id"])]
     assert [r["outcome"] for r in runs] == ["fixed", "fixed"]
-    # when the drain began, and when it claimed the second (which came after)
-    assert looks == [harness.connection_id] * 2
-
-
-def test_a_failure_arriving_during_a_run_joins_it(harness: Harness) -> None:
-    harness.sandbox.set_faults(latency=0.05)
-    with harness.client() as client:
-        harness.connect(client)
-        first = post_failure(client, harness.failure("evt-1", day="2026-03-01")).json()["run_id"]
-        wait_for(client, first, ("running",))
-        second = post_failure(client, harness.failure("evt-2", day="2026-03-02")).json()
-        runs = [wait_for(client, first), wait_for(client, second["run_id"])]
-    assert [r["outcome"] for r in runs] == ["fixed", "fixed"]
     assert runs[1]["joined_to"] == first
     assert writes(harness).count(("PUT", "/3/accounts/3001")) == 1
+    # the drain looked at its due runs when it began, and again when it claimed the second,
+    # which came after that look
+    assert looks == [harness.connection_id] * 2
 
 
 def test_a_fix_that_does_not_hold_is_not_repeated(harness: Harness) -> None:
