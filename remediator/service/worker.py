@@ -9,8 +9,8 @@ its last run, so no other drain, instance or ``remediator fix`` acts on that com
 and a connection is never drained twice at once. It names the vouchers of its due runs
 (``Companies.expecting_vouchers``), so that a duplicate search covers their days: when it
 starts, and again when it claims a run that came after its last look (others may have come
-with it). Looking again before every claim, or every second, cost a query per run under a
-backlog, where each run of a company comes round seconds apart and finds what was named. The
+with it). It used to look again every second, which under a backlog, where a company's runs
+come round seconds apart, was a query before nearly every claim that found nothing new. The
 per-tenant rate limit is the connector's, shared by every drain.
 
 Several instances share one database: the dispatcher skips connections another instance (or a
