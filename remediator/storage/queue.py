@@ -238,15 +238,16 @@ def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
 
 
 _ONE_MORE = runs.c.attempts + 1
-_SETTLES: dict[tuple[tuple[str, ...], bool], Any] = {}
+_SETTLES: dict[tuple[tuple[str, ...], bool, bool], Any] = {}
 
 
-def _settle_update(values: dict[str, Any], notify: bool) -> Any:
+def _settle_update(values: dict[str, Any], notify: bool, *, logging_too: bool = False) -> Any:
     """The ``UPDATE … RETURNING`` that settles a run (bound: ``settled_run``): ``values``'
     columns bound as ``<column>_`` (``attempts`` one more than stored), and its callback made
-    due when ``notify``. Built once for each set of columns: building it took a third of a
-    settle's CPU."""
-    key = (tuple(sorted(values)), notify)
+    due when ``notify``; ``logging_too`` (PostgreSQL): with the pass's requests inserted into
+    the run's log by the same statement (``_LOG_PASS``). Built once for each set of columns:
+    building it took a third of a settle's CPU."""
+    key = (tuple(sorted(values)), notify, logging_too)
     statement = _SETTLES.get(key)
     if statement is None:
         columns: dict[str, Any] = {
@@ -257,10 +258,36 @@ def _settle_update(values: dict[str, Any], notify: bool) -> Any:
         }
         if notify:
             columns |= _CALLBACK_DUE
-        run = sa.bindparam("settled_run", type_=sa.String)
-        built = runs.update().where(runs.c.id == run).values(columns).returning(*runs.c)
+        built = runs.update().where(runs.c.id == _SETTLED_RUN).values(columns).returning(*runs.c)
+        if logging_too:
+            built = built.add_cte(_LOG_PASS)
         statement = _SETTLES.setdefault(key, built)
     return statement
+
+
+_SETTLED_RUN = sa.bindparam("settled_run", type_=sa.String)
+# A run's request log but for the run's id (``_audit_row``), as the settle's JSON rows carry it.
+_LOG_COLUMNS = tuple(c.name for c in run_requests.c if c.name != "run_id")
+
+
+def _log_pass() -> Any:
+    """On PostgreSQL, the insert of a pass's requests into the run's log (bound: ``logged``,
+    the rows as one JSON array, and ``settled_run``) as a data-modifying ``WITH`` of the
+    settle's update: the log and the run's end are one statement, one round trip in
+    autocommit, where ``BEGIN``, the insert, the update and ``COMMIT`` made four."""
+    logged = (
+        sa.func.json_to_recordset(sa.bindparam("logged", type_=postgresql.JSON()))
+        .table_valued(
+            *(sa.column(name, run_requests.c[name].type) for name in _LOG_COLUMNS),
+            name="logged_rows",
+        )
+        .render_derived(with_types=True)
+    )
+    rows = sa.select(_SETTLED_RUN, *(logged.c[name] for name in _LOG_COLUMNS))
+    return run_requests.insert().from_select(["run_id", *_LOG_COLUMNS], rows).cte("logged")
+
+
+_LOG_PASS = _log_pass()
 
 
 def _callback_due() -> dict[str, Any]:
@@ -902,12 +929,17 @@ class QueueStore(RunStore):
 
     def _settle(self, run_id: str, settled: Settled, done: _Pass, now: float) -> QueuedRun:
         values = _settled_values(settled, now) | done.values()
+        rows = [_audit_row(run_id, n, r) for n, r in enumerate(done.records, done.logged)]
+        bound = {f"{c}_": v for c, v in values.items() if v is not _ONE_MORE}
+        bound |= {"settled_run": run_id, "callback_now": now}
+        if not is_sqlite(self._engine):  # one statement, its own transaction
+            bound["logged"] = [{c: row[c] for c in _LOG_COLUMNS} for row in rows]
+            settle = _settle_update(values, settled.notify, logging_too=bool(rows))
+            with autocommitted(self._engine) as conn:
+                return QueuedRun.model_validate(dict(conn.execute(settle, bound).mappings().one()))
         with write_transaction(self._engine, durable=False) as conn:
-            if done.records:
-                rows = [_audit_row(run_id, n, r) for n, r in enumerate(done.records, done.logged)]
+            if rows:
                 conn.execute(run_requests.insert(), rows)
-            bound = {f"{c}_": v for c, v in values.items() if v is not _ONE_MORE}
-            bound |= {"settled_run": run_id, "callback_now": now}
             returned = conn.execute(_settle_update(values, settled.notify), bound)
             row = returned.mappings().one()
         return QueuedRun.model_validate(dict(row))

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError
 
 from remediator.companies import company_key, connection_key
 from remediator.errors import UnknownConnectionError, UsageError
+from remediator.fortnox import RequestRecord
 from remediator.storage import Connection, ConnectionStore, Database, TokenCipher
 from remediator.storage import queue as queue_module
 from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
 from remediator.storage.queue import Accepted, Due, Intake, QueueStore, Scheduled, Settled
-from remediator.storage.runs import RunState
+from remediator.storage.runs import Finished, RunState
 from tests.storage.conftest import wait_expired
 from tests.storage.meeting import meeting_at_insert
 
@@ -438,3 +439,40 @@ def test_reads_of_one_event_or_connection_go_by_its_index_on_sqlite(
     database.dispose()
     assert plans
     assert all(index in step for step in plans), plans
+
+
+def test_a_settle_with_its_request_log_is_one_statement_in_autocommit_on_postgresql(
+    database: Database,
+) -> None:
+    """The run's report, its request log and its new state in one statement, its own
+    transaction: one round trip, where ``BEGIN``, the log's insert, the update and ``COMMIT``
+    made four. (SQLite writes the two statements in one write transaction.)"""
+    if is_sqlite(database.engine):
+        pytest.skip("PostgreSQL's settle; SQLite has no insert inside a WITH")
+    fill(database, connections=1, days=1)
+    queue = QueueStore(database)
+    claimed = queue.claim("c0")
+    assert claimed is not None
+    records = [
+        RequestRecord(kind="api", method=method, path=path, status=status, duration=0.05)
+        for method, path, status in (("GET", "/3/vouchers", 200), ("POST", "/3/vouchers", 201))
+    ]
+    assert queue.keep(
+        Finished(claimed.id, '{"mode": "apply"}', "k", "fixed", records, mode="apply")
+    )
+    sent: list[tuple[str, bool]] = []
+
+    def note(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append((statement.lstrip().split()[0], conn.connection.driver_connection.autocommit))
+
+    sa.event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        settled = queue.settle(claimed.id, Settled(RunState.DONE))
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", note)
+    assert sent == [("WITH", True)]
+    assert (settled.state, settled.outcome) == (RunState.DONE, "fixed")
+    assert [(e.method, e.path, e.status) for e in queue.audit(claimed.id)] == [
+        ("GET", "/3/vouchers", 200),
+        ("POST", "/3/vouchers", 201),
+    ]
