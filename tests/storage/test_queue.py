@@ -441,14 +441,14 @@ def test_reads_of_one_event_or_connection_go_by_its_index_on_sqlite(
     assert all(index in step for step in plans), plans
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_settle_with_its_request_log_is_one_statement_in_autocommit_on_postgresql(
     database: Database,
 ) -> None:
     """The run's report, its request log and its new state in one statement, its own
     transaction: one round trip, where ``BEGIN``, the log's insert, the update and ``COMMIT``
-    made four. (SQLite writes the two statements in one write transaction.)"""
-    if is_sqlite(database.engine):
-        pytest.skip("PostgreSQL's settle; SQLite has no insert inside a WITH")
+    made four. (SQLite, which has no insert inside a ``WITH``, writes the two statements in
+    one write transaction.)"""
     fill(database, connections=1, days=1)
     queue = QueueStore(database)
     claimed = queue.claim("c0")
