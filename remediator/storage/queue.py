@@ -933,7 +933,8 @@ class QueueStore(RunStore):
         bound = {f"{c}_": v for c, v in values.items() if v is not _ONE_MORE}
         bound |= {"settled_run": run_id, "callback_now": now}
         if not is_sqlite(self._engine):  # one statement, its own transaction
-            bound["logged"] = [{c: row[c] for c in _LOG_COLUMNS} for row in rows]
+            if rows:
+                bound["logged"] = [{c: row[c] for c in _LOG_COLUMNS} for row in rows]
             settle = _settle_update(values, settled.notify, logging_too=bool(rows))
             with autocommitted(self._engine) as conn:
                 return QueuedRun.model_validate(dict(conn.execute(settle, bound).mappings().one()))
