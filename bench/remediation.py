@@ -25,7 +25,10 @@ Reported, from one run:
   <= 1.1).
 - **CPU of this process per failure** (user + system from its own accounting, during the
   runs; with ``--served`` the sandbox's CPU is its own process's, not counted, and printed
-  apart from /proc: on a machine with few cores it is often what the wall time waits for).
+  apart from /proc: on a machine with few cores it is often what the wall time waits for),
+  and **the wall time over that CPU**: near 1 (or below, when the database's threads ran in
+  C beside the event loop), the run waited for its own CPU, not for Fortnox's limits, and
+  1.5 × the lower bound asks the whole process to fit in the CPU per failure printed beside.
 - **the HTTP stack's floor** (with ``--served``): the engine's own requests, as the sandbox
   logged them, sent again by a bare client on the connector's HTTP stack (httpx over its
   transport, ``remediator/fortnox/_network.py``) to a fresh sandbox process in the same state (``bench/_floor.py``): the
@@ -507,6 +510,13 @@ def run(
         f"(target <= 3; the event loop's thread {result.loop_cpu_seconds / failures * 1000:.2f}, "
         f"the database's threads the rest)"
     )
+    allowed = 1.5 * lower_bound / failures * 1000
+    print(
+        f"wall time / CPU of this process: {result.seconds / result.cpu_seconds:.2f} (near 1 "
+        "or below: the wall is this process's CPU, one event loop and the threads that take "
+        "turns with it, not what Fortnox's limits impose; 1.5 x the lower bound leaves the "
+        f"whole process {allowed:.2f} ms per failure)"
+    )
     if result.sandbox_cpu_seconds is not None:
         print(
             f"CPU of the sandbox's process {result.sandbox_cpu_seconds:.2f} s "
@@ -523,6 +533,7 @@ def run(
         "budget_seconds": at_budget,
         "cpu_ms_per_failure": result.cpu_seconds / failures * 1000,
         "loop_cpu_ms_per_failure": result.loop_cpu_seconds / failures * 1000,
+        "wall_per_cpu": result.seconds / result.cpu_seconds,
         "fixed": float(outcomes.get(Outcome.FIXED.value, 0)),
         "booked_once": float(_booked_once(result)),
     }

@@ -47,6 +47,7 @@ def test_a_small_run_fixes_everything_once_within_the_budget() -> None:
     assert result["budget_requests"] == 2 * (5 + 8 + 5 + 4)
     assert result["naive_seconds"] > 0
     assert result["cpu_ms_per_failure"] > 0
+    assert result["wall_per_cpu"] > 0
 
 
 def test_the_http_floor_sends_the_engine_s_requests_again_and_gets_the_same_answers() -> None:
