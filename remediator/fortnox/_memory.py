@@ -62,7 +62,8 @@ class Memory:
 
     # -- answers ----------------------------------------------------------------------
     def recall(self, path: str, params: dict[str, Any]) -> Recalled[Any] | None:
-        """The remembered answer (a JSON object, or the ``NotFound`` it raised), or ``None``."""
+        """The remembered answer (a JSON object, or the ``NotFound`` it raised) with its age,
+        or ``None``."""
         found = self._answers.get(_key(path, params))
         if found is None:
             return None

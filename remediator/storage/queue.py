@@ -937,13 +937,14 @@ class QueueStore(RunStore):
                 bound["logged"] = [{c: row[c] for c in _LOG_COLUMNS} for row in rows]
             settle = _settle_update(values, settled.notify, logging_too=bool(rows))
             with autocommitted(self._engine) as conn:
-                return QueuedRun.model_validate(dict(conn.execute(settle, bound).mappings().one()))
-        with write_transaction(self._engine, durable=False) as conn:
-            if rows:
-                conn.execute(run_requests.insert(), rows)
-            returned = conn.execute(_settle_update(values, settled.notify), bound)
-            row = returned.mappings().one()
-        return QueuedRun.model_validate(dict(row))
+                settled_row = conn.execute(settle, bound).mappings().one()
+        else:  # SQLite has no insert inside a WITH: two statements, one write transaction
+            with write_transaction(self._engine, durable=False) as conn:
+                if rows:
+                    conn.execute(run_requests.insert(), rows)
+                settle = _settle_update(values, settled.notify)
+                settled_row = conn.execute(settle, bound).mappings().one()
+        return QueuedRun.model_validate(dict(settled_row))
 
     def approve(self, run_id: str, actor: Actor) -> QueuedRun:
         """A person approved the plan: the run is queued to be applied (and it is audited)."""
