@@ -30,8 +30,12 @@ from remediator.fortnox import (
     FortnoxClient,
     FortnoxConnector,
     FortnoxError,
+    FortnoxTransportError,
+    RateLimited,
     ReadOnlyViolation,
     RequestRecord,
+    ServerError,
+    WriteOutcomeUnknown,
 )
 from remediator.kinds import ErrorKind
 from remediator.links import ReconnectLinks
@@ -482,6 +486,8 @@ def _error_step(ctx: Context, name: str, err: Exception, catalogue: Catalogue | 
         return consent_step(ctx, name, err)
     if isinstance(err, ReadOnlyViolation):
         return _failed(name, f"refused a write during a dry run (a bug): {err}")
+    if isinstance(err, WriteOutcomeUnknown | UNAVAILABLE):
+        return _unanswered(name, err)
     if isinstance(err, FortnoxAPIError):
         return refused(ctx, name, err, catalogue)
     if isinstance(err, (LeaseLost, FortnoxError, MissingPrerequisiteError)):
@@ -510,6 +516,16 @@ def _unless_refused(report: Report, turn: Turn | None) -> Report:
 
 
 TRANSIENT = frozenset({ErrorKind.FORTNOX_UNAVAILABLE, ErrorKind.UNRECOGNIZED})
+# Fortnox did not answer (after the client's own retries): nothing is known to be wrong.
+UNAVAILABLE = ServerError | RateLimited | FortnoxTransportError
+
+
+def _unanswered(action: str, err: Exception) -> Step:
+    """The failed step for a request Fortnox did not answer: a write whose outcome is unknown
+    is ``unconfirmed``, anything else ``unavailable``; either may succeed on another pass."""
+    unknown = isinstance(err, WriteOutcomeUnknown)
+    flags = {"unconfirmed": unknown, "unavailable": not unknown}
+    return _failed(action, str(err)).model_copy(update=flags)
 
 
 def refused(ctx: Context, action: str, err: FortnoxAPIError, catalogue: Catalogue | None) -> Step:

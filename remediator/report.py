@@ -93,6 +93,12 @@ class Step(ReportModel):
         "timeout, a 5xx) and a look in Fortnox did not find it: it was not sent again. Trying "
         "again later, looking first, is safe.",
     )
+    unavailable: bool = Field(
+        default=False,
+        description="The step failed because Fortnox did not answer it (a 5xx or the rate "
+        "limit after every retry, a timeout, a dropped connection): nothing was found wrong, "
+        "and trying again later is safe.",
+    )
     reason: str | None = None
     observed: dict[str, Any] = Field(default_factory=dict)
     manual: Steps = Field(default_factory=Steps)

@@ -190,6 +190,12 @@ async def _create(ctx: Context, number: int, known: Chart) -> Step:
         known[number] = created
         return _state(created)
 
+    async def look() -> dict[str, Any]:
+        found = await ctx.client.account(number, year.id)
+        if found is not None:
+            known[number] = found
+        return _state(found)
+
     created = await make_change(
         ctx,
         Planned(
@@ -209,6 +215,7 @@ async def _create(ctx: Context, number: int, known: Chart) -> Step:
             done=text(f'Konto {number} "{name}" lades upp.', f'Created account {number} "{name}".'),
             by_hand=by_hand,
             observed=observed,
+            look=look,
         ),
         create,
     )

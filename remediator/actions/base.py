@@ -8,7 +8,14 @@ from datetime import date
 from typing import Any, Protocol
 
 from remediator.failure import ExportFailure
-from remediator.fortnox import FinancialYear, FortnoxClient, FortnoxConnector, Ledger
+from remediator.fortnox import (
+    FinancialYear,
+    FortnoxClient,
+    FortnoxConnector,
+    FortnoxError,
+    Ledger,
+    WriteOutcomeUnknown,
+)
 from remediator.policy import Change, Policy, Rule
 from remediator.report import Call, Mode, Recognition, Step, Steps, StepStatus, Text
 from remediator.storage import Connection, ConnectionStore
@@ -110,7 +117,11 @@ def policy_note(ctx: Context, change: Change) -> str:
 
 @dataclass(frozen=True)
 class Planned:
-    """A change an action wants to make, with everything the report needs about it."""
+    """A change an action wants to make, with everything the report needs about it.
+
+    ``look``: the state of what the change writes, read again from Fortnox (in the shape of
+    ``after``). When the write's outcome is unknown (a timeout, a dropped connection, a 5xx),
+    ``make_change`` looks instead of writing again: found as planned, the change is done."""
 
     action: str
     change: Change
@@ -121,6 +132,7 @@ class Planned:
     done: Text
     by_hand: Steps
     observed: dict[str, Any]
+    look: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
 
 async def make_change(
@@ -150,7 +162,7 @@ async def make_change(
     if not ctx.applying:
         return step(plan.action, StepStatus.WOULD_CHANGE, plan.planned, after=plan.after, **common)
     try:
-        after = await write()
+        after = await _written(plan, write)
     except UnconfirmedWrite as err:
         return step(
             plan.action,
@@ -170,6 +182,30 @@ async def make_change(
             **common,
         )
     return step(plan.action, StepStatus.CHANGED, plan.done, after=after, **common)
+
+
+async def _written(plan: Planned, write: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """What ``write`` made; when its outcome is unknown, what a look finds, if it finds the
+    change applied. Else ``UnconfirmedWrite``: nothing is sent again, blind or otherwise."""
+    try:
+        return await write()
+    except WriteOutcomeUnknown as err:
+        unknown = err
+    if plan.look is None:
+        raise UnconfirmedWrite(str(unknown)) from None
+    try:
+        found = await plan.look()
+    except FortnoxError as err:
+        raise UnconfirmedWrite(
+            f"{unknown.cause} on {unknown.method} {unknown.path}, and the look that followed "
+            f"failed too ({err}): it was not sent again"
+        ) from None
+    if any(found.get(key) != value for key, value in plan.after.items()):
+        raise UnconfirmedWrite(
+            f"{unknown.cause} on {unknown.method} {unknown.path}, and a look found it not "
+            "applied: it was not sent again (trying again later, looking first, is safe)"
+        )
+    return found
 
 
 def call(method: str, path: str, body: dict[str, Any] | None = None) -> Call:

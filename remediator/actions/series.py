@@ -54,6 +54,11 @@ async def series_exists(ctx: Context, args: dict[str, str]) -> Step:
         ctx.facts[f"series:{code}"] = created
         return _state(created)
 
+    async def look() -> dict[str, Any]:
+        found = await ctx.client.voucher_series(code, year.id)
+        ctx.facts[f"series:{code}"] = found
+        return _state(found)
+
     ctx.facts[f"series_planned:{code}"] = True
     return await make_change(
         ctx,
@@ -73,6 +78,7 @@ async def series_exists(ctx: Context, args: dict[str, str]) -> Step:
             ),
             by_hand=ctx.instructions(ErrorKind.SERIES_MISSING, {"series": code}),
             observed=observed,
+            look=look,
         ),
         create,
     )

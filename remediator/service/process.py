@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -102,13 +103,25 @@ def _reason(err: BaseException) -> str:
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
 
 
-def _unconfirmed(report: Report) -> str | None:
-    """Why a failed run's write is unconfirmed (its outcome unknown, and a look did not find
-    it), or None. Such a run is tried again like a ``fortnox_unavailable`` one."""
+class Passing(NamedTuple):
+    """Why a failed run may succeed on another pass, for its ``state_reason``."""
+
+    why: str  # while it is tried again
+    detail: str  # the step's reason, given once it is not tried again
+
+
+def _passing(report: Report) -> Passing | None:
+    """Why a failed run may succeed on another pass, or None: a write whose outcome is unknown
+    and which a look did not find (``unconfirmed``), or a step Fortnox did not answer
+    (``unavailable``). Such a run is tried again like a ``fortnox_unavailable`` one."""
     if report.outcome is not Outcome.FAILED:
         return None
-    found = next((step for step in report.steps if step.unconfirmed), None)
-    return None if found is None else (found.reason or found.action)
+    for step in report.steps:
+        if step.unconfirmed:
+            return Passing("a write was not confirmed", step.reason or step.action)
+        if step.unavailable:
+            return Passing("Fortnox did not answer", step.reason or step.action)
+    return None
 
 
 def backoff(attempt: int, first: float, cap: float) -> float:
@@ -315,16 +328,15 @@ class Processor:
                 reason="the connection must be authorized again",
                 notify=True,
             )
-        unconfirmed = _unconfirmed(report)
+        passing = _passing(report)
         if self._retry_unavailable(row, report):
             return self._again(row, "Fortnox unavailable")
-        if unconfirmed is not None:
+        if passing is not None:
             if (row.attempts or 0) < self.settings.unavailable_retry_attempts:
-                return self._again(row, "a write was not confirmed")
+                return self._again(row, passing.why)
             return Settled(
                 RunState.DONE,
-                reason=f"a write was not confirmed after {(row.attempts or 0) + 1} attempts: "
-                f"{unconfirmed}",
+                reason=f"{passing.why} after {(row.attempts or 0) + 1} attempts: {passing.detail}",
                 notify=True,
             )
         return Settled(RunState.DONE, fix_verified=verified_fix(report), notify=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from remediator.actions.base import Planned, UnconfirmedWrite, call, make_change, manual, text
+from remediator.fortnox import FortnoxTransportError, WriteOutcomeUnknown
 from remediator.policy import Change, Policy, Rule
 from remediator.report import StepStatus
 from tests.actions.conftest import OpenBench
@@ -48,6 +50,62 @@ async def test_an_unconfirmed_write_is_failed_with_what_is_known(open_bench: Ope
     bench = open_bench()
     step = await make_change(bench.context(), PLANNED, Writer(UnconfirmedWrite("lost answer")))
     assert (step.status, step.reason) == (StepStatus.FAILED, "lost answer")
+
+
+LOST = WriteOutcomeUnknown("POST", "/3/voucherseries", "HTTP 500")
+
+
+async def test_a_write_of_unknown_outcome_without_a_look_is_unconfirmed(
+    open_bench: OpenBench,
+) -> None:
+    bench = open_bench()
+    write = Writer(LOST)
+    step = await make_change(bench.context(), PLANNED, write)
+    assert (step.status, step.unconfirmed, step.reason) == (StepStatus.FAILED, True, str(LOST))
+    assert write.calls == 1
+
+
+async def test_a_write_of_unknown_outcome_found_applied_by_the_look_is_changed(
+    open_bench: OpenBench,
+) -> None:
+    bench = open_bench()
+    look = Writer({"exists": True, "manual": True, "description": "Kassa"})
+    write = Writer(LOST)
+    step = await make_change(bench.context(), dataclasses.replace(PLANNED, look=look), write)
+    assert (step.status, step.unconfirmed, step.after) == (
+        StepStatus.CHANGED,
+        False,
+        {"exists": True, "manual": True, "description": "Kassa"},
+    )
+    assert (write.calls, look.calls) == (1, 1)  # looked, never written again
+
+
+async def test_a_write_of_unknown_outcome_the_look_does_not_find_is_not_sent_again(
+    open_bench: OpenBench,
+) -> None:
+    bench = open_bench()
+    write, look = Writer(LOST), Writer({"exists": False})
+    step = await make_change(bench.context(), dataclasses.replace(PLANNED, look=look), write)
+    assert (step.status, step.unconfirmed) == (StepStatus.FAILED, True)
+    assert step.reason == (
+        "HTTP 500 on POST /3/voucherseries, and a look found it not applied: it was not sent "
+        "again (trying again later, looking first, is safe)"
+    )
+    assert (write.calls, look.calls) == (1, 1)
+
+
+async def test_a_look_that_fails_too_leaves_the_write_unconfirmed(open_bench: OpenBench) -> None:
+    bench = open_bench()
+    down = FortnoxTransportError(
+        "no answer", method="GET", path="/3/voucherseries/F", timed_out=True
+    )
+    look = Writer(down)
+    step = await make_change(bench.context(), dataclasses.replace(PLANNED, look=look), Writer(LOST))
+    assert (step.status, step.unconfirmed) == (StepStatus.FAILED, True)
+    assert step.reason is not None
+    assert step.reason.startswith(
+        "HTTP 500 on POST /3/voucherseries, and the look that followed failed too (no answer"
+    )
 
 
 async def test_a_verified_write_is_changed(open_bench: OpenBench) -> None:
