@@ -35,6 +35,7 @@ from remediator.fortnox import (
     ReadOnlyViolation,
     RequestRecord,
     ServerError,
+    TokenError,
     WriteOutcomeUnknown,
 )
 from remediator.kinds import ErrorKind
@@ -486,7 +487,9 @@ def _error_step(ctx: Context, name: str, err: Exception, catalogue: Catalogue | 
         return consent_step(ctx, name, err)
     if isinstance(err, ReadOnlyViolation):
         return _failed(name, f"refused a write during a dry run (a bug): {err}")
-    if isinstance(err, WriteOutcomeUnknown | UNAVAILABLE):
+    if isinstance(err, WriteOutcomeUnknown | UNAVAILABLE) or (
+        isinstance(err, TokenError) and err.transient
+    ):
         return _unanswered(name, err)
     if isinstance(err, FortnoxAPIError):
         return refused(ctx, name, err, catalogue)

@@ -139,6 +139,7 @@ async def refresh_connection(ctx: Context, _args: dict[str, str]) -> Step:
             reason=str(err),
             observed=observed | {"token_error": err.error},
             manual=_shared_warning(ctx, shared),
+            unavailable=err.transient,
         )
     return step(
         "refresh_connection",

@@ -112,6 +112,18 @@ class TokenError(FortnoxError):
         super().__init__(message)
         self.error, self.status = error, status
 
+    @property
+    def transient(self) -> bool:
+        """Whether the same refresh may succeed later with nothing changed: the endpoint gave
+        no usable answer (none, a 5xx, no refresh token in it) or the refresh lock was busy;
+        not a refusal (``invalid_client``…) or a setup the remediator lacks."""
+        if self.status is not None:
+            return self.status >= 500  # noqa: PLR2004 - HTTP's server errors
+        return self.error is None or self.error in _TRANSIENT_TOKEN_ERRORS
+
+
+_TRANSIENT_TOKEN_ERRORS = frozenset({"refresh_token_missing", "lock_lost", "lock_timeout"})
+
 
 class ConsentRequired(TokenError):
     """The grant is dead (invalid_grant, revoked, expired): a person must reconnect.

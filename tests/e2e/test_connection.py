@@ -183,9 +183,10 @@ async def test_a_token_answer_without_a_refresh_token_is_refused(open_rig: OpenR
     assert tokens_seen(requests) == [("refresh_token", 200)]
     assert api_calls(requests) == []  # nothing sent with a token the remediator refused
     step = report.steps[0]
-    assert (step.status, step.observed["token_error"]) == (
+    assert (step.status, step.observed["token_error"], step.unavailable) == (
         StepStatus.FAILED,
         "refresh_token_missing",
+        True,  # the service tries the run again later
     )
     assert "without a new refresh token" in step.summary.en
     assert "utan någon ny förnyelsenyckel" in step.summary.sv

@@ -207,3 +207,22 @@ def test_a_step_fortnox_never_answers_ends_failed_after_its_attempts(tmp_path: P
         False,
     )
     assert harness.vouchers() == []
+
+
+def test_a_refresh_answered_without_a_refresh_token_is_tried_again_on_a_later_pass(
+    tmp_path: Path,
+) -> None:
+    harness = harness_for("account_inactive", tmp_path)
+    harness.sandbox.set_faults(refresh_without_refresh_token=1)
+    with harness.client(app(harness, harness.sandbox.transport())) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        queued = wait_for(client, run_id, ("queued",))
+        while queued["attempts"] == 0:
+            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+        run = wait_for(client, run_id, ("done",))
+    assert queued["state_reason"].startswith("Fortnox did not answer; attempt 1")
+    assert (run["outcome"], run["attempts"]) == ("fixed", 1)
+    grants = [r["grant_type"] for r in harness.sandbox.requests if r.get("grant_type")]
+    assert grants == ["refresh_token", "refresh_token"]  # the refused answer, then a good one
+    assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
