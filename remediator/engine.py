@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from string import Formatter
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from remediator.actions import ACTIONS, Context
 from remediator.actions.base import Instructions, MissingPrerequisiteError
 from remediator.actions.connection import consent_step
@@ -241,7 +243,9 @@ class Engine:
         turn: Turn | None = None,
     ) -> tuple[Report, Audit]:
         """``_act``, or, when something outside the actions raises, a ``failed`` report that
-        says why: a started run always ends with an outcome."""
+        says why: a started run always ends with an outcome. A database error is raised: the
+        run may succeed once the database answers (the service tries the pass again; the CLI
+        says the database failed), and a report of it might not be stored anyway."""
         audit = Audit()
         try:
             return await self._act(
@@ -253,6 +257,8 @@ class Engine:
                 audit=audit,
                 turn=turn,
             )
+        except SQLAlchemyError:
+            raise
         except Exception as err:
             log.exception("run %s could not be completed", run_id)
             report = could_not_complete(
@@ -476,6 +482,8 @@ async def guarded(
     """
     try:
         result = await ACTIONS[name](ctx, args)
+    except SQLAlchemyError:
+        raise  # the database failed, not the step: the caller's to handle (``_act_or_fail``)
     except Exception as err:  # noqa: BLE001 - every error becomes a step (_error_step says how)
         return [_error_step(ctx, name, err, catalogue)]
     return result if isinstance(result, list) else [result]

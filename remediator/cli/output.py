@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from remediator.errors import RemediatorError
 
@@ -17,7 +18,8 @@ EXIT_OK, EXIT_USAGE, EXIT_MANUAL, EXIT_FAILED, EXIT_UNRECOGNIZED = 0, 2, 3, 4, 5
 
 
 class RemediatorGroup(click.Group):
-    """A group whose commands' ``RemediatorError``s become one line and their exit code."""
+    """A group whose commands' ``RemediatorError``s become one line and their exit code; so
+    does a database that fails under a command (exit 4, the run may be made again)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -25,6 +27,17 @@ class RemediatorGroup(click.Group):
         except RemediatorError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
+        except SQLAlchemyError as err:
+            click.echo(f"error: the database failed: {database_problem(err)}", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+def database_problem(err: SQLAlchemyError) -> str:
+    """What the database said, on one line: the driver's own message (never the statement or
+    its parameters, which ``str(err)`` shows), with the error's type."""
+    said = getattr(err, "orig", None) or err
+    first = next((line.strip() for line in str(said).splitlines() if line.strip()), "")
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def echo_json(data: Any) -> None:

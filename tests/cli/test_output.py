@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.exc import OperationalError
 
 from remediator.cli.output import RemediatorGroup, exit_code_for
 from remediator.errors import RemediatorError, StorageError, UsageError
@@ -46,6 +47,26 @@ def test_errors_become_one_line_and_their_exit_code(error: Exception, code: int)
     assert result.exit_code == code
     assert result.stderr == f"error: {error}\n"
     assert result.stdout == ""
+
+
+def test_a_database_that_fails_under_a_command_is_one_line_without_the_statement() -> None:
+    @click.group(cls=RemediatorGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def boom() -> None:
+        cause = Exception("server closed the connection unexpectedly\n\tThis probably means…")
+        raise OperationalError(
+            "UPDATE connections SET refresh_token=%(t)s", {"t": "gAAAA-x"}, cause
+        )
+
+    result = CliRunner().invoke(group, ["boom"])
+    assert result.exit_code == 4
+    assert result.stderr == (
+        "error: the database failed: OperationalError: server closed the connection unexpectedly\n"
+    )
+    assert "gAAAA" not in result.output
 
 
 def test_an_unreadable_config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

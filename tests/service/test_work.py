@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from remediator.actions import ACTIONS, Context
 from remediator.companies import KEY_PREFIXES
+from remediator.report import Step
 from remediator.service.worker import INSTANCE, LOOK_GAP_SECONDS, share
 from remediator.storage.leases import Census, Taken, this_process
 from remediator.storage.queue import Due, QueuedRun, QueueStore
@@ -478,6 +480,34 @@ def test_a_pass_the_database_fails_is_tried_again_and_books_the_day_once(
         run_id = post_failure(client, harness.failure()).json()["run_id"]
         run = wait_for(client, run_id)
     assert failed.is_set()
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 1)
+    assert len(harness.vouchers()) == 1
+
+
+def test_a_database_error_inside_an_action_is_a_pass_tried_again_not_a_failed_step(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found from outside (a PostgreSQL restart under load): a database error raised inside an
+    action (the token's store, a lease check) ended the run failed for good, as the step's
+    "unexpected error". It is the database's failure, not the step's: the pass is tried again."""
+    app = harness.app(unavailable_retry_seconds=0.1)
+    real, failed = ACTIONS["financial_year"], threading.Event()
+
+    async def failing_once(ctx: Context, args: dict[str, str]) -> Step | list[Step]:
+        if not failed.is_set():
+            failed.set()
+            raise gone()
+        return await real(ctx, args)
+
+    monkeypatch.setitem(ACTIONS, "financial_year", failing_once)
+    with harness.client(app) as client:
+        harness.connect(client)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        queued = wait_for(client, run_id, ("queued",))
+        while queued["attempts"] == 0:
+            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+        run = wait_for(client, run_id)
+    assert queued["state_reason"].startswith("the database failed (OperationalError); attempt 1")
     assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 1)
     assert len(harness.vouchers()) == 1
 
