@@ -77,8 +77,7 @@ def summary(
         sv.append(f"{planned} ändring(ar) skulle göras i Fortnox.")
         en.append(f"{planned} change(s) would be made in Fortnox.")
     if isinstance(voucher, VoucherResult) and voucher.number is not None:
-        verb_sv = "var redan bokförd" if voucher.already_booked else "bokfördes"
-        verb_en = "was already booked" if voucher.already_booked else "was booked"
+        verb_sv, verb_en = _booked_verbs(voucher)
         sv.append(
             f"Z-rapporten för {values.get('date')} {verb_sv} som verifikation "
             f"{voucher.series} {voucher.number}."
@@ -92,6 +91,17 @@ def summary(
         sv.append(f"Orsak: {failed[0]}")
         en.append(f"Reason: {failed[0]}")
     return Text(sv=" ".join(sv), en=" ".join(en))
+
+
+def _booked_verbs(voucher: VoucherResult) -> tuple[str, str]:
+    if not voucher.already_booked:
+        return "bokfördes", "was booked"
+    if voucher.keyed:
+        return (
+            "var redan bokförd (skickad tidigare av remediatorn)",
+            "was already booked (sent earlier by the remediator)",
+        )
+    return "var redan bokförd", "was already booked"
 
 
 def _unfinished(requests: Requests) -> Text:

@@ -118,6 +118,12 @@ class VoucherResult(ReportModel):
     number: int | None = None
     year: int | None = None
     already_booked: bool = False
+    keyed: bool = Field(
+        default=False,
+        description="Found already booked, with the export's key on it: the remediator sent it "
+        "earlier (a pass of this run that was interrupted before it reported, or another fix of "
+        "the same export). False: the Backoffice's own voucher, stored after all.",
+    )
 
 
 class Requests(ReportModel):

@@ -19,7 +19,7 @@ from remediator.actions.base import (
     step,
     text,
 )
-from remediator.actions.booked import find_booked, key_line
+from remediator.actions.booked import carries_key, find_booked, key_line
 from remediator.fortnox import Voucher, WriteOutcomeUnknown
 from remediator.policy import Change
 from remediator.report import Step, Steps, StepStatus, VoucherResult
@@ -65,23 +65,7 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
     )
     observed = {"booked": booked.voucher_number if booked else None}
     if booked is not None:
-        ctx.facts["voucher"] = VoucherResult(
-            series=booked.voucher_series,
-            number=booked.voucher_number,
-            year=booked.year,
-            already_booked=True,
-        )
-        return step(
-            "resend_voucher",
-            StepStatus.OK,
-            text(
-                f"Z-rapporten är redan bokförd som {booked.voucher_series} "
-                f"{booked.voucher_number}.",
-                f"The Z-report is already booked as {booked.voucher_series} "
-                f"{booked.voucher_number}.",
-            ),
-            observed=observed,
-        )
+        return _already_booked(ctx, booked, key, observed)
     to_send = keyed(voucher, key)
 
     async def send() -> dict[str, Any]:
@@ -131,6 +115,34 @@ async def resend_voucher(ctx: Context, _args: dict[str, str]) -> Step:
         ),
         send,
     )
+
+
+def _already_booked(ctx: Context, booked: Voucher, key: str, observed: dict[str, Any]) -> Step:
+    """The step for an export found booked: by the remediator (its key is on it), or the
+    Backoffice's own voucher, stored after all."""
+    keyed = carries_key(booked, key)
+    ctx.facts["voucher"] = VoucherResult(
+        series=booked.voucher_series,
+        number=booked.voucher_number,
+        year=booked.year,
+        already_booked=True,
+        keyed=keyed,
+    )
+    name = f"{booked.voucher_series} {booked.voucher_number}"
+    summary = (
+        text(
+            f"Z-rapporten är redan bokförd som {name}: remediatorn skickade den tidigare "
+            "(exportens nyckel finns på den).",
+            f"The Z-report is already booked as {name}: the remediator sent it earlier (the "
+            "export's key is on it).",
+        )
+        if keyed
+        else text(
+            f"Z-rapporten är redan bokförd som {name}.",
+            f"The Z-report is already booked as {name}.",
+        )
+    )
+    return step("resend_voucher", StepStatus.OK, summary, observed=observed)
 
 
 def _numbered(created: Voucher) -> dict[str, Any]:

@@ -44,6 +44,10 @@ async def test_a_post_answered_never_is_looked_for_not_sent_again(open_rig: Open
         again, requests = await rig.run(failure, "apply")
         assert (again.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
         assert len(rig.vouchers(failure.export_key)) == 1
+        assert again.voucher is not None
+        assert (again.voucher.already_booked, again.voucher.keyed) == (True, True)
+        assert "(sent earlier by the remediator) as voucher" in again.summary.en
+        assert "(skickad tidigare av remediatorn) som verifikation" in again.summary.sv
 
 
 async def test_an_export_that_timed_out_but_was_stored_is_not_booked_again(
@@ -57,7 +61,8 @@ async def test_an_export_that_timed_out_but_was_stored_is_not_booked_again(
     assert report.kind == ErrorKind.FORTNOX_UNAVAILABLE
     assert (report.outcome, writes(requests)) == (Outcome.NOTHING_TO_FIX, [])
     assert report.voucher is not None
-    assert report.voucher.already_booked
+    assert (report.voucher.already_booked, report.voucher.keyed) == (True, False)  # its own
+    assert "was already booked as voucher" in report.summary.en
     assert not report.resent
     assert len(rig.company.vouchers[2]) == 1
 

@@ -41,7 +41,12 @@ def test_a_run_left_running_is_finished_on_restart_without_a_second_voucher(
     with harness.client() as client:  # the restart
         run = wait_for(client, run_id)
     assert (run["state"], run["outcome"]) == ("done", "nothing_to_fix")
-    assert run["report"]["voucher"]["already_booked"] is True
+    voucher = run["report"]["voucher"]
+    assert (voucher["already_booked"], voucher["keyed"]) == (True, True)  # sent by the first pass
+    (step,) = [s for s in run["report"]["steps"] if s["action"] == "resend_voucher"]
+    assert step["summary"]["en"].endswith(
+        ": the remediator sent it earlier (the export's key is on it)."
+    )
     assert len(harness.vouchers()) == 1
 
 
