@@ -13,6 +13,7 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from remediator.errors import RemediatorError
+from remediator.storage.db import problem
 
 EXIT_OK, EXIT_USAGE, EXIT_MANUAL, EXIT_FAILED, EXIT_UNRECOGNIZED = 0, 2, 3, 4, 5
 
@@ -28,16 +29,8 @@ class RemediatorGroup(click.Group):
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
         except SQLAlchemyError as err:
-            click.echo(f"error: the database failed: {database_problem(err)}", err=True)
+            click.echo(f"error: the database failed: {problem(err)}", err=True)
             ctx.exit(EXIT_FAILED)
-
-
-def database_problem(err: SQLAlchemyError) -> str:
-    """What the database said, on one line: the driver's own message (never the statement or
-    its parameters, which ``str(err)`` shows), with the error's type."""
-    said = getattr(err, "orig", None) or err
-    first = next((line.strip() for line in str(said).splitlines() if line.strip()), "")
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def echo_json(data: Any) -> None:

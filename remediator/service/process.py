@@ -30,6 +30,7 @@ from remediator.service.metrics import Metrics
 from remediator.service.texts import could_not_run, fix_did_not_hold, unreadable
 from remediator.settings import Settings
 from remediator.storage import ConnectionStatus
+from remediator.storage.db import problem
 from remediator.storage.queue import QueuedRun, QueueStore, Settled
 from remediator.storage.runs import RunState
 
@@ -184,7 +185,7 @@ class Processor:
         (it looks first, the voucher search included)."""
         if (row.attempts or 0) < self.settings.unavailable_retry_attempts:
             return self._again(row, f"the database failed ({type(err).__name__})")
-        return await self._broken(row, f"the database failed: {_reason(err)}")
+        return await self._broken(row, f"the database failed: {problem(err)}")
 
     async def _settle(self, row: QueuedRun, settled: Settled) -> QueuedRun:
         """Store how the pass ended (``QueueStore.settle`` asks a database that does not answer

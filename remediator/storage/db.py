@@ -219,7 +219,7 @@ def open_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
         # Each instance: 5 connections kept, up to 20 at once (docs/deploy.md, sizing).
-        engine = sa.create_engine(parsed, pool_size=5, max_overflow=15)
+        engine = sa.create_engine(parsed, pool_size=5, max_overflow=15, hide_parameters=True)
         sa.event.listen(engine, "checkout", _ping_when_idle(engine.dialect))
         sa.event.listen(engine, "checkin", _checked_in)
         return engine
@@ -232,10 +232,22 @@ def open_engine(url: str) -> Engine:
                 "or point REMEDIATOR_DATABASE_URL at an existing folder"
             )
         _create_private(Path(database))
-    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=True,  # an error's text never carries a row's values (tokens, bodies)
+    )
     sa.event.listen(engine, "connect", _sqlite_on_connect)
     sa.event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def problem(err: SQLAlchemyError) -> str:
+    """What the database said, on one line, for people: the driver's own message with the
+    error's type (never the statement, which ``str(err)`` shows)."""
+    said = getattr(err, "orig", None) or err
+    first = next((line.strip() for line in str(said).splitlines() if line.strip()), "")
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 # A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
