@@ -76,6 +76,17 @@ def share(census: Census, mine: int, due: int, concurrency: int) -> int:
     return max(1, min(concurrency, math.ceil(in_play / census.instances)))
 
 
+INTERRUPTED = (
+    "interrupted: the command that ran it (remediator fix, apply or plan) stopped before it "
+    "finished, and nothing more is known of its last step; make the run again (it looks in "
+    "Fortnox first, and never books a day twice)"
+)
+
+
+def poisoned_reason(attempts: int) -> str:
+    return f"poison: its work was interrupted {attempts} times, so it is not tried again"
+
+
 class Workers:
     def __init__(
         self,
@@ -160,13 +171,19 @@ class Workers:
 
     async def _recover(self) -> None:
         """Runs whose process is gone (this one before a restart, or another instance) go
-        back to the queue once their company's lease has expired (``QueueStore.recover``)."""
-        grace = self.processor.settings.lease_seconds
+        back to the queue once their company's lease has expired (``QueueStore.recover``).
+        Runs of a CLI command whose process is gone end failed, saying so, once they are
+        ``stuck_run_seconds`` old (a ``plan`` holds no lease)."""
+        settings = self.processor.settings
+        grace = settings.lease_seconds
         poisoned = await asyncio.to_thread(self.queue.take_poisoned, grace, self.max_attempts)
         for run_id, attempts in poisoned.items():
-            await self.processor.park(run_id, attempts)
+            await self.processor.park(run_id, poisoned_reason(attempts))
         for run_id in await asyncio.to_thread(self.queue.recover, grace):
             log.warning("run resumed: the process working it is gone", extra=ids(run_id=run_id))
+        gone = await asyncio.to_thread(self.queue.take_interrupted, settings.stuck_run_seconds)
+        for run_id in gone:
+            await self.processor.park(run_id, INTERRUPTED)
 
     async def _fill(self) -> None:
         if time.monotonic() - self._looked_back >= self.poll_seconds:

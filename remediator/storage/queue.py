@@ -829,6 +829,34 @@ class QueueStore(RunStore):
                     taken[run_id] = (attempts or 0) + 1
         return taken
 
+    def take_interrupted(self, older_than: float) -> list[str]:
+        """Runs of the CLI (``fix``, ``apply``, ``plan``) left ``running`` by a process that
+        is gone: started more than ``older_than`` seconds ago, and nobody holds their company's
+        lease. Ended ``done`` here (by one caller only, however many instances look), for the
+        caller to give each a final report saying so; none is worked again (a person makes the
+        run again, which looks in Fortnox first). Returns their ids."""
+        interrupted = sa.and_(
+            runs.c.origin.is_(None),
+            runs.c.state == RunState.RUNNING.value,
+            runs.c.created_at < time.time() - older_than,  # a CLI run is stored as it starts
+            ~sa.exists(_live_lease()),
+        )
+        with reading(self._engine) as conn:  # a read first: most looks find nothing
+            found = conn.execute(sa.select(runs.c.id).where(interrupted)).first()
+        if found is None:
+            return []
+        taken: list[str] = []
+        with write_transaction(self._engine) as conn:
+            for run_id in conn.execute(sa.select(runs.c.id).where(interrupted)).scalars().all():
+                result = conn.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id, interrupted)
+                    .values(state=RunState.DONE.value, finished_at=time.time())
+                )
+                if result.rowcount == 1:
+                    taken.append(run_id)
+        return taken
+
     def stuck(self, older_than: float) -> int:
         """Service runs ``running`` for more than ``older_than`` seconds."""
         query = sa.select(sa.func.count()).where(

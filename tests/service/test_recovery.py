@@ -3,10 +3,14 @@ voucher that reached Fortnox before the crash is found, not posted again."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import sqlalchemy as sa
 
 from remediator.storage import Database
 from remediator.storage.db import runs
+from remediator.storage.runs import RunStore, Started
 from tests.service.conftest import (
     AUTH,
     Harness,
@@ -116,3 +120,37 @@ def test_a_run_that_takes_too_long_ends_failed_saying_so(harness: Harness) -> No
         wait_until(lambda: len(harness.receiver.received) == 1)
     assert run["outcome"] == "failed"
     assert run["state_reason"] == "the run could not be completed: it took longer than 0.3 s"
+
+
+def cli_run_left_running(harness: Harness, run_id: str, started_ago: float) -> None:
+    """What the database holds when ``remediator fix`` was killed during its run."""
+    database = Database(harness.settings.database_url)
+    failure = json.dumps(harness.failure(f"cli-{run_id}"))
+    RunStore(database).write(
+        [Started(run_id, f"cli-{run_id}", harness.connection_id, "apply", failure)]
+    )
+    with database.engine.begin() as conn:
+        conn.execute(
+            runs.update().where(runs.c.id == run_id).values(created_at=time.time() - started_ago)
+        )
+    database.dispose()
+
+
+def test_a_cli_run_whose_command_was_killed_ends_failed_saying_so(harness: Harness) -> None:
+    """Found from outside: ``kill -9`` of ``remediator fix`` left its run ``running`` for ever
+    (``runs list``, the console). Once it is ``stuck_run_seconds`` old and its company's lease
+    is gone, the service ends it failed, saying what happened and what to do."""
+    with harness.client() as client:
+        harness.connect(client)
+    cli_run_left_running(harness, "old", started_ago=3600)
+    cli_run_left_running(harness, "new", started_ago=0)  # may still be running: left alone
+    with harness.client() as client:
+        run = wait_for(client, "old")
+        new = client.get("/v1/runs/new", headers=AUTH).json()
+    assert (run["state"], run["outcome"]) == ("done", "failed")
+    assert run["state_reason"].startswith(
+        "the run could not be completed: interrupted: the command that ran it (remediator fix"
+    )
+    assert "make the run again" in run["report"]["summary"]["en"]
+    assert new["state"] == "running"
+    assert harness.vouchers() == []

@@ -27,7 +27,7 @@ from remediator.storage import queue as queue_module
 from remediator.storage.db import is_sqlite, runs
 from remediator.storage.leases import LeaseStore
 from remediator.storage.queue import Accepted, Due, Intake, QueueStore, Scheduled, Settled
-from remediator.storage.runs import Finished, RunState
+from remediator.storage.runs import Finished, RunState, Started
 from tests.storage.conftest import wait_expired
 from tests.storage.meeting import meeting_at_insert
 
@@ -181,6 +181,27 @@ def test_a_running_run_goes_back_to_the_queue_only_once_its_company_s_lease_is_g
     assert second.recover() == [dead.id]
     assert second.recover() == []
     assert second.due_connections(set(), 10) == ["c1"]
+
+
+def test_a_cli_run_whose_process_died_is_taken_once_only_when_old_and_its_lease_gone(
+    database: Database, instances: list[QueueStore]
+) -> None:
+    fill(database, connections=2, days=1)
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).set_tenant("c0", "555")
+    first, second, _ = instances
+    service_run = first.claim("c1")  # a service run, its process gone: not the CLI's
+    assert service_run is not None
+    first.write([Started(f"cli-{c}", f"ev-{c}", c, "apply", "{}") for c in ("c0", "c1")])
+    leases = LeaseStore(database)
+    assert leases.acquire(company_key("555"), "remediator-fix", ttl=HOLD)  # c0's fix holds it
+    assert second.take_interrupted(older_than=60) == []  # both started a moment ago
+    assert second.take_interrupted(older_than=0) == ["cli-c1"]
+    assert second.take_interrupted(older_than=0) == []  # taken once, however many look
+    wait_expired(leases, company_key("555"))  # the fix of c0 died: its lease ran out
+    assert first.take_interrupted(older_than=0) == ["cli-c0"]
+    states = {row.id: row.state for row in (second.queued(i) for i in ("cli-c0", "cli-c1"))}
+    assert states == {"cli-c0": RunState.DONE, "cli-c1": RunState.DONE}
+    assert second.queued(service_run.id).state is RunState.RUNNING  # left to ``recover``
 
 
 def test_a_run_of_an_unknown_connection_is_put_back_after_the_grace(
