@@ -914,6 +914,12 @@ class QueueStore(RunStore):
         one at a time and oldest export date first, whichever instance works them. The claim
         also reads how long the run's request log is, so that its settle appends to it without
         asking again.
+
+        That holds for claimers that hold the company's lease, as every drain does: on
+        PostgreSQL the statement reads from a snapshot taken as it starts, before it has the
+        advisory lock, so a claim racing another one that commits in that moment can miss the
+        run the other just made ``running``. The lease is taken, in a statement before, only
+        once the last holder's runs are settled.
         """
         bound = {
             "claim_connection": connection_id,

@@ -108,27 +108,36 @@ def test_due_connections_go_longest_waiting_first_without_busy_running_or_leased
 def test_instances_claiming_at_once_take_each_run_once_in_order(
     database: Database, instances: list[QueueStore]
 ) -> None:
+    """Six claimers on three instances, each claiming a connection's runs under its lease, as
+    the service's drains do (``remediator.service.worker``). The lease is what makes a
+    connection's runs one at a time: a claim alone, racing another on PostgreSQL, may read
+    from before the other committed (``QueueStore.claim``)."""
     fill(database, connections=6, days=5)
     worked: dict[str, list[str]] = defaultdict(list)
     running: dict[str, int] = defaultdict(int)
     overlaps: list[str] = []
     guard = threading.Lock()
+    leases = LeaseStore(database)
+
+    def drain(queue: QueueStore, connection_id: str) -> None:
+        while row := queue.claim(connection_id):
+            with guard:
+                running[connection_id] += 1
+                if running[connection_id] > 1:
+                    overlaps.append(row.id)
+                worked[connection_id].append(row.export_date or "")
+            time.sleep(0.002)
+            with guard:
+                running[connection_id] -= 1
+            queue.settle(row.id, Settled(RunState.DONE))
 
     def work(queue: QueueStore) -> None:
+        me = f"claimer-{threading.get_ident()}"
         while due := queue.due_connections(set(), 3):
             for connection_id in due:
-                row = queue.claim(connection_id)
-                if row is None:
-                    continue
-                with guard:
-                    running[connection_id] += 1
-                    if running[connection_id] > 1:
-                        overlaps.append(row.id)
-                    worked[connection_id].append(row.export_date or "")
-                time.sleep(0.002)
-                with guard:
-                    running[connection_id] -= 1
-                queue.settle(row.id, Settled(RunState.DONE))
+                if leases.acquire(connection_key(connection_id), me, ttl=60):
+                    drain(queue, connection_id)
+                    leases.release(connection_key(connection_id), me)
 
     threads = [threading.Thread(target=work, args=(q,)) for q in instances for _ in range(2)]
     for thread in threads:
