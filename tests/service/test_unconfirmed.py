@@ -7,13 +7,22 @@ sandbox, through a transport that drops POSTs or answers 503."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from remediator.service import create_app
-from tests.service.conftest import AUTH, Harness, harness_for, post_failure, wait_for
+from tests.service.conftest import (
+    AUTH,
+    Harness,
+    TestClient,
+    harness_for,
+    post_failure,
+    wait_for,
+)
 
 
 class Dropping(httpx.AsyncBaseTransport):
@@ -50,6 +59,9 @@ class Unavailable(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, path: str) -> None:
         self.inner, self.path, self.down, self.refused = inner, path, True, 0
 
+    def recover(self) -> None:
+        self.down = False
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.down and request.method == "GET" and request.url.path == self.path:
             self.refused += 1
@@ -64,6 +76,19 @@ def app(harness: Harness, transport: httpx.AsyncBaseTransport, **overrides: obje
         transport=transport,
         callback_transport=httpx.ASGITransport(app=harness.receiver.app),
     )
+
+
+def queued_again_then_done(
+    client: TestClient, harness: Harness, meanwhile: Callable[[], None] = lambda: None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Post the harness's failure; the run as it waits for its second pass (``meanwhile`` is
+    called then), and as it ends."""
+    run_id = post_failure(client, harness.failure()).json()["run_id"]
+    queued = wait_for(client, run_id, ("queued",))
+    while queued["attempts"] == 0:
+        queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+    meanwhile()
+    return queued, wait_for(client, run_id, ("done",))
 
 
 def voucher_requests(harness: Harness, path: str = "/3/vouchers") -> list[str]:
@@ -88,11 +113,7 @@ def test_a_voucher_post_dropped_before_the_server_read_it_is_tried_again_later(
     dropping = Dropping(harness.sandbox.transport(), drops=1, delivered=False)
     with harness.client(app(harness, dropping)) as client:
         harness.connect(client)
-        run_id = post_failure(client, harness.failure()).json()["run_id"]
-        queued = wait_for(client, run_id, ("queued",))
-        while queued["attempts"] == 0:
-            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
-        run = wait_for(client, run_id, ("done",))
+        queued, run = queued_again_then_done(client, harness)
     assert queued["state_reason"].startswith("a write was not confirmed; attempt 1")
     assert (run["outcome"], run["attempts"]) == ("fixed", 1)
     assert dropping.dropped == 1
@@ -163,11 +184,7 @@ def test_a_series_create_that_never_arrived_is_made_on_the_next_pass(tmp_path: P
     )
     with harness.client(app(harness, dropping)) as client:
         harness.connect(client)
-        run_id = post_failure(client, harness.failure()).json()["run_id"]
-        queued = wait_for(client, run_id, ("queued",))
-        while queued["attempts"] == 0:
-            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
-        run = wait_for(client, run_id, ("done",))
+        queued, run = queued_again_then_done(client, harness)
     assert queued["state_reason"].startswith("a write was not confirmed; attempt 1")
     assert (run["outcome"], run["attempts"]) == ("fixed", 1)
     # Pass 1: read, create (dropped), look (not there). Pass 2: read, create.
@@ -180,12 +197,7 @@ def test_a_step_fortnox_did_not_answer_is_tried_again_on_a_later_pass(tmp_path: 
     outage = Unavailable(harness.sandbox.transport(), "/3/voucherseries/F")
     with harness.client(app(harness, outage, unavailable_retry_seconds=0.5)) as client:
         harness.connect(client)
-        run_id = post_failure(client, harness.failure()).json()["run_id"]
-        queued = wait_for(client, run_id, ("queued",))
-        while queued["attempts"] == 0:
-            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
-        outage.down = False  # Fortnox is back before the next pass
-        run = wait_for(client, run_id, ("done",))
+        queued, run = queued_again_then_done(client, harness, outage.recover)
     assert queued["state_reason"].startswith("Fortnox did not answer; attempt 1")
     assert (run["outcome"], run["attempts"]) == ("fixed", 1)
     assert outage.refused >= 1
@@ -216,11 +228,7 @@ def test_a_refresh_answered_without_a_refresh_token_is_tried_again_on_a_later_pa
     harness.sandbox.set_faults(refresh_without_refresh_token=1)
     with harness.client(app(harness, harness.sandbox.transport())) as client:
         harness.connect(client)
-        run_id = post_failure(client, harness.failure()).json()["run_id"]
-        queued = wait_for(client, run_id, ("queued",))
-        while queued["attempts"] == 0:
-            queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
-        run = wait_for(client, run_id, ("done",))
+        queued, run = queued_again_then_done(client, harness)
     assert queued["state_reason"].startswith("Fortnox did not answer; attempt 1")
     assert (run["outcome"], run["attempts"]) == ("fixed", 1)
     grants = [r["grant_type"] for r in harness.sandbox.requests if r.get("grant_type")]
