@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from remediator import review
+from remediator.catalogue import load_catalogue
 from remediator.cli import remediate
 from remediator.cli.output import echo_json, json_option, lang_option, people_console, working
 from remediator.render import Lang, render
@@ -25,6 +26,7 @@ from remediator.storage.audit import Actor, AuditRecord, AuditStore, Via
 from remediator.storage.queue import QueuedRun, QueueStore
 from remediator.storage.runs import RunRow, RunState
 from remediator.timestamps import iso_epoch, local
+from remediator.unfinished import end_interrupted
 
 
 def _database() -> Database:
@@ -33,6 +35,13 @@ def _database() -> Database:
 
 def _queue() -> QueueStore:
     return QueueStore(_database())
+
+
+def _ending_interrupted(queue: QueueStore) -> QueueStore:
+    """``queue``, once the runs of CLI commands that died are ended (``remediator.unfinished``):
+    what ``list`` and ``show`` give is then true where no service runs to end them."""
+    end_interrupted(queue, load_catalogue, load_settings().stuck_run_seconds)
+    return queue
 
 
 def _decision(record: AuditRecord) -> dict[str, Any]:
@@ -102,7 +111,8 @@ def list_(
     connection_id: str | None, state: str | None, outcome: str | None, limit: int, as_json: bool
 ) -> None:
     """The latest runs, newest first (times in this machine's time zone)."""
-    rows = _queue().find(connection_id=connection_id, state=state, outcome=outcome, limit=limit)
+    queue = _ending_interrupted(_queue())
+    rows = queue.find(connection_id=connection_id, state=state, outcome=outcome, limit=limit)
     if as_json:
         echo_json([describe(row) for row in rows])
         return
@@ -120,7 +130,7 @@ def list_(
 def show(run_id: str, audit: bool, as_json: bool, lang: Lang) -> None:
     """One run's report (and audit trail); RUN_ID may be any unique prefix."""
     database = _database()
-    store = QueueStore(database)
+    store = _ending_interrupted(QueueStore(database))
     row = store.queued(store.resolve(run_id))
     trail = store.audit(row.id) if audit or as_json else []
     decisions = AuditStore(database).for_run(row.id)

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from remediator.errors import LeaseLost
-from remediator.failure import ExportFailure, InvalidFailure, salvaged, stored_failure
+from remediator.failure import ExportFailure, stored_failure
 from remediator.kinds import ErrorKind, Kind
 from remediator.plans import SavedPlan, StalePlanError
 from remediator.policy import Change
@@ -27,12 +27,13 @@ from remediator.report import Outcome, Report, StepStatus
 from remediator.runtime import Runtime
 from remediator.service.logs import ids
 from remediator.service.metrics import Metrics
-from remediator.service.texts import could_not_run, fix_did_not_hold, unreadable
+from remediator.service.texts import fix_did_not_hold
 from remediator.settings import Settings
 from remediator.storage import ConnectionStatus
 from remediator.storage.db import problem
 from remediator.storage.queue import QueuedRun, QueueStore, Settled
 from remediator.storage.runs import RunState
+from remediator.unfinished import unfinished
 
 log = logging.getLogger(__name__)
 SETTLED_OUTCOMES = frozenset({Outcome.FIXED, Outcome.NOTHING_TO_FIX})
@@ -241,23 +242,12 @@ class Processor:
         """The run could not be completed: a final ``failed`` report says why (never raises:
         a run whose failure cannot be read back gets a report from what can be)."""
         try:
-            await self._store(row, self._could_not_run(row, reason))
+            await self._store(row, unfinished(row, self.runtime.catalogue, reason))
         except Exception:
             log.exception("no report for a run that could not be completed", extra=_fields(row))
         return Settled(
             RunState.DONE, reason=f"the run could not be completed: {reason}", notify=True
         )
-
-    def _could_not_run(self, row: QueuedRun, reason: str) -> Report:
-        failure: ExportFailure | None
-        try:
-            failure = stored_failure(row.failure)
-        except InvalidFailure:
-            failure = salvaged(row.failure)
-        if failure is None:
-            return unreadable(row, reason)
-        match = self.runtime.catalogue.classify_failure(failure)
-        return could_not_run(failure, row.id, match, reason)
 
     async def _apply_reviewed(self, row: QueuedRun, failure: ExportFailure) -> Settled:
         """Apply an approved plan, unless Fortnox changed since: then plan again for review."""

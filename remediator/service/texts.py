@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
-from remediator.catalogue import Match
-from remediator.failure import ErrorInfo, ExportFailure, ExportInfo, RestaurantRef
-from remediator.kinds import ErrorKind
-from remediator.outcome import could_not_complete
-from remediator.report import Outcome, Recognition, Report, Steps, Text
-from remediator.storage.queue import QueuedRun
+from remediator.failure import ExportFailure
+from remediator.report import Outcome, Report, Steps, Text
 
 
 def fix_did_not_hold(plan: Report, seconds: float) -> Report:
@@ -45,16 +39,6 @@ def fix_did_not_hold(plan: Report, seconds: float) -> Report:
             "summary": Text(sv=f"{sv} {plan.summary.sv}", en=f"{en} {plan.summary.en}"),
             "manual_steps": manual,
         }
-    )
-
-
-def could_not_run(failure: ExportFailure, run_id: str, match: Match, reason: str) -> Report:
-    """A final report for a run the engine could not complete (e.g. its connection is gone)."""
-    recognition = Recognition(
-        kind=match.kind, matched_by=match.matched_by, params=dict(match.params)
-    )
-    return could_not_complete(
-        failure, run_id=run_id, mode="plan", recognition=recognition, reason=reason
     )
 
 
@@ -96,23 +80,3 @@ def reconnected(failures: list[ExportFailure]) -> Text:
 
 def _dates(failures: list[ExportFailure]) -> list[str]:
     return sorted({str(f.export.date) for f in failures})
-
-
-def unreadable(run: QueuedRun, reason: str) -> Report:
-    """The final report for a run whose stored failure cannot be read at all: from what the
-    run's row knows (its restaurant and export are not known)."""
-    unknown = "unknown"
-    export_date = (
-        date.fromisoformat(run.export_date) if run.export_date else datetime.now(UTC).date()
-    )
-    stand_in = ExportFailure(
-        event_id=run.event_id,
-        restaurant=RestaurantRef(id=unknown, name=unknown),
-        connection_id=run.connection_id,
-        export=ExportInfo(id=unknown, date=export_date),
-        error=ErrorInfo(message=""),
-    )
-    recognition = Recognition(kind=run.kind or ErrorKind.UNRECOGNIZED, matched_by="none")
-    return could_not_complete(
-        stand_in, run_id=run.id, mode="plan", recognition=recognition, reason=reason
-    )

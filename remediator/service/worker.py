@@ -51,6 +51,7 @@ from remediator.service.process import Processor, Session
 from remediator.service.waiting import woken
 from remediator.storage.leases import Census, LeaseStore, new_owner, this_process
 from remediator.storage.queue import QueueStore
+from remediator.unfinished import INTERRUPTED
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,6 @@ def share(census: Census, mine: int, due: int, concurrency: int) -> int:
         return concurrency
     in_play = census.companies_elsewhere + mine + due
     return max(1, min(concurrency, math.ceil(in_play / census.instances)))
-
-
-INTERRUPTED = (
-    "interrupted: the command that ran it (remediator fix, apply or plan) stopped before it "
-    "finished, and nothing more is known of its last step; make the run again (it looks in "
-    "Fortnox first, and never books a day twice)"
-)
 
 
 def poisoned_reason(attempts: int) -> str:
@@ -182,7 +176,7 @@ class Workers:
         for run_id in await asyncio.to_thread(self.queue.recover, grace):
             log.warning("run resumed: the process working it is gone", extra=ids(run_id=run_id))
         gone = await asyncio.to_thread(self.queue.take_interrupted, settings.stuck_run_seconds)
-        for run_id in gone:
+        for run_id in gone:  # a CLI command's, its process gone (remediator.unfinished)
             await self.processor.park(run_id, INTERRUPTED)
 
     async def _fill(self) -> None:

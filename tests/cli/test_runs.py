@@ -14,7 +14,8 @@ import pytest
 from remediator.runtime import open_store
 from remediator.settings import load_settings
 from remediator.storage import Database
-from remediator.storage.runs import RunStore
+from remediator.storage.db import runs
+from remediator.storage.runs import RunStore, Started
 from tests.cli.conftest import Company, run
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
@@ -172,3 +173,23 @@ def test_an_ambiguous_prefix_lists_the_candidates(env: None) -> None:
 def test_a_prefix_of_no_run_is_unknown(history: Company) -> None:
     result = history.invoke("runs", "show", "zz")
     assert (result.exit_code, result.stderr) == (2, "error: unknown run 'zz'\n")
+
+
+def test_a_run_whose_fix_was_killed_ends_when_runs_are_listed(history: Company) -> None:
+    """Found from outside: ``kill -9`` of ``remediator fix`` left its run ``running`` for ever
+    where no service runs (a laptop). ``runs list`` and ``runs show`` end it first, once it is
+    ``stuck_run_seconds`` old and nobody holds its company's lease."""
+    database = Database(load_settings().database_url)
+    body = history.failure.model_dump_json(by_alias=True)
+    RunStore(database).write([Started("killed01", "ev-k", history.connection_id, "apply", body)])
+    with database.engine.begin() as conn:
+        conn.execute(
+            runs.update().where(runs.c.id == "killed01").values(created_at=time.time() - 3600)
+        )
+    listed = {r["id"]: r for r in json.loads(run("runs", "list", "--json").stdout)}
+    assert (listed["killed01"]["state"], listed["killed01"]["outcome"]) == ("done", "failed")
+    shown = json.loads(run("runs", "show", "killed01", "--json").stdout)
+    assert shown["run"]["state_reason"].startswith(
+        "the run could not be completed: interrupted: the command that ran it"
+    )
+    assert "make the run again" in shown["report"]["summary"]["en"]
