@@ -104,7 +104,19 @@ def _booked_verbs(voucher: VoucherResult) -> tuple[str, str]:
     return "var redan bokförd", "was already booked"
 
 
-def _unfinished(requests: Requests) -> Text:
+def _unfinished(requests: Requests | None) -> Text:
+    """What the remediator did in Fortnox before its run stopped: nothing, something (see the
+    audit trail), or not known (``None``: a report written for the run by another process, or
+    after the pass that worked it died)."""
+    if requests is None:
+        return Text(
+            sv="Remediatorn kunde inte arbeta klart med felet. Vad den hann göra i Fortnox innan "
+            "den stoppades är inte känt här; en ny körning läser av Fortnox först och bokför "
+            "aldrig en dag två gånger.",
+            en="The remediator could not finish working on the error. What it did in Fortnox "
+            "before it stopped is not known here; a new run reads Fortnox first and never books "
+            "a day twice.",
+        )
     if not any(method in requests.by_method for method in ("POST", "PUT", "DELETE")):
         return Text(
             sv="Remediatorn kunde inte arbeta klart med felet; ingenting ändrades i Fortnox.",
@@ -130,7 +142,8 @@ def could_not_complete(
     requests: Requests | None = None,
 ) -> Report:
     """The final ``failed`` report of a run that could not be completed (an error outside
-    any action, or a connection gone before the run): every run ends with an outcome."""
+    any action, or a connection gone before the run): every run ends with an outcome.
+    ``requests``: what the run sent to Fortnox, when known."""
     now = datetime.now(UTC)
     return Report(
         run_id=run_id,
@@ -149,7 +162,7 @@ def could_not_complete(
             sv=f"Misslyckades: körningen kunde inte genomföras ({reason}).",
             en=f"Failed: the run could not be completed ({reason}).",
         ),
-        explanation=_unfinished(requests or Requests()),
+        explanation=_unfinished(requests),
         requests=requests or Requests(),
         started_at=started or now,
         finished_at=now,

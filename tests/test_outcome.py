@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
-from remediator.outcome import decide
-from remediator.report import Mode, Outcome, Step, StepStatus, Text
+from remediator.outcome import could_not_complete, decide
+from remediator.report import Mode, Outcome, Recognition, Requests, Step, StepStatus, Text
 
 S = StepStatus
 
@@ -42,3 +43,40 @@ def test_a_skipped_step_is_never_counted_as_a_fix() -> None:
     assert decide("apply", ErrorKind.ACCOUNT_INACTIVE, steps(S.SKIPPED, S.SKIPPED)) is not (
         Outcome.FIXED
     )
+
+
+def _unfinished_failure() -> ExportFailure:
+    return ExportFailure.model_validate(
+        {
+            "event_id": "ev-1",
+            "restaurant": {"id": "r1", "name": "Krogen"},
+            "connection_id": "c1",
+            "export": {"kind": "z_report", "id": "z-1", "date": "2026-03-02"},
+            "error": {"message": "Fel vid export"},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("requests", "said"),
+    [
+        (None, "What it did in Fortnox before it stopped is not known here"),
+        (Requests(), "nothing was changed in Fortnox"),
+        (Requests(by_method={"GET": 2, "PUT": 1}, total=3), "after writing to Fortnox"),
+    ],
+)
+def test_an_unfinished_run_says_what_is_known_of_what_it_did(
+    requests: Requests | None, said: str
+) -> None:
+    """A report written for a run whose pass died (``requests`` not known) never says that
+    nothing was changed: the pass may have written before it died."""
+    report = could_not_complete(
+        _unfinished_failure(),
+        run_id="r",
+        mode="apply",
+        recognition=Recognition(kind=ErrorKind.UNRECOGNIZED, matched_by="none"),
+        reason="a reason",
+        requests=requests,
+    )
+    assert said in report.explanation.en
+    assert report.requests == (requests or Requests())

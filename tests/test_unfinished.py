@@ -51,6 +51,7 @@ def test_a_dead_command_s_run_ends_failed_with_its_report(database: Database) ->
     assert old.report is not None
     assert "make the run again" in old.report
     assert old.kind == "series_not_manual"  # recognised from the stored failure
+    assert "before it stopped is not known here" in old.report  # never "nothing was changed"
 
 
 def test_a_run_whose_failure_cannot_be_read_gets_a_report_from_its_row(database: Database) -> None:
