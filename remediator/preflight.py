@@ -20,9 +20,13 @@ CHECKS = ("refresh_connection", "financial_year", "series_exists", "series_manua
 
 @dataclass(frozen=True)
 class Finding:
+    """What one check found; ``unavailable``: Fortnox did not answer it, so it says nothing
+    about the company (try again later)."""
+
     check: str
     ok: bool
     text: Text
+    unavailable: bool = False
 
 
 def _probe_failure(connection_id: str, day: date, series: str) -> ExportFailure:
@@ -43,8 +47,24 @@ def _probe_failure(connection_id: str, day: date, series: str) -> ExportFailure:
 
 
 def _finding(step: Step) -> Finding:
-    ok = step.status in (StepStatus.OK, StepStatus.SKIPPED)
-    return Finding(step.action, ok, step.summary)
+    """The step as a finding; one that failed says why (Fortnox did not answer, or the
+    error)."""
+    if step.status is not StepStatus.FAILED:
+        return Finding(
+            step.action, step.status in (StepStatus.OK, StepStatus.SKIPPED), step.summary
+        )
+    why = step.reason or "?"
+    if step.unavailable:
+        text = Text(
+            sv=f"Fortnox svarade inte, så det kunde inte kontrolleras; försök igen om en stund "
+            f"({why}).",
+            en=f"Fortnox did not answer, so this could not be checked; try again in a while "
+            f"({why}).",
+        )
+        return Finding(step.action, ok=False, text=text, unavailable=True)
+    summary = step.summary
+    text = Text(sv=f"{summary.sv} ({why})", en=f"{summary.en} ({why})")
+    return Finding(step.action, ok=False, text=text)
 
 
 async def _accounts(ctx: Context) -> list[Finding]:

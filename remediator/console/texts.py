@@ -198,6 +198,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "series": ("Serie", "Series"),
     "check_ok": ("Inga hinder hittades.", "No obstacles found."),
     "check_problems": ("{n} hinder hittades.", "{n} obstacle(s) found."),
+    "check_incomplete": (
+        "Kontrollen är inte klar: Fortnox svarade inte. Försök igen om en stund.",
+        "The check is not complete: Fortnox did not answer. Try again in a while.",
+    ),
     "fortnox_unreachable": (
         "Fortnox kunde inte användas: {error}. Kontrollera nätverket och Fortnox driftstatus och försök igen.",
         "Fortnox could not be used: {error}. Check the network and Fortnox's status, and try again.",

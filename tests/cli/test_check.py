@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from tests.cli.conftest import Company, run
 
 Make = Callable[[str], Company]
@@ -38,16 +40,18 @@ def test_what_would_make_tomorrows_export_fail(company: Make) -> None:
     assert result.exit_code == 3
     assert len(c.writes()) == before
     data = json.loads(result.stdout)
-    assert (data["connection_id"], data["date"], data["ok"]) == (
+    assert (data["connection_id"], data["date"], data["ok"], data["complete"]) == (
         c.connection_id,
         "2026-03-03",
         False,
+        True,
     )
     failing = [f for f in data["findings"] if not f["ok"]]
     assert failing == [
         {
             "check": "series_manual",
             "ok": False,
+            "unavailable": False,
             "text": {
                 "sv": "Öppna serie F för manuell kontering (Manual: true).",
                 "en": "Open series F for manual entry (Manual: true).",
@@ -74,6 +78,31 @@ def test_no_financial_year_stops_the_checks(company: Make) -> None:
         "✓ The connection to Fortnox works (renewed just now).",
         "✗ Fortnox has no financial year covering 2031-06-01.",
         "1 obstacle(s) found.",
+    ]
+
+
+def test_fortnox_not_answering_is_an_incomplete_check_not_an_obstacle(
+    company: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found from outside: during an outage ``check`` said "✗ The step could not be done.
+    1 obstacle(s) found." and exited 3, as if the company had a problem to fix."""
+    monkeypatch.setenv("REMEDIATOR_RETRY_ATTEMPTS", "1")
+    c = company("series_not_manual")
+    c.sandbox.set_faults(burst_503_seconds=600)
+    args = ("check", "--connection", c.connection_id, "--date", "2026-03-02")
+    result = c.invoke(*args, "--lang", "en")
+    assert result.exit_code == 4
+    lines = result.stdout.splitlines()
+    assert lines[0] == "✓ The connection to Fortnox works (renewed just now)."
+    assert lines[1].startswith(
+        "? Fortnox did not answer, so this could not be checked; try again in a while (Fortnox 503"
+    )
+    assert lines[2:] == ["The check is not complete: Fortnox did not answer. Try again in a while."]
+    data = json.loads(c.invoke(*args, "--json").stdout)
+    assert (data["ok"], data["complete"]) == (False, False)
+    assert [(f["check"], f["ok"], f["unavailable"]) for f in data["findings"]] == [
+        ("refresh_connection", True, False),
+        ("financial_year", False, True),
     ]
 
 

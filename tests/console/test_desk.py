@@ -116,6 +116,19 @@ def test_docs_and_console_assets_come_from_the_service(tmp_path: Path) -> None:
             assert desk.client.get(asset).status_code == 200
 
 
+def test_a_check_fortnox_does_not_answer_says_it_is_not_complete(signed_in: Desk) -> None:
+    path = f"/console/restaurants/{signed_in.harness.connection_id}"
+    page = signed_in.client.get(path)
+    signed_in.harness.sandbox.set_faults(burst_503_seconds=600)
+    checked = signed_in.client.post(
+        f"{path}/check", data={"csrf": csrf_of(page), "day": "2026-03-02", "series": "F"}
+    )
+    assert checked.status_code == 200
+    assert "Kontrollen är inte klar: Fortnox svarade inte." in checked.text
+    assert "Fortnox svarade inte, så det kunde inte kontrolleras" in checked.text
+    assert "hinder hittades" not in checked.text
+
+
 def test_a_restaurant_page_shows_no_findings_before_the_check_is_run(signed_in: Desk) -> None:
     page = signed_in.client.get(f"/console/restaurants/{signed_in.harness.connection_id}")
     assert "hinder hittades" not in page.text
