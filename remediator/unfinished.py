@@ -94,9 +94,7 @@ def end_interrupted(
             outcome=report.outcome.value,
             records=[],
         )
-        queue.settle(run_id, ended_interrupted())
+        queue.settle(
+            run_id, Settled(RunState.DONE, reason=f"the run could not be completed: {INTERRUPTED}")
+        )
     return ended
-
-
-def ended_interrupted() -> Settled:
-    return Settled(RunState.DONE, reason=f"the run could not be completed: {INTERRUPTED}")

@@ -170,11 +170,11 @@ class Processor:
         self._settled(done, time.monotonic() - started)
         return done
 
-    async def park(self, run_id: str, reason: str) -> QueuedRun:
-        """Settle a run as failed, saying why, that a process left ``running`` when it went
-        (``reason``: interrupted as often as it may be, or a command of the CLI killed)."""
+    async def park(self, run_id: str, attempts: int) -> QueuedRun:
+        """Settle a run as failed ("poison") that was interrupted as often as it may be."""
         row = await asyncio.to_thread(self.queue.queued, run_id)
-        log.error("run parked: %s", reason, extra=_fields(row))
+        reason = f"poison: its work was interrupted {attempts} times, so it is not tried again"
+        log.error("run parked", extra=_fields(row))
         done = await self._settle(row, await self._broken(row, reason))
         self._settled(done, 0.0)
         return done

@@ -51,7 +51,7 @@ from remediator.service.process import Processor, Session
 from remediator.service.waiting import woken
 from remediator.storage.leases import Census, LeaseStore, new_owner, this_process
 from remediator.storage.queue import QueueStore
-from remediator.unfinished import INTERRUPTED
+from remediator.unfinished import end_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,6 @@ def share(census: Census, mine: int, due: int, concurrency: int) -> int:
         return concurrency
     in_play = census.companies_elsewhere + mine + due
     return max(1, min(concurrency, math.ceil(in_play / census.instances)))
-
-
-def poisoned_reason(attempts: int) -> str:
-    return f"poison: its work was interrupted {attempts} times, so it is not tried again"
 
 
 class Workers:
@@ -168,16 +164,21 @@ class Workers:
         back to the queue once their company's lease has expired (``QueueStore.recover``).
         Runs of a CLI command whose process is gone end failed, saying so, once they are
         ``stuck_run_seconds`` old (a ``plan`` holds no lease)."""
-        settings = self.processor.settings
-        grace = settings.lease_seconds
+        runtime = self.processor.runtime
+        grace = runtime.settings.lease_seconds
         poisoned = await asyncio.to_thread(self.queue.take_poisoned, grace, self.max_attempts)
         for run_id, attempts in poisoned.items():
-            await self.processor.park(run_id, poisoned_reason(attempts))
+            await self.processor.park(run_id, attempts)
         for run_id in await asyncio.to_thread(self.queue.recover, grace):
             log.warning("run resumed: the process working it is gone", extra=ids(run_id=run_id))
-        gone = await asyncio.to_thread(self.queue.take_interrupted, settings.stuck_run_seconds)
-        for run_id in gone:  # a CLI command's, its process gone (remediator.unfinished)
-            await self.processor.park(run_id, INTERRUPTED)
+        ended = await asyncio.to_thread(
+            end_interrupted,
+            self.queue,
+            lambda: runtime.catalogue,
+            runtime.settings.stuck_run_seconds,
+        )
+        for run_id in ended:
+            log.warning("run ended: the CLI command running it is gone", extra=ids(run_id=run_id))
 
     async def _fill(self) -> None:
         if time.monotonic() - self._looked_back >= self.poll_seconds:

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -807,27 +807,14 @@ class QueueStore(RunStore):
             self._orphaned(grace_seconds),
             sa.func.coalesce(runs.c.attempts, 0) + 1 >= max_attempts,
         )
-        with reading(self._engine) as conn:  # a read first: most looks find nothing
-            found = conn.execute(sa.select(runs.c.id).where(out_of_attempts)).first()
-        if found is None:
-            return {}
-        taken: dict[str, int] = {}
-        with write_transaction(self._engine) as conn:
-            rows = conn.execute(sa.select(runs.c.id, runs.c.attempts).where(out_of_attempts))
-            for run_id, attempts in rows.all():
-                result = conn.execute(
-                    runs.update()
-                    .where(runs.c.id == run_id, out_of_attempts)
-                    .values(
-                        state=RunState.DONE.value,
-                        state_reason="poison: interrupted as often as it may be",
-                        attempts=(attempts or 0) + 1,
-                        finished_at=time.time(),
-                    )
-                )
-                if result.rowcount == 1:
-                    taken[run_id] = (attempts or 0) + 1
-        return taken
+        ended = self._end_each(
+            out_of_attempts,
+            lambda attempts: {
+                "state_reason": "poison: interrupted as often as it may be",
+                "attempts": (attempts or 0) + 1,
+            },
+        )
+        return {run_id: (attempts or 0) + 1 for run_id, attempts in ended.items()}
 
     def take_interrupted(self, older_than: float) -> list[str]:
         """Runs of the CLI (``fix``, ``apply``, ``plan``) left ``running`` by a process that
@@ -841,21 +828,29 @@ class QueueStore(RunStore):
             runs.c.created_at < time.time() - older_than,  # a CLI run is stored as it starts
             ~sa.exists(_live_lease()),
         )
+        return list(self._end_each(interrupted, lambda _attempts: {}))
+
+    def _end_each(
+        self, where: Any, values: Callable[[int | None], dict[str, Any]]
+    ) -> dict[str, int | None]:
+        """The runs ``where`` holds ended ``done`` (with ``values(attempts)`` besides), each
+        by one caller only however many look: its update asks ``where`` again. Returns the
+        ids ended and the attempts they had."""
         with reading(self._engine) as conn:  # a read first: most looks find nothing
-            found = conn.execute(sa.select(runs.c.id).where(interrupted)).first()
-        if found is None:
-            return []
-        taken: list[str] = []
+            if conn.execute(sa.select(runs.c.id).where(where)).first() is None:
+                return {}
+        ended: dict[str, int | None] = {}
         with write_transaction(self._engine) as conn:
-            for run_id in conn.execute(sa.select(runs.c.id).where(interrupted)).scalars().all():
+            found = conn.execute(sa.select(runs.c.id, runs.c.attempts).where(where)).all()
+            for run_id, attempts in found:
                 result = conn.execute(
                     runs.update()
-                    .where(runs.c.id == run_id, interrupted)
-                    .values(state=RunState.DONE.value, finished_at=time.time())
+                    .where(runs.c.id == run_id, where)
+                    .values(state=RunState.DONE.value, finished_at=time.time(), **values(attempts))
                 )
                 if result.rowcount == 1:
-                    taken.append(run_id)
-        return taken
+                    ended[run_id] = attempts
+        return ended
 
     def stuck(self, older_than: float) -> int:
         """Service runs ``running`` for more than ``older_than`` seconds."""
