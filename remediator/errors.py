@@ -4,7 +4,8 @@
     ├── UsageError                  bad input or usage a person can fix (exit 2)
     │   ├── ConfigError             settings that cannot work
     │   ├── UnknownConnectionError  no such connection in the store
-    │   └── ConnectionExists        adding a connection the store holds already
+    │   ├── ConnectionExists        adding a connection the store holds already
+    │   └── RefreshTokenOwned       importing a refresh token into a connection that holds one
     ├── StorageError                the database or key file cannot be used
     ├── LeaseBusy                   a company's lease is held elsewhere, and the caller would not wait
     ├── LeaseLost                   a company's lease ran out or was taken over: stop writing
@@ -47,6 +48,18 @@ class ConnectionExists(UsageError):
 
     def __init__(self, connection_id: str) -> None:
         super().__init__(f"connection {connection_id!r} already exists")
+        self.connection_id = connection_id
+
+
+class RefreshTokenOwned(UsageError):
+    """Importing a refresh token into a connection that holds one: the remediator owns it (a
+    conflict with the connection's state, not a malformed request)."""
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__(
+            f"connection {connection_id!r} already has a refresh token: the remediator owns "
+            "it, so it cannot be imported again"
+        )
         self.connection_id = connection_id
 
 

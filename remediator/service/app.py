@@ -8,20 +8,28 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, SQLAlchemyError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remediator import __version__
 from remediator.console import mount_console
-from remediator.errors import RemediatorError, UnknownConnectionError, UsageError
+from remediator.errors import (
+    RefreshTokenOwned,
+    RemediatorError,
+    UnknownConnectionError,
+    UsageError,
+)
 from remediator.failure import ExportFailure, InvalidFailure
 from remediator.fortnox import ConsentRequired, FortnoxError
 from remediator.service import connections, intake, operations, reconnect, runs
@@ -118,9 +126,27 @@ async def _too_large(_request: Request, err: Exception) -> JSONResponse:
     return _problem(413, str(err))
 
 
-async def _http(_request: Request, err: Exception) -> JSONResponse:
+async def _http(request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, HTTPException)  # noqa: S101 - registered for this type only
-    return _problem(err.status_code, str(err.detail), headers=err.headers)
+    headers = err.headers
+    allowed = _allowed(request) if err.status_code == HTTPStatus.METHOD_NOT_ALLOWED else None
+    if allowed is not None:
+        headers = {**(headers or {}), "Allow": allowed}
+    return _problem(err.status_code, str(err.detail), headers=headers)
+
+
+def _allowed(request: Request) -> str | None:
+    """Every method the request's path answers, from the OpenAPI document: starlette's 405
+    names only those of the first route on the path (``PUT`` for a connection, which answers
+    ``GET`` too). ``None`` for a path the document does not describe (the console's)."""
+    path = request.scope["path"]
+    methods = {
+        method.upper()
+        for template, operations in request.app.openapi()["paths"].items()
+        if compile_path(template)[0].match(path)
+        for method in operations
+    }
+    return ", ".join(sorted(methods)) if methods else None
 
 
 def _described(error: Any) -> str:
@@ -139,6 +165,7 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Exception], Awaitable[J
     (UnknownConnectionError, _unknown_connection),
     (UnknownRunError, _not_found),
     (RunConflictError, _conflict),
+    (RefreshTokenOwned, _conflict),
     (ConsentRequired, _consent),
     (FortnoxError, _fortnox),
     (UsageError, _usage),

@@ -116,7 +116,11 @@ def _put_once(running: Service, connection_id: str, body: ConnectionIn) -> tuple
 @router.put(
     "/{connection_id}",
     response_model=ConnectionOut,
-    responses={201: {"model": ConnectionOut}, 400: {"model": Problem}},
+    responses={
+        201: {"model": ConnectionOut},
+        400: {"model": Problem, "description": "Not a valid change (a new one needs a label)."},
+        409: {"model": Problem, "description": "A refresh token is imported once: it has one."},
+    },
 )
 async def put_connection(
     connection_id: Annotated[str, Path(min_length=1, max_length=100)],

@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from remediator.errors import ConnectionExists, UnknownConnectionError, UsageError
+from remediator.errors import (
+    ConnectionExists,
+    RefreshTokenOwned,
+    UnknownConnectionError,
+)
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
 from remediator.policy import Policy
 from remediator.storage.audit import record_in
@@ -377,10 +381,7 @@ class ConnectionStore:
             self._written(connection_id)
         if result.rowcount == 0:
             self.get(connection_id)  # raises for an unknown connection
-            raise UsageError(
-                f"connection {connection_id!r} already has a refresh token: the remediator owns "
-                "it, so it cannot be imported again"
-            )
+            raise RefreshTokenOwned(connection_id)
 
     def put(
         self, connection_id: str, changes: ConnectionChanges, *, new: Connection | None = None
@@ -421,10 +422,7 @@ class ConnectionStore:
         if stored is None:
             raise UnknownConnectionError(connection_id)
         if stored[0] is not None:
-            raise UsageError(
-                f"connection {connection_id!r} already has a refresh token: the remediator owns "
-                "it, so it cannot be imported again"
-            )
+            raise RefreshTokenOwned(connection_id)
 
     def _changed(self, changes: ConnectionChanges) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -63,7 +63,7 @@ def test_connections_are_created_updated_and_shown_without_tokens(harness: Harne
     assert grant.refresh_token not in updated.text + str(shown)
     assert not {"refresh_token", "access_token"} & set(shown)
     again = client.put(path, headers=AUTH, json={"refresh_token": "another-one"})
-    assert again.status_code == 400
+    assert again.status_code == 409  # a conflict with the connection's state
     assert "already has a refresh token" in again.json()["detail"]
     missing = client.get("/v1/connections/nobody", headers=AUTH)
     assert missing.status_code == 404
@@ -130,6 +130,25 @@ def test_the_openapi_page_documents_the_api(harness: Harness) -> None:
     assert ref == "#/components/schemas/ExportFailure"
     assert "event_id" in schema["components"]["schemas"]["ExportFailure"]["properties"]
     assert client.get("/docs").status_code == 200
+
+
+def test_a_method_a_path_does_not_answer_is_405_naming_every_method_it_does(
+    harness: Harness,
+) -> None:
+    client = TestClient(harness.app(worker_concurrency=0))
+    schema = client.get("/openapi.json").json()["paths"]
+    for path, documented in (
+        ("/v1/connections/x", schema["/v1/connections/{connection_id}"]),
+        ("/v1/runs/x", schema["/v1/runs/{run_id}"]),
+        ("/v1/failures", schema["/v1/failures"]),
+    ):
+        refused = client.request("DELETE", path, headers=AUTH)
+        assert refused.status_code == 405
+        assert refused.json()["detail"] == "Method Not Allowed"
+        assert set(refused.headers["Allow"].split(", ")) == {m.upper() for m in documented}
+    nowhere = client.get("/v1/nowhere", headers=AUTH)  # the same problem shape as the rest
+    assert nowhere.status_code == 404
+    assert nowhere.json() == {"detail": "Not Found", "problems": []}
 
 
 def test_an_access_token_for_a_dead_connection_is_409(tmp_path: Path) -> None:

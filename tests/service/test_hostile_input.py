@@ -188,7 +188,7 @@ def test_a_refused_update_changes_nothing(harness: Harness) -> None:
         headers=AUTH,
         json={"label": "Renamed", "policy": {"activate_account": "never"}, "refresh_token": "t"},
     )
-    problem(answer, 400)
+    problem(answer, 409)
     after = client.get(path, headers=AUTH).json()
     assert after == before | {"reconnect_url": after["reconnect_url"]}
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from remediator.errors import (
     ConfigError,
+    RefreshTokenOwned,
     StorageError,
     UnknownConnectionError,
     UsageError,
@@ -244,7 +245,7 @@ def test_put_creates_and_changes_in_one_transaction_or_not_at_all(
     assert made.refresh_token is not None
     assert made.refresh_token.get_secret_value() == "rt-1"
     again = ConnectionChanges(label="Renamed", refresh_token=SecretStr("rt-2"))
-    with pytest.raises(UsageError, match="already has a refresh token"):
+    with pytest.raises(RefreshTokenOwned, match="already has a refresh token"):
         store.put("p", again)
     with pytest.raises(UsageError, match="already exists"):
         store.put("p", ConnectionChanges(label="Other"), new=new)
