@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import Any
 
 from remediator.backoffice import BackofficeNotifier
-from remediator.engine import Audit, Engine
+from remediator.engine import Engine
 from remediator.failure import PREFLIGHT, ExportFailure
 from remediator.foreseen import Obstacle, Survey, survey
 from remediator.fortnox import ConsentRequired, FortnoxError
@@ -51,6 +51,7 @@ from remediator.storage.queue import SCHEDULED, QueuedRun, QueueStore, Scheduled
 from remediator.storage.runs import RunState
 from remediator.texts import AHEAD_EVENTS, render_text
 from remediator.timestamps import iso_epoch
+from remediator.trail import Audit
 
 log = logging.getLogger(__name__)
 EVENT_FIXED_AHEAD = "fixed_ahead"

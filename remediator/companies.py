@@ -39,12 +39,14 @@ from remediator.fortnox import (
     FortnoxError,
     Ledger,
     Memory,
+    RequestRecord,
     SlidingWindowLimiter,
     tenant_of,
 )
 from remediator.fortnox._tokens import RECENT_SECONDS
 from remediator.storage import Connection, ConnectionStore
 from remediator.storage.leases import Lease, Leases, Spent, held, holding, this_process
+from remediator.trail import Audit, recording
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,7 @@ class Companies:
         self._places: asyncio.Semaphore | None = None
         self._admissions: dict[str, _Admission] = {}
         self._reading: dict[str, asyncio.Future[Connection]] = {}
+        self._learnt: dict[str, list[RequestRecord]] = {}
         self._swept = time.monotonic()
 
     def __repr__(self) -> str:
@@ -332,6 +335,11 @@ class Companies:
             tenant = await self._learn(connection_id)
         return connection.model_copy(update={"tenant_id": tenant})
 
+    def learnt(self, connection_id: str) -> list[RequestRecord]:
+        """The requests sent to learn the connection's company that no run's audit holds yet,
+        taken: the run the turn was taken for (the next of the connection) records them."""
+        return self._learnt.pop(connection_id, [])
+
     async def connection(self, connection_id: str) -> Connection:
         """The connection as stored, read at most ``RECENT_SECONDS`` ago. Callers at the same
         moment share one read: a burst's runs of one restaurant, admitted together, each read
@@ -356,16 +364,21 @@ class Companies:
         connection = await asyncio.to_thread(store.get, connection_id)
         if connection.tenant_id:  # learnt by the holder before us
             return connection.tenant_id
+        learning = Audit()
         try:
-            token = await self.connector.tokens(connection_id).access_token()
-            tenant = tenant_of(token.get_secret_value())
-            if tenant is None:
-                client = self.connector.client(connection, read_only=True)
-                number = (await client.company_information()).database_number
-                tenant = None if number is None else str(number)
+            with recording(learning):
+                token = await self.connector.tokens(connection_id).access_token()
+                tenant = tenant_of(token.get_secret_value())
+                if tenant is None:
+                    client = self.connector.client(connection, read_only=True, hook=learning)
+                    number = (await client.company_information()).database_number
+                    tenant = None if number is None else str(number)
         except FortnoxError as err:
             log.warning("the company of connection %s is not known yet: %s", connection_id, err)
             return None
+        finally:
+            if learning.records:
+                self._learnt.setdefault(connection_id, []).extend(learning.records)
         if tenant is not None:
             await asyncio.to_thread(store.set_tenant, connection_id, tenant)
             log.info("connection %s works on Fortnox company %s", connection_id, tenant)

@@ -9,10 +9,8 @@ import functools
 import logging
 import secrets
 import weakref
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from string import Formatter
 from typing import Any
@@ -35,7 +33,6 @@ from remediator.fortnox import (
     FortnoxTransportError,
     RateLimited,
     ReadOnlyViolation,
-    RequestRecord,
     ServerError,
     TokenError,
     WriteOutcomeUnknown,
@@ -51,7 +48,6 @@ from remediator.report import (
     Mode,
     Recognition,
     Report,
-    Requests,
     Restaurant,
     Step,
     Steps,
@@ -64,6 +60,7 @@ from remediator.storage import ConnectionStore
 from remediator.storage.leases import Leases
 from remediator.storage.runs import Finished, RunStore, Started
 from remediator.texts import render_lines, render_text
+from remediator.trail import Audit, recording
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
 # Answers of the session memory at most this old are as good as reads made now (the service
@@ -74,37 +71,6 @@ FRESH_SECONDS = 5.0
 # fixes the cause ahead of the export, which then goes through on its own.
 NOT_AHEAD = frozenset({"resend_voucher"})
 log = logging.getLogger(__name__)
-
-
-_CURRENT_AUDIT: ContextVar[Audit | None] = ContextVar("remediator_audit", default=None)
-
-
-def audit_token_calls(record: RequestRecord) -> None:
-    """A connector-wide hook: token calls land in the audit of the run that made them.
-
-    The per-run client hook sees only ``/3/`` requests; refreshes go through the connector's
-    OAuth client, inside the run's task, so the run's audit is found in the context.
-    """
-    audit = _CURRENT_AUDIT.get()
-    if audit is not None and record.kind == "token":
-        audit(record)
-
-
-class Audit:
-    """Collects the requests of one run (the audit trail); never a token."""
-
-    def __init__(self) -> None:
-        self.records: list[RequestRecord] = []
-
-    def __call__(self, record: RequestRecord) -> None:
-        self.records.append(record)
-
-    def counts(self) -> Requests:
-        api = [r for r in self.records if r.kind == "api"]
-        by_method = dict(sorted(Counter(r.method for r in api).items()))
-        return Requests(
-            by_method=by_method, token_calls=len(self.records) - len(api), total=len(self.records)
-        )
 
 
 class Engine:
@@ -247,6 +213,7 @@ class Engine:
         run may succeed once the database answers (the service tries the pass again; the CLI
         says the database failed), and a report of it might not be stored anyway."""
         audit = Audit()
+        audit.records.extend(self.companies.learnt(failure.connection_id))
         try:
             return await self._act(
                 failure,
@@ -358,8 +325,7 @@ class Engine:
             ctx.instructions = self.instructions_for(ctx)
             return ctx
 
-        running = _CURRENT_AUDIT.set(audit)
-        try:
+        with recording(audit):
             ctx = context()
             played, steps = await self._played(ctx, playbook)
             if _blocked_on_old_answers(client, steps) and client.memory is not None:
@@ -371,8 +337,6 @@ class Engine:
                 client.stalest_recall = None
                 ctx = context()
                 played, steps = await self._played(ctx, playbook)
-        finally:
-            _CURRENT_AUDIT.reset(running)
         playbook = played
         report = self._report(
             run_id=run_id, ctx=ctx, playbook=playbook, steps=steps, audit=audit, started=started
@@ -643,4 +607,4 @@ def manual_steps(
     return Steps(sv=list(dict.fromkeys(sv)), en=list(dict.fromkeys(en)))
 
 
-__all__ = ["Audit", "Engine", "ErrorKind", "audit_token_calls", "fill", "placeholders"]
+__all__ = ["Engine", "ErrorKind", "fill", "placeholders"]

@@ -8,11 +8,12 @@ from datetime import date
 
 from remediator.actions import ACTIONS, Context
 from remediator.bas import RESTAURANT_ACCOUNTS
-from remediator.engine import Audit, guarded
+from remediator.engine import guarded
 from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
 from remediator.report import Recognition, Step, StepStatus, Text
 from remediator.runtime import Runtime
+from remediator.trail import Audit
 
 # Actions whose read-only checks say something about tomorrow's export, in order.
 CHECKS = ("refresh_connection", "financial_year", "series_exists", "series_manual", "locked_period")

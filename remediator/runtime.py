@@ -8,7 +8,7 @@ import httpx
 
 from remediator.catalogue import Catalogue, load_catalogue
 from remediator.companies import CompanyBudget
-from remediator.engine import Engine, audit_token_calls
+from remediator.engine import Engine
 from remediator.fortnox import FortnoxConnector, RequestHook, RequestRecord
 from remediator.fortnox._events import no_hook
 from remediator.links import ReconnectLinks, link_key
@@ -19,6 +19,7 @@ from remediator.storage import ConnectionStore, Database, TokenCipher, load_ciph
 from remediator.storage.leases import Leases, LeaseStore
 from remediator.storage.queue import QueueStore
 from remediator.storage.runs import RunStore
+from remediator.trail import audit_token_calls
 
 
 def open_database(settings: Settings) -> Database:

@@ -5,11 +5,11 @@ once. The sandbox's request log and books are the oracle."""
 from __future__ import annotations
 
 from remediator.actions import Context
-from remediator.engine import Audit
 from remediator.fortnox import FortnoxClient
 from remediator.kinds import ErrorKind
 from remediator.policy import Policy
 from remediator.report import Outcome, StepStatus
+from remediator.trail import Audit
 from tests.e2e.conftest import provoke
 from tests.e2e.support import OpenRig, api_calls, healthy_state, state_for, writes
 from tests.garbage import cyclic_garbage

@@ -16,6 +16,7 @@ from remediator.engine import Engine
 from remediator.failure import ExportFailure, storable
 from remediator.runtime import (
     Runtime,
+    fan_out,
     open_connector,
     open_database,
     open_leases,
@@ -37,6 +38,7 @@ from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 from remediator.storage.users import UserStore
+from remediator.trail import audit_token_calls
 
 
 @dataclass
@@ -173,7 +175,9 @@ def open_service(
     )
     cipher = load_cipher(settings.secret_key, settings.key_file)
     store = ConnectionStore(database, cipher)
-    connector = open_connector(settings, store, transport=transport, hook=metrics.fortnox_request)
+    # token calls land in the audit trail of the run that made them, as in the CLI
+    hook = fan_out(metrics.fortnox_request, audit_token_calls)
+    connector = open_connector(settings, store, transport=transport, hook=hook)
     catalogue = load_catalogue()
     links = reconnect_links(settings, cipher)
     engine = Engine(

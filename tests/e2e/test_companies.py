@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from pydantic import SecretStr
 
+from remediator import companies as companies_module
 from remediator.errors import LeaseLost
 from remediator.kinds import ErrorKind
 from remediator.storage import Connection
@@ -46,6 +47,41 @@ async def test_a_connection_learns_its_company_before_anything_acts_on_it(
         assert lease_store(rig).holder("connection:rest-new") is None  # learnt, then let go
     assert store.get("rest-new").tenant_id == first.tenant_id
     assert lease_store(rig).holder(f"tenant:{first.tenant_id}") is None
+
+
+@pytest.mark.parametrize("claim", [True, False], ids=["token-claim", "companyinformation"])
+async def test_the_requests_that_learn_the_company_are_in_the_runs_audit_trail(
+    open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch, claim: bool
+) -> None:
+    state = state_for(ErrorKind.SERIES_MISSING)
+    grant = state.grants[0]
+    state.grants.append(grant.model_copy(update={"name": "haga", "refresh_token": "rt-haga"}))
+    rig = await open_rig(state)
+    failure = await rig.export()
+    rig.runtime.store.add(
+        Connection(
+            id="rest-new",
+            label="Bistro Ljus, Haga",
+            client_id=grant.client_id,
+            refresh_token=SecretStr("rt-haga"),
+        )
+    )
+    if not claim:  # an access token that does not name its company: Fortnox is asked
+        monkeypatch.setattr(companies_module, "tenant_of", lambda _token: None)
+    seen = len(rig.sandbox.requests)
+    fresh = failure.model_copy(update={"connection_id": "rest-new"})
+    report = await rig.runtime.engine.run(fresh, mode="apply")
+    assert report.outcome.value == "fixed"
+    assert rig.runtime.store.get("rest-new").tenant_id == grant.tenant_id
+    sent = list(rig.sandbox.requests)[seen:]
+    tokens = [r for r in sent if r["path"] == "/oauth-v1/token"]
+    assert len(tokens) == 1  # the refresh that told the company (or let us ask) served the run
+    learnt = [r for r in sent if r["path"] == "/3/companyinformation"]
+    assert len(learnt) == (0 if claim else 1)
+    assert report.requests.token_calls == 1
+    assert report.requests.total == len(sent)
+    audited = rig.runtime.runs.audit(report.run_id)
+    assert [e.path for e in audited] == [r["path"] for r in sent]
 
 
 async def test_an_apply_waits_while_another_process_holds_the_company(

@@ -51,6 +51,33 @@ def test_a_safe_playbook_is_applied_and_the_voucher_resent(harness: Harness) -> 
     assert [v["TransactionDate"] for v in harness.vouchers()] == ["2026-03-02"]
 
 
+def test_a_new_connections_first_refresh_is_in_its_first_runs_audit_trail(
+    harness: Harness,
+) -> None:
+    """The drain learns the company (a refresh) before any run starts: the run it was for
+    records that token call all the same, so every request sent is in some run's trail."""
+    example = harness.sandbox.example("z_report")
+    grant = next(g for g in harness.sandbox.world.state.grants if g.name == example["grant"])
+    app = harness.app()
+    with harness.client(app) as client:
+        seen = len(harness.sandbox.requests)
+        registered = client.put(  # without its tenant: the first turn learns the company
+            f"/v1/connections/{harness.connection_id}",
+            headers=AUTH,
+            json={"label": "Bistro", "refresh_token": grant.refresh_token},
+        )
+        assert registered.json()["tenant_id"] is None
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        run = wait_for(client, run_id)
+        audited = app.state.service.runtime.runs.audit(run_id)
+        learnt = client.get(f"/v1/connections/{harness.connection_id}", headers=AUTH).json()
+    assert run["outcome"] == "fixed"
+    assert learnt["tenant_id"] == grant.tenant_id
+    sent = [r["path"] for r in harness.sandbox.requests[seen:]]
+    assert sent.count("/oauth-v1/token") == 1
+    assert [e.path for e in audited] == sent
+
+
 def test_a_run_planned_then_applied_reads_the_year_and_the_chart_once(harness: Harness) -> None:
     """The plan reads them under the company's turn and keeps them for its apply."""
     with harness.client() as client:
