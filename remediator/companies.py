@@ -198,16 +198,19 @@ class Companies:
         tenant = connection.tenant_id
         key = connection_key(connection_id) if tenant is None else company_key(tenant)
         memory = None if tenant is None else self.memory(tenant)
-        async with self._lease(key, wait=wait) as lease:
-            ledger = None if tenant is None else self.ledger(tenant, lease)
-            yield Turn(
-                lease,
-                connection_id,
-                company_known=tenant is not None,
-                connection=connection,
-                memory=memory,
-                ledger=ledger,
-            )
+        try:
+            async with self._lease(key, wait=wait) as lease:
+                ledger = None if tenant is None else self.ledger(tenant, lease)
+                yield Turn(
+                    lease,
+                    connection_id,
+                    company_known=tenant is not None,
+                    connection=connection,
+                    memory=memory,
+                    ledger=ledger,
+                )
+        finally:  # learning's requests belong to a run of this turn, or to none
+            self._learnt.pop(connection_id, None)
 
     @asynccontextmanager
     async def _lease(self, key: str, *, wait: bool) -> AsyncIterator[Lease]:
@@ -337,7 +340,8 @@ class Companies:
 
     def learnt(self, connection_id: str) -> list[RequestRecord]:
         """The requests sent to learn the connection's company that no run's audit holds yet,
-        taken: the run the turn was taken for (the next of the connection) records them."""
+        taken: the run the turn was taken for records them (dropped when the turn ends without
+        one, rather than put in a later run's trail)."""
         return self._learnt.pop(connection_id, [])
 
     async def connection(self, connection_id: str) -> Connection:

@@ -84,6 +84,33 @@ async def test_the_requests_that_learn_the_company_are_in_the_runs_audit_trail(
     assert [e.path for e in audited] == [r["path"] for r in sent]
 
 
+async def test_learning_in_a_turn_without_a_run_is_not_put_in_a_later_runs_trail(
+    open_rig: OpenRig,
+) -> None:
+    state = state_for(ErrorKind.SERIES_MISSING)
+    grant = state.grants[0]
+    state.grants.append(grant.model_copy(update={"name": "haga", "refresh_token": "rt-haga"}))
+    rig = await open_rig(state)
+    failure = await rig.export()
+    rig.runtime.store.add(
+        Connection(
+            id="rest-new",
+            label="Haga",
+            client_id=grant.client_id,
+            refresh_token=SecretStr("rt-haga"),
+        )
+    )
+    async with rig.runtime.engine.turn("rest-new"):  # as a check ahead that found nothing
+        pass
+    seen = len(rig.sandbox.requests)
+    fresh = failure.model_copy(update={"connection_id": "rest-new"})
+    report = await rig.runtime.engine.run(fresh, mode="apply")
+    sent = list(rig.sandbox.requests)[seen:]
+    assert "/oauth-v1/token" not in [r["path"] for r in sent]  # its access token still serves
+    assert report.requests.token_calls == 0
+    assert [e.path for e in rig.runtime.runs.audit(report.run_id)] == [r["path"] for r in sent]
+
+
 async def test_an_apply_waits_while_another_process_holds_the_company(
     open_rig: OpenRig,
 ) -> None:
