@@ -98,24 +98,35 @@ def open_runtime(
     hook: RequestHook = no_hook,
 ) -> Runtime:
     settings = settings or load_settings()
-    database = open_database(settings)
-    cipher = load_cipher(settings.secret_key, settings.key_file)
-    store = ConnectionStore(database, cipher)
     # The queue's store: a check ahead stores its runs in the queue (remediator.ahead); for
     # every other run it is the plain run store.
-    runs = QueueStore(database)
+    runs = QueueStore(open_database(settings))
+    return runtime_on(settings, runs, transport=transport, hook=hook)
+
+
+def runtime_on(
+    settings: Settings,
+    runs: QueueStore,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    hook: RequestHook = no_hook,
+) -> Runtime:
+    """A runtime whose runs go to ``runs`` (and its database): the service shares its queue.
+    ``hook`` sees every Fortnox request; token calls also land in the audit of the run that
+    made them."""
+    database = runs.database
+    cipher = load_cipher(settings.secret_key, settings.key_file)
+    store = ConnectionStore(database, cipher)
     connector = open_connector(
         settings, store, transport=transport, hook=fan_out(hook, audit_token_calls)
     )
-    catalogue = load_catalogue()
-    links = reconnect_links(settings, cipher)
     engine = Engine(
         connector,
-        catalogue,
+        load_catalogue(),
         runs,
         store=store,
         default_policy=settings.policy,
-        links=links,
+        links=reconnect_links(settings, cipher),
         leases=open_leases(settings, database, connector),
     )
-    return Runtime(settings, store, runs, connector, catalogue, engine)
+    return Runtime(settings, store, runs, connector, engine.catalogue, engine)

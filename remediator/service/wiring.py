@@ -11,16 +11,12 @@ from dataclasses import dataclass
 import httpx
 
 from remediator.backoffice import BackofficeNotifier
-from remediator.catalogue import load_catalogue
-from remediator.engine import Engine
 from remediator.failure import ExportFailure, storable
 from remediator.runtime import (
     Runtime,
-    fan_out,
-    open_connector,
     open_database,
     open_leases,
-    reconnect_links,
+    runtime_on,
 )
 from remediator.schedule import DailySchedule
 from remediator.service.callbacks import Deliverer
@@ -31,14 +27,13 @@ from remediator.service.scheduler import Scheduler
 from remediator.service.worker import Workers
 from remediator.service.writer import IntakeWriter
 from remediator.settings import Settings
-from remediator.storage import ConnectionStore, Database, load_cipher
+from remediator.storage import Database
 from remediator.storage.audit import AuditStore
 from remediator.storage.jobs import JobRunStore
 from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 from remediator.storage.users import UserStore
-from remediator.trail import audit_token_calls
 
 
 @dataclass
@@ -173,23 +168,7 @@ def open_service(
         lambda: queue.stuck(settings.stuck_run_seconds),
         OverviewStore(database).read,
     )
-    cipher = load_cipher(settings.secret_key, settings.key_file)
-    store = ConnectionStore(database, cipher)
-    # token calls land in the audit trail of the run that made them, as in the CLI
-    hook = fan_out(metrics.fortnox_request, audit_token_calls)
-    connector = open_connector(settings, store, transport=transport, hook=hook)
-    catalogue = load_catalogue()
-    links = reconnect_links(settings, cipher)
-    engine = Engine(
-        connector,
-        catalogue,
-        queue,
-        store=store,
-        default_policy=settings.policy,
-        links=links,
-        leases=open_leases(settings, database, connector),
-    )
-    runtime = Runtime(settings, store, queue, connector, catalogue, engine)
+    runtime = runtime_on(settings, queue, transport=transport, hook=metrics.fortnox_request)
     processor = Processor(runtime, queue, settings, metrics)
     workers = Workers(
         processor,

@@ -89,6 +89,10 @@ class RunStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    @property
+    def database(self) -> Database:
+        return self._db
+
     def create(
         self,
         run_id: str,
