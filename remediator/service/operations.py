@@ -24,7 +24,8 @@ Running = Annotated[Service, Depends(service)]
             "daily jobs' scheduler stopped (`scheduler`)."
         },
         503: {
-            "description": "Database unreachable, or workers or callbacks down.",
+            "description": "Database unreachable, workers or callbacks down, or a secret key "
+            "that does not decrypt the stored tokens (`secret_key`).",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
     },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,9 @@ from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 from remediator.storage.users import UserStore
 
+log = logging.getLogger(__name__)
+WRONG_KEY = "the secret key does not decrypt the stored tokens"
+
 
 @dataclass
 class Service:
@@ -53,6 +57,7 @@ class Service:
     jobs: JobRunStore
     notifier: BackofficeNotifier
     scheduler: Scheduler | None  # None: schedule_enabled is false
+    key_fits: bool | None = None  # None: no token stored to try the key on, at start
 
     async def start(self) -> None:
         # The event loop's default executor (``asyncio.to_thread``) makes the database calls
@@ -62,8 +67,14 @@ class Service:
             self.settings.database_threads, thread_name_prefix="remediator-db"
         )
         asyncio.get_running_loop().set_default_executor(threads)
-        await self.workers.start()
         self.deliverer.start()
+        self.key_fits = await asyncio.to_thread(self.runtime.store.key_fits)
+        if self.key_fits is False:
+            # every run would fail where an instance with the right key fixes it: intake goes
+            # on storing failures, for that instance to work
+            log.error("%s: no run is worked here, and no daily job", WRONG_KEY)
+            return
+        await self.workers.start()
         if self.scheduler is not None:
             await self.scheduler.start()
 
@@ -115,6 +126,9 @@ class Service:
         workers, callbacks = self.workers.running(), self.deliverer.alive()
         checks: dict[str, object] = {
             "database": "ok" if database else "unreachable",
+            "secret_key": WRONG_KEY.removeprefix("the secret key ")
+            if self.key_fits is False
+            else "ok",
             "workers": {
                 "state": "running" if workers else "stopped",
                 "busy": self.workers.busy(),

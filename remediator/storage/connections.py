@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from remediator.errors import (
     ConnectionExists,
     RefreshTokenOwned,
+    StorageError,
     UnknownConnectionError,
 )
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
@@ -360,6 +361,27 @@ class ConnectionStore:
                 sa.select(connections.c.id).where(connections.c.id == connection_id)
             ).first()
         return found is not None
+
+    def key_fits(self) -> bool | None:
+        """Whether the configured key decrypts the tokens stored: the last one written is
+        tried (``None`` while none is stored). One that does not means a misconfigured process
+        (another machine's key file, a changed ``REMEDIATOR_SECRET_KEY``), not a bad token."""
+        stored = sa.func.coalesce(connections.c.refresh_token, connections.c.access_token)
+        query = (
+            sa.select(stored)
+            .where(stored.is_not(None))
+            .order_by(connections.c.updated_at.desc())
+            .limit(1)
+        )
+        with self._db.engine.connect() as conn:
+            token = conn.execute(query).scalar()
+        if token is None:
+            return None
+        try:
+            self._cipher.decrypt(token)
+        except StorageError:
+            return False
+        return True
 
     def import_refresh_token(self, connection_id: str, refresh_token: SecretStr) -> None:
         """Take over an existing refresh token, once: refused when one is stored already."""

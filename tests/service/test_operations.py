@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from remediator.service.logs import scrub
 from remediator.storage import Database
@@ -169,6 +171,30 @@ def test_healthz_is_503_when_the_database_does_not_answer(harness: Harness) -> N
         answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["database"] == "unreachable"
+
+
+def test_an_instance_whose_key_does_not_decrypt_the_tokens_works_no_run(
+    harness: Harness, log_lines: io.StringIO
+) -> None:
+    """Another instance's key file, a changed REMEDIATOR_SECRET_KEY: it must not fail the runs
+    that an instance with the right key would fix. It keeps taking failures in, works none,
+    and says why (healthz 503, one error line at start)."""
+    with harness.client() as client:
+        harness.connect(client)
+    wrong = harness.app(secret_key=SecretStr(Fernet.generate_key().decode()))
+    with harness.client(wrong) as client:
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        health = client.get("/healthz")
+        time.sleep(0.5)  # workers would have taken it by now
+        queued = client.get(f"/v1/runs/{run_id}", headers=AUTH).json()
+    assert health.status_code == 503
+    assert health.json()["secret_key"] == "does not decrypt the stored tokens"
+    assert health.json()["workers"]["state"] == "stopped"
+    assert queued["state"] == "queued"
+    assert "does not decrypt the stored tokens" in log_lines.getvalue()
+    with harness.client() as client:  # the right key works it
+        assert wait_for(client, run_id)["outcome"] == "fixed"
+        assert client.get("/healthz").json()["secret_key"] == "ok"
 
 
 def test_every_request_is_logged_refused_ones_too(tmp_path: Path, log_lines: io.StringIO) -> None:
