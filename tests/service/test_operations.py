@@ -78,6 +78,7 @@ def test_healthz_reports_the_database_and_the_workers(harness: Harness) -> None:
     assert ok.json() == {
         "status": "ok",
         "database": "ok",
+        "secret_key": "ok",
         "workers": {"state": "running", "busy": 0, "concurrency": 2},
         "callbacks": "ok",
         "runs": {"stuck": 0, "stuck_after_seconds": 900.0},
