@@ -10,7 +10,9 @@ from pydantic import SecretStr
 
 from remediator import companies as companies_module
 from remediator.errors import LeaseLost
+from remediator.failure import ExportFailure
 from remediator.kinds import ErrorKind
+from remediator.sandbox.state import Grant
 from remediator.storage import Connection
 from remediator.storage.leases import LeaseStore
 from tests.e2e.conftest import OpenRig, provoke
@@ -21,38 +23,10 @@ def lease_store(rig: Rig) -> LeaseStore:
     return rig.runtime.engine.companies.leases.store
 
 
-async def test_a_connection_learns_its_company_before_anything_acts_on_it(
-    open_rig: OpenRig,
-) -> None:
-    state = state_for(ErrorKind.SERIES_MISSING)
-    first = state.grants[0]
-    state.grants.append(first.model_copy(update={"name": "haga", "refresh_token": "rt-haga"}))
-    rig = await open_rig(state)
-    store = rig.runtime.store
-    store.add(
-        Connection(
-            id="rest-new",
-            label="Bistro Ljus, Haga",
-            client_id=first.client_id,
-            refresh_token=SecretStr("rt-haga"),
-        )
-    )
-    assert store.get("rest-new").tenant_id is None
-    async with rig.runtime.engine.turn("rest-new") as turn:
-        assert turn.company_known
-        assert turn.lease.key == f"tenant:{first.tenant_id}"
-        holder = lease_store(rig).holder(turn.lease.key)
-        assert holder is not None
-        assert holder.owner == turn.lease.owner
-        assert lease_store(rig).holder("connection:rest-new") is None  # learnt, then let go
-    assert store.get("rest-new").tenant_id == first.tenant_id
-    assert lease_store(rig).holder(f"tenant:{first.tenant_id}") is None
-
-
-@pytest.mark.parametrize("claim", [True, False], ids=["token-claim", "companyinformation"])
-async def test_the_requests_that_learn_the_company_are_in_the_runs_audit_trail(
-    open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch, claim: bool
-) -> None:
+async def with_new_connection(open_rig: OpenRig) -> tuple[Rig, ExportFailure, Grant]:
+    """A rig whose Z-report export failed, and a second connection to the same company,
+    ``rest-new``, whose company is not stored yet (an imported refresh token); the failure as
+    it would come for ``rest-new``, and the grant behind it."""
     state = state_for(ErrorKind.SERIES_MISSING)
     grant = state.grants[0]
     state.grants.append(grant.model_copy(update={"name": "haga", "refresh_token": "rt-haga"}))
@@ -66,11 +40,35 @@ async def test_the_requests_that_learn_the_company_are_in_the_runs_audit_trail(
             refresh_token=SecretStr("rt-haga"),
         )
     )
+    return rig, failure.model_copy(update={"connection_id": "rest-new"}), grant
+
+
+async def test_a_connection_learns_its_company_before_anything_acts_on_it(
+    open_rig: OpenRig,
+) -> None:
+    rig, _, grant = await with_new_connection(open_rig)
+    store = rig.runtime.store
+    assert store.get("rest-new").tenant_id is None
+    async with rig.runtime.engine.turn("rest-new") as turn:
+        assert turn.company_known
+        assert turn.lease.key == f"tenant:{grant.tenant_id}"
+        holder = lease_store(rig).holder(turn.lease.key)
+        assert holder is not None
+        assert holder.owner == turn.lease.owner
+        assert lease_store(rig).holder("connection:rest-new") is None  # learnt, then let go
+    assert store.get("rest-new").tenant_id == grant.tenant_id
+    assert lease_store(rig).holder(f"tenant:{grant.tenant_id}") is None
+
+
+@pytest.mark.parametrize("claim", [True, False], ids=["token-claim", "companyinformation"])
+async def test_the_requests_that_learn_the_company_are_in_the_runs_audit_trail(
+    open_rig: OpenRig, monkeypatch: pytest.MonkeyPatch, claim: bool
+) -> None:
+    rig, failure, grant = await with_new_connection(open_rig)
     if not claim:  # an access token that does not name its company: Fortnox is asked
         monkeypatch.setattr(companies_module, "tenant_of", lambda _token: None)
     seen = len(rig.sandbox.requests)
-    fresh = failure.model_copy(update={"connection_id": "rest-new"})
-    report = await rig.runtime.engine.run(fresh, mode="apply")
+    report = await rig.runtime.engine.run(failure, mode="apply")
     assert report.outcome.value == "fixed"
     assert rig.runtime.store.get("rest-new").tenant_id == grant.tenant_id
     sent = list(rig.sandbox.requests)[seen:]
@@ -87,24 +85,11 @@ async def test_the_requests_that_learn_the_company_are_in_the_runs_audit_trail(
 async def test_learning_in_a_turn_without_a_run_is_not_put_in_a_later_runs_trail(
     open_rig: OpenRig,
 ) -> None:
-    state = state_for(ErrorKind.SERIES_MISSING)
-    grant = state.grants[0]
-    state.grants.append(grant.model_copy(update={"name": "haga", "refresh_token": "rt-haga"}))
-    rig = await open_rig(state)
-    failure = await rig.export()
-    rig.runtime.store.add(
-        Connection(
-            id="rest-new",
-            label="Haga",
-            client_id=grant.client_id,
-            refresh_token=SecretStr("rt-haga"),
-        )
-    )
+    rig, failure, _ = await with_new_connection(open_rig)
     async with rig.runtime.engine.turn("rest-new"):  # as a check ahead that found nothing
         pass
     seen = len(rig.sandbox.requests)
-    fresh = failure.model_copy(update={"connection_id": "rest-new"})
-    report = await rig.runtime.engine.run(fresh, mode="apply")
+    report = await rig.runtime.engine.run(failure, mode="apply")
     sent = list(rig.sandbox.requests)[seen:]
     assert "/oauth-v1/token" not in [r["path"] for r in sent]  # its access token still serves
     assert report.requests.token_calls == 0
