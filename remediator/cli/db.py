@@ -7,9 +7,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from remediator.cli.output import echo_json, json_option
 from remediator.errors import StorageError
+from remediator.runtime import open_database
 from remediator.settings import load_settings
-from remediator.storage import migrations
+from remediator.storage import load_cipher, migrations
 from remediator.storage.db import metadata, open_engine
+from remediator.storage.keys import KeyCheck
 
 
 @click.group()
@@ -54,6 +56,29 @@ def upgrade() -> None:
         click.echo(f"database schema: already at {before.head}")
     else:
         click.echo(f"database schema: {before.current or 'none'} -> {before.head}")
+
+
+@db.command("adopt-key")
+@click.option("--yes", is_flag=True, help="Make the change (without it: say what it would do).")
+def adopt_key(yes: bool) -> None:
+    """Make the configured secret key the database's token key, after the old one is lost.
+
+    Every stored token it cannot decrypt is removed, and its connection waits for a reconnect
+    (the restaurant opens its reconnect link). Stop every instance first, and start them with
+    the new key afterwards. Without --yes nothing changes.
+    """
+    settings = load_settings()
+    database = open_database(settings)
+    try:
+        keys = KeyCheck(database, load_cipher(settings.secret_key, settings.key_file))
+        lost = keys.adopt() if yes else keys.unreadable()
+    finally:
+        database.dispose()
+    names = ", ".join(lost) if lost else "none"
+    if yes:
+        click.echo(f"the key is now the database's; tokens removed (reconnect these): {names}")
+    else:
+        click.echo(f"would remove the tokens of (to reconnect): {names}; run again with --yes")
 
 
 def _status() -> migrations.Status:

@@ -31,13 +31,13 @@ from remediator.settings import Settings
 from remediator.storage import Database
 from remediator.storage.audit import AuditStore
 from remediator.storage.jobs import JobRunStore
+from remediator.storage.keys import WRONG_KEY
 from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
 from remediator.storage.users import UserStore
 
 log = logging.getLogger(__name__)
-WRONG_KEY = "the secret key does not decrypt the stored tokens"
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Service:
     jobs: JobRunStore
     notifier: BackofficeNotifier
     scheduler: Scheduler | None  # None: schedule_enabled is false
-    key_fits: bool | None = None  # None: no token stored to try the key on, at start
+    key_fits: bool | None = None  # None: not compared yet (start compares)
 
     async def start(self) -> None:
         # The event loop's default executor (``asyncio.to_thread``) makes the database calls

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from remediator.errors import (
     ConnectionExists,
     RefreshTokenOwned,
-    StorageError,
     UnknownConnectionError,
 )
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
@@ -29,6 +28,7 @@ from remediator.storage.db import (
     reading,
     write_transaction,
 )
+from remediator.storage.keys import KeyCheck
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection as SAConnection
@@ -178,6 +178,7 @@ class ConnectionStore:
     def __init__(self, database: Database, cipher: TokenCipher) -> None:
         self._db = database
         self._cipher = cipher
+        self._keys = KeyCheck(database, cipher)
         self._seen: dict[str, tuple[float, Connection]] = {}
         self._writes: dict[str, int] = {}  # per connection: writes made through this store
         self._seen_lock = threading.Lock()
@@ -187,6 +188,7 @@ class ConnectionStore:
 
     def add(self, connection: Connection) -> Connection:
         """Store a new connection; ``ConnectionExists`` when its id is taken."""
+        self._keys.ensure()  # before the transaction: its tokens are encrypted inside
         with write_transaction(self._db.engine) as conn:
             self._insert(conn, connection)
         self._written(connection.id)
@@ -290,11 +292,9 @@ class ConnectionStore:
 
     def _token_values(self, tokens: TokenSet) -> dict[str, Any]:
         values: dict[str, Any] = {
-            "access_token": self._cipher.encrypt(tokens.access_token),
+            "access_token": self._seal(tokens.access_token),
             "access_expires_at": tokens.expires_at,
-            "refresh_token": (
-                self._cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None
-            ),
+            "refresh_token": (self._seal(tokens.refresh_token) if tokens.refresh_token else None),
             "refresh_expires_at": tokens.refresh_expires_at,
             "last_refresh_at": time.time(),
             "refresh_started_at": None,
@@ -362,36 +362,21 @@ class ConnectionStore:
             ).first()
         return found is not None
 
-    def key_fits(self) -> bool | None:
-        """Whether the configured key decrypts the tokens stored: the last one written is
-        tried (``None`` while none is stored). One that does not means a misconfigured process
-        (another machine's key file, a changed ``REMEDIATOR_SECRET_KEY``), not a bad token."""
-        stored = sa.func.coalesce(connections.c.refresh_token, connections.c.access_token)
-        query = (
-            sa.select(stored)
-            .where(stored.is_not(None))
-            .order_by(connections.c.updated_at.desc())
-            .limit(1)
-        )
-        with self._db.engine.connect() as conn:
-            token = conn.execute(query).scalar()
-        if token is None:
-            return None
-        try:
-            self._cipher.decrypt(token)
-        except StorageError:
-            return False
-        return True
+    def key_fits(self) -> bool:
+        """Whether the configured key is the one this database's tokens are encrypted with
+        (``remediator.storage.keys``)."""
+        return self._keys.fits()
 
     def import_refresh_token(self, connection_id: str, refresh_token: SecretStr) -> None:
         """Take over an existing refresh token, once: refused when one is stored already."""
+        sealed = self._seal(refresh_token)
         try:
             with write_transaction(self._db.engine) as conn:
                 result = conn.execute(
                     connections.update()
                     .where(connections.c.id == connection_id, connections.c.refresh_token.is_(None))
                     .values(
-                        refresh_token=self._cipher.encrypt(refresh_token),
+                        refresh_token=sealed,
                         refresh_expires_at=None,
                         status=ConnectionStatus.ACTIVE.value,
                         status_reason=None,
@@ -411,6 +396,8 @@ class ConnectionStore:
         """Create ``new`` (when given) and make ``changes``, in one transaction: a refusal
         (it exists already; it has a refresh token already) or an error changes nothing."""
         values = self._changed(changes)  # encrypts first: nothing is written if that fails
+        if new is not None:
+            self._keys.ensure()  # before the transaction: its tokens are encrypted inside
         try:
             with write_transaction(self._db.engine) as conn:
                 if new is not None:
@@ -458,7 +445,7 @@ class ConnectionStore:
             values["policy"] = changes.policy.model_dump_json()
         if changes.refresh_token is not None:
             values |= {
-                "refresh_token": self._cipher.encrypt(changes.refresh_token),
+                "refresh_token": self._seal(changes.refresh_token),
                 "refresh_expires_at": None,
                 "status": ConnectionStatus.ACTIVE.value,
                 "status_reason": None,
@@ -585,7 +572,12 @@ class ConnectionStore:
         )
 
     def _encrypt(self, secret: SecretStr | None) -> str | None:
-        return None if secret is None else self._cipher.encrypt(secret)
+        return None if secret is None else self._seal(secret)
+
+    def _seal(self, secret: SecretStr) -> str:
+        """``secret`` encrypted, once this key is known to be the database's."""
+        self._keys.ensure()
+        return self._cipher.encrypt(secret)
 
     def _decrypt(self, stored: str | None) -> SecretStr | None:
         return None if stored is None else self._cipher.decrypt(stored)

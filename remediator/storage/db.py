@@ -207,6 +207,17 @@ job_runs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+# What the tokens are encrypted with, without the key (revision 0010): the first process that
+# writes a token records a check value of its key (an HMAC of a fixed label, which reveals
+# nothing of it), so that a process with another key refuses to write before it does.
+key_checks = sa.Table(
+    "key_checks",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` as the remediator uses it; the schema is left as it is.

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from remediator.runtime import open_store
 from remediator.storage import TokenCipher, migrations
 from tests.cli.conftest import run
+from tests.conftest import connection
 from tests.storage import legacy
 
 
@@ -52,3 +54,24 @@ def test_a_new_database_needs_no_command(env: None) -> None:
     assert run("db", "status").stdout.strip().startswith("database schema: empty")
     assert run("runs", "list").exit_code == 0
     assert run("db", "status").stdout.strip().endswith("(up to date)")
+
+
+def test_adopt_key_removes_the_tokens_a_lost_key_wrote_and_makes_the_new_key_the_databases(
+    env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_store().add(connection("lost-key"))  # with the key of env
+    monkeypatch.setenv("REMEDIATOR_SECRET_KEY", Fernet.generate_key().decode())  # the old lost
+    refused = run("connections", "add", "other", "--label", "Other")
+    assert refused.exit_code == 4
+    assert "does not decrypt the stored tokens" in refused.stderr
+    dry = run("db", "adopt-key")
+    assert dry.exit_code == 0, dry.output
+    assert "would remove the tokens of (to reconnect): lost-key" in dry.stdout
+    assert "cannot be decrypted" in run("connections", "show", "lost-key").stderr  # unchanged
+    done = run("db", "adopt-key", "--yes")
+    assert "tokens removed (reconnect these): lost-key" in done.stdout
+    shown = json.loads(run("connections", "show", "lost-key", "--json").stdout)
+    assert (shown["status"], shown["has_refresh_token"]) == ("needs_reconnect", False)
+    assert "secret key that is lost" in shown["status_reason"]
+    assert run("connections", "add", "other", "--label", "Other").exit_code == 0
+    assert "none" in run("db", "adopt-key").stdout  # nothing left it cannot read

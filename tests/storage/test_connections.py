@@ -63,20 +63,6 @@ def test_a_wrong_key_is_a_clear_storage_error(store: ConnectionStore, database_u
     other._db.dispose()
 
 
-def test_the_key_is_tried_on_the_token_written_last(store: ConnectionStore) -> None:
-    assert store.key_fits() is None  # nothing stored to try it on
-    store.add(connection("old", access=None, refresh=None))
-    assert store.key_fits() is None
-    with store._db.engine.begin() as conn:  # a token of another key, written long ago
-        other = load_cipher(SecretStr(Fernet.generate_key().decode()), Path("x"))
-        conn.execute(
-            connections.update().values(refresh_token=other.encrypt(SecretStr("t")), updated_at=1)
-        )
-    assert store.key_fits() is False
-    store.add(connection("new", access="a", refresh=None))  # then one of this key
-    assert store.key_fits() is True
-
-
 def test_an_invalid_key_is_a_config_error_that_does_not_echo_it() -> None:
     with pytest.raises(ConfigError) as caught:
         load_cipher(SecretStr("not-a-key-at-all"), Path("x"))
