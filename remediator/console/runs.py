@@ -18,7 +18,7 @@ from remediator.console.web import PREFIX, page, redirect, running
 from remediator.errors import UsageError
 from remediator.failure import ExportFailure
 from remediator.report import Report
-from remediator.storage.queue import QueuedRun, RunConflictError, status_of
+from remediator.storage.queue import MAX_OFFSET, QueuedRun, RunConflictError, status_of
 from remediator.storage.runs import UnknownRunError
 
 PAGE_SIZE = 25
@@ -53,7 +53,7 @@ async def runs_list(
     status: Annotated[list[str] | None, Query()] = None,
     restaurant: str = "",
     day: str = "",
-    page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=MAX_OFFSET // PAGE_SIZE)] = 1,
 ) -> Response:
     service = running(request)
     chosen = [s for s in (status or []) if s in STATUSES]

@@ -24,7 +24,7 @@ from remediator.service.schemas import (
 from remediator.service.security import require_token, service
 from remediator.service.wiring import Service
 from remediator.storage.audit import Actor, Via
-from remediator.storage.queue import QueuedRun
+from remediator.storage.queue import MAX_OFFSET, QueuedRun
 from remediator.storage.runs import RunState
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ router = APIRouter(
     route_class=CheckedRoute,
     responses=ANSWERS,
 )
-MAX_OFFSET = 1_000_000_000  # bounded: the database's integers are 64-bit
 Running = Annotated[Service, Depends(service)]
 
 

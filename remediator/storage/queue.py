@@ -63,6 +63,9 @@ log = logging.getLogger(__name__)
 # 8 s in all, then the error is the worker's (the run stays running until ``recover``).
 SETTLE_WAITS = (0.5, 2.0, 5.0)
 
+# The furthest into a listing a page may start: the database's integers are 64-bit, and no
+# listing holds a billion runs (the API's offset and the console's page are bounded by it).
+MAX_OFFSET = 1_000_000_000
 SERVICE = "service"
 # A run of a check ahead (remediator.ahead): stored by the check, which works it at once; a
 # person's approval or a crash hands it to the service's workers like any queued run.

@@ -105,6 +105,7 @@ def test_the_list_filters_counts_and_pages(signed_in: Desk) -> None:
     assert "(1 körningar)" in by_day.text
     nowhere = client.get("/console/runs?restaurant=someone-else")
     assert "Inga körningar matchar." in nowhere.text
+    assert client.get(f"/console/runs?page={10**20}").status_code == 422  # not the database's
 
 
 def test_a_run_page_in_english_has_both_texts_and_the_requests(signed_in: Desk) -> None:
