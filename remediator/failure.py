@@ -82,6 +82,14 @@ class ExportInfo(FailureModel):
 _CODE_DIGITS = 10
 
 
+def error_code(text: str) -> int | None:
+    """A Fortnox error code written as text (ASCII digits, at most 20), else ``None``."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= _CODE_DIGITS:
+        return int(text)
+    return None
+
+
 class ErrorInfo(FailureModel):
     message: str = Field(max_length=5000)
     code: int | None = Field(default=None, strict=True)  # digit strings are converted below
@@ -91,10 +99,8 @@ class ErrorInfo(FailureModel):
     @field_validator("code", mode="before")
     @classmethod
     def _numeric_code(cls, value: Any) -> Any:
-        text = value.strip() if isinstance(value, str) else ""
-        if text.isascii() and text.isdigit() and len(text) <= _CODE_DIGITS:
-            return int(text)
-        return value
+        code = error_code(value) if isinstance(value, str) else None
+        return value if code is None else code
 
     @field_validator("body")
     @classmethod

@@ -17,7 +17,7 @@ from remediator.console.auth import Checked, Person
 from remediator.console.web import PREFIX, page, running
 from remediator.errors import RemediatorError
 from remediator.explain import explain
-from remediator.failure import ExportFailure
+from remediator.failure import ExportFailure, error_code
 from remediator.report import Report
 from remediator.storage import Connection
 
@@ -56,7 +56,7 @@ async def try_error(
 ) -> Response:
     service = running(request)
     runtime = service.runtime
-    number = int(code) if code.strip().isdigit() else None
+    number = error_code(code)
     when = _day(day)
     found = explain(runtime.catalogue, message, code=number)
     plan: Report | None = None

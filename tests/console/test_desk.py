@@ -25,6 +25,12 @@ def test_try_an_error_explains_it_without_a_restaurant(signed_in: Desk) -> None:
     assert "account=3001" in answer.text
     assert "{" not in answer.text.split("<main>")[1]
     assert len(signed_in.harness.sandbox.requests) == before  # no restaurant: no Fortnox
+    for code in ("²", "9" * 5000):  # a digit Python's int() refuses; more digits than it takes
+        odd = signed_in.client.post(
+            "/console/try", data={"csrf": csrf_of(page), "message": "Okänt fel", "code": code}
+        )
+        assert odd.status_code == 200  # not a code: the message alone is explained
+        assert "unrecognized" in odd.text
 
 
 def test_try_an_error_plans_for_a_restaurant_and_writes_nothing(signed_in: Desk) -> None:
