@@ -44,7 +44,9 @@ class TokenCipher:
             return SecretStr(self._fernet.decrypt(token.encode()).decode())
         except InvalidToken:
             raise StorageError(
-                "a stored token cannot be decrypted with the configured secret key"
+                "a stored token cannot be decrypted with the configured secret key: every "
+                "process must use the key it was written with (REMEDIATOR_SECRET_KEY; a key "
+                "lost for good: remediator db adopt-key)"
             ) from None
 
 

@@ -67,7 +67,9 @@ def test_adopt_key_removes_the_tokens_a_lost_key_wrote_and_makes_the_new_key_the
     dry = run("db", "adopt-key")
     assert dry.exit_code == 0, dry.output
     assert "would remove the tokens of (to reconnect): lost-key" in dry.stdout
-    assert "cannot be decrypted" in run("connections", "show", "lost-key").stderr  # unchanged
+    unreadable = run("connections", "show", "lost-key").stderr  # unchanged, and says what to do
+    assert "cannot be decrypted" in unreadable
+    assert "remediator db adopt-key" in unreadable
     done = run("db", "adopt-key", "--yes")
     assert "tokens removed (reconnect these): lost-key" in done.stdout
     shown = json.loads(run("connections", "show", "lost-key", "--json").stdout)
