@@ -31,7 +31,7 @@ from remediator.settings import Settings
 from remediator.storage import Database
 from remediator.storage.audit import AuditStore
 from remediator.storage.jobs import JobRunStore
-from remediator.storage.keys import WRONG_KEY
+from remediator.storage.keys import MISFIT, WRONG_KEY
 from remediator.storage.oauth_states import OAuthStateStore
 from remediator.storage.overview import OverviewStore
 from remediator.storage.queue import Accepted, Intake, QueueStore
@@ -126,9 +126,7 @@ class Service:
         workers, callbacks = self.workers.running(), self.deliverer.alive()
         checks: dict[str, object] = {
             "database": "ok" if database else "unreachable",
-            "secret_key": WRONG_KEY.removeprefix("the secret key ")
-            if self.key_fits is False
-            else "ok",
+            "secret_key": MISFIT if self.key_fits is False else "ok",
             "workers": {
                 "state": "running" if workers else "stopped",
                 "busy": self.workers.busy(),

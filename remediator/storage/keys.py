@@ -26,7 +26,8 @@ from remediator.fortnox import ConnectionStatus, ReconnectCause
 from remediator.storage.crypto import TokenCipher
 from remediator.storage.db import Database, connections, inserted, key_checks, write_transaction
 
-WRONG_KEY = "the secret key does not decrypt the stored tokens"
+MISFIT = "does not decrypt the stored tokens"  # what /healthz says of such a key
+WRONG_KEY = f"the secret key {MISFIT}"
 _NAME = "tokens"
 _LABEL = b"remediator key check"
 _STORED = sa.select(key_checks.c.value).where(key_checks.c.name == _NAME)
