@@ -5,6 +5,7 @@ The CLI, the service and the demo are doors into ``Engine.run``; none holds reme
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import secrets
@@ -33,6 +34,7 @@ from remediator.fortnox import (
     FortnoxTransportError,
     RateLimited,
     ReadOnlyViolation,
+    RequestRecord,
     ServerError,
     TokenError,
     WriteOutcomeUnknown,
@@ -46,6 +48,7 @@ from remediator.policy import Policy
 from remediator.report import (
     ExportRef,
     Mode,
+    Outcome,
     Recognition,
     Report,
     Restaurant,
@@ -58,9 +61,9 @@ from remediator.report import (
 from remediator.runlog import RunLog
 from remediator.storage import ConnectionStore
 from remediator.storage.leases import Leases
-from remediator.storage.runs import Finished, RunStore, Started
+from remediator.storage.runs import Finished, Logged, RunStore, Started
 from remediator.texts import render_lines, render_text
-from remediator.trail import Audit, recording
+from remediator.trail import Audit, Keep, recording
 
 BLOCKING = frozenset({StepStatus.FAILED, StepStatus.NEEDS_MANUAL})
 # Answers of the session memory at most this old are as good as reads made now (the service
@@ -212,7 +215,7 @@ class Engine:
         says why: a started run always ends with an outcome. A database error is raised: the
         run may succeed once the database answers (the service tries the pass again; the CLI
         says the database failed), and a report of it might not be stored anyway."""
-        audit = Audit()
+        audit = Audit(keep=self._keeper(run_id) if mode == "apply" else None)
         audit.records.extend(self.companies.learnt(failure.connection_id))
         try:
             return await self._act(
@@ -223,6 +226,7 @@ class Engine:
                 started=started,
                 audit=audit,
                 turn=turn,
+                changed_before=await self._changed_before(run_id),
             )
         except SQLAlchemyError:
             raise
@@ -238,6 +242,22 @@ class Engine:
                 requests=audit.counts(),
             )
             return report, audit
+
+    def _keeper(self, run_id: str) -> Keep:
+        """How an apply stores its trail so far when a write is answered (``Audit``)."""
+
+        async def keep(records: list[RequestRecord], first: int) -> None:
+            await self.runlog.write(Logged(run_id, records, first))
+
+        return keep
+
+    async def _changed_before(self, run_id: str) -> int:
+        """The changes the run's earlier passes made in Fortnox (a service run resumed after
+        its process died, or queued again after a pass that wrote)."""
+        runs = self.runlog.runs
+        if not runs.resumed(run_id):
+            return 0
+        return await asyncio.to_thread(runs.changes_before, run_id)
 
     def _recognition_or_none(self, failure: ExportFailure) -> Recognition:
         try:
@@ -263,14 +283,16 @@ class Engine:
         )
 
     async def _finished(self, report: Report, audit: Audit) -> None:
+        await audit.stored()  # the rest of the trail follows what is stored
         await self.runlog.write(
             Finished(
                 report.run_id,
                 report_json=report.model_dump_json(),
                 kind=report.recognition.kind,
                 outcome=report.outcome.value,
-                records=audit.records,
+                records=audit.unkept(),
                 mode=report.mode,
+                first=audit.kept,
             )
         )
 
@@ -284,9 +306,10 @@ class Engine:
         started: datetime,
         audit: Audit,
         turn: Turn | None = None,
+        changed_before: int = 0,
     ) -> tuple[Report, Audit]:
         """Recognise and run the playbook: the report and the requests it made (in ``audit``).
-        Writes go out only while ``turn`` is held."""
+        Writes go out only while ``turn`` is held. ``changed_before``: see ``decide``."""
         if turn is not None:  # read as the turn was asked for: this run's settings
             connection = turn.connection
         else:
@@ -339,7 +362,13 @@ class Engine:
                 played, steps = await self._played(ctx, playbook)
         playbook = played
         report = self._report(
-            run_id=run_id, ctx=ctx, playbook=playbook, steps=steps, audit=audit, started=started
+            run_id=run_id,
+            ctx=ctx,
+            playbook=playbook,
+            steps=steps,
+            audit=audit,
+            started=started,
+            changed_before=changed_before,
         )
         return report, audit
 
@@ -409,9 +438,10 @@ class Engine:
         steps: list[Step],
         audit: Audit,
         started: datetime,
+        changed_before: int = 0,
     ) -> Report:
         failure, recognition = ctx.failure, ctx.recognition
-        outcome = decide(ctx.mode, recognition.kind, steps)
+        outcome = decide(ctx.mode, recognition.kind, steps, changed_before=changed_before)
         voucher = ctx.facts.get("voucher")
         values = placeholders(ctx)
         return Report(
@@ -425,7 +455,15 @@ class Engine:
             outcome=outcome,
             steps=steps,
             manual_steps=manual_steps(playbook, steps, outcome, values, ahead=failure.ahead),
-            summary=summary(outcome, playbook, steps, voucher, values, ahead=failure.ahead),
+            summary=summary(
+                outcome,
+                playbook,
+                steps,
+                voucher,
+                values,
+                ahead=failure.ahead,
+                changed_before=changed_before if outcome is Outcome.FIXED else 0,
+            ),
             explanation=explanation(playbook, values),
             resent=isinstance(voucher, VoucherResult) and not voucher.already_booked,
             voucher=voucher if isinstance(voucher, VoucherResult) else None,

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from remediator.failure import ExportFailure
 
 
-def decide(mode: Mode, kind: Kind, steps: list[Step]) -> Outcome:
-    """The outcome of a run. A step that was not checked never counts as done."""
+def decide(mode: Mode, kind: Kind, steps: list[Step], *, changed_before: int = 0) -> Outcome:
+    """The outcome of a run. A step that was not checked never counts as done.
+    ``changed_before``: changes the run's earlier passes made in Fortnox (one that stopped
+    after it wrote): a pass that finds nothing left to do ends the run ``fixed``, as one pass
+    that made them all would have."""
     statuses = {step.status for step in steps}
     if kind == ErrorKind.UNRECOGNIZED:
         return Outcome.UNRECOGNIZED
@@ -35,9 +38,11 @@ def decide(mode: Mode, kind: Kind, steps: list[Step]) -> Outcome:
         return Outcome.FAILED
     if StepStatus.NEEDS_MANUAL in statuses:
         return Outcome.MANUAL_ACTION_REQUIRED
-    if mode == "plan":
-        return Outcome.WOULD_FIX if StepStatus.WOULD_CHANGE in statuses else Outcome.NOTHING_TO_FIX
-    return Outcome.FIXED if StepStatus.CHANGED in statuses else Outcome.NOTHING_TO_FIX
+    if mode == "plan" and StepStatus.WOULD_CHANGE in statuses:
+        return Outcome.WOULD_FIX
+    if StepStatus.CHANGED in statuses or changed_before:
+        return Outcome.FIXED
+    return Outcome.NOTHING_TO_FIX
 
 
 _HEADLINES: dict[Outcome, tuple[str, str]] = {
@@ -62,13 +67,24 @@ def summary(
     values: dict[str, str],
     *,
     ahead: bool = False,
+    changed_before: int = 0,
 ) -> Text:
     """One line per language: headline, what the error was, what happened. ``ahead``: a
-    preflight's run, whose headlines say the error was prevented, not that a day was booked."""
+    preflight's run, whose headlines say the error was prevented, not that a day was booked;
+    ``changed_before``: changes the run's earlier passes made (``decide``)."""
     sv_head, en_head = (AHEAD_HEADLINES if ahead else _HEADLINES)[outcome]
     title_sv = playbook.title.sv if playbook else "felet känns inte igen"
     title_en = playbook.title.en if playbook else "the error is not recognised"
     sv, en = [f"{sv_head}: {title_sv}."], [f"{en_head}: {title_en}."]
+    if changed_before:
+        sv.append(
+            f"{changed_before} ändring(ar) gjordes i Fortnox av ett tidigare försök som inte "
+            "blev klart (se granskningsloggen)."
+        )
+        en.append(
+            f"{changed_before} change(s) made in Fortnox by an earlier attempt that did not "
+            "finish (see the audit trail)."
+        )
     changed, planned = _counted(steps, StepStatus.CHANGED), _counted(steps, StepStatus.WOULD_CHANGE)
     if changed:
         sv.append(f"{changed} ändring(ar) gjordes i Fortnox.")

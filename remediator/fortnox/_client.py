@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from remediator.fortnox._auth import FortnoxAuth, TokenSource
-from remediator.fortnox._events import RequestHook, RequestRecord
+from remediator.fortnox._events import SAFE_METHODS, RequestHook, RequestRecord
 from remediator.fortnox._exceptions import (
     FortnoxTransportError,
     NotFound,
@@ -39,7 +39,6 @@ from remediator.fortnox._ratelimit import SlidingWindowLimiter
 from remediator.fortnox._responses import error_for, json_body, parse_error_body, unwrap
 from remediator.fortnox._retry import IDEMPOTENT, RetryPolicy
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PAGE_LIMIT = 500
 
 

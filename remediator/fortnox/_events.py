@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # the rest may change the company's books
+
 
 @dataclass(frozen=True)
 class RequestRecord:
@@ -20,6 +22,12 @@ class RequestRecord:
     code: int | None = None
     grant_type: str | None = None
     error: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether this request may have changed the company in Fortnox (an API call other
+        than a read; a token call changes only the grant)."""
+        return self.kind == "api" and self.method not in SAFE_METHODS
 
 
 RequestHook = Callable[[RequestRecord], None]

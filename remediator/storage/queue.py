@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SAConnection
 
 from remediator.errors import UnknownConnectionError, UsageError
-from remediator.fortnox import ConnectionStatus, RequestRecord
+from remediator.fortnox import SAFE_METHODS, ConnectionStatus, RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
 from remediator.storage.db import (
@@ -50,6 +51,7 @@ from remediator.storage.db import (
 from remediator.storage.leases import db_now
 from remediator.storage.runs import (
     Finished,
+    Logged,
     RunRow,
     RunState,
     RunStore,
@@ -211,7 +213,8 @@ class _Pass:
 
     report: _Report | None = None
     records: list[RequestRecord] = field(default_factory=list)
-    logged: int = 0  # the run's request log before this pass (its records follow on)
+    logged: int = 0  # the run's request log stored so far (the pass's records follow on)
+    earlier: int = 0  # how much of it earlier passes stored
 
     def values(self) -> dict[str, Any]:
         if self.report is None:
@@ -690,14 +693,71 @@ class QueueStore(RunStore):
         """The engine's starts and ends of runs. A run a worker claimed is stored already, so
         its start writes nothing, and its report is kept with the worker's pass and written
         when the pass is settled, in the same transaction as the run's new state (a crash
-        before that redoes the pass). The rest are written as ``RunStore`` writes them."""
-        super().write([write for write in writes if not self.keep(write)])
+        before that redoes the pass). The rest are written as ``RunStore`` writes them.
+        A pass's ``Logged`` requests are stored at once, after what the pass kept before
+        them (its plan's), in a transaction of their own.
+        """
+        super().write(
+            [
+                write
+                for write in writes
+                if not (isinstance(write, Logged) and self._log_pass(write))
+                and not self.keep(write)
+            ]
+        )
 
-    def keep(self, write: RunWrite) -> bool:
-        """Whether ``write`` belongs to a worker's pass, and is kept with it (see ``write``)."""
+    def _log_pass(self, write: Logged) -> bool:
+        """Store ``write``'s requests after the rest of its pass's trail so far; whether the
+        run has a pass (``False``: written as ``RunStore`` writes it)."""
         with self._lock:
             current = self._passes.get(write.run_id)
             if current is None:
+                return False
+            kept, current.records = current.records, []
+            first = current.logged
+            current.logged += len(kept) + len(write.records)
+        rows = [_audit_row(write.run_id, n, r) for n, r in enumerate(kept + write.records, first)]
+        try:
+            with write_transaction(self._engine, durable=False) as conn:
+                conn.execute(run_requests.insert(), rows)
+        except Exception:  # the pass keeps its own; ``write``'s stay with their writer
+            with self._lock:
+                current.records = kept + current.records
+                current.logged = first
+            raise
+        return True
+
+    def resumed(self, run_id: str) -> bool:
+        """Whether the run's pass follows earlier ones that stored some of its trail."""
+        with self._lock:
+            current = self._passes.get(run_id)
+            return current is not None and current.earlier > 0
+
+    def changes_before(self, run_id: str) -> int:
+        """How many writes Fortnox answered with success in the run's passes before this one
+        (a pass that died after it wrote, or one that ended before the rest was done)."""
+        with self._lock:
+            current = self._passes.get(run_id)
+            earlier = 0 if current is None else current.earlier
+        if earlier == 0:
+            return 0
+        query = sa.select(sa.func.count()).where(
+            run_requests.c.run_id == run_id,
+            run_requests.c.seq < earlier,
+            run_requests.c.kind == "api",
+            run_requests.c.method.not_in(sorted(SAFE_METHODS)),
+            run_requests.c.status >= HTTPStatus.OK,
+            run_requests.c.status < HTTPStatus.MULTIPLE_CHOICES,
+        )
+        with reading(self._engine) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def keep(self, write: RunWrite) -> bool:
+        """Whether ``write`` belongs to a worker's pass, and is kept with it (see ``write``;
+        a ``Logged`` is not kept: it is written)."""
+        with self._lock:
+            current = self._passes.get(write.run_id)
+            if current is None or isinstance(write, Logged):
                 return False
             if isinstance(write, Finished):
                 mode = write.mode or json.loads(write.report_json)["mode"]
@@ -931,7 +991,8 @@ class QueueStore(RunStore):
             return None
         claimed_run = dict(row)
         with self._lock:
-            self._passes[row["id"]] = _Pass(logged=claimed_run.pop(_LOGGED))
+            logged = claimed_run.pop(_LOGGED)
+            self._passes[row["id"]] = _Pass(logged=logged, earlier=logged)
         return QueuedRun.model_validate(claimed_run)
 
     def settle(self, run_id: str, settled: Settled) -> QueuedRun:
@@ -956,7 +1017,7 @@ class QueueStore(RunStore):
             raise
         except Exception:
             with self._lock:
-                self._passes[run_id] = _Pass(logged=done.logged)
+                self._passes[run_id] = _Pass(logged=done.logged, earlier=done.earlier)
             raise
 
     def _settle(self, run_id: str, settled: Settled, done: _Pass, now: float) -> QueuedRun:

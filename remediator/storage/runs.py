@@ -125,6 +125,15 @@ class RunStore:
         none."""
         return False
 
+    def resumed(self, run_id: str) -> bool:  # noqa: ARG002 - a store with passes says which
+        """Whether ``run_id`` is being worked again after earlier passes that stored some of
+        its trail (no database work). This store has no passes."""
+        return False
+
+    def changes_before(self, run_id: str) -> int:  # noqa: ARG002 - see ``resumed``
+        """How many writes Fortnox answered with success in the run's earlier passes."""
+        return 0
+
     def write(self, writes: Sequence[RunWrite]) -> None:
         """Several runs' starts and ends in one transaction, in order (the engine's batches:
         one commit and one thread for what many runs have to write at the same moment)."""
@@ -137,6 +146,7 @@ class RunStore:
                 if started:
                     conn.execute(runs.insert(), started)
                 _finish_rows(conn, [w for w in group if isinstance(w, Finished)], now)
+                _log_rows(conn, [w for w in group if isinstance(w, Logged)])
 
     def get(self, run_id: str) -> RunRow:
         return RunRow.model_validate(self._row(run_id))
@@ -214,7 +224,8 @@ class Started:
 
 @dataclass(frozen=True)
 class Finished:
-    """A run ended: its report and audit trail."""
+    """A run ended: its report and the rest of its audit trail (``records``, which follow
+    the ``first`` a ``Logged`` stored before)."""
 
     run_id: str
     report_json: str
@@ -223,9 +234,20 @@ class Finished:
     records: list[RequestRecord]
     state: RunState = RunState.DONE
     mode: str | None = None
+    first: int = 0
 
 
-RunWrite = Started | Finished
+@dataclass(frozen=True)
+class Logged:
+    """A run's requests so far, stored before its end because one of them wrote to Fortnox:
+    ``records`` follow the ``first`` stored before them."""
+
+    run_id: str
+    records: list[RequestRecord]
+    first: int = 0
+
+
+RunWrite = Started | Finished | Logged
 
 
 def _groups(writes: Sequence[RunWrite]) -> list[list[RunWrite]]:
@@ -282,8 +304,14 @@ def _finish_rows(conn: SAConnection, writes: list[Finished], now: float) -> None
             for w in writes
         ],
     )
+    _log_rows(conn, writes)
+
+
+def _log_rows(conn: SAConnection, writes: Sequence[Finished | Logged]) -> None:
     audit = [
-        _audit_row(w.run_id, seq, record) for w in writes for seq, record in enumerate(w.records)
+        _audit_row(w.run_id, seq, record)
+        for w in writes
+        for seq, record in enumerate(w.records, w.first)
     ]
     if audit:
         conn.execute(run_requests.insert(), audit)

@@ -590,13 +590,24 @@ def test_a_run_s_end_the_database_keeps_refusing_is_worked_again_and_books_once(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past its waits, the run stays running; once its company's lease is gone it is queued
-    again, and the next pass finds the voucher the first one sent."""
-    run, failed, _ = worked_while_settles_fail(harness, monkeypatch, gone, times=3)
+    again, and the next pass finds the voucher the first one sent. The first pass's writes
+    are in the run's trail (stored as they were answered, not with the end that was lost),
+    and the run ends ``fixed``: it made the changes, in the pass before."""
+    run, failed, queue = worked_while_settles_fail(harness, monkeypatch, gone, times=3)
     assert len(failed) == 3
-    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "nothing_to_fix", 1)
-    assert "already booked" in run["report"]["summary"]["en"]
+    assert (run["state"], run["outcome"], run["attempts"]) == ("done", "fixed", 1)
+    summary = run["report"]["summary"]["en"]
+    assert "already booked (sent earlier by the remediator)" in summary
+    assert "2 change(s) made in Fortnox by an earlier attempt that did not finish" in summary
     assert len(harness.vouchers()) == 1
-    assert [w for w in writes(harness) if w[0] == "POST"] == [("POST", "/3/vouchers")]
+    assert writes(harness) == [("PUT", "/3/accounts/3001"), ("POST", "/3/vouchers")]
+    audit = queue.audit(run["id"])
+    assert [entry.seq for entry in audit] == list(range(len(audit)))
+    trail = [(e.seq, e.method, e.path, e.status) for e in audit if e.kind == "api"]
+    first_pass_writes = [t[1:] for t in trail if t[1] != "GET"]
+    assert first_pass_writes == [("PUT", "/3/accounts/3001", 200), ("POST", "/3/vouchers", 201)]
+    posted = [t[1] for t in trail].index("POST")
+    assert ("GET", "/3/vouchers") in [t[1:3] for t in trail[posted + 1 :]]  # the second pass
 
 
 def test_a_run_s_end_that_cannot_be_stored_ends_it_failed_saying_why(

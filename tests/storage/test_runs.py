@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from remediator.fortnox import RequestRecord
 from remediator.runlog import RunLog
@@ -15,6 +15,7 @@ from remediator.storage import Connection, ConnectionStore, Database, TokenCiphe
 from remediator.storage.queue import Intake, QueueStore, Settled
 from remediator.storage.runs import (
     Finished,
+    Logged,
     RunState,
     RunStore,
     RunWrite,
@@ -176,3 +177,71 @@ async def test_a_bad_write_in_a_batch_fails_its_own_run_only(runs: RunStore) -> 
     assert results[2] is None
     assert runs.get("new").state is RunState.RUNNING
     assert runs.get("other").state is RunState.RUNNING
+
+
+def _write(method: str, path: str, status: int) -> RequestRecord:
+    return RequestRecord(kind="api", method=method, path=path, status=status, duration=0.01)
+
+
+def test_a_run_s_logged_requests_and_its_end_make_one_trail_in_order(runs: RunStore) -> None:
+    """What a run stored when a write was answered, then the rest with its end: one trail."""
+    runs.write([Started("r", "e", "c", "apply", "{}")])
+    runs.write([Logged("r", [_record("/3/read"), _write("PUT", "/3/x", 200)])])
+    assert [(e.seq, e.path) for e in runs.audit("r")] == [(0, "/3/read"), (1, "/3/x")]
+    assert runs.get("r").state is RunState.RUNNING  # the end is not written by a log
+    runs.write([Finished("r", "{}", "k", "fixed", [_write("POST", "/3/v", 201)], first=2)])
+    assert [(e.seq, e.path) for e in runs.audit("r")] == [(0, "/3/read"), (1, "/3/x"), (2, "/3/v")]
+
+
+def claimed(database: Database, run_id: str = "r1") -> QueueStore:
+    """A queue whose worker claimed ``run_id`` (connection ``c``)."""
+    ConnectionStore(database, TokenCipher(Fernet.generate_key())).add(
+        Connection(id="c", label="C", client_id="x")
+    )
+    queue = QueueStore(database)
+    queue.accept(Intake(run_id, "e1", "c", "series_missing", "2026-03-01", "{}", None))
+    assert queue.claim("c") is not None
+    return queue
+
+
+def test_a_pass_s_logged_requests_follow_what_it_kept_and_precede_its_end(
+    database: Database,
+) -> None:
+    """A service pass plans (its trail kept with the pass), then applies: the apply's first
+    answered write stores the plan's requests and its own at once, and the settle the rest.
+    A pass after that one knows the changes the earlier ones made."""
+    queue = claimed(database)
+    assert not queue.resumed("r1")
+    queue.write([Finished("r1", '{"mode": "plan"}', "k", "would_fix", [_record("/3/plan")])])
+    assert queue.audit("r1") == []  # kept with the pass
+    queue.write([Logged("r1", [_record("/3/apply"), _write("PUT", "/3/series/F", 200)])])
+    assert [e.path for e in queue.audit("r1")] == ["/3/plan", "/3/apply", "/3/series/F"]
+    queue.write(
+        [Finished("r1", '{"mode": "apply"}', "k", "fixed", [_write("POST", "/3/v", 503)], first=2)]
+    )
+    queue.settle("r1", Settled(RunState.QUEUED, reason="Fortnox unavailable"))
+    trail = [(e.seq, e.path) for e in queue.audit("r1")]
+    assert trail == [(0, "/3/plan"), (1, "/3/apply"), (2, "/3/series/F"), (3, "/3/v")]
+    assert queue.claim("c") is not None  # the next pass
+    assert queue.resumed("r1")
+    assert queue.changes_before("r1") == 1  # the PUT; the POST answered 503 made no change
+
+
+def test_a_pass_s_log_that_fails_leaves_its_kept_requests_to_the_settle(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = claimed(database)
+    queue.write([Finished("r1", '{"mode": "plan"}', "k", "would_fix", [_record("/3/plan")])])
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("gone"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr("remediator.storage.queue.write_transaction", refused)
+        with pytest.raises(OperationalError):
+            queue.write([Logged("r1", [_write("PUT", "/3/series/F", 200)])])
+    # the log's own records stay with its writer (the engine's run: its end carries them)
+    end = Finished("r1", "{}", "k", "fixed", [_write("PUT", "/3/series/F", 200)], mode="apply")
+    queue.write([end])
+    queue.settle("r1", Settled(RunState.DONE))
+    assert [(e.seq, e.path) for e in queue.audit("r1")] == [(0, "/3/plan"), (1, "/3/series/F")]
