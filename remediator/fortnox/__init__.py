@@ -2,7 +2,7 @@
 
 from remediator.fortnox._client import FortnoxClient
 from remediator.fortnox._connector import FortnoxConnector
-from remediator.fortnox._events import SAFE_METHODS, RequestHook, RequestRecord
+from remediator.fortnox._events import RequestHook, RequestRecord
 from remediator.fortnox._exceptions import (
     BadRequest,
     ConsentRequired,
@@ -49,7 +49,6 @@ from remediator.fortnox._retry import RetryPolicy
 from remediator.fortnox._tokens import RefreshLocks, StoreRetry, TokenManager
 
 __all__ = [
-    "SAFE_METHODS",
     "Account",
     "BadRequest",
     "Chart",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # the rest may change the company's books
 
@@ -13,6 +13,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # the rest may change the 
 class RequestRecord:
     """One request to Fortnox: never a token, never a body."""
 
+    READS: ClassVar[frozenset[str]] = SAFE_METHODS
     kind: Literal["api", "token"]
     method: str
     path: str
@@ -27,7 +28,7 @@ class RequestRecord:
     def writes(self) -> bool:
         """Whether this request may have changed the company in Fortnox (an API call other
         than a read; a token call changes only the grant)."""
-        return self.kind == "api" and self.method not in SAFE_METHODS
+        return self.kind == "api" and self.method not in self.READS
 
 
 RequestHook = Callable[[RequestRecord], None]

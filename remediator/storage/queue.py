@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SAConnection
 
 from remediator.errors import UnknownConnectionError, UsageError
-from remediator.fortnox import SAFE_METHODS, ConnectionStatus, RequestRecord
+from remediator.fortnox import ConnectionStatus, RequestRecord
 from remediator.kinds import Kind
 from remediator.storage.audit import Actor, AuditAction, audit_row, record_in
 from remediator.storage.db import (
@@ -745,7 +745,7 @@ class QueueStore(RunStore):
             run_requests.c.run_id == run_id,
             run_requests.c.seq < earlier,
             run_requests.c.kind == "api",
-            run_requests.c.method.not_in(sorted(SAFE_METHODS)),
+            run_requests.c.method.not_in(sorted(RequestRecord.READS)),
             run_requests.c.status >= HTTPStatus.OK,
             run_requests.c.status < HTTPStatus.MULTIPLE_CHOICES,
         )

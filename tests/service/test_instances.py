@@ -219,3 +219,63 @@ def test_kill_9_of_one_instance_mid_burst_the_other_finishes_every_run(stack: St
     }
     assert set(ids) <= resumed
     stop(survivor.process)
+
+
+def trail(stack: Stack, run_id: str) -> list[dict[str, Any]]:
+    """The run's audit trail as support reads it (``remediator runs show --audit --json``)."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "remediator", "runs", "show", run_id, "--audit", "--json"],
+        env=stack.env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return list(json.loads(shown.stdout)["audit"])
+
+
+def test_an_instance_killed_after_it_wrote_leaves_its_writes_in_the_trail_and_runs_end_fixed(
+    stack: Stack,
+) -> None:
+    """The victim fixes each company's cause, then its voucher POSTs are stored by Fortnox but
+    never answered; it is killed waiting for them. The survivor finds nothing left to do, yet
+    every run ends ``fixed`` (its earlier pass made the changes) and every write Fortnox saw is
+    in its run's audit trail."""
+    stack.env["REMEDIATOR_LEASE_SECONDS"] = "2"
+    victim = serve(stack, "victim")
+    with httpx.Client(base_url=victim.url, headers=AUTH, timeout=10) as http:
+        connect_all(http, stack)
+    faults = f"{stack.sandbox_url}/_sandbox/faults"
+    httpx.put(faults, json={"timeout_after_write": len(BURST)}).raise_for_status()
+    ids, _ = burst(stack, [victim], days=1)  # one run per company
+
+    def posted() -> int:
+        return sum(r["method"] == "POST" and r["path"] == "/3/vouchers" for r in requests(stack))
+
+    wait_until(lambda: posted() == len(BURST), 60)
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait(timeout=5)
+    httpx.put(faults, json={}).raise_for_status()
+    assert not victim.lines("run settled")
+    survivor = serve(stack, "survivor")
+    with httpx.Client(base_url=survivor.url, headers=AUTH, timeout=10) as http:
+        final = [settled(http, run_id, ("done",), timeout=90) for run_id in ids]
+    assert [run["outcome"] for run in final] == ["fixed"] * len(BURST)
+    for run in final:
+        assert "by an earlier attempt that did not finish" in run["report"]["summary"]["en"]
+        assert run["report"]["voucher"]["keyed"] is True
+    assert booked(stack) == {name: ["2026-02-10"] for name in BURST}
+    writes = Counter(
+        (r["method"], r["path"], r["status"])
+        for r in requests(stack)
+        if r["path"].startswith("/3/") and r["method"] != "GET"
+    )
+    trails = Counter(
+        (entry["method"], entry["path"], entry["status"])
+        for run_id in ids
+        for entry in trail(stack, run_id)
+        if entry["kind"] == "api" and entry["method"] != "GET"
+    )
+    # every answered write is in a trail, once; the POSTs Fortnox never answered are not
+    assert trails == writes - Counter({("POST", "/3/vouchers", 201): len(BURST)})
+    assert sum(trails.values()) >= len(BURST)  # each company's cause fix
+    stop(survivor.process)
