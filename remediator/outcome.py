@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from remediator.fortnox import RequestRecord
 from remediator.kinds import ErrorKind, Kind
 from remediator.report import (
     ExportRef,
@@ -120,10 +121,21 @@ def _booked_verbs(voucher: VoucherResult) -> tuple[str, str]:
     return "var redan bokförd", "was already booked"
 
 
-def _unfinished(requests: Requests | None) -> Text:
+def _unfinished(requests: Requests | None, written: int = 0) -> Text:
     """What the remediator did in Fortnox before its run stopped: nothing, something (see the
     audit trail), or not known (``None``: a report written for the run by another process, or
-    after the pass that worked it died)."""
+    after the pass that worked it died; ``written``: the changes its stored trail shows)."""
+    if requests is None and written:
+        return Text(
+            sv="Remediatorn kunde inte arbeta klart med felet. Innan den stoppades gjorde den "
+            f"{written} ändring(ar) i Fortnox (se granskningsloggen: remediator runs show "
+            "--audit); vad den gjorde efter den sista är inte känt här. En ny körning läser av "
+            "Fortnox först och bokför aldrig en dag två gånger.",
+            en="The remediator could not finish working on the error. Before it stopped it made "
+            f"{written} change(s) in Fortnox (see the audit trail: remediator runs show "
+            "--audit); what it did after the last one is not known here. A new run reads "
+            "Fortnox first and never books a day twice.",
+        )
     if requests is None:
         return Text(
             sv="Remediatorn kunde inte arbeta klart med felet. Vad den hann göra i Fortnox innan "
@@ -133,7 +145,7 @@ def _unfinished(requests: Requests | None) -> Text:
             "before it stopped is not known here; a new run reads Fortnox first and never books "
             "a day twice.",
         )
-    if not any(method in requests.by_method for method in ("POST", "PUT", "DELETE")):
+    if not any(method not in RequestRecord.READS for method in requests.by_method):
         return Text(
             sv="Remediatorn kunde inte arbeta klart med felet; ingenting ändrades i Fortnox.",
             en="The remediator could not finish working on the error; nothing was changed in "
@@ -156,10 +168,12 @@ def could_not_complete(
     reason: str,
     started: datetime | None = None,
     requests: Requests | None = None,
+    written: int = 0,
 ) -> Report:
     """The final ``failed`` report of a run that could not be completed (an error outside
     any action, or a connection gone before the run): every run ends with an outcome.
-    ``requests``: what the run sent to Fortnox, when known."""
+    ``requests``: what the run sent to Fortnox, when known; else ``written``: the changes
+    its stored audit trail shows."""
     now = datetime.now(UTC)
     return Report(
         run_id=run_id,
@@ -178,7 +192,7 @@ def could_not_complete(
             sv=f"Misslyckades: körningen kunde inte genomföras ({reason}).",
             en=f"Failed: the run could not be completed ({reason}).",
         ),
-        explanation=_unfinished(requests),
+        explanation=_unfinished(requests, written),
         requests=requests or Requests(),
         started_at=started or now,
         finished_at=now,

@@ -36,17 +36,25 @@ INTERRUPTED = (
 )
 
 
-def could_not_run(failure: ExportFailure, run_id: str, match: Match, reason: str) -> Report:
-    """A final report for a run the engine could not complete (e.g. its connection is gone)."""
+def could_not_run(
+    failure: ExportFailure, run_id: str, match: Match, reason: str, written: int = 0
+) -> Report:
+    """A final report for a run the engine could not complete (e.g. its connection is gone);
+    ``written``: the changes its stored audit trail shows."""
     recognition = Recognition(
         kind=match.kind, matched_by=match.matched_by, params=dict(match.params)
     )
     return could_not_complete(
-        failure, run_id=run_id, mode="plan", recognition=recognition, reason=reason
+        failure,
+        run_id=run_id,
+        mode="plan",
+        recognition=recognition,
+        reason=reason,
+        written=written,
     )
 
 
-def unreadable(run: QueuedRun, reason: str) -> Report:
+def unreadable(run: QueuedRun, reason: str, written: int = 0) -> Report:
     """The final report for a run whose stored failure cannot be read at all: from what the
     run's row knows (its restaurant and export are not known)."""
     unknown = "unknown"
@@ -62,21 +70,27 @@ def unreadable(run: QueuedRun, reason: str) -> Report:
     )
     recognition = Recognition(kind=run.kind or ErrorKind.UNRECOGNIZED, matched_by="none")
     return could_not_complete(
-        stand_in, run_id=run.id, mode="plan", recognition=recognition, reason=reason
+        stand_in,
+        run_id=run.id,
+        mode="plan",
+        recognition=recognition,
+        reason=reason,
+        written=written,
     )
 
 
-def unfinished(row: QueuedRun, catalogue: Catalogue, reason: str) -> Report:
+def unfinished(row: QueuedRun, catalogue: Catalogue, reason: str, written: int = 0) -> Report:
     """The failed report of a run that could not be completed, from its stored failure (or
-    what can be read of it)."""
+    what can be read of it); ``written``: the changes its stored audit trail shows."""
     failure: ExportFailure | None
     try:
         failure = stored_failure(row.failure)
     except InvalidFailure:
         failure = salvaged(row.failure)
     if failure is None:
-        return unreadable(row, reason)
-    return could_not_run(failure, row.id, catalogue.classify_failure(failure), reason)
+        return unreadable(row, reason, written)
+    match = catalogue.classify_failure(failure)
+    return could_not_run(failure, row.id, match, reason, written)
 
 
 def end_interrupted(
@@ -86,7 +100,8 @@ def end_interrupted(
     failed report; their ids. ``catalogue`` is loaded only when there is one to end."""
     ended = queue.take_interrupted(older_than)
     for run_id in ended:
-        report = unfinished(queue.queued(run_id), catalogue(), INTERRUPTED)
+        written = queue.changes(run_id)
+        report = unfinished(queue.queued(run_id), catalogue(), INTERRUPTED, written)
         queue.finish(
             run_id,
             report_json=report.model_dump_json(),

@@ -9,10 +9,11 @@ import time
 import sqlalchemy as sa
 
 from remediator.catalogue import Catalogue, load_catalogue
+from remediator.fortnox import RequestRecord
 from remediator.storage import Database
 from remediator.storage.db import runs
 from remediator.storage.queue import QueueStore
-from remediator.storage.runs import RunState, RunStore, Started
+from remediator.storage.runs import Logged, RunState, RunStore, Started
 from remediator.unfinished import INTERRUPTED, end_interrupted, unfinished
 
 FAILURE = json.dumps(
@@ -52,6 +53,26 @@ def test_a_dead_command_s_run_ends_failed_with_its_report(database: Database) ->
     assert "make the run again" in old.report
     assert old.kind == "series_not_manual"  # recognised from the stored failure
     assert "before it stopped is not known here" in old.report  # never "nothing was changed"
+
+
+def test_a_dead_command_s_report_counts_the_changes_its_stored_trail_shows(
+    database: Database,
+) -> None:
+    """A command killed after Fortnox answered its writes stored them (``Logged``): its end
+    says how many changes it made, and not that nothing is known."""
+    left_running(database, "old", FAILURE, age=3600)
+    answered = [
+        RequestRecord(kind="api", method="GET", path="/3/voucherseries/F", status=200, duration=0),
+        RequestRecord(kind="api", method="PUT", path="/3/voucherseries/F", status=200, duration=0),
+        RequestRecord(kind="api", method="POST", path="/3/vouchers", status=500, duration=0),
+    ]
+    RunStore(database).write([Logged("old", answered)])
+    queue = QueueStore(database)
+    assert end_interrupted(queue, load_catalogue, older_than=900) == ["old"]
+    report = json.loads(queue.queued("old").report or "{}")
+    assert "Before it stopped it made 1 change(s) in Fortnox" in report["explanation"]["en"]
+    assert "gjorde den 1 ändring(ar) i Fortnox" in report["explanation"]["sv"]
+    assert [e.method for e in queue.audit("old")] == ["GET", "PUT", "POST"]  # kept, as it was
 
 
 def test_a_run_whose_failure_cannot_be_read_gets_a_report_from_its_row(database: Database) -> None:

@@ -242,7 +242,8 @@ class Processor:
         """The run could not be completed: a final ``failed`` report says why (never raises:
         a run whose failure cannot be read back gets a report from what can be)."""
         try:
-            await self._store(row, unfinished(row, self.runtime.catalogue, reason))
+            written = await asyncio.to_thread(self.queue.changes, row.id)
+            await self._store(row, unfinished(row, self.runtime.catalogue, reason, written))
         except Exception:
             log.exception("no report for a run that could not be completed", extra=_fields(row))
         return Settled(

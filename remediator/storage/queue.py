@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
@@ -739,18 +738,7 @@ class QueueStore(RunStore):
         with self._lock:
             current = self._passes.get(run_id)
             earlier = 0 if current is None else current.earlier
-        if earlier == 0:
-            return 0
-        query = sa.select(sa.func.count()).where(
-            run_requests.c.run_id == run_id,
-            run_requests.c.seq < earlier,
-            run_requests.c.kind == "api",
-            run_requests.c.method.not_in(sorted(RequestRecord.READS)),
-            run_requests.c.status >= HTTPStatus.OK,
-            run_requests.c.status < HTTPStatus.MULTIPLE_CHOICES,
-        )
-        with reading(self._engine) as conn:
-            return int(conn.execute(query).scalar_one())
+        return self.changes(run_id, before=earlier) if earlier else 0
 
     def keep(self, write: RunWrite) -> bool:
         """Whether ``write`` belongs to a worker's pass, and is kept with it (see ``write``;

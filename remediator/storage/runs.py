@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,6 +134,21 @@ class RunStore:
     def changes_before(self, run_id: str) -> int:  # noqa: ARG002 - see ``resumed``
         """How many writes Fortnox answered with success in the run's earlier passes."""
         return 0
+
+    def changes(self, run_id: str, *, before: int | None = None) -> int:
+        """How many of the run's stored requests (the first ``before`` of them, when given)
+        are writes Fortnox answered with success: the changes its trail shows it made."""
+        query = sa.select(sa.func.count()).where(
+            run_requests.c.run_id == run_id,
+            run_requests.c.kind == "api",
+            run_requests.c.method.not_in(sorted(RequestRecord.READS)),
+            run_requests.c.status >= HTTPStatus.OK,
+            run_requests.c.status < HTTPStatus.MULTIPLE_CHOICES,
+        )
+        if before is not None:
+            query = query.where(run_requests.c.seq < before)
+        with reading(self._db.engine) as conn:
+            return int(conn.execute(query).scalar_one())
 
     def write(self, writes: Sequence[RunWrite]) -> None:
         """Several runs' starts and ends in one transaction, in order (the engine's batches:
