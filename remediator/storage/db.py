@@ -73,7 +73,7 @@ runs = sa.Table(
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("event_id", sa.String(200), nullable=False, index=True),
-    sa.Column("connection_id", sa.String(100), nullable=False, index=True),
+    sa.Column("connection_id", sa.String(100), nullable=False),  # ix_runs_connection_state
     sa.Column("mode", sa.String(10), nullable=False),
     sa.Column("state", sa.String(30), nullable=False, index=True),
     sa.Column("kind", sa.String(40), nullable=True),
