@@ -227,6 +227,23 @@ class _Pass:
         }
 
 
+class _Logging:
+    """A ``Logged`` of a pass on its way to the database: the pass's kept records and the
+    log's, numbered after the pass's trail so far, which counts them as stored."""
+
+    def __init__(self, write: Logged, current: _Pass) -> None:
+        self.current, self.kept, self.first = current, current.records, current.logged
+        records = self.kept + write.records
+        self.rows = [_audit_row(write.run_id, n, r) for n, r in enumerate(records, self.first)]
+        current.records, current.logged = [], self.first + len(records)
+
+    def give_back(self) -> None:
+        """Not stored: the pass keeps its own records again (the log's stay with its writer,
+        the engine's run, whose end carries them)."""
+        self.current.records = self.kept + self.current.records
+        self.current.logged = self.first
+
+
 def _settled_values(settled: Settled, now: float) -> dict[str, Any]:
     values: dict[str, Any] = {"state": settled.state.value, "state_reason": settled.reason}
     if settled.joined_to is not None:
@@ -694,37 +711,37 @@ class QueueStore(RunStore):
         when the pass is settled, in the same transaction as the run's new state (a crash
         before that redoes the pass). The rest are written as ``RunStore`` writes them.
         A pass's ``Logged`` requests are stored at once, after what the pass kept before
-        them (its plan's), in a transaction of their own.
+        them (its plan's), in the same transaction.
         """
-        super().write(
-            [
-                write
-                for write in writes
-                if not (isinstance(write, Logged) and self._log_pass(write))
-                and not self.keep(write)
-            ]
-        )
+        logged: list[_Logging] = []
+        rest: list[RunWrite] = []
+        for write in writes:
+            if isinstance(write, Logged) and (taken := self._logging(write)) is not None:
+                logged.append(taken)
+            elif not self.keep(write):
+                rest.append(write)
+        if not logged:
+            super().write(rest)
+            return
+        try:
+            with write_transaction(self._engine, durable=False) as conn:
+                conn.execute(run_requests.insert(), [row for taken in logged for row in taken.rows])
+                self._write_in(conn, rest)
+        except Exception:
+            with self._lock:
+                for taken in logged:
+                    taken.give_back()
+            raise
 
-    def _log_pass(self, write: Logged) -> bool:
-        """Store ``write``'s requests after the rest of its pass's trail so far; whether the
-        run has a pass (``False``: written as ``RunStore`` writes it)."""
+    def _logging(self, write: Logged) -> _Logging | None:
+        """The rows that store ``write``'s requests after the rest of its pass's trail so far
+        (counted as stored: ``give_back`` if they are not); ``None`` for a run without a pass
+        (written as ``RunStore`` writes it)."""
         with self._lock:
             current = self._passes.get(write.run_id)
             if current is None:
-                return False
-            kept, current.records = current.records, []
-            first = current.logged
-            current.logged += len(kept) + len(write.records)
-        rows = [_audit_row(write.run_id, n, r) for n, r in enumerate(kept + write.records, first)]
-        try:
-            with write_transaction(self._engine, durable=False) as conn:
-                conn.execute(run_requests.insert(), rows)
-        except Exception:  # the pass keeps its own; ``write``'s stay with their writer
-            with self._lock:
-                current.records = kept + current.records
-                current.logged = first
-            raise
-        return True
+                return None
+            return _Logging(write, current)
 
     def resumed(self, run_id: str) -> bool:
         """Whether the run's pass follows earlier ones that stored some of its trail."""

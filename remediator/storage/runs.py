@@ -155,14 +155,18 @@ class RunStore:
         one commit and one thread for what many runs have to write at the same moment)."""
         if not writes:
             return
-        now = time.time()
         with write_transaction(self._db.engine, durable=False) as conn:
-            for group in _groups(writes):
-                started = [_started_row(w, now) for w in group if isinstance(w, Started)]
-                if started:
-                    conn.execute(runs.insert(), started)
-                _finish_rows(conn, [w for w in group if isinstance(w, Finished)], now)
-                _log_rows(conn, [w for w in group if isinstance(w, Logged)])
+            self._write_in(conn, writes)
+
+    def _write_in(self, conn: SAConnection, writes: Sequence[RunWrite]) -> None:
+        """``write``'s statements, in the caller's transaction."""
+        now = time.time()
+        for group in _groups(writes):
+            started = [_started_row(w, now) for w in group if isinstance(w, Started)]
+            if started:
+                conn.execute(runs.insert(), started)
+            _finish_rows(conn, [w for w in group if isinstance(w, Finished)], now)
+            _log_rows(conn, [w for w in group if isinstance(w, Logged)])
 
     def get(self, run_id: str) -> RunRow:
         return RunRow.model_validate(self._row(run_id))
