@@ -17,11 +17,15 @@ from remediator.owner import learn_owner, owner_line, owner_warning
 from remediator.runtime import open_connector, open_store
 from remediator.settings import load_settings
 from remediator.storage import Connection, ConnectionKind, ConnectionStatus
+from remediator.storage.connections import Listed
+from remediator.storage.crypto import UNDECRYPTABLE
 from remediator.timestamps import iso_epoch, local
 
 
-def describe(connection: Connection) -> dict[str, Any]:
-    """What may be shown of a connection: everything but its tokens."""
+def describe(listed: Listed) -> dict[str, Any]:
+    """What may be shown of a connection: everything but its tokens, and whether this
+    process's key reads them."""
+    connection = listed.connection
     return {
         "id": connection.id,
         "label": connection.label,
@@ -32,7 +36,8 @@ def describe(connection: Connection) -> dict[str, Any]:
         "tenant_id": connection.tenant_id,
         "client_id": connection.client_id,
         "scopes": list(connection.scopes),
-        "has_refresh_token": connection.refresh_token is not None,
+        "has_refresh_token": listed.has_refresh_token,
+        "tokens_readable": listed.tokens_readable,
         "owner": _owner(connection),
         "owner_warning": warning.en if (warning := owner_warning(connection)) else None,
         "access_expires_at": iso_epoch(connection.access_expires_at),
@@ -106,17 +111,17 @@ def add(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_(as_json: bool) -> None:
     """List connections and their status."""
-    found = open_store().all()
+    listed = open_store().listed()
     if as_json:
-        echo_json([describe(c) for c in found])
+        echo_json([describe(entry) for entry in listed])
         return
-    if not found:
+    if not listed:
         click.echo("no connections yet: add one with remediator connections add ID --label NAME")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("connection", "status", "tenant", "label", "last refresh", "connected by"):
         table.add_column(column, overflow="fold")
-    for c in found:
+    for c in (entry.connection for entry in listed):
         table.add_row(
             c.id,
             c.status.value,
@@ -126,11 +131,23 @@ def list_(as_json: bool) -> None:
             owner_line(c),
         )
     people_console().print(table)
-    for c in found:
-        if (advice := _advice(c)) is not None:
-            click.echo(f"{c.id}: {advice}")
-        if (warning := owner_warning(c)) is not None:
-            click.echo(f"{c.id}: {warning.en}")
+    for entry in listed:
+        for line in _notes(entry):
+            click.echo(f"{entry.connection.id}: {line}")
+
+
+UNREADABLE = f"its tokens {UNDECRYPTABLE}"
+
+
+def _notes(entry: Listed) -> list[str]:
+    """What to tell about a connection beside its row: its tokens unreadable here, what to do
+    about its status, who it rests on."""
+    notes = [] if entry.tokens_readable else [UNREADABLE]
+    if (advice := _advice(entry.connection)) is not None:
+        notes.append(advice)
+    if (warning := owner_warning(entry.connection)) is not None:
+        notes.append(warning.en)
+    return notes
 
 
 def _advice(connection: Connection) -> str | None:
@@ -150,15 +167,17 @@ def _advice(connection: Connection) -> str | None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(connection_id: str, as_json: bool) -> None:
     """Show one connection (never its tokens)."""
-    connection = open_store().get(connection_id)
-    row = describe(connection)
+    (entry,) = open_store().listed(connection_id)
+    row = describe(entry)
     if as_json:
         echo_json(row)
         return
-    row["owner"] = owner_line(connection)
+    row["owner"] = owner_line(entry.connection)
     for key, value in row.items():
         click.echo(f"{key}: {value if value is not None else '-'}")
-    if (advice := _advice(connection)) is not None:
+    if not entry.tokens_readable:
+        click.echo(UNREADABLE)
+    if (advice := _advice(entry.connection)) is not None:
         click.echo(advice)
 
 

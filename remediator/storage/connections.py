@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from remediator.errors import (
     ConnectionExists,
     RefreshTokenOwned,
+    StorageError,
     UnknownConnectionError,
 )
 from remediator.fortnox import ConnectionKind, ConnectionStatus, ReconnectCause, TokenSet
@@ -167,6 +168,16 @@ class ConnectionChanges:
     refresh_token: SecretStr | None = None  # imported once: refused when one is stored
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A connection as shown to people: its tokens only when this process's key reads them
+    (a support person's shell without the service's key still sees what is stored)."""
+
+    connection: Connection  # without tokens unless ``tokens_readable``
+    has_refresh_token: bool
+    tokens_readable: bool
+
+
 class ConnectionStore:
     """Reads and writes connections; every method is one short transaction.
 
@@ -244,6 +255,27 @@ class ConnectionStore:
         with self._db.engine.connect() as conn:
             rows = conn.execute(sa.select(connections).order_by(connections.c.id)).mappings()
             return [self._from_row(row) for row in rows]
+
+    def listed(self, connection_id: str | None = None) -> list[Listed]:
+        """Every connection (or ``connection_id``'s: ``UnknownConnectionError`` when it is
+        not stored), for showing: one whose tokens this key cannot decrypt is listed without
+        them, not refused."""
+        query = sa.select(connections).order_by(connections.c.id)
+        if connection_id is not None:
+            query = query.where(connections.c.id == connection_id)
+        with self._db.engine.connect() as conn:
+            rows = list(conn.execute(query).mappings())
+        if connection_id is not None and not rows:
+            raise UnknownConnectionError(connection_id)
+        return [self._listed(row) for row in rows]
+
+    def _listed(self, row: sa.RowMapping) -> Listed:
+        stored = row["refresh_token"] is not None
+        try:
+            return Listed(self._from_row(row), has_refresh_token=stored, tokens_readable=True)
+        except StorageError:  # the key does not decrypt them
+            sealed = self._from_row(row, tokens=False)
+            return Listed(sealed, has_refresh_token=stored, tokens_readable=False)
 
     def with_tenant(self, tenant_id: str) -> list[Connection]:
         with self._db.engine.connect() as conn:
@@ -546,7 +578,8 @@ class ConnectionStore:
             "owner_checked_at": connection.owner.checked_at if connection.owner else None,
         }
 
-    def _from_row(self, row: sa.RowMapping) -> Connection:
+    def _from_row(self, row: sa.RowMapping, *, tokens: bool = True) -> Connection:
+        """The stored connection; ``tokens=False``: without its tokens (not decrypted)."""
         return Connection(
             id=row["id"],
             label=row["label"],
@@ -557,9 +590,9 @@ class ConnectionStore:
             status=_status(row),
             status_reason=row["status_reason"],
             status_cause=ReconnectCause(row["status_cause"]) if row["status_cause"] else None,
-            access_token=self._decrypt(row["access_token"]),
+            access_token=self._decrypt(row["access_token"]) if tokens else None,
             access_expires_at=row["access_expires_at"],
-            refresh_token=self._decrypt(row["refresh_token"]),
+            refresh_token=self._decrypt(row["refresh_token"]) if tokens else None,
             refresh_expires_at=row["refresh_expires_at"],
             last_refresh_at=row["last_refresh_at"],
             refresh_started_at=row["refresh_started_at"],

@@ -43,11 +43,14 @@ class TokenCipher:
         try:
             return SecretStr(self._fernet.decrypt(token.encode()).decode())
         except InvalidToken:
-            raise StorageError(
-                "a stored token cannot be decrypted with the configured secret key: every "
-                "process must use the key it was written with (REMEDIATOR_SECRET_KEY; a key "
-                "lost for good: remediator db adopt-key)"
-            ) from None
+            raise StorageError(f"a stored token {UNDECRYPTABLE}") from None
+
+
+# What is wrong with a token this key cannot decrypt, and what to do.
+UNDECRYPTABLE = (
+    "cannot be decrypted with the configured secret key: every process must use the key it "
+    "was written with (REMEDIATOR_SECRET_KEY; a key lost for good: remediator db adopt-key)"
+)
 
 
 def load_cipher(secret_key: SecretStr, key_file: Path) -> TokenCipher:

@@ -36,8 +36,8 @@ def test_add_list_show_remove(runner: CliRunner) -> None:
     assert added.exit_code == 0, added.output
     listed = runner.invoke(cli, ["connections", "list", "--json"])
     rows = json.loads(listed.output)
-    assert [(r["id"], r["status"], r["has_refresh_token"]) for r in rows] == [
-        ("bistro", "active", True)
+    assert [(r["id"], r["status"], r["has_refresh_token"], r["tokens_readable"]) for r in rows] == [
+        ("bistro", "active", True, True)
     ]
     shown = runner.invoke(cli, ["connections", "show", "bistro"])
     assert "label: Bistro Ljus" in shown.output
@@ -45,6 +45,36 @@ def test_add_list_show_remove(runner: CliRunner) -> None:
         assert "imported-refresh-token" not in output
     assert runner.invoke(cli, ["connections", "remove", "bistro", "--yes"]).exit_code == 0
     assert json.loads(runner.invoke(cli, ["connections", "list", "--json"]).output) == []
+
+
+def test_a_shell_without_the_database_s_key_lists_and_shows_all_but_the_tokens(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Support's shell with another key (or none, so a key file of its own) still sees every
+    connection and its state, and is told what to do about the tokens; nothing is written."""
+    for name in ("bistro", "krogen"):
+        added = runner.invoke(
+            cli,
+            ["connections", "add", name, "--label", name.title(), "--refresh-token-stdin"],
+            input=f"refresh-{name}\n",
+        )
+        assert added.exit_code == 0, added.output
+    monkeypatch.setenv("REMEDIATOR_SECRET_KEY", Fernet.generate_key().decode())
+    listed = runner.invoke(cli, ["connections", "list"])
+    assert listed.exit_code == 0, listed.output
+    for name in ("bistro", "krogen"):
+        assert f"{name}: its tokens cannot be decrypted with the configured secret key" in (
+            listed.output
+        )
+    rows = json.loads(runner.invoke(cli, ["connections", "list", "--json"]).output)
+    assert [(r["id"], r["status"], r["has_refresh_token"], r["tokens_readable"]) for r in rows] == [
+        ("bistro", "active", True, False),
+        ("krogen", "active", True, False),
+    ]
+    shown = runner.invoke(cli, ["connections", "show", "krogen"])
+    assert "tokens_readable: False" in shown.output
+    assert "remediator db adopt-key" in shown.output
+    assert "refresh-" not in listed.output + shown.output
 
 
 def test_unknown_connection_is_one_line_and_exit_2(runner: CliRunner) -> None:

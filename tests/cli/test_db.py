@@ -67,13 +67,22 @@ def test_adopt_key_removes_the_tokens_a_lost_key_wrote_and_makes_the_new_key_the
     dry = run("db", "adopt-key")
     assert dry.exit_code == 0, dry.output
     assert "would remove the tokens of (to reconnect): lost-key" in dry.stdout
-    unreadable = run("connections", "show", "lost-key").stderr  # unchanged, and says what to do
-    assert "cannot be decrypted" in unreadable
-    assert "remediator db adopt-key" in unreadable
+    unreadable = run("connections", "show", "lost-key")  # shown, and says what to do
+    assert unreadable.exit_code == 0, unreadable.output
+    assert "its tokens cannot be decrypted" in unreadable.stdout
+    assert "remediator db adopt-key" in unreadable.stdout
+    listed = json.loads(run("connections", "list", "--json").stdout)
+    assert [(c["id"], c["has_refresh_token"], c["tokens_readable"]) for c in listed] == [
+        ("lost-key", True, False)
+    ]
     done = run("db", "adopt-key", "--yes")
     assert "tokens removed (reconnect these): lost-key" in done.stdout
     shown = json.loads(run("connections", "show", "lost-key", "--json").stdout)
-    assert (shown["status"], shown["has_refresh_token"]) == ("needs_reconnect", False)
+    assert (shown["status"], shown["has_refresh_token"], shown["tokens_readable"]) == (
+        "needs_reconnect",
+        False,
+        True,
+    )
     assert "secret key that is lost" in shown["status_reason"]
     assert run("connections", "add", "other", "--label", "Other").exit_code == 0
     assert "none" in run("db", "adopt-key").stdout  # nothing left it cannot read
