@@ -4,7 +4,7 @@ Every process that shares a database must encrypt with one key; a process with a
 (another machine's key file, a changed ``REMEDIATOR_SECRET_KEY``) would fail every run it takes
 and write tokens no other process can read. So the first process that writes a token records
 a check value of its key — an HMAC of a fixed label, which reveals nothing of the key — and
-every process compares before its first token write (``KeyCheck.ensure``), and the service at
+every process compares before each token write (``KeyCheck.ensure``), and the service at
 start (``KeyCheck.fits``: a mismatch keeps its workers stopped). A database from before the
 check adopts the key that decrypts its last written token.
 
@@ -24,7 +24,14 @@ import sqlalchemy as sa
 from remediator.errors import StorageError
 from remediator.fortnox import ConnectionStatus, ReconnectCause
 from remediator.storage.crypto import TokenCipher
-from remediator.storage.db import Database, connections, inserted, key_checks, write_transaction
+from remediator.storage.db import (
+    Database,
+    connections,
+    inserted,
+    key_checks,
+    reading,
+    write_transaction,
+)
 
 MISFIT = "does not decrypt the stored tokens"  # what /healthz says of such a key
 WRONG_KEY = f"the secret key {MISFIT}"
@@ -49,7 +56,8 @@ _LAST_TOKEN = (
 
 
 class KeyCheck:
-    """Whether this process's key is the database's token key; a fit, once seen, is kept."""
+    """Whether this process's key is the database's token key (``fits`` remembers a fit;
+    ``ensure`` reads the record again)."""
 
     def __init__(self, database: Database, cipher: TokenCipher) -> None:
         self._db, self._cipher = database, cipher
@@ -68,8 +76,11 @@ class KeyCheck:
 
     def ensure(self) -> None:
         """Raise ``StorageError`` unless the key fits: before anything is encrypted with it.
-        Call it outside a write transaction (it may open one, once)."""
-        if not self.fits():
+        The recorded check value is read again each time (a read; token writes are rare), so
+        a key another process adopted since (``adopt``) is seen before this one writes a token
+        no other process can read. Call it outside a write transaction (it may open one,
+        once)."""
+        if not (self.fits() and self._still_recorded()):
             raise StorageError(
                 f"{WRONG_KEY}: this process's key is not the one this database's tokens are "
                 "encrypted with (set REMEDIATOR_SECRET_KEY to that key on every machine)"
@@ -130,6 +141,11 @@ class KeyCheck:
                 row = {"name": _NAME, "value": mine, "created_at": time.time()}
                 stored = mine if inserted(conn, key_checks, row) else conn.execute(_STORED).scalar()
         return stored is not None and hmac.compare_digest(str(stored), mine)
+
+    def _still_recorded(self) -> bool:
+        with reading(self._db.engine) as conn:
+            stored = conn.execute(_STORED).scalar()
+        return stored is not None and hmac.compare_digest(str(stored), self._mine())
 
     def _decrypts_last_token(self, conn: sa.Connection) -> bool:
         return self._decrypt_all(conn.execute(_LAST_TOKEN).scalar())

@@ -129,3 +129,22 @@ def test_adopting_a_key_removes_only_the_tokens_it_cannot_read(
     assert forgotten.status.value == "needs_reconnect"
     assert newer.get("new").refresh_token == SecretStr("refresh-token-1")
     assert store_of(elsewhere(), lost).key_fits() is False
+
+
+def test_a_process_that_kept_a_key_another_one_replaced_writes_no_token_with_it(
+    database: Database, elsewhere: Callable[[], Database]
+) -> None:
+    """``db adopt-key`` run while a process with the old key is still up: that process's fit
+    was remembered, yet its next token write is refused, before anything is written."""
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    running = store_of(database, old)
+    running.add(connection("a"))
+    assert running.key_fits()
+    adopting = store_of(elsewhere(), new)
+    assert KeyCheck(adopting._db, TokenCipher(new)).adopt() == ["a"]
+    with pytest.raises(StorageError, match="does not decrypt the stored tokens"):
+        running.save_tokens("a", tokens("written-with-the-old-key"))
+    with pytest.raises(StorageError, match="does not decrypt the stored tokens"):
+        running.add(connection("b"))
+    adopting.add(connection("c"))  # the new key writes
+    assert KeyCheck(adopting._db, TokenCipher(new)).unreadable() == []  # nothing old written
