@@ -251,7 +251,15 @@ def test_an_instance_killed_after_it_wrote_leaves_its_writes_in_the_trail_and_ru
     def posted() -> int:
         return sum(r["method"] == "POST" and r["path"] == "/3/vouchers" for r in requests(stack))
 
+    def fixes_stored() -> int:  # each run's cause fix, stored as it was answered
+        return sum(
+            entry["kind"] == "api" and entry["method"] != "GET"
+            for run_id in ids
+            for entry in trail(stack, run_id)
+        )
+
     wait_until(lambda: posted() == len(BURST), 60)
+    wait_until(lambda: fixes_stored() == len(BURST), 30)  # without waiting for the runs' ends
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait(timeout=5)
     httpx.put(faults, json={}).raise_for_status()
