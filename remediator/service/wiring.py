@@ -58,6 +58,7 @@ class Service:
     notifier: BackofficeNotifier
     scheduler: Scheduler | None  # None: schedule_enabled is false
     key_fits: bool | None = None  # None: not compared yet (start compares)
+    _stopping: asyncio.Task[None] | None = None  # the work stopped for a replaced key
 
     async def start(self) -> None:
         # The event loop's default executor (``asyncio.to_thread``) makes the database calls
@@ -78,7 +79,25 @@ class Service:
         if self.scheduler is not None:
             await self.scheduler.start()
 
+    async def _key_checked(self) -> None:
+        """Compare the key again (a health check's, so at the pace the checks come): a key
+        that ``remediator db adopt-key`` replaced while this instance ran stops its work as a
+        wrong key at start would have (the runs under way finish or are cut off, as at a
+        stop)."""
+        if self.key_fits is False or await asyncio.to_thread(self.runtime.store.key_fits):
+            return
+        self.key_fits = False
+        log.error("%s: it was replaced; no more runs are worked here", WRONG_KEY)
+        self._stopping = asyncio.create_task(self._stop_work(), name="remediator-wrong-key")
+
+    async def _stop_work(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        await self.workers.stop()
+
     async def stop(self) -> None:
+        if self._stopping is not None:
+            await self._stopping
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.workers.stop()
@@ -120,6 +139,7 @@ class Service:
         try:
             await asyncio.to_thread(self.queue.ping)
             stuck = await asyncio.to_thread(self.queue.stuck, limit)
+            await self._key_checked()
             database = True
         except Exception:  # noqa: BLE001 - any failure means "not reachable"
             stuck, database = 0, False
@@ -136,7 +156,7 @@ class Service:
             "runs": {"stuck": stuck, "stuck_after_seconds": limit},
             "scheduler": self._scheduler_state(),
         }
-        if not (database and workers and callbacks):
+        if not (database and workers and callbacks) or self.key_fits is False:
             return "unavailable", checks
         return ("degraded" if stuck or checks["scheduler"] == "stopped" else "ok"), checks
 

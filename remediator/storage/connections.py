@@ -396,8 +396,8 @@ class ConnectionStore:
 
     def key_fits(self) -> bool:
         """Whether the configured key is the one this database's tokens are encrypted with
-        (``remediator.storage.keys``)."""
-        return self._keys.fits()
+        now (``remediator.storage.keys``)."""
+        return self._keys.fits_now()
 
     def import_refresh_token(self, connection_id: str, refresh_token: SecretStr) -> None:
         """Take over an existing refresh token, once: refused when one is stored already."""

@@ -74,13 +74,18 @@ class KeyCheck:
                 self._fits = self._compared()
             return self._fits
 
+    def fits_now(self) -> bool:
+        """``fits``, and the recorded check value is still this key's (read again: a key
+        another process adopted since, ``adopt``, no longer fits)."""
+        return self.fits() and self._still_recorded()
+
     def ensure(self) -> None:
         """Raise ``StorageError`` unless the key fits: before anything is encrypted with it.
         The recorded check value is read again each time (a read; token writes are rare), so
         a key another process adopted since (``adopt``) is seen before this one writes a token
         no other process can read. Call it outside a write transaction (it may open one,
         once)."""
-        if not (self.fits() and self._still_recorded()):
+        if not self.fits_now():
             raise StorageError(
                 f"{WRONG_KEY}: this process's key is not the one this database's tokens are "
                 "encrypted with (set REMEDIATOR_SECRET_KEY to that key on every machine)"

@@ -15,8 +15,9 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from remediator.service.logs import scrub
-from remediator.storage import Database
+from remediator.storage import Database, TokenCipher
 from remediator.storage.db import runs
+from remediator.storage.keys import KeyCheck
 from tests.service.conftest import (
     API_TOKEN,
     AUTH,
@@ -27,6 +28,7 @@ from tests.service.conftest import (
     harness_for,
     post_failure,
     wait_for,
+    wait_until,
 )
 
 
@@ -196,6 +198,32 @@ def test_an_instance_whose_key_does_not_decrypt_the_tokens_works_no_run(
     with harness.client() as client:  # the right key works it
         assert wait_for(client, run_id)["outcome"] == "fixed"
         assert client.get("/healthz").json()["secret_key"] == "ok"
+
+
+def test_an_instance_whose_key_is_replaced_while_it_runs_stops_working_at_its_next_check(
+    harness: Harness, log_lines: io.StringIO
+) -> None:
+    """``db adopt-key`` with another key while an instance runs (the docs say to stop them
+    first): its next health check says so, and it takes no more runs."""
+    app = harness.app()
+    with harness.client(app) as client:
+        harness.connect(client)
+        assert client.get("/healthz").json()["secret_key"] == "ok"
+        database = Database(harness.settings.database_url)
+        try:
+            KeyCheck(database, TokenCipher(Fernet.generate_key())).adopt()
+        finally:
+            database.dispose()
+        health = client.get("/healthz")
+        assert (health.status_code, health.json()["secret_key"]) == (
+            503,
+            "does not decrypt the stored tokens",
+        )
+        wait_until(lambda: not app.state.service.workers.running(), 15)
+        run_id = post_failure(client, harness.failure()).json()["run_id"]
+        time.sleep(0.5)  # workers would have taken it by now
+        assert client.get(f"/v1/runs/{run_id}", headers=AUTH).json()["state"] == "queued"
+    assert "it was replaced; no more runs are worked here" in log_lines.getvalue()
 
 
 def test_every_request_is_logged_refused_ones_too(tmp_path: Path, log_lines: io.StringIO) -> None:
