@@ -255,9 +255,8 @@ class Engine:
         """The changes the run's earlier passes made in Fortnox (a service run resumed after
         its process died, or queued again after a pass that wrote)."""
         runs = self.runlog.runs
-        if not runs.resumed(run_id):
-            return 0
-        return await asyncio.to_thread(runs.changes_before, run_id)
+        earlier = runs.earlier(run_id)
+        return await asyncio.to_thread(runs.changes, run_id, before=earlier) if earlier else 0
 
     def _recognition_or_none(self, failure: ExportFailure) -> Recognition:
         try:

@@ -743,19 +743,12 @@ class QueueStore(RunStore):
                 return None
             return _Logging(write, current)
 
-    def resumed(self, run_id: str) -> bool:
-        """Whether the run's pass follows earlier ones that stored some of its trail."""
+    def earlier(self, run_id: str) -> int:
+        """How much of the run's trail its passes before this one stored (a pass that died
+        after it wrote, or one that ended before the rest was done)."""
         with self._lock:
             current = self._passes.get(run_id)
-            return current is not None and current.earlier > 0
-
-    def changes_before(self, run_id: str) -> int:
-        """How many writes Fortnox answered with success in the run's passes before this one
-        (a pass that died after it wrote, or one that ended before the rest was done)."""
-        with self._lock:
-            current = self._passes.get(run_id)
-            earlier = 0 if current is None else current.earlier
-        return self.changes(run_id, before=earlier) if earlier else 0
+            return 0 if current is None else current.earlier
 
     def keep(self, write: RunWrite) -> bool:
         """Whether ``write`` belongs to a worker's pass, and is kept with it (see ``write``;

@@ -126,13 +126,10 @@ class RunStore:
         none."""
         return False
 
-    def resumed(self, run_id: str) -> bool:  # noqa: ARG002 - a store with passes says which
-        """Whether ``run_id`` is being worked again after earlier passes that stored some of
-        its trail (no database work). This store has no passes."""
-        return False
-
-    def changes_before(self, run_id: str) -> int:  # noqa: ARG002 - see ``resumed``
-        """How many writes Fortnox answered with success in the run's earlier passes."""
+    def earlier(self, run_id: str) -> int:  # noqa: ARG002 - a store with passes says which
+        """How much of ``run_id``'s trail earlier passes stored (no database work): the
+        first requests of its trail that ``changes(before=...)`` counts for a resumed run.
+        This store has no passes."""
         return 0
 
     def changes(self, run_id: str, *, before: int | None = None) -> int:

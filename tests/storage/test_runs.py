@@ -211,7 +211,7 @@ def test_a_pass_s_logged_requests_follow_what_it_kept_and_precede_its_end(
     answered write stores the plan's requests and its own at once, and the settle the rest.
     A pass after that one knows the changes the earlier ones made."""
     queue = claimed(database)
-    assert not queue.resumed("r1")
+    assert queue.earlier("r1") == 0
     queue.write([Finished("r1", '{"mode": "plan"}', "k", "would_fix", [_record("/3/plan")])])
     assert queue.audit("r1") == []  # kept with the pass
     queue.write([Logged("r1", [_record("/3/apply"), _write("PUT", "/3/series/F", 200)])])
@@ -223,8 +223,10 @@ def test_a_pass_s_logged_requests_follow_what_it_kept_and_precede_its_end(
     trail = [(e.seq, e.path) for e in queue.audit("r1")]
     assert trail == [(0, "/3/plan"), (1, "/3/apply"), (2, "/3/series/F"), (3, "/3/v")]
     assert queue.claim("c") is not None  # the next pass
-    assert queue.resumed("r1")
-    assert queue.changes_before("r1") == 1  # the PUT; the POST answered 503 made no change
+    assert queue.earlier("r1") > 0
+    assert (
+        queue.changes("r1", before=queue.earlier("r1")) == 1
+    )  # the PUT; the POST answered 503 made no change
 
 
 def test_a_pass_s_log_that_fails_leaves_its_kept_requests_to_the_settle(
